@@ -1,0 +1,98 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * popsepd's configuration: Qpopper's "set name = value" file plus the
+ * command-line flags.  Parsed once by the master (or by the inetd-mode
+ * monitor) as root before any client byte is read; every later process
+ * reads its forked copy and never the file.
+ */
+
+#ifndef POPSEP_CONFIG_H
+#define POPSEP_CONFIG_H
+
+#include <sys/types.h>
+
+#include "params.h"
+
+#define CFG_LISTEN_MAX	8
+#define CFG_PATH_MAX	1024
+
+enum cfg_cleartext {
+	CLEARTEXT_DEFAULT,	/* Qpopper's default: as "always" */
+	CLEARTEXT_NEVER,
+	CLEARTEXT_TLS,		/* only after STLS or on the TLS port */
+	CLEARTEXT_ALWAYS,
+	CLEARTEXT_LOCAL,	/* only from a loopback address, or with TLS */
+};
+
+enum cfg_tls_support {
+	TLS_SUPPORT_DEFAULT,	/* STLS when a certificate is configured */
+	TLS_SUPPORT_NONE,
+	TLS_SUPPORT_STLS,
+	TLS_SUPPORT_ALTERNATE_PORT,	/* inetd: the connection is TLS */
+};
+
+enum cfg_chunky {
+	CHUNKY_ALWAYS,
+	CHUNKY_NEVER,
+	CHUNKY_TLS,
+};
+
+struct cfg_listen {
+	char	 addr[128];	/* numeric host, "*" for any */
+	char	 port[16];
+	int	 implicit_tls;
+};
+
+struct config {
+	char		 file[CFG_PATH_MAX];
+	int		 debug;		/* -d: foreground, log to stderr */
+	int		 inetd;		/* -i: one connection on stdin */
+	int		 check_only;	/* -n */
+	int		 verbose;	/* -v */
+	int		 statistics;	/* -s */
+	int		 reverse_lookups;
+	int		 timeout;	/* seconds, -T */
+	int		 auth_fail_delay;	/* ms */
+	int		 max_sessions;
+	int		 log_facility;
+	enum cfg_cleartext	 cleartext;
+	enum cfg_tls_support	 tls_support;
+	enum cfg_chunky		 chunky;
+	size_t		 nlisten;
+	struct cfg_listen listen[CFG_LISTEN_MAX];
+	size_t		 ncerts;
+	char		 cert_file[KEY_MAX_KEYS][CFG_PATH_MAX];
+	char		 key_file[KEY_MAX_KEYS][CFG_PATH_MAX];
+	char		 tls_ciphers[256];
+	char		 tls_ciphersuites[256];
+	char		 tls_min_version[16];
+	char		 pam_service[64];
+	char		 passwd_file[CFG_PATH_MAX];
+	char		 spool_dir[CFG_PATH_MAX];
+	char		 chroot_dir[CFG_PATH_MAX];
+	char		 privsep_user[64];
+	char		 key_user[64];
+	char		 pid_file[CFG_PATH_MAX];
+};
+
+void	cfg_defaults(struct config *);
+int	cfg_parse_file(struct config *, const char *);
+int	cfg_finish(struct config *);
+int	cfg_tls_enabled(const struct config *);
+void	cfg_dump(const struct config *);
+
+#endif /* POPSEP_CONFIG_H */

@@ -1,0 +1,164 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * Runs in every process.  Formats a line and hands it to syslog, stderr or
+ * the installed sink.  Never logs a password: callers pass none.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "params.h"
+
+static int		 log_stderr;
+static int		 log_level = LOG_INFO;
+static const char	*log_proc = "master";
+static char		 log_sess[32];
+static log_sink_fn	 log_sink;
+
+static void	vlog(int, const char *, va_list, int);
+
+void
+log_init(int to_stderr, int facility)
+{
+	log_stderr = to_stderr;
+	if (!to_stderr)
+		openlog("popsepd", LOG_PID | LOG_NDELAY, facility);
+}
+
+void
+log_procname(const char *name)
+{
+	log_proc = name;
+}
+
+void
+log_session(const char *id)
+{
+	strlcpy(log_sess, id, sizeof(log_sess));
+}
+
+const char *
+log_session_id(void)
+{
+	return log_sess;
+}
+
+void
+log_set_sink(log_sink_fn fn)
+{
+	log_sink = fn;
+}
+
+void
+log_verbose(int v)
+{
+	log_level = v ? LOG_DEBUG : LOG_INFO;
+}
+
+/* Write one finished line: used for lines relayed from a child, too. */
+void
+log_emit(int prio, const char *line)
+{
+	if (prio > log_level)
+		return;
+	if (log_sink != NULL) {
+		log_sink(prio, line);
+		return;
+	}
+	if (log_stderr) {
+		dprintf(STDERR_FILENO, "popsepd[%ld]: %s\n", (long)getpid(),
+		    line);
+		return;
+	}
+	syslog(prio, "%s", line);
+}
+
+static void
+vlog(int prio, const char *fmt, va_list ap, int with_errno)
+{
+	char	 msg[LOG_LINE_MAX], line[LOG_LINE_MAX];
+	int	 saved = errno;
+
+	if (prio > log_level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_sess[0] != '\0')
+		snprintf(line, sizeof(line), "%s %s: %s%s%s", log_proc,
+		    log_sess, msg, with_errno ? ": " : "",
+		    with_errno ? strerror(saved) : "");
+	else
+		snprintf(line, sizeof(line), "%s: %s%s%s", log_proc, msg,
+		    with_errno ? ": " : "", with_errno ? strerror(saved) : "");
+	log_emit(prio, line);
+	errno = saved;
+}
+
+#define LOGFN(name, prio, err)					\
+void								\
+name(const char *fmt, ...)					\
+{								\
+	va_list	ap;						\
+								\
+	va_start(ap, fmt);					\
+	vlog(prio, fmt, ap, err);				\
+	va_end(ap);						\
+}
+
+LOGFN(log_warn, LOG_WARNING, 1)
+LOGFN(log_warnx, LOG_WARNING, 0)
+LOGFN(log_info, LOG_INFO, 0)
+LOGFN(log_notice, LOG_NOTICE, 0)
+LOGFN(log_debug, LOG_DEBUG, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap, 1);
+	va_end(ap);
+	_exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap, 0);
+	va_end(ap);
+	_exit(1);
+}
+
+void
+bug(const char *fmt, ...)
+{
+	char	buf[LOG_LINE_MAX];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fatalx("internal error: %s", buf);
+}

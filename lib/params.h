@@ -1,0 +1,66 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Every limit of popsep in one place.  Used by all processes; knows no
+ * process role.  Changing a limit that crosses a channel changes the
+ * protocol: bump the channel version in lib/msg.h.
+ */
+
+#ifndef POPSEP_PARAMS_H
+#define POPSEP_PARAMS_H
+
+#define POPSEP_VERSION		"0.1"
+
+/* POP3 input */
+#define POP_LINE_MAX		512	/* RFC 2449 allows 255 octets; be lenient */
+#define POP_ARG_MAX		255	/* one argument, RFC 2449 4. */
+#define POP_USER_MAX		64	/* user name, bytes */
+#define POP_PASS_MAX		256	/* password, bytes */
+#define POP_INBUF_MAX		8192	/* unparsed client bytes held at most */
+#define POP_OUTBUF_FLUSH	16384	/* write when this much is queued */
+#define POP_BAD_CMDS_MAX	20	/* unknown or refused commands, then close */
+#define POP_AUTH_TRIES_MAX	3	/* failed logins per connection */
+
+/* Messages between processes */
+#define MSG_BODY_MAX		65536	/* one frame body, bytes */
+#define MSG_DATA_CHUNK		32768	/* mailbox data per frame */
+#define MSG_STR_MAX		4096	/* one string field */
+#define LOG_LINE_MAX		1024	/* a log frame from a child */
+
+/* Mailbox */
+#define SPOOL_MSGS_MAX		1000000	/* messages in one mailbox */
+#define SPOOL_READ_CHUNK	(256 * 1024)
+#define UID_LEN_MAX		70	/* RFC 1939 7. */
+#define LOCK_TRIES		10	/* dot-lock attempts, one a second */
+#define LOCK_STALE_SECS		300	/* a dot-lock older than this is stale */
+
+/* TLS signing (see privsep/keyproc.c) */
+#define KEY_MAX_KEYS		8	/* certificate/key pairs */
+#define KEY_TBS_MAX		512	/* to-be-signed bytes */
+#define KEY_SIG_MAX		1024	/* signature bytes */
+#define KEY_CERT_CHAIN_MAX	(60 * 1024)	/* PEM chain of one key */
+#define KEY_SIGN_RATE		200	/* signatures per second, refill */
+#define KEY_SIGN_BURST		400	/* token bucket depth */
+#define KEY_CONNS_MAX		4096	/* connections one key process serves */
+
+/* Sessions */
+#define SESSIONS_MAX_DEFAULT	256	/* concurrent sessions (master) */
+#define TIMEOUT_DEFAULT		600	/* seconds idle, RFC 1939 3. */
+#define AUTH_FAIL_DELAY_DEFAULT	2000	/* ms from PASS to a failure reply */
+#define CONFIG_LINE_MAX		1024
+
+#endif /* POPSEP_PARAMS_H */

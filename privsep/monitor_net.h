@@ -1,0 +1,64 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * Channel between the session monitor (root) and the network child
+ * (_popsep, chroot, seccomp).  The monitor treats every frame as hostile:
+ * the network child parses client bytes and may be compromised.
+ *
+ *   MSG_MN_REQ_LOG        u8 priority, str line            net -> mon
+ *   MSG_MN_REQ_AUTH_PASS  str user, str password           net -> mon
+ *   MSG_MN_ANS_AUTH       u8 result, str text [, fd]       mon -> net
+ *       result MN_AUTH_OK carries the descriptor of the channel to the
+ *       spool worker; text is the RFC 3206 code and reason otherwise.
+ *   MSG_MN_REQ_TLS_SIGN   u8 key id, u16 TLS SignatureScheme,
+ *                         data to-be-signed (<= KEY_TBS_MAX)  net -> mon
+ *   MSG_MN_ANS_TLS_SIGN   u32 status (0 = signed), data signature
+ *   MSG_MN_REQ_TLS_DONE   (empty) the handshake finished: the monitor
+ *                         relays no signature request after this one.
+ */
+
+#ifndef POPSEP_MONITOR_NET_H
+#define POPSEP_MONITOR_NET_H
+
+#include <stdint.h>
+
+enum {
+	MSG_MN_REQ_LOG = 0x0100,
+	MSG_MN_REQ_AUTH_PASS,
+	MSG_MN_ANS_AUTH,
+	MSG_MN_REQ_TLS_SIGN,
+	MSG_MN_ANS_TLS_SIGN,
+	MSG_MN_REQ_TLS_DONE,
+};
+
+enum mn_auth_result {
+	MN_AUTH_OK = 0,
+	MN_AUTH_FAIL,		/* wrong user or password: one answer for both */
+	MN_AUTH_IN_USE,		/* mailbox locked by another session */
+	MN_AUTH_SYS,		/* temporary failure on our side */
+};
+
+struct tls_sign_req;
+
+/* Network child side (privsep/monitor_wrap.c). */
+void	mon_req_log(int, int, const char *);
+int	mon_req_auth_pass(int, const char *, const char *, char *, size_t,
+	    int *);
+int	mon_req_tls_sign(void *, const struct tls_sign_req *, uint8_t *,
+	    size_t *);
+void	mon_req_tls_done(int);
+
+#endif /* POPSEP_MONITOR_NET_H */

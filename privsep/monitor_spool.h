@@ -1,0 +1,45 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * Channel between the session monitor (root) and the spool worker (the
+ * mail user, no supplementary groups, chroot, seccomp).  The worker holds
+ * only the mailbox descriptor; it asks the monitor to take and release the
+ * mailbox lock (dot-lock plus fcntl), because creating USER.lock in the
+ * spool directory needs group mail, which the worker must not have.
+ *
+ *   MSG_MS_REQ_LOG     u8 priority, str line            spool -> mon
+ *   MSG_MS_REQ_LOCK    (empty)                          spool -> mon
+ *   MSG_MS_ANS_LOCK    u32 status (0 = locked)          mon -> spool
+ *   MSG_MS_REQ_UNLOCK  (empty)                          spool -> mon
+ *   MSG_MS_REQ_STATS   u32 deleted, u64 deleted octets,
+ *                      u32 left, u64 left octets        spool -> mon
+ *
+ * The monitor holds the lock when it forks the worker: the first frame the
+ * worker sends after parsing the mailbox is MSG_MS_REQ_UNLOCK.
+ */
+
+#ifndef POPSEP_MONITOR_SPOOL_H
+#define POPSEP_MONITOR_SPOOL_H
+
+enum {
+	MSG_MS_REQ_LOG = 0x0300,
+	MSG_MS_REQ_LOCK,
+	MSG_MS_ANS_LOCK,
+	MSG_MS_REQ_UNLOCK,
+	MSG_MS_REQ_STATS,
+};
+
+#endif /* POPSEP_MONITOR_SPOOL_H */
