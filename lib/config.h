@@ -79,7 +79,7 @@ struct config {
 	char		 key_file[KEY_MAX_KEYS][CFG_PATH_MAX];
 	char		 tls_ciphers[256];
 	char		 tls_ciphersuites[256];
-	char		 tls_min_version[16];
+	int		 tls13_only;	/* tls-version = tls1.3 */
 	char		 pam_service[64];
 	char		 passwd_file[CFG_PATH_MAX];
 	char		 spool_dir[CFG_PATH_MAX];
@@ -93,6 +93,5 @@ void	cfg_defaults(struct config *);
 int	cfg_parse_file(struct config *, const char *);
 int	cfg_finish(struct config *);
 int	cfg_tls_enabled(const struct config *);
-void	cfg_dump(const struct config *);
 
 #endif /* POPSEP_CONFIG_H */

@@ -21,6 +21,7 @@
  *   MSG_KEY_ANS_CERT   u8 key id, data PEM certificate chain  key -> master
  *   MSG_KEY_ANS_READY  u32 number of keys                     key -> master
  *   MSG_KEY_ANS_FAIL   str reason                             key -> master
+ *   MSG_KEY_REQ_LOG    u8 priority, data line                 key -> master
  *   MSG_KEY_REQ_CONN   str session id, fd: a new connection   master -> key
  *
  * session monitor <-> key process (one per connection, the fd passed in
@@ -39,11 +40,13 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "msg.h"
 
 enum {
 	MSG_KEY_ANS_CERT = 0x0400,
 	MSG_KEY_ANS_READY,
 	MSG_KEY_ANS_FAIL,
+	MSG_KEY_REQ_LOG,
 	MSG_KEY_REQ_CONN,
 	MSG_KEY_REQ_SIGN,
 	MSG_KEY_ANS_SIGN,
@@ -55,6 +58,17 @@ enum key_sign_status {
 	KEY_SIGN_FAILED,	/* OpenSSL could not sign */
 };
 
+/* The public half the master builds its TLS context from. */
+struct key_certs {
+	size_t	 n;
+	char	*pem[KEY_MAX_KEYS];
+	size_t	 len[KEY_MAX_KEYS];
+};
+
 pid_t	keyproc_spawn(const struct config *, int *);
+int	keyproc_recv_certs(int, struct key_certs *);
+void	keyproc_free_certs(struct key_certs *);
+int	keyproc_new_conn(int, const char *);
+void	keyproc_relay_log(struct msg *);
 
 #endif /* POPSEP_KEYPROC_H */

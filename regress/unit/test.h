@@ -27,14 +27,16 @@
 static int test_failures;
 
 #define CHECK(cond, ...) do {						\
-	if (cond) {							\
+	int check_ok_ = !!(cond);					\
+									\
+	if (check_ok_) {							\
 		printf("PASS ");					\
 	} else {							\
 		printf("FAIL ");					\
 		test_failures++;					\
 	}								\
 	printf(__VA_ARGS__);						\
-	printf("%s\n", (cond) ? "" : "  [" #cond "]");			\
+	printf("%s\n", check_ok_ ? "" : "  [" #cond "]");			\
 	fflush(stdout);							\
 } while (0)
 

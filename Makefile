@@ -1,0 +1,136 @@
+# popsep: GNU Make, no autotools.  "make", "make check", "make demo",
+# "make install PREFIX=/usr/local DESTDIR=...", "make check SANITIZE=1".
+
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR	?=
+
+CC	?= cc
+PKGS	:= openssl libbsd-overlay libseccomp pam libcrypt
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wformat-security \
+	   -Wmissing-prototypes -Wstrict-prototypes -Wshadow \
+	   -Wno-format-truncation \
+	   -fstack-protector-strong -fPIE -D_GNU_SOURCE \
+	   -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
+	   -Ilib -Inet -Iproto -Iauth -Ispool -Iprivsep $(PKG_CFLAGS)
+LDFLAGS	+= -pie -Wl,-z,relro -Wl,-z,now
+LDLIBS	+= $(PKG_LIBS)
+
+BUILD	?= build
+ifeq ($(SANITIZE),1)
+BUILD	:= build-san
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined -DPOPSEP_SANITIZE -O1
+LDFLAGS	+= -fsanitize=address,undefined
+else
+CFLAGS	+= -D_FORTIFY_SOURCE=2
+endif
+
+LIB_SRCS := \
+	lib/config.c \
+	lib/log.c \
+	lib/msg.c
+
+NET_SRCS := \
+	net/io.c \
+	net/tls.c \
+	net/tls_keyless.c
+
+PROTO_SRCS := \
+	proto/pop3.c \
+	proto/pop3_cmd.c
+
+AUTH_SRCS := \
+	auth/auth.c \
+	auth/pam.c \
+	auth/passwd_file.c
+
+SPOOL_SRCS := \
+	spool/lock.c \
+	spool/mbox.c \
+	spool/uid.c
+
+PRIVSEP_SRCS := \
+	privsep/keyproc.c \
+	privsep/keysign.c \
+	privsep/main.c \
+	privsep/master.c \
+	privsep/monitor.c \
+	privsep/monitor_wrap.c \
+	privsep/netchild.c \
+	privsep/priv.c \
+	privsep/sandbox.c \
+	privsep/sandbox_key.c \
+	privsep/sandbox_net.c \
+	privsep/sandbox_spool.c \
+	privsep/spoolworker.c
+
+SRCS	:= $(LIB_SRCS) $(NET_SRCS) $(PROTO_SRCS) $(AUTH_SRCS) $(SPOOL_SRCS) \
+	   $(PRIVSEP_SRCS)
+OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
+LIBOBJS	:= $(filter-out $(BUILD)/privsep/main.o,$(OBJS))
+
+UNIT_TESTS := \
+	test_config \
+	test_keyless \
+	test_keysign \
+	test_mbox \
+	test_msg \
+	test_pop3_cmd
+UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/regress/%)
+
+MANS	:= man/popsepd.8 man/popsepd.conf.5
+
+all: $(BUILD)/popsepd
+
+$(BUILD)/popsepd: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(BUILD)/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/regress/%: regress/unit/%.c $(LIBOBJS) regress/unit/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iregress/unit $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
+
+unit: $(UNIT_BINS)
+
+# Installs missing Debian packages for building, testing and the demo.
+deps:
+	@sh etc/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory -j2 all unit
+	@sh regress/run.sh $(BUILD)
+
+demo: deps
+	@$(MAKE) --no-print-directory -j2 all
+	@sh etc/demo.sh $(BUILD)
+
+lint-man:
+	mandoc -Tlint -Wwarning $(MANS)
+
+bench: deps
+	@$(MAKE) --no-print-directory -j2 all
+	@sh regress/bench/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/popsep
+	install -m 0755 $(BUILD)/popsepd $(DESTDIR)$(SBINDIR)/popsepd
+	install -m 0644 man/popsepd.8 $(DESTDIR)$(MANDIR)/man8/popsepd.8
+	install -m 0644 man/popsepd.conf.5 $(DESTDIR)$(MANDIR)/man5/popsepd.conf.5
+	install -m 0644 etc/popsepd.conf $(DESTDIR)$(SYSCONFDIR)/popsep/popsepd.conf.sample
+	@if [ -z "$(DESTDIR)" ]; then sh etc/users.sh; fi
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all unit deps check demo lint-man bench install clean

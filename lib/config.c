@@ -1,0 +1,452 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * Runs in the master (or the inetd-mode monitor), as root, before any
+ * client byte is read.  The file is trusted as far as root wrote it, but
+ * every value is checked: an error names file, line and problem, and the
+ * daemon refuses to start.  Options are a table sorted by name.
+ */
+
+#include <ctype.h>
+#include <stddef.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config.h"
+#include "log.h"
+
+enum cfg_type {
+	CT_BOOL,
+	CT_INT,
+	CT_STR,
+	CT_ENUM,
+	CT_LISTEN,
+	CT_CERT,
+	CT_KEY,
+	CT_FACILITY,
+};
+
+struct cfg_enum {
+	const char	*name;
+	int		 value;
+};
+
+struct cfg_opt {
+	const char		*name;
+	enum cfg_type		 type;
+	size_t			 off;
+	size_t			 size;	/* CT_STR: buffer size */
+	long long		 min, max;
+	const struct cfg_enum	*enums;
+};
+
+static const struct cfg_enum cleartext_enums[] = {
+	{ "default", CLEARTEXT_DEFAULT },
+	{ "never", CLEARTEXT_NEVER },
+	{ "tls", CLEARTEXT_TLS },
+	{ "always", CLEARTEXT_ALWAYS },
+	{ "local", CLEARTEXT_LOCAL },
+	{ NULL, 0 }
+};
+
+static const struct cfg_enum tls_support_enums[] = {
+	{ "default", TLS_SUPPORT_DEFAULT },
+	{ "none", TLS_SUPPORT_NONE },
+	{ "stls", TLS_SUPPORT_STLS },
+	{ "alternate-port", TLS_SUPPORT_ALTERNATE_PORT },
+	{ NULL, 0 }
+};
+
+static const struct cfg_enum chunky_enums[] = {
+	{ "default", CHUNKY_ALWAYS },
+	{ "always", CHUNKY_ALWAYS },
+	{ "never", CHUNKY_NEVER },
+	{ "tls", CHUNKY_TLS },
+	{ "ssl", CHUNKY_TLS },
+	{ NULL, 0 }
+};
+
+static const struct cfg_enum tls_version_enums[] = {
+	{ "default", 0 },
+	{ "tls1.2", 0 },
+	{ "tls1.3", 1 },
+	{ NULL, 0 }
+};
+
+#define OFF(f)		offsetof(struct config, f)
+#define STR(n, f)	{ n, CT_STR, OFF(f), sizeof(((struct config *)0)->f), \
+			    0, 0, NULL }
+#define INT(n, f, lo, hi) { n, CT_INT, OFF(f), 0, lo, hi, NULL }
+#define BOOL(n, f)	{ n, CT_BOOL, OFF(f), 0, 0, 1, NULL }
+#define ENUM(n, f, e)	{ n, CT_ENUM, OFF(f), 0, 0, 0, e }
+
+/* Sorted by name: looked up with bsearch. */
+static const struct cfg_opt cfg_opts[] = {
+	INT("auth-fail-delay", auth_fail_delay, 0, 60000),
+	STR("chroot-dir", chroot_dir),
+	ENUM("chunky-writes", chunky, chunky_enums),
+	ENUM("clear-text-password", cleartext, cleartext_enums),
+	STR("key-user", key_user),
+	{ "listen", CT_LISTEN, 0, 0, 0, 0, NULL },
+	{ "listen-tls", CT_LISTEN, 1, 0, 0, 0, NULL },
+	{ "log-facility", CT_FACILITY, OFF(log_facility), 0, 0, 0, NULL },
+	INT("max-sessions", max_sessions, 1, 100000),
+	STR("pam-service", pam_service),
+	STR("passwd-file", passwd_file),
+	STR("pid-file", pid_file),
+	STR("privsep-user", privsep_user),
+	BOOL("reverse-lookups", reverse_lookups),
+	STR("spool-dir", spool_dir),
+	BOOL("statistics", statistics),
+	INT("timeout", timeout, 10, 86400),
+	STR("tls-cipher-list", tls_ciphers),
+	STR("tls-ciphersuites", tls_ciphersuites),
+	{ "tls-private-key-file", CT_KEY, 0, 0, 0, 0, NULL },
+	{ "tls-server-cert-file", CT_CERT, 0, 0, 0, 0, NULL },
+	ENUM("tls-support", tls_support, tls_support_enums),
+	ENUM("tls-version", tls13_only, tls_version_enums),
+};
+
+static const struct {
+	const char	*name;
+	int		 value;
+} facilities[] = {
+	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+	{ "daemon", LOG_DAEMON }, { "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 }, { "mail", LOG_MAIL }, { "user", LOG_USER },
+};
+
+static int	opt_cmp(const void *, const void *);
+static int	set_value(struct config *, const struct cfg_opt *, const char *,
+		    int, const char **);
+static int	parse_listen(struct config *, const char *, int,
+		    const char **);
+static char	*trim(char *);
+
+void
+cfg_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->timeout = TIMEOUT_DEFAULT;
+	c->auth_fail_delay = AUTH_FAIL_DELAY_DEFAULT;
+	c->max_sessions = SESSIONS_MAX_DEFAULT;
+	c->log_facility = LOG_MAIL;
+	c->cleartext = CLEARTEXT_TLS;
+	c->tls_support = TLS_SUPPORT_DEFAULT;
+	c->chunky = CHUNKY_ALWAYS;
+	strlcpy(c->pam_service, "pop3", sizeof(c->pam_service));
+	strlcpy(c->spool_dir, "/var/mail", sizeof(c->spool_dir));
+	strlcpy(c->chroot_dir, "/var/lib/popsep/empty", sizeof(c->chroot_dir));
+	strlcpy(c->privsep_user, "_popsep", sizeof(c->privsep_user));
+	strlcpy(c->key_user, "_popsepkey", sizeof(c->key_user));
+	strlcpy(c->tls_ciphers, "ECDHE+AESGCM:ECDHE+CHACHA20",
+	    sizeof(c->tls_ciphers));
+}
+
+static int
+opt_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct cfg_opt *)elem)->name);
+}
+
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* "host:port", "[v6]:port", "*:port" or "port". */
+static int
+parse_listen(struct config *c, const char *v, int tls, const char **err)
+{
+	struct cfg_listen	*l;
+	const char		*colon, *host, *port;
+	size_t			 hlen;
+	const char		*e;
+
+	if (c->nlisten >= CFG_LISTEN_MAX) {
+		*err = "too many listen addresses";
+		return -1;
+	}
+	l = &c->listen[c->nlisten];
+	if (v[0] == '[') {
+		if ((colon = strstr(v, "]:")) == NULL) {
+			*err = "expected [address]:port";
+			return -1;
+		}
+		host = v + 1;
+		hlen = colon - host;
+		port = colon + 2;
+	} else if ((colon = strrchr(v, ':')) != NULL) {
+		host = v;
+		hlen = colon - v;
+		port = colon + 1;
+	} else {
+		host = "*";
+		hlen = 1;
+		port = v;
+	}
+	if (hlen == 0 || hlen >= sizeof(l->addr)) {
+		*err = "bad listen address";
+		return -1;
+	}
+	memcpy(l->addr, host, hlen);
+	l->addr[hlen] = '\0';
+	strtonum(port, 1, 65535, &e);
+	if (e != NULL) {
+		*err = "bad port";
+		return -1;
+	}
+	strlcpy(l->port, port, sizeof(l->port));
+	l->implicit_tls = tls;
+	c->nlisten++;
+	return 0;
+}
+
+static int
+set_value(struct config *c, const struct cfg_opt *o, const char *v,
+    int is_set, const char **err)
+{
+	char		*base = (char *)c;
+	const char	*e;
+	long long	 n;
+	size_t		 i;
+
+	if (o->type != CT_BOOL && !is_set) {
+		*err = "only boolean options can be reset";
+		return -1;
+	}
+	switch (o->type) {
+	case CT_BOOL:
+		if (v == NULL)
+			n = is_set;
+		else if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+		    strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
+			n = is_set;
+		else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+		    strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+			n = !is_set;
+		else {
+			*err = "expected true or false";
+			return -1;
+		}
+		*(int *)(base + o->off) = (int)n;
+		return 0;
+	default:
+		break;
+	}
+	if (v == NULL || *v == '\0') {
+		*err = "missing value";
+		return -1;
+	}
+	switch (o->type) {
+	case CT_INT:
+		n = strtonum(v, o->min, o->max, &e);
+		if (e != NULL) {
+			*err = "number out of range";
+			return -1;
+		}
+		*(int *)(base + o->off) = (int)n;
+		return 0;
+	case CT_STR:
+		if (strlcpy(base + o->off, v, o->size) >= o->size) {
+			*err = "value too long";
+			return -1;
+		}
+		return 0;
+	case CT_ENUM:
+		for (i = 0; o->enums[i].name != NULL; i++)
+			if (strcmp(o->enums[i].name, v) == 0) {
+				*(int *)(base + o->off) = o->enums[i].value;
+				return 0;
+			}
+		*err = "unknown value";
+		return -1;
+	case CT_LISTEN:
+		return parse_listen(c, v, (int)o->off, err);
+	case CT_CERT:
+		if (c->ncerts >= KEY_MAX_KEYS) {
+			*err = "too many certificates";
+			return -1;
+		}
+		if (strlcpy(c->cert_file[c->ncerts], v, CFG_PATH_MAX) >=
+		    CFG_PATH_MAX) {
+			*err = "path too long";
+			return -1;
+		}
+		c->ncerts++;
+		return 0;
+	case CT_KEY:
+		/* The key belongs to the certificate set just before it. */
+		if (c->ncerts == 0) {
+			*err = "tls-private-key-file before "
+			    "tls-server-cert-file";
+			return -1;
+		}
+		if (strlcpy(c->key_file[c->ncerts - 1], v, CFG_PATH_MAX) >=
+		    CFG_PATH_MAX) {
+			*err = "path too long";
+			return -1;
+		}
+		return 0;
+	case CT_FACILITY:
+		for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]);
+		    i++)
+			if (strcmp(facilities[i].name, v) == 0) {
+				c->log_facility = facilities[i].value;
+				return 0;
+			}
+		*err = "unknown syslog facility";
+		return -1;
+	default:
+		bug("%s: option type %d", __func__, o->type);
+	}
+}
+
+/*
+ * Read a Qpopper-style file: "set name = value", "set name" and
+ * "reset name" for booleans, "#" comments.  Returns 0, or -1 after
+ * printing "file:line: problem" on stderr.
+ */
+int
+cfg_parse_file(struct config *c, const char *path)
+{
+	FILE			*fp;
+	char			 buf[CONFIG_LINE_MAX + 2];
+	char			*line, *name, *value, *eq, *hash;
+	const struct cfg_opt	*o;
+	const char		*err;
+	int			 lineno = 0, is_set, rv = 0;
+	size_t			 len;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "popsepd: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	strlcpy(c->file, path, sizeof(c->file));
+	while (fgets(buf, sizeof(buf), fp) != NULL) {
+		lineno++;
+		len = strlen(buf);
+		if (len > CONFIG_LINE_MAX && buf[len - 1] != '\n') {
+			fprintf(stderr, "%s:%d: line too long\n", path, lineno);
+			rv = -1;
+			break;
+		}
+		if (memchr(buf, '\0', len) != NULL && strlen(buf) != len) {
+			fprintf(stderr, "%s:%d: NUL byte\n", path, lineno);
+			rv = -1;
+			break;
+		}
+		if ((hash = strchr(buf, '#')) != NULL)
+			*hash = '\0';
+		line = trim(buf);
+		if (*line == '\0')
+			continue;
+		if (strncmp(line, "set", 3) == 0 &&
+		    isspace((unsigned char)line[3]))
+			is_set = 1;
+		else if (strncmp(line, "reset", 5) == 0 &&
+		    isspace((unsigned char)line[5]))
+			is_set = 0;
+		else {
+			fprintf(stderr, "%s:%d: expected \"set\" or "
+			    "\"reset\"\n", path, lineno);
+			rv = -1;
+			continue;
+		}
+		name = trim(line + (is_set ? 3 : 5));
+		value = NULL;
+		if ((eq = strchr(name, '=')) != NULL) {
+			*eq = '\0';
+			value = trim(eq + 1);
+			name = trim(name);
+		}
+		o = bsearch(name, cfg_opts, sizeof(cfg_opts) /
+		    sizeof(cfg_opts[0]), sizeof(cfg_opts[0]), opt_cmp);
+		if (o == NULL) {
+			fprintf(stderr, "%s:%d: unknown option \"%s\"\n", path,
+			    lineno, name);
+			rv = -1;
+			continue;
+		}
+		if (set_value(c, o, value, is_set, &err) == -1) {
+			fprintf(stderr, "%s:%d: %s: %s\n", path, lineno, name,
+			    err);
+			rv = -1;
+		}
+	}
+	if (ferror(fp)) {
+		fprintf(stderr, "%s: read error\n", path);
+		rv = -1;
+	}
+	fclose(fp);
+	return rv;
+}
+
+/* Defaults that depend on other options, and cross-option checks. */
+int
+cfg_finish(struct config *c)
+{
+	const char	*err;
+	size_t		 i;
+
+	for (i = 0; i < c->ncerts; i++)
+		if (c->key_file[i][0] == '\0')
+			/* Qpopper's layout: the key in the certificate file. */
+			strlcpy(c->key_file[i], c->cert_file[i], CFG_PATH_MAX);
+	if (c->ncerts == 0 && c->tls_support != TLS_SUPPORT_NONE &&
+	    c->tls_support != TLS_SUPPORT_DEFAULT) {
+		fprintf(stderr, "popsepd: tls-support needs "
+		    "tls-server-cert-file\n");
+		return -1;
+	}
+	if (c->nlisten == 0) {
+		if (parse_listen(c, "110", 0, &err) == -1)
+			bug("%s: %s", __func__, err);
+		if (c->ncerts > 0 && parse_listen(c, "995", 1, &err) == -1)
+			bug("%s: %s", __func__, err);
+	}
+	for (i = 0; i < c->nlisten; i++)
+		if (c->listen[i].implicit_tls && c->ncerts == 0) {
+			fprintf(stderr, "popsepd: listen-tls needs "
+			    "tls-server-cert-file\n");
+			return -1;
+		}
+	if (c->cleartext == CLEARTEXT_TLS && !cfg_tls_enabled(c))
+		log_warnx("clear-text-password is \"tls\" but TLS is not "
+		    "configured: no one can log in with USER/PASS");
+	return 0;
+}
+
+int
+cfg_tls_enabled(const struct config *c)
+{
+	return c->ncerts > 0 && c->tls_support != TLS_SUPPORT_NONE;
+}

@@ -1,0 +1,306 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * Runs in the network child only, under its seccomp filter: read, write,
+ * poll.  Every byte from the client is untrusted; lines longer than the
+ * buffer are reported and skipped, never grown into.
+ */
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "io.h"
+#include "log.h"
+
+static int	wait_fd(struct conn *, short);
+
+void
+conn_init(struct conn *c, int fd, int timeout)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->timeout = timeout;
+	c->chunky = 1;
+}
+
+static int
+wait_fd(struct conn *c, short ev)
+{
+	struct pollfd	pfd;
+	int		rc;
+
+	pfd.fd = c->fd;
+	pfd.events = ev;
+	do {
+		rc = poll(&pfd, 1, c->timeout * 1000);
+	} while (rc == -1 && errno == EINTR);
+	if (rc == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return rc == -1 ? -1 : 0;
+}
+
+/*
+ * Read more client bytes.  Returns the number read, 0 at end of file, -1
+ * on error or timeout (errno ETIMEDOUT).
+ */
+int
+conn_fill(struct conn *c)
+{
+	size_t	room = sizeof(c->in) - c->inlen;
+	ssize_t	n;
+	int	rc, err;
+
+	if (room == 0)
+		bug("%s: input buffer full", __func__);
+	for (;;) {
+		if (c->ssl == NULL || SSL_pending(c->ssl) == 0)
+			if (wait_fd(c, POLLIN) == -1)
+				return -1;
+		if (c->ssl == NULL) {
+			n = read(c->fd, c->in + c->inlen, room);
+			if (n == -1 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0) {
+				c->eof = 1;
+				return (int)n;
+			}
+			c->inlen += (size_t)n;
+			return (int)n;
+		}
+		ERR_clear_error();
+		rc = SSL_read(c->ssl, c->in + c->inlen, (int)room);
+		if (rc > 0) {
+			c->inlen += (size_t)rc;
+			return rc;
+		}
+		err = SSL_get_error(c->ssl, rc);
+		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+			continue;
+		c->eof = 1;
+		return err == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+	}
+}
+
+int
+conn_has_line(const struct conn *c)
+{
+	return memchr(c->in, '\n', c->inlen) != NULL;
+}
+
+/*
+ * Take one line (without CRLF or LF) out of the input buffer.  A line
+ * that does not fit max or the buffer is skipped up to its newline and
+ * reported once as LINE_TOO_LONG.
+ */
+int
+conn_getline(struct conn *c, char *line, size_t max, size_t *len_r)
+{
+	uint8_t	*nl;
+	size_t	 n, take;
+
+	nl = memchr(c->in, '\n', c->inlen);
+	if (nl == NULL) {
+		if (c->inlen < sizeof(c->in))
+			return LINE_NEED_MORE;
+		/* Full buffer, no newline: drop it and keep dropping. */
+		c->inlen = 0;
+		if (c->discarding)
+			return LINE_NEED_MORE;
+		c->discarding = 1;
+		return LINE_TOO_LONG;
+	}
+	take = (size_t)(nl - c->in) + 1;
+	n = take - 1;
+	if (n > 0 && c->in[n - 1] == '\r')
+		n--;
+	if (c->discarding) {
+		c->discarding = 0;
+		memmove(c->in, c->in + take, c->inlen - take);
+		c->inlen -= take;
+		return LINE_NEED_MORE;
+	}
+	if (n >= max) {
+		memmove(c->in, c->in + take, c->inlen - take);
+		c->inlen -= take;
+		return LINE_TOO_LONG;
+	}
+	memcpy(line, c->in, n);
+	line[n] = '\0';
+	*len_r = n;
+	memmove(c->in, c->in + take, c->inlen - take);
+	c->inlen -= take;
+	return LINE_OK;
+}
+
+static int
+write_all(struct conn *c, const uint8_t *p, size_t len)
+{
+	ssize_t	n;
+	int	rc, err;
+
+	while (len > 0) {
+		if (c->ssl == NULL) {
+			n = write(c->fd, p, len);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1 && errno == EAGAIN) {
+				if (wait_fd(c, POLLOUT) == -1)
+					return -1;
+				continue;
+			}
+			if (n <= 0)
+				return -1;
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		ERR_clear_error();
+		rc = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX :
+		    (int)len);
+		if (rc > 0) {
+			p += rc;
+			len -= (size_t)rc;
+			continue;
+		}
+		err = SSL_get_error(c->ssl, rc);
+		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+			if (wait_fd(c, err == SSL_ERROR_WANT_WRITE ? POLLOUT :
+			    POLLIN) == -1)
+				return -1;
+			continue;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+int
+conn_flush(struct conn *c)
+{
+	int	rc;
+
+	if (c->outlen == 0)
+		return 0;
+	rc = write_all(c, c->out, c->outlen);
+	c->outlen = 0;
+	return rc;
+}
+
+/* Queue bytes; a full buffer is written at once, in one piece. */
+int
+conn_write(struct conn *c, const void *p, size_t len)
+{
+	const uint8_t	*b = p;
+	size_t		 room;
+
+	while (len > 0) {
+		room = sizeof(c->out) - c->outlen;
+		if (room == 0) {
+			if (conn_flush(c) == -1)
+				return -1;
+			continue;
+		}
+		if (room > len)
+			room = len;
+		memcpy(c->out + c->outlen, b, room);
+		c->outlen += room;
+		b += room;
+		len -= room;
+	}
+	if (c->outlen >= POP_OUTBUF_FLUSH)
+		return conn_flush(c);
+	return 0;
+}
+
+int
+conn_printf(struct conn *c, const char *fmt, ...)
+{
+	char	buf[POP_LINE_MAX];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= sizeof(buf))
+		bug("%s: reply line too long", __func__);
+	if (conn_write(c, buf, (size_t)n) == -1)
+		return -1;
+	return c->chunky ? 0 : conn_flush(c);
+}
+
+/*
+ * Start TLS on the connection.  Any bytes the client sent after STLS and
+ * before the handshake are dropped (RFC 2595 section 4; a plaintext
+ * command must never be executed as if it had come over TLS).
+ */
+int
+conn_start_tls(struct conn *c, SSL_CTX *ctx)
+{
+	int	rc, err;
+
+	c->inlen = 0;
+	c->discarding = 0;
+	if ((c->ssl = SSL_new(ctx)) == NULL)
+		return -1;
+	if (SSL_set_fd(c->ssl, c->fd) != 1)
+		return -1;
+	for (;;) {
+		ERR_clear_error();
+		rc = SSL_accept(c->ssl);
+		if (rc == 1)
+			return 0;
+		err = SSL_get_error(c->ssl, rc);
+		if (err == SSL_ERROR_WANT_READ) {
+			if (wait_fd(c, POLLIN) == -1)
+				return -1;
+			continue;
+		}
+		if (err == SSL_ERROR_WANT_WRITE) {
+			if (wait_fd(c, POLLOUT) == -1)
+				return -1;
+			continue;
+		}
+		log_debug("TLS handshake failed: %s",
+		    ERR_reason_error_string(ERR_peek_last_error()) ?
+		    ERR_reason_error_string(ERR_peek_last_error()) : "eof");
+		return -1;
+	}
+}
+
+void
+conn_close(struct conn *c)
+{
+	(void)conn_flush(c);
+	if (c->ssl != NULL) {
+		(void)SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	shutdown(c->fd, SHUT_RDWR);
+}

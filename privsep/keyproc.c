@@ -1,0 +1,494 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * The key process.  Forked by the master (or the inetd-mode process)
+ * before anything reads a key file, so no ancestor of a network child ever
+ * held a private key.  It reads the certificate and key files as root,
+ * sends the certificate chains (public) to the master, then drops to its
+ * own user in the empty chroot under its seccomp filter (sandbox_key.c).
+ * From then on it only answers signature requests on the per-connection
+ * channels the master hands it, under the rules of keysign.c, at most one
+ * per connection and KEY_SIGN_RATE per second overall.  It trusts the
+ * master (root, its parent); it checks every request anyway, since the
+ * request's content comes from a network child.
+ */
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "keyproc.h"
+#include "keysign.h"
+#include "log.h"
+#include "msg.h"
+#include "priv.h"
+#include "session.h"
+
+struct key_conn {
+	int	fd;
+	int	signed_once;
+	char	session[17];
+};
+
+struct keyproc {
+	int		 master_fd;
+	size_t		 nkeys;
+	EVP_PKEY	*keys[KEY_MAX_KEYS];
+	struct key_conn	*conns;
+	size_t		 nconns;
+	double		 tokens;
+	struct timespec	 last;
+	struct msg	 m;
+};
+
+static struct keyproc	kp;
+
+static void
+log_to_master(int prio, const char *line)
+{
+	struct msg	m;
+
+	msg_init(&m, MSG_KEY_REQ_LOG);
+	msg_put_u8(&m, (uint8_t)prio);
+	msg_put_data(&m, line, strnlen(line, LOG_LINE_MAX - 1));
+	(void)msg_send(kp.master_fd, &m, -1);
+}
+
+/* With the master gone there is no one to log to. */
+static void
+log_discard(int prio, const char *line)
+{
+	(void)prio;
+	(void)line;
+}
+
+static void
+send_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+    noreturn));
+
+static void
+send_fail(const char *fmt, ...)
+{
+	char	buf[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	msg_init(&kp.m, MSG_KEY_ANS_FAIL);
+	msg_put_str(&kp.m, buf);
+	(void)msg_send(kp.master_fd, &kp.m, -1);
+	_exit(1);
+}
+
+/* Certificates of one file, re-encoded: only CERTIFICATE blocks leave. */
+static void
+load_chain(size_t i, const char *path, X509 **leaf_r, struct msg *m)
+{
+	BIO	*in, *out;
+	X509	*x;
+	char	*p;
+	long	 len;
+	int	 n = 0;
+
+	if ((in = BIO_new_file(path, "r")) == NULL)
+		send_fail("%s: %s", path, strerror(errno));
+	if ((out = BIO_new(BIO_s_mem())) == NULL)
+		send_fail("out of memory");
+	*leaf_r = NULL;
+	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
+		if (PEM_write_bio_X509(out, x) != 1)
+			send_fail("out of memory");
+		if (n++ == 0)
+			*leaf_r = x;
+		else
+			X509_free(x);
+	}
+	ERR_clear_error();
+	BIO_free(in);
+	if (*leaf_r == NULL)
+		send_fail("%s: no certificate", path);
+	len = BIO_get_mem_data(out, &p);
+	if (len <= 0 || len > KEY_CERT_CHAIN_MAX)
+		send_fail("%s: certificate chain too large", path);
+	msg_init(m, MSG_KEY_ANS_CERT);
+	msg_put_u8(m, (uint8_t)i);
+	msg_put_data(m, p, (size_t)len);
+	BIO_free(out);
+}
+
+static void
+load_key(size_t i, const struct config *cf, struct msg *m)
+{
+	BIO		*in;
+	X509		*leaf;
+	EVP_PKEY	*pk;
+	const char	*path = cf->key_file[i];
+
+	load_chain(i, cf->cert_file[i], &leaf, m);
+	if ((in = BIO_new_file(path, "r")) == NULL)
+		send_fail("%s: %s", path, strerror(errno));
+	pk = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL);
+	BIO_free(in);
+	if (pk == NULL)
+		send_fail("%s: no private key (an encrypted key needs its "
+		    "passphrase removed)", path);
+	if (!EVP_PKEY_is_a(pk, "RSA") && !EVP_PKEY_is_a(pk, "EC"))
+		send_fail("%s: only RSA and EC keys are supported", path);
+	if (X509_check_private_key(leaf, pk) != 1)
+		send_fail("%s does not match the certificate in %s", path,
+		    cf->cert_file[i]);
+	X509_free(leaf);
+	kp.keys[i] = pk;
+}
+
+/*
+ * One signature per key before the sandbox: OpenSSL fetches what it
+ * needs (and sets up RSA blinding) while it may still open files.
+ */
+static void
+warm_up(void)
+{
+	static const char	 ctx[] = "TLS 1.3, server CertificateVerify";
+	uint8_t			 tbs[64 + sizeof(ctx) + 32], sig[KEY_SIG_MAX];
+	const char		*why;
+	size_t			 i, len;
+	uint16_t		 scheme;
+
+	memset(tbs, 0x20, 64);
+	memcpy(tbs + 64, ctx, sizeof(ctx));
+	memset(tbs + 64 + sizeof(ctx), 0x5a, 32);
+	for (i = 0; i < kp.nkeys; i++) {
+		len = sizeof(sig);
+		scheme = EVP_PKEY_is_a(kp.keys[i], "RSA") ? 0x0804 :
+		    EVP_PKEY_get_bits(kp.keys[i]) > 384 ? 0x0603 :
+		    EVP_PKEY_get_bits(kp.keys[i]) > 256 ? 0x0503 : 0x0403;
+		if (keysign_sign(kp.keys[i], scheme, tbs, sizeof(tbs), sig,
+		    &len, &why) != KEY_SIGN_OK)
+			send_fail("key %zu cannot sign: %s", i, why);
+	}
+}
+
+/* Token bucket shared by every connection. */
+static int
+rate_ok(void)
+{
+	struct timespec	now;
+	double		dt;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	dt = (double)(now.tv_sec - kp.last.tv_sec) +
+	    (double)(now.tv_nsec - kp.last.tv_nsec) / 1e9;
+	kp.last = now;
+	kp.tokens += dt * KEY_SIGN_RATE;
+	if (kp.tokens > KEY_SIGN_BURST)
+		kp.tokens = KEY_SIGN_BURST;
+	if (kp.tokens < 1)
+		return 0;
+	kp.tokens -= 1;
+	return 1;
+}
+
+static void
+answer(struct key_conn *c, uint32_t status, const uint8_t *sig, size_t len)
+{
+	struct msg	*m = &kp.m;
+
+	msg_init(m, MSG_KEY_ANS_SIGN);
+	msg_put_u32(m, status);
+	msg_put_data(m, sig, len);
+	if (msg_send(c->fd, m, -1) == -1)
+		log_warn("session %s: send", c->session);
+}
+
+static void
+handle_sign(struct key_conn *c, struct msg *m)
+{
+	uint8_t		 sig[KEY_SIG_MAX];
+	const uint8_t	*tbs;
+	const char	*why = NULL;
+	size_t		 tbs_len, sig_len = sizeof(sig);
+	uint16_t	 scheme;
+	uint8_t		 id;
+	int		 rc;
+
+	if (m->type != MSG_KEY_REQ_SIGN || m->fd != -1)
+		fatalx("session %s: unexpected frame %u", c->session, m->type);
+	id = msg_get_u8(m);
+	scheme = msg_get_u16(m);
+	tbs = msg_get_data(m, &tbs_len, KEY_TBS_MAX);
+	msg_end(m);
+	if (c->signed_once)
+		why = "second signature request on one connection";
+	else if (id >= kp.nkeys)
+		why = "no such key";
+	else if (!rate_ok())
+		why = "signature rate limit reached";
+	if (why != NULL) {
+		log_warnx("session %s: refused: %s", c->session, why);
+		answer(c, KEY_SIGN_REFUSED, NULL, 0);
+		return;
+	}
+	c->signed_once = 1;
+	rc = keysign_sign(kp.keys[id], scheme, tbs, tbs_len, sig, &sig_len,
+	    &why);
+	if (rc != KEY_SIGN_OK) {
+		log_warnx("session %s: refused: %s (scheme 0x%04x, %zu bytes)",
+		    c->session, why ? why : "signing failed", scheme, tbs_len);
+		answer(c, (uint32_t)rc, NULL, 0);
+		return;
+	}
+	answer(c, KEY_SIGN_OK, sig, sig_len);
+	explicit_bzero(sig, sizeof(sig));
+}
+
+static void
+handle_master(struct msg *m)
+{
+	struct key_conn	*c;
+
+	if (m->type != MSG_KEY_REQ_CONN || m->fd == -1)
+		fatalx("master: unexpected frame %u", m->type);
+	if (kp.nconns >= KEY_CONNS_MAX) {
+		log_warnx("too many connections");
+		close(m->fd);
+		m->fd = -1;
+		msg_get_str(m, (char[17]){ 0 }, 17);
+		msg_end(m);
+		return;
+	}
+	c = &kp.conns[kp.nconns++];
+	memset(c, 0, sizeof(*c));
+	c->fd = m->fd;
+	m->fd = -1;
+	msg_get_str(m, c->session, sizeof(c->session));
+	msg_end(m);
+}
+
+static __attribute__((noreturn)) void
+keyproc_main(const struct config *cf, int fd)
+{
+	struct priv_user	 u;
+	struct pollfd		*pfd;
+	struct msg		 m;
+	size_t			 i, n;
+	int			 master_open = 1, rc;
+
+	kp.master_fd = fd;
+	log_set_sink(log_to_master);
+	kp.nkeys = cf->ncerts;
+	for (i = 0; i < kp.nkeys; i++) {
+		load_key(i, cf, &m);
+		if (msg_send(fd, &m, -1) == -1)
+			_exit(1);
+	}
+	if (priv_lookup(cf->key_user, &u) == -1)
+		send_fail("key-user \"%s\" does not exist", cf->key_user);
+	warm_up();
+	kp.conns = calloc(KEY_CONNS_MAX, sizeof(*kp.conns));
+	pfd = calloc(KEY_CONNS_MAX + 1, sizeof(*pfd));
+	if (kp.conns == NULL || pfd == NULL)
+		send_fail("out of memory");
+	priv_drop(cf->chroot_dir, &u);
+	sandbox_key();
+	kp.tokens = KEY_SIGN_BURST;
+	clock_gettime(CLOCK_MONOTONIC, &kp.last);
+	msg_init(&m, MSG_KEY_ANS_READY);
+	msg_put_u32(&m, (uint32_t)kp.nkeys);
+	if (msg_send(fd, &m, -1) == -1)
+		_exit(1);
+
+	/* Serve until the master is gone and every session has ended. */
+	while (master_open || kp.nconns > 0) {
+		n = 0;
+		if (master_open) {
+			pfd[n].fd = fd;
+			pfd[n++].events = POLLIN;
+		}
+		for (i = 0; i < kp.nconns; i++) {
+			pfd[n].fd = kp.conns[i].fd;
+			pfd[n++].events = POLLIN;
+		}
+		if (poll(pfd, n, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		for (i = n; i-- > 0;) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (master_open && i == 0) {
+				rc = msg_recv(fd, &kp.m);
+				if (rc <= 0) {
+					master_open = 0;
+					log_set_sink(log_discard);
+					continue;
+				}
+				handle_master(&kp.m);
+				continue;
+			}
+			struct key_conn	*c = &kp.conns[i - master_open];
+
+			rc = msg_recv(c->fd, &kp.m);
+			if (rc <= 0) {
+				close(c->fd);
+				*c = kp.conns[--kp.nconns];
+				continue;
+			}
+			handle_sign(c, &kp.m);
+			msg_wipe(&kp.m);
+		}
+	}
+	_exit(0);
+}
+
+pid_t
+keyproc_spawn(const struct config *cf, int *fd_r)
+{
+	int	sv[2], keep[2];
+	pid_t	pid;
+
+	if (msg_socketpair(sv) == -1)
+		fatal("socketpair");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		log_procname("key");
+		keep[0] = STDERR_FILENO;
+		keep[1] = sv[1];
+		close_all_but(keep, 2);
+		keyproc_main(cf, sv[1]);
+		/* NOTREACHED */
+	}
+	close(sv[1]);
+	*fd_r = sv[0];
+	return pid;
+}
+
+void
+keyproc_relay_log(struct msg *m)
+{
+	char		 line[LOG_LINE_MAX];
+	const uint8_t	*p;
+	size_t		 n, i;
+	int		 prio;
+
+	prio = msg_get_u8(m);
+	p = msg_get_data(m, &n, LOG_LINE_MAX - 1);
+	msg_end(m);
+	if (prio < LOG_CRIT || prio > LOG_DEBUG)
+		prio = LOG_WARNING;
+	for (i = 0; i < n; i++)
+		line[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
+	line[n] = '\0';
+	log_emit(prio, line);
+}
+
+/* The master's side: collect every chain until READY; -1 on failure. */
+int
+keyproc_recv_certs(int fd, struct key_certs *kc)
+{
+	struct msg	*m;
+	const uint8_t	*p;
+	char		 why[512];
+	size_t		 len;
+	uint8_t		 id;
+	int		 rv = -1;
+
+	memset(kc, 0, sizeof(*kc));
+	if ((m = malloc(sizeof(*m))) == NULL)
+		fatal("%s", __func__);
+	for (;;) {
+		if (msg_recv(fd, m) != 1) {
+			log_warnx("key process died while loading keys");
+			break;
+		}
+		if (m->type == MSG_KEY_REQ_LOG) {
+			keyproc_relay_log(m);
+			continue;
+		}
+		if (m->type == MSG_KEY_ANS_FAIL) {
+			msg_get_str(m, why, sizeof(why));
+			msg_end(m);
+			log_warnx("TLS key: %s", why);
+			break;
+		}
+		if (m->type == MSG_KEY_ANS_READY) {
+			if (msg_get_u32(m) != kc->n)
+				fatalx("key process: key count mismatch");
+			msg_end(m);
+			rv = 0;
+			break;
+		}
+		if (m->type != MSG_KEY_ANS_CERT)
+			fatalx("key process: unexpected frame %u", m->type);
+		id = msg_get_u8(m);
+		p = msg_get_data(m, &len, KEY_CERT_CHAIN_MAX);
+		msg_end(m);
+		if (id != kc->n || kc->n >= KEY_MAX_KEYS)
+			fatalx("key process: certificate %u out of order", id);
+		if ((kc->pem[kc->n] = malloc(len)) == NULL)
+			fatal("%s", __func__);
+		memcpy(kc->pem[kc->n], p, len);
+		kc->len[kc->n++] = len;
+	}
+	free(m);
+	if (rv == -1)
+		keyproc_free_certs(kc);
+	return rv;
+}
+
+void
+keyproc_free_certs(struct key_certs *kc)
+{
+	size_t	i;
+
+	for (i = 0; i < kc->n; i++)
+		free(kc->pem[i]);
+	memset(kc, 0, sizeof(*kc));
+}
+
+/* A channel for one new session: returns the monitor's end, or -1. */
+int
+keyproc_new_conn(int fd, const char *session)
+{
+	struct msg	m;
+	int		sv[2];
+
+	if (msg_socketpair(sv) == -1)
+		return -1;
+	msg_init(&m, MSG_KEY_REQ_CONN);
+	msg_put_str(&m, session);
+	if (msg_send(fd, &m, sv[1]) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[1]);
+	return sv[0];
+}

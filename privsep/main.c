@@ -1,0 +1,212 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * popsepd's entry point, as root: reads the command line and the
+ * configuration, checks the users and the chroot directory the sandboxes
+ * need, and becomes the master (standalone daemon) or, with -i, serves the
+ * one connection inetd handed it.  Never reads a client byte and never
+ * parses a private key itself.
+ */
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "log.h"
+#include "priv.h"
+#include "session.h"
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: popsepd [-dinsRv] [-f config] [-T timeout]\n");
+	exit(2);
+}
+
+/* Close every descriptor above 2 except those listed. */
+void
+close_all_but(const int *keep, size_t n)
+{
+	int	fd, maxfd, k;
+	size_t	i;
+
+	maxfd = (int)sysconf(_SC_OPEN_MAX);
+	if (maxfd < 0 || maxfd > 65536)
+		maxfd = 65536;
+	for (fd = 3; fd < maxfd; fd++) {
+		k = 0;
+		for (i = 0; i < n; i++)
+			if (keep[i] == fd)
+				k = 1;
+		if (!k)
+			(void)close(fd);
+	}
+}
+
+/*
+ * The client socket's options, set while the monitor is still root and
+ * before the network child's sandbox: no Nagle delay on replies (each is
+ * written whole), a send timeout so a client that stops reading cannot
+ * hold a session forever, keepalives for clients that vanish.
+ */
+void
+session_setup_socket(struct session *s)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	struct timeval		 tv = { s->cf->timeout, 0 };
+	int			 one = 1;
+
+	(void)setsockopt(s->client_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one));
+	(void)setsockopt(s->client_fd, SOL_SOCKET, SO_KEEPALIVE, &one,
+	    sizeof(one));
+	(void)setsockopt(s->client_fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+	    sizeof(tv));
+	strlcpy(s->addr, "unknown", sizeof(s->addr));
+	if (getpeername(s->client_fd, (struct sockaddr *)&ss, &sl) == -1 ||
+	    getnameinfo((struct sockaddr *)&ss, sl, s->addr, sizeof(s->addr),
+	    NULL, 0, NI_NUMERICHOST) != 0)
+		strlcpy(s->addr, "unknown", sizeof(s->addr));
+	s->is_local = strncmp(s->addr, "127.", 4) == 0 ||
+	    strcmp(s->addr, "::1") == 0 ||
+	    strncmp(s->addr, "::ffff:127.", 11) == 0;
+	strlcpy(s->host, s->addr, sizeof(s->host));
+	if (s->cf->reverse_lookups && strcmp(s->addr, "unknown") != 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, s->host, sizeof(s->host),
+	    NULL, 0, NI_NAMEREQD) != 0) {
+		log_info("Unable to get canonical name of client %s",
+		    s->addr);
+		strlcpy(s->host, s->addr, sizeof(s->host));
+	}
+	if (gethostname(s->myname, sizeof(s->myname)) == -1)
+		strlcpy(s->myname, "localhost", sizeof(s->myname));
+}
+
+static void
+check_users(const struct config *cf)
+{
+	struct priv_user	u;
+
+	if (priv_lookup(cf->privsep_user, &u) == -1)
+		fatalx("privsep-user \"%s\" does not exist (create it with "
+		    "useradd -r -M -d /nonexistent -s /usr/sbin/nologin %s)",
+		    cf->privsep_user, cf->privsep_user);
+	if (u.uid == 0)
+		fatalx("privsep-user must not be root");
+	if (!cfg_tls_enabled(cf))
+		return;
+	if (priv_lookup(cf->key_user, &u) == -1)
+		fatalx("key-user \"%s\" does not exist (create it with "
+		    "useradd -r -M -d /nonexistent -s /usr/sbin/nologin %s)",
+		    cf->key_user, cf->key_user);
+	if (u.uid == 0)
+		fatalx("key-user must not be root");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct config	 cf;
+	const char		*e, *file = NULL;
+	long long		 timeout = -1;
+	int			 ch, stats = 0, norev = 0;
+
+	cfg_defaults(&cf);
+	while ((ch = getopt(argc, argv, "dif:nsRT:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			cf.debug = 1;
+			break;
+		case 'i':
+			cf.inetd = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			cf.check_only = 1;
+			break;
+		case 's':
+			stats = 1;
+			break;
+		case 'R':
+			norev = 1;
+			break;
+		case 'T':
+			timeout = strtonum(optarg, 10, 86400, &e);
+			if (e != NULL) {
+				fprintf(stderr, "popsepd: -T %s: %s\n", optarg,
+				    e);
+				exit(2);
+			}
+			break;
+		case 'v':
+			cf.verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (file != NULL && cfg_parse_file(&cf, file) == -1) {
+		fprintf(stderr, "popsepd: Unable to process configuration "
+		    "file %s\n", file);
+		exit(1);
+	}
+	/* The command line wins over the file, as in Qpopper. */
+	if (stats)
+		cf.statistics = 1;
+	if (norev)
+		cf.reverse_lookups = 0;
+	if (timeout != -1)
+		cf.timeout = (int)timeout;
+	if (cfg_finish(&cf) == -1)
+		exit(1);
+	if (cf.check_only) {
+		printf("popsepd: configuration OK\n");
+		exit(0);
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "popsepd: must be started as root\n");
+		exit(1);
+	}
+	log_init(cf.debug, cf.log_facility);
+	log_verbose(cf.verbose);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fatal("signal");
+	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)
+		fatalx("OpenSSL initialisation failed");
+	priv_prepare_chroot(cf.chroot_dir);
+	check_users(&cf);
+	if (cf.inetd)
+		inetd_main(&cf);
+	master_main(&cf);
+}

@@ -1,0 +1,433 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * The master: root, for the life of the daemon.  It starts the key process
+ * before anything reads a key, builds the TLS context from the public
+ * chains that process returns, binds the listeners, and forks one session
+ * monitor per connection.  It never reads a client byte.  SIGHUP starts a
+ * new key process and a new TLS context for new connections; sessions in
+ * progress keep their channel to the old key process, which exits when the
+ * last of them ends.  inetd_main() is the same start-up for one connection
+ * on stdin.
+ */
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "keyproc.h"
+#include "log.h"
+#include "msg.h"
+#include "session.h"
+#include "tls.h"
+
+#define LISTEN_MAX	(CFG_LISTEN_MAX * 2)
+
+struct master {
+	struct config	*cf;
+	int		 lfd[LISTEN_MAX];
+	int		 ltls[LISTEN_MAX];
+	size_t		 nl;
+	int		 key_fd;
+	pid_t		 key_pid;
+	SSL_CTX		*ctx;
+	int		 sig_pipe[2];
+	int		 nsessions;
+	volatile int	 sig_lost;
+	struct msg	 m;
+};
+
+static struct master	ms;
+
+static void
+on_signal(int sig)
+{
+	unsigned char	c = (unsigned char)sig;
+	int		saved = errno;
+
+	/* A full pipe already holds a pending wake-up: ignore failure. */
+	ms.sig_lost += write(ms.sig_pipe[1], &c, 1) == -1;
+	errno = saved;
+}
+
+/* Start a key process and build a TLS context from its certificates. */
+static int
+start_tls(const struct config *cf, int *key_fd_r, pid_t *pid_r,
+    SSL_CTX **ctx_r)
+{
+	struct key_certs	kc;
+	int			fd;
+	pid_t			pid;
+
+	pid = keyproc_spawn(cf, &fd);
+	if (keyproc_recv_certs(fd, &kc) == -1) {
+		close(fd);
+		(void)waitpid(pid, NULL, 0);
+		return -1;
+	}
+	*ctx_r = tls_ctx_new(cf, (const char * const *)kc.pem, kc.len, kc.n);
+	keyproc_free_certs(&kc);
+	if (*ctx_r == NULL) {
+		close(fd);
+		return -1;
+	}
+	*key_fd_r = fd;
+	*pid_r = pid;
+	return 0;
+}
+
+static void
+bind_one(struct master *m, const struct cfg_listen *l)
+{
+	struct addrinfo	 hints, *res, *ai;
+	const char	*host = strcmp(l->addr, "*") == 0 ? NULL : l->addr;
+	int		 fd, one = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, l->port, &hints, &res)) != 0)
+		fatalx("listen %s:%s: %s", l->addr, l->port, gai_strerror(rc));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (m->nl >= LISTEN_MAX)
+			fatalx("too many listening sockets");
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, ai->ai_protocol);
+		if (fd == -1)
+			fatal("socket");
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		if (ai->ai_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+			fatal("bind %s:%s", l->addr, l->port);
+		if (listen(fd, 128) == -1)
+			fatal("listen %s:%s", l->addr, l->port);
+		m->lfd[m->nl] = fd;
+		m->ltls[m->nl++] = l->implicit_tls;
+		log_info("listening on %s:%s%s", l->addr, l->port,
+		    l->implicit_tls ? " (TLS)" : "");
+	}
+	freeaddrinfo(res);
+}
+
+static void
+random_id(char *id, size_t len)
+{
+	static const char	hex[] = "0123456789abcdef";
+	uint8_t			b[8];
+	size_t			i;
+
+	arc4random_buf(b, sizeof(b));
+	for (i = 0; i < sizeof(b) && 2 * i + 2 < len; i++) {
+		id[2 * i] = hex[b[i] >> 4];
+		id[2 * i + 1] = hex[b[i] & 0xf];
+	}
+	id[2 * i] = '\0';
+}
+
+static void
+spawn_session(struct master *m, int fd, int implicit_tls)
+{
+	struct session	s;
+	pid_t		pid;
+	size_t		i;
+
+	memset(&s, 0, sizeof(s));
+	s.cf = m->cf;
+	s.client_fd = fd;
+	s.implicit_tls = implicit_tls;
+	s.ctx = m->ctx;
+	s.key_fd = -1;
+	random_id(s.id, sizeof(s.id));
+	if (m->ctx != NULL &&
+	    (s.key_fd = keyproc_new_conn(m->key_fd, s.id)) == -1) {
+		log_warn("key process channel");
+		close(fd);
+		return;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		close(fd);
+		if (s.key_fd != -1)
+			close(s.key_fd);
+		return;
+	}
+	if (pid == 0) {
+		for (i = 0; i < m->nl; i++)
+			close(m->lfd[i]);
+		close(m->sig_pipe[0]);
+		close(m->sig_pipe[1]);
+		if (m->key_fd != -1)
+			close(m->key_fd);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		log_session(s.id);
+		session_setup_socket(&s);
+		log_info("connection from %s", s.addr);
+		monitor_main(&s);
+		/* NOTREACHED */
+	}
+	close(fd);
+	if (s.key_fd != -1)
+		close(s.key_fd);
+	m->nsessions++;
+}
+
+static void
+reap_children(struct master *m)
+{
+	pid_t	pid;
+	int	status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == m->key_pid) {
+			m->key_pid = -1;
+			if (WIFSIGNALED(status))
+				log_warnx("key process killed by signal %d",
+				    WTERMSIG(status));
+			continue;
+		}
+		if (m->nsessions > 0)
+			m->nsessions--;
+	}
+}
+
+static void
+reload_keys(struct master *m)
+{
+	SSL_CTX	*ctx;
+	pid_t	 pid;
+	int	 fd;
+
+	if (m->ctx == NULL)
+		return;
+	if (start_tls(m->cf, &fd, &pid, &ctx) == -1) {
+		log_warnx("SIGHUP: keys not reloaded; still using the old ones");
+		return;
+	}
+	/* The old key process serves its sessions, then exits. */
+	close(m->key_fd);
+	tls_ctx_free(m->ctx);
+	m->key_fd = fd;
+	m->key_pid = pid;
+	m->ctx = ctx;
+	log_info("SIGHUP: TLS keys and certificates reloaded");
+}
+
+static void
+key_frame(struct master *m)
+{
+	int	rc;
+
+	rc = msg_recv(m->key_fd, &m->m);
+	if (rc == 1 && m->m.type == MSG_KEY_REQ_LOG) {
+		keyproc_relay_log(&m->m);
+		return;
+	}
+	if (rc == 1)
+		fatalx("key process: unexpected frame %u", m->m.type);
+	log_warnx("key process gone; starting a new one");
+	close(m->key_fd);
+	m->key_fd = -1;
+	tls_ctx_free(m->ctx);
+	m->ctx = NULL;
+	if (start_tls(m->cf, &m->key_fd, &m->key_pid, &m->ctx) == -1)
+		fatalx("cannot restart the key process");
+}
+
+static void
+handle_signals(struct master *m, int *quit)
+{
+	unsigned char	c;
+
+	while (read(m->sig_pipe[0], &c, 1) == 1) {
+		switch (c) {
+		case SIGHUP:
+			reload_keys(m);
+			break;
+		case SIGCHLD:
+			reap_children(m);
+			break;
+		default:
+			*quit = 1;
+			break;
+		}
+	}
+}
+
+static void
+accept_one(struct master *m, size_t i)
+{
+	static const char busy[] =
+	    "-ERR [SYS/TEMP] Too many sessions, try again later\r\n";
+	int	fd;
+
+	fd = accept4(m->lfd[i], NULL, NULL, SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("accept");
+		return;
+	}
+	if (m->nsessions >= m->cf->max_sessions) {
+		log_warnx("max-sessions (%d) reached; connection refused",
+		    m->cf->max_sessions);
+		/* A courtesy line; nothing is read from this client. */
+		if (write(fd, busy, sizeof(busy) - 1) == -1)
+			log_debug("busy reply: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	spawn_session(m, fd, m->ltls[i]);
+}
+
+static void
+write_pid_file(const char *path)
+{
+	FILE	*fp;
+
+	if (path[0] == '\0')
+		return;
+	if ((fp = fopen(path, "w")) == NULL) {
+		log_warn("pid-file %s", path);
+		return;
+	}
+	fprintf(fp, "%ld\n", (long)getpid());
+	fclose(fp);
+}
+
+void
+master_main(struct config *cf)
+{
+	struct sigaction	 sa;
+	struct pollfd		 pfd[LISTEN_MAX + 2];
+	size_t			 i, n;
+	int			 quit = 0;
+
+	memset(&ms, 0, sizeof(ms));
+	ms.cf = cf;
+	ms.key_fd = -1;
+	ms.key_pid = -1;
+	if (cfg_tls_enabled(cf) &&
+	    start_tls(cf, &ms.key_fd, &ms.key_pid, &ms.ctx) == -1)
+		fatalx("TLS could not be set up; not starting");
+	for (i = 0; i < cf->nlisten; i++)
+		bind_one(&ms, &cf->listen[i]);
+	if (!cf->debug && daemon(0, 0) == -1)
+		fatal("daemon");
+	write_pid_file(cf->pid_file);
+	if (pipe2(ms.sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGHUP, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGCHLD, &sa, NULL) == -1)
+		fatal("sigaction");
+	log_info("popsepd %s started", POPSEP_VERSION);
+
+	while (!quit) {
+		n = 0;
+		for (i = 0; i < ms.nl; i++) {
+			pfd[n].fd = ms.lfd[i];
+			pfd[n++].events = POLLIN;
+		}
+		pfd[n].fd = ms.sig_pipe[0];
+		pfd[n++].events = POLLIN;
+		pfd[n].fd = ms.key_fd;
+		pfd[n++].events = POLLIN;
+		if (poll(pfd, n, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		if (pfd[ms.nl].revents != 0)
+			handle_signals(&ms, &quit);
+		if (ms.key_fd != -1 && pfd[ms.nl + 1].fd == ms.key_fd &&
+		    pfd[ms.nl + 1].revents != 0)
+			key_frame(&ms);
+		for (i = 0; i < ms.nl && !quit; i++)
+			if (pfd[i].revents & POLLIN)
+				accept_one(&ms, i);
+	}
+	log_info("popsepd exiting");
+	if (cf->pid_file[0] != '\0')
+		(void)unlink(cf->pid_file);
+	exit(0);
+}
+
+/*
+ * inetd/xinetd: the connection is on stdin and stdout (and, with xinetd,
+ * stderr).  This process starts the key process, then becomes the
+ * session monitor for that one connection.
+ */
+void
+inetd_main(struct config *cf)
+{
+	struct session	s;
+	int		fd, devnull;
+	pid_t		key_pid;
+	int		key_fd;
+
+	memset(&s, 0, sizeof(s));
+	s.cf = cf;
+	s.key_fd = -1;
+	if ((fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)) == -1)
+		fatal("dup stdin");
+	/* Nothing may write to the client but the network child. */
+	if ((devnull = open("/dev/null", O_RDWR)) == -1)
+		fatal("/dev/null");
+	(void)dup2(devnull, STDIN_FILENO);
+	(void)dup2(devnull, STDOUT_FILENO);
+	if (!cf->debug)
+		(void)dup2(devnull, STDERR_FILENO);
+	if (devnull > STDERR_FILENO)
+		close(devnull);
+	s.client_fd = fd;
+	s.implicit_tls = cf->tls_support == TLS_SUPPORT_ALTERNATE_PORT;
+	random_id(s.id, sizeof(s.id));
+	log_session(s.id);
+	if (cfg_tls_enabled(cf)) {
+		if (start_tls(cf, &key_fd, &key_pid, &s.ctx) == -1)
+			fatalx("TLS could not be set up");
+		if ((s.key_fd = keyproc_new_conn(key_fd, s.id)) == -1)
+			fatal("key process channel");
+		/* The key process exits when this session's channel closes. */
+		close(key_fd);
+	}
+	session_setup_socket(&s);
+	log_info("connection from %s", s.addr);
+	monitor_main(&s);
+}

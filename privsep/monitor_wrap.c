@@ -1,0 +1,118 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * The network child's side of its channel to the session monitor.  Runs
+ * in the network child (unprivileged, chroot, seccomp): it can only ask.
+ * The monitor decides, and checks every frame it receives.
+ */
+
+#include <string.h>
+
+#include "log.h"
+#include "monitor_net.h"
+#include "msg.h"
+#include "tls_keyless.h"
+
+static struct msg	mw_msg;
+
+void
+mon_req_log(int fd, int prio, const char *line)
+{
+	struct msg	*m = &mw_msg;
+
+	msg_init(m, MSG_MN_REQ_LOG);
+	msg_put_u8(m, (uint8_t)prio);
+	msg_put_data(m, line, strnlen(line, LOG_LINE_MAX - 1));
+	(void)msg_send(fd, m, -1);
+}
+
+/*
+ * Returns an enum mn_auth_result; on MN_AUTH_OK *spool_fd_r is the
+ * channel to the spool worker.  text gets the reply for the client.
+ */
+int
+mon_req_auth_pass(int fd, const char *user, const char *pass, char *text,
+    size_t textlen, int *spool_fd_r)
+{
+	struct msg	*m = &mw_msg;
+	int		 result;
+
+	msg_init(m, MSG_MN_REQ_AUTH_PASS);
+	msg_put_str(m, user);
+	msg_put_str(m, pass);
+	if (msg_send(fd, m, -1) == -1)
+		fatal("%s: send", __func__);
+	msg_wipe(m);
+	if (msg_recv(fd, m) != 1)
+		fatalx("%s: monitor gone", __func__);
+	if (m->type != MSG_MN_ANS_AUTH)
+		fatalx("%s: unexpected frame %u", __func__, m->type);
+	result = msg_get_u8(m);
+	msg_get_str(m, text, textlen);
+	if (result == MN_AUTH_OK) {
+		if (m->fd == -1)
+			fatalx("%s: no spool channel", __func__);
+		*spool_fd_r = m->fd;
+		m->fd = -1;
+	}
+	msg_end(m);
+	if (result > MN_AUTH_SYS)
+		fatalx("%s: bad result %d", __func__, result);
+	return result;
+}
+
+/* The keyless provider's transport: the monitor relays to the key process. */
+int
+mon_req_tls_sign(void *arg, const struct tls_sign_req *req, uint8_t *sig,
+    size_t *sig_len)
+{
+	struct msg	*m = &mw_msg;
+	const uint8_t	*p;
+	size_t		 n;
+	uint32_t	 status;
+	int		 fd = *(int *)arg;
+
+	if (req->tbs_len > KEY_TBS_MAX)
+		return -1;
+	msg_init(m, MSG_MN_REQ_TLS_SIGN);
+	msg_put_u8(m, req->key_id);
+	msg_put_u16(m, req->scheme);
+	msg_put_data(m, req->tbs, req->tbs_len);
+	if (msg_send(fd, m, -1) == -1)
+		return -1;
+	if (msg_recv(fd, m) != 1)
+		fatalx("%s: monitor gone", __func__);
+	if (m->type != MSG_MN_ANS_TLS_SIGN)
+		fatalx("%s: unexpected frame %u", __func__, m->type);
+	status = msg_get_u32(m);
+	p = msg_get_data(m, &n, KEY_SIG_MAX);
+	msg_end(m);
+	if (status != 0 || n == 0 || n > *sig_len)
+		return -1;
+	memcpy(sig, p, n);
+	*sig_len = n;
+	return 0;
+}
+
+void
+mon_req_tls_done(int fd)
+{
+	struct msg	*m = &mw_msg;
+
+	msg_init(m, MSG_MN_REQ_TLS_DONE);
+	if (msg_send(fd, m, -1) == -1)
+		fatal("%s: send", __func__);
+}

@@ -1,0 +1,211 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * The network child: the only process that reads client bytes.  Forked by
+ * the session monitor before the first byte is read, it drops to the
+ * privsep user in an empty chroot under its seccomp filter
+ * (sandbox_net.c), then speaks TLS and POP3.  It holds the client socket,
+ * its channel to the monitor and, after login, its channel to the spool
+ * worker; no file, no private key (TLS signatures go through the monitor
+ * to the key process), no password but the one its client just sent.
+ */
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "log.h"
+#include "monitor_net.h"
+#include "msg.h"
+#include "net_spool.h"
+#include "pop3.h"
+#include "priv.h"
+#include "session.h"
+#include "tls_keyless.h"
+
+struct netchild {
+	int		 mon_fd;
+	int		 spool_fd;
+	struct msg	 m;
+};
+
+static struct netchild	nc;
+
+static void
+log_to_monitor(int prio, const char *line)
+{
+	mon_req_log(nc.mon_fd, prio, line);
+}
+
+static int
+op_pass(void *arg, const char *user, const char *pass, char *text,
+    size_t textlen)
+{
+	struct netchild	*n = arg;
+	int		 rc;
+
+	rc = mon_req_auth_pass(n->mon_fd, user, pass, text, textlen,
+	    &n->spool_fd);
+	switch (rc) {
+	case MN_AUTH_OK:
+		return POP3_AUTH_OK;
+	case MN_AUTH_IN_USE:
+		return POP3_AUTH_IN_USE;
+	case MN_AUTH_SYS:
+		return POP3_AUTH_SYS;
+	default:
+		return POP3_AUTH_FAIL;
+	}
+}
+
+static const uint16_t req_types[] = {
+	[POP3_REQ_STAT] = MSG_NS_REQ_STAT,
+	[POP3_REQ_LIST] = MSG_NS_REQ_LIST,
+	[POP3_REQ_UIDL] = MSG_NS_REQ_UIDL,
+	[POP3_REQ_RETR] = MSG_NS_REQ_RETR,
+	[POP3_REQ_TOP] = MSG_NS_REQ_TOP,
+	[POP3_REQ_DELE] = MSG_NS_REQ_DELE,
+	[POP3_REQ_RSET] = MSG_NS_REQ_RSET,
+	[POP3_REQ_QUIT] = MSG_NS_REQ_QUIT,
+};
+
+static int
+op_request(void *arg, enum pop3_req req, uint32_t n, uint32_t lines,
+    char *text, size_t textlen)
+{
+	struct netchild	*c = arg;
+	struct msg	*m = &c->m;
+
+	if (c->spool_fd == -1)
+		return POP3_ANS_BROKEN;
+	msg_init(m, req_types[req]);
+	switch (req) {
+	case POP3_REQ_LIST:
+	case POP3_REQ_UIDL:
+	case POP3_REQ_RETR:
+	case POP3_REQ_DELE:
+		msg_put_u32(m, n);
+		break;
+	case POP3_REQ_TOP:
+		msg_put_u32(m, n);
+		msg_put_u32(m, lines);
+		break;
+	default:
+		break;
+	}
+	if (msg_send(c->spool_fd, m, -1) == -1 || msg_recv(c->spool_fd, m)
+	    != 1)
+		return POP3_ANS_BROKEN;
+	switch (m->type) {
+	case MSG_NS_ANS_OK:
+	case MSG_NS_ANS_ERR:
+	case MSG_NS_ANS_MULTI:
+		msg_get_str(m, text, textlen);
+		msg_end(m);
+		break;
+	default:
+		fatalx("%s: unexpected frame %u from the spool worker",
+		    __func__, m->type);
+	}
+	if (m->type == MSG_NS_ANS_OK)
+		return POP3_ANS_OK;
+	if (m->type == MSG_NS_ANS_ERR)
+		return POP3_ANS_ERR;
+	return POP3_ANS_MULTI;
+}
+
+/* Next piece of a multi-line answer: 1 with data, 0 at its end, -1. */
+static int
+op_data(void *arg, const uint8_t **p, size_t *len)
+{
+	struct netchild	*c = arg;
+	struct msg	*m = &c->m;
+
+	if (msg_recv(c->spool_fd, m) != 1)
+		return -1;
+	if (m->type == MSG_NS_ANS_END) {
+		msg_end(m);
+		return 0;
+	}
+	if (m->type != MSG_NS_ANS_DATA)
+		fatalx("%s: unexpected frame %u from the spool worker",
+		    __func__, m->type);
+	*p = msg_get_data(m, len, MSG_DATA_CHUNK);
+	msg_end(m);
+	return 1;
+}
+
+static void
+op_tls_done(void *arg)
+{
+	struct netchild	*c = arg;
+
+	mon_req_tls_done(c->mon_fd);
+}
+
+static const struct pop3_ops netchild_ops = {
+	op_pass,
+	op_request,
+	op_data,
+	op_tls_done,
+};
+
+void
+netchild_main(struct session *s, int mon_fd)
+{
+	struct priv_user	 u;
+	struct pop3_cfg		 pc;
+	struct conn		 c;
+	int			 keep[3] = { STDERR_FILENO, -1, -1 };
+
+	log_procname("net");
+	keep[1] = s->client_fd;
+	keep[2] = mon_fd;
+	close_all_but(keep, 3);
+	nc.mon_fd = mon_fd;
+	nc.spool_fd = -1;
+	if (priv_lookup(s->cf->privsep_user, &u) == -1)
+		fatalx("privsep user \"%s\" does not exist",
+		    s->cf->privsep_user);
+	/* Syslog is out of reach in the chroot: log through the monitor. */
+	log_set_sink(log_to_monitor);
+	/* Everything below handles client bytes: give up root first. */
+	priv_drop(s->cf->chroot_dir, &u);
+	sandbox_net();
+	keyless_set_transport(mon_req_tls_sign, &nc.mon_fd);
+
+	conn_init(&c, s->client_fd, s->cf->timeout);
+	memset(&pc, 0, sizeof(pc));
+	pc.cleartext = s->cf->cleartext;
+	pc.is_local = s->is_local;
+	pc.chunky = s->cf->chunky;
+	pc.ctx = s->implicit_tls ? NULL : s->ctx;
+	pc.hostname = s->myname;
+	if (s->implicit_tls) {
+		if (conn_start_tls(&c, s->ctx) == -1) {
+			log_info("TLS handshake failed");
+			_exit(0);
+		}
+		mon_req_tls_done(mon_fd);
+		pc.tls_active = 1;
+	}
+	pop3_run(&c, &pc, &netchild_ops, &nc);
+	_exit(0);
+}

@@ -1,0 +1,122 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * Runs as root in a process about to give up root: the network child, the
+ * spool worker and the key process.  The order is fixed (chroot, chdir,
+ * groups, gid, uid, proof that root cannot be regained, no-new-privs) and
+ * each step is checked; there is no way back after priv_drop() returns.
+ */
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "priv.h"
+
+int
+priv_lookup(const char *name, struct priv_user *u)
+{
+	struct passwd	*pw;
+
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL)
+		return -1;
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	return 0;
+}
+
+/*
+ * The chroot of the unprivileged processes must be an empty directory
+ * that only root can change: create it if it is missing, refuse it if it
+ * is anything else.
+ */
+void
+priv_prepare_chroot(const char *dir)
+{
+	struct stat	 st;
+	DIR		*d;
+	struct dirent	*de;
+
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s", dir);
+	if (lstat(dir, &st) == -1)
+		fatal("stat %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("chroot %s: not a directory", dir);
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		fatalx("chroot %s: must be owned by root and writable only "
+		    "by root", dir);
+	if ((d = opendir(dir)) == NULL)
+		fatal("opendir %s", dir);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			fatalx("chroot %s: not empty (%s)", dir, de->d_name);
+	closedir(d);
+}
+
+void
+priv_drop(const char *chroot_dir, const struct priv_user *u)
+{
+	uid_t	ruid, euid, suid;
+	gid_t	rgid, egid, sgid;
+
+	if (u->uid == 0)
+		bug("%s: refusing to drop to uid 0", __func__);
+	if (chroot(chroot_dir) == -1)
+		fatal("chroot %s", chroot_dir);
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	if (setgroups(0, NULL) == -1)
+		fatal("setgroups");
+	if (setresgid(u->gid, u->gid, u->gid) == -1)
+		fatal("setresgid %u", (unsigned)u->gid);
+	if (setresuid(u->uid, u->uid, u->uid) == -1)
+		fatal("setresuid %u", (unsigned)u->uid);
+	if (getresgid(&rgid, &egid, &sgid) == -1 ||
+	    getresuid(&ruid, &euid, &suid) == -1)
+		fatal("getresuid");
+	if (ruid != u->uid || euid != u->uid || suid != u->uid ||
+	    rgid != u->gid || egid != u->gid || sgid != u->gid)
+		fatalx("%s: ids did not change", __func__);
+	/* Proof, not hope: root must be gone for good. */
+	if (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1)
+		fatalx("%s: could regain root", __func__);
+	if (getgroups(0, NULL) != 0)
+		fatalx("%s: supplementary groups remain", __func__);
+	priv_no_new_privs();
+}
+
+void
+priv_no_new_privs(void)
+{
+	struct rlimit	rl = { 0, 0 };
+
+	/* No core files: they would hold passwords and mail. */
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		fatal("setrlimit core");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("prctl no_new_privs");
+}

@@ -1,0 +1,69 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * The seccomp allow-list of the key process (its own user, chroot, after priv_drop): holds the
+ * TLS private keys and signs TLS handshakes.  It opens no file, creates no
+ * socket, runs no program; it receives connection channels from the master.
+ * One syscall per line with its reason; everything else kills the process.
+ */
+
+#include <stddef.h>
+
+#include <seccomp.h>
+
+#include "priv.h"
+
+static const struct sandbox_rule rules[] = {
+	{ SCMP_SYS(read), "channels" },
+	{ SCMP_SYS(write), "log lines to stderr with -d" },
+	{ SCMP_SYS(recvmsg), "requests and new connection channels" },
+	{ SCMP_SYS(sendmsg), "signatures" },
+	{ SCMP_SYS(poll), "waiting on all channels" },
+	{ SCMP_SYS(ppoll), "waiting on all channels" },
+	{ SCMP_SYS(close), "a connection channel that ended" },
+	{ SCMP_SYS(getrandom), "ECDSA nonces, RSA blinding, PSS salt" },
+	{ SCMP_SYS(getpid), "OpenSSL fork detection" },
+	{ SCMP_SYS(brk), "malloc" },
+	{ SCMP_SYS(mmap), "malloc of large blocks" },
+	{ SCMP_SYS(munmap), "free of large blocks" },
+	{ SCMP_SYS(mremap), "realloc of large blocks" },
+	{ SCMP_SYS(madvise), "free" },
+	{ SCMP_SYS(futex), "OpenSSL locks" },
+	{ SCMP_SYS(clock_gettime), "rate limit clock" },
+	{ SCMP_SYS(rt_sigreturn), "return from a signal handler" },
+	{ SCMP_SYS(exit), "exit" },
+	{ SCMP_SYS(exit_group), "exit" },
+#ifdef POPSEP_SANITIZE
+	/* AddressSanitizer's runtime, in the sanitizer build only. */
+	{ SCMP_SYS(sigaltstack), "ASan" },
+	{ SCMP_SYS(rt_sigaction), "ASan" },
+	{ SCMP_SYS(rt_sigprocmask), "ASan" },
+	{ SCMP_SYS(prctl), "ASan" },
+	{ SCMP_SYS(mprotect), "ASan" },
+	{ SCMP_SYS(openat), "ASan report: /proc/self/maps" },
+	{ SCMP_SYS(readlink), "ASan report" },
+	{ SCMP_SYS(sched_yield), "ASan" },
+	{ SCMP_SYS(gettid), "ASan" },
+	{ SCMP_SYS(fstat), "ASan" },
+	{ SCMP_SYS(newfstatat), "ASan" },
+#endif
+};
+
+void
+sandbox_key(void)
+{
+	sandbox_apply(rules, sizeof(rules) / sizeof(rules[0]), "key");
+}

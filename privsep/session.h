@@ -1,0 +1,53 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * What a session's processes know when they are forked: the monitor
+ * builds it from the accepted connection; the network child and the spool
+ * worker get their copy through fork().  It holds no secret.
+ */
+
+#ifndef POPSEP_SESSION_H
+#define POPSEP_SESSION_H
+
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+
+struct session {
+	const struct config	*cf;
+	char			 id[17];
+	int			 client_fd;
+	int			 implicit_tls;
+	SSL_CTX			*ctx;		/* NULL: no TLS at all */
+	int			 key_fd;	/* to the key process, or -1 */
+	char			 addr[64];	/* numeric client address */
+	char			 host[256];	/* name, with reverse-lookups */
+	int			 is_local;	/* loopback client */
+	char			 myname[256];	/* our host name, for replies */
+};
+
+void	session_setup_socket(struct session *);
+__attribute__((noreturn)) void monitor_main(struct session *);
+__attribute__((noreturn)) void netchild_main(struct session *, int);
+__attribute__((noreturn)) void spool_main(const struct config *, uid_t,
+	    gid_t, int, int, int);
+__attribute__((noreturn)) void master_main(struct config *);
+__attribute__((noreturn)) void inetd_main(struct config *);
+void	close_all_but(const int *, size_t);
+
+#endif /* POPSEP_SESSION_H */

@@ -1,0 +1,512 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * The POP3 state machine of the network child.  Every line it handles
+ * comes from the client and is hostile until parsed; replies are gathered
+ * and written once no complete command is left in the input (pipelining,
+ * RFC 2449 6.6), so a reply never waits on the client's delayed ACK.
+ * Credentials go to the session monitor and mailbox requests to the spool
+ * worker through pop3_ops; this file never sees the result of either
+ * beyond the text to send.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "pop3.h"
+
+enum pop3_state {
+	ST_AUTH = 0x01,		/* AUTHORIZATION */
+	ST_TRANS = 0x02,	/* TRANSACTION */
+};
+
+struct pop3 {
+	struct conn		*c;
+	const struct pop3_cfg	*cf;
+	const struct pop3_ops	*ops;
+	void			*arg;
+	int			 state;
+	int			 tls_active;
+	int			 have_user;
+	int			 bad_cmds;
+	int			 auth_fails;
+	int			 done;
+	char			 user[POP_USER_MAX + 1];
+};
+
+struct pop3_verb {
+	const char	*verb;
+	int		 states;
+	int		 min_args, max_args;
+	void		(*fn)(struct pop3 *, struct pop3_cmd *);
+};
+
+static void	cmd_capa(struct pop3 *, struct pop3_cmd *);
+static void	cmd_noop(struct pop3 *, struct pop3_cmd *);
+static void	cmd_quit(struct pop3 *, struct pop3_cmd *);
+static void	cmd_stls(struct pop3 *, struct pop3_cmd *);
+static void	cmd_user(struct pop3 *, struct pop3_cmd *);
+static void	cmd_pass(struct pop3 *, struct pop3_cmd *);
+static void	cmd_stat(struct pop3 *, struct pop3_cmd *);
+static void	cmd_list(struct pop3 *, struct pop3_cmd *);
+static void	cmd_uidl(struct pop3 *, struct pop3_cmd *);
+static void	cmd_retr(struct pop3 *, struct pop3_cmd *);
+static void	cmd_top(struct pop3 *, struct pop3_cmd *);
+static void	cmd_dele(struct pop3 *, struct pop3_cmd *);
+static void	cmd_rset(struct pop3 *, struct pop3_cmd *);
+static void	reply(struct pop3 *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static void	bad_command(struct pop3 *, const char *, const char *);
+static int	cleartext_allowed(const struct pop3 *);
+static void	relay(struct pop3 *, enum pop3_req, uint32_t, uint32_t);
+
+static const struct pop3_verb verbs[] = {
+	{ "CAPA", ST_AUTH | ST_TRANS, 0, 0, cmd_capa },
+	{ "NOOP", ST_TRANS, 0, 0, cmd_noop },
+	{ "QUIT", ST_AUTH | ST_TRANS, 0, 0, cmd_quit },
+	{ "STLS", ST_AUTH, 0, 0, cmd_stls },
+	{ "USER", ST_AUTH, 1, 1, cmd_user },
+	{ "PASS", ST_AUTH, 1, 1, cmd_pass },
+	{ "STAT", ST_TRANS, 0, 0, cmd_stat },
+	{ "LIST", ST_TRANS, 0, 1, cmd_list },
+	{ "UIDL", ST_TRANS, 0, 1, cmd_uidl },
+	{ "RETR", ST_TRANS, 1, 1, cmd_retr },
+	{ "TOP", ST_TRANS, 2, 2, cmd_top },
+	{ "DELE", ST_TRANS, 1, 1, cmd_dele },
+	{ "RSET", ST_TRANS, 0, 0, cmd_rset },
+};
+
+static void
+reply(struct pop3 *p, int ok, const char *fmt, ...)
+{
+	char	buf[POP_LINE_MAX - 8];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (conn_printf(p->c, "%s%s%s\r\n", ok ? "+OK" : "-ERR",
+	    buf[0] != '\0' ? " " : "", buf) == -1)
+		p->done = 1;
+}
+
+/* The one catch-all for unknown, malformed and out-of-state commands. */
+static void
+bad_command(struct pop3 *p, const char *verb, const char *why)
+{
+	log_info("%s: \"%.16s\"", why, verb);
+	reply(p, 0, "%s: \"%.16s\"", why, verb);
+	if (++p->bad_cmds >= POP_BAD_CMDS_MAX) {
+		log_info("too many bad commands, closing");
+		reply(p, 0, "Too many errors, closing connection");
+		p->done = 1;
+	}
+}
+
+static int
+cleartext_allowed(const struct pop3 *p)
+{
+	switch (p->cf->cleartext) {
+	case CLEARTEXT_NEVER:
+		return 0;
+	case CLEARTEXT_TLS:
+		return p->tls_active;
+	case CLEARTEXT_LOCAL:
+		return p->tls_active || p->cf->is_local;
+	default:
+		return 1;
+	}
+}
+
+static void
+cmd_capa(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	(void)cmd;
+	reply(p, 1, "Capability list follows");
+	conn_printf(p->c, "TOP\r\n");
+	if (p->state == ST_AUTH && cleartext_allowed(p))
+		conn_printf(p->c, "USER\r\n");
+	conn_printf(p->c, "UIDL\r\nRESP-CODES\r\nPIPELINING\r\n");
+	if (p->state == ST_AUTH && p->cf->ctx != NULL && !p->tls_active)
+		conn_printf(p->c, "STLS\r\n");
+	conn_printf(p->c, "IMPLEMENTATION popsep-%s\r\n.\r\n", POPSEP_VERSION);
+}
+
+static void
+cmd_noop(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	(void)cmd;
+	reply(p, 1, "%s", "");
+}
+
+static void
+cmd_quit(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	char	text[POP_LINE_MAX];
+	int	rc;
+
+	(void)cmd;
+	p->done = 1;
+	if (p->state == ST_AUTH) {
+		if (p->have_user)
+			log_info("Possible probe of user account \"%s\"",
+			    p->user);
+		reply(p, 1, "Pop server at %s signing off.", p->cf->hostname);
+		return;
+	}
+	/* The update happens now, and only now (RFC 1939 6). */
+	rc = p->ops->request(p->arg, POP3_REQ_QUIT, 0, 0, text, sizeof(text));
+	if (rc == POP3_ANS_OK)
+		reply(p, 1, "Pop server at %s signing off.", p->cf->hostname);
+	else if (rc == POP3_ANS_ERR)
+		reply(p, 0, "%s", text);
+	else
+		reply(p, 0, "[SYS/TEMP] Mailbox update failed; no messages "
+		    "were removed");
+}
+
+static void
+cmd_stls(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	(void)cmd;
+	if (p->tls_active) {
+		reply(p, 0, "Command not permitted when TLS active");
+		return;
+	}
+	if (p->cf->ctx == NULL) {
+		reply(p, 0, "TLS not available");
+		return;
+	}
+	reply(p, 1, "Begin TLS negotiation");
+	if (conn_flush(p->c) == -1 || conn_start_tls(p->c, p->cf->ctx) == -1) {
+		log_info("TLS negotiation failed");
+		p->done = 1;
+		return;
+	}
+	p->ops->tls_done(p->arg);
+	p->tls_active = 1;
+	if (p->cf->chunky == CHUNKY_TLS)
+		p->c->chunky = 1;
+	/* RFC 2595 4: forget everything learned before TLS. */
+	p->have_user = 0;
+	explicit_bzero(p->user, sizeof(p->user));
+}
+
+static void
+cmd_user(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	const char	*u = cmd->argv[0];
+	size_t		 i, len = strlen(u);
+
+	if (!cleartext_allowed(p)) {
+		reply(p, 0, "[AUTH] Plaintext authentication is disabled on "
+		    "this connection; use STLS first");
+		return;
+	}
+	if (len == 0 || len > POP_USER_MAX) {
+		reply(p, 0, "[AUTH] User name too long");
+		return;
+	}
+	/* Names go to PAM and into logs: printable ASCII only. */
+	for (i = 0; i < len; i++)
+		if (u[i] <= 0x20 || u[i] >= 0x7f || u[i] == '/' || u[i] == ':') {
+			reply(p, 0, "[AUTH] Invalid user name");
+			return;
+		}
+	strlcpy(p->user, u, sizeof(p->user));
+	p->have_user = 1;
+	reply(p, 1, "Password required for %s.", p->user);
+}
+
+static void
+cmd_pass(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	char	text[POP_LINE_MAX];
+	int	rc;
+
+	if (!cleartext_allowed(p)) {
+		explicit_bzero(cmd->argv[0], sizeof(cmd->argv[0]));
+		reply(p, 0, "[AUTH] Plaintext authentication is disabled on "
+		    "this connection; use STLS first");
+		return;
+	}
+	if (!p->have_user) {
+		explicit_bzero(cmd->argv[0], sizeof(cmd->argv[0]));
+		reply(p, 0, "Need a USER command first");
+		return;
+	}
+	rc = p->ops->pass(p->arg, p->user, cmd->argv[0], text, sizeof(text));
+	explicit_bzero(cmd->argv[0], sizeof(cmd->argv[0]));
+	p->have_user = 0;
+	switch (rc) {
+	case POP3_AUTH_OK:
+		p->state = ST_TRANS;
+		rc = p->ops->request(p->arg, POP3_REQ_STAT, 0, 0, text,
+		    sizeof(text));
+		if (rc != POP3_ANS_OK) {
+			if (rc == POP3_ANS_ERR)
+				reply(p, 0, "%s", text);
+			else
+				reply(p, 0, "[SYS/TEMP] Cannot read the "
+				    "mailbox");
+			p->done = 1;
+			return;
+		}
+		{
+			unsigned long long n = 0, octets = 0;
+
+			if (sscanf(text, "%llu %llu", &n, &octets) != 2) {
+				reply(p, 0, "[SYS/TEMP] Cannot read the "
+				    "mailbox");
+				p->done = 1;
+				return;
+			}
+			reply(p, 1, "%s has %llu visible message%s (0 hidden) "
+			    "in %llu octets.", p->user, n, n == 1 ? "" : "s",
+			    octets);
+		}
+		return;
+	case POP3_AUTH_IN_USE:
+	case POP3_AUTH_SYS:
+		reply(p, 0, "%s", text);
+		p->done = 1;
+		return;
+	default:
+		reply(p, 0, "%s", text);
+		if (++p->auth_fails >= POP_AUTH_TRIES_MAX) {
+			log_info("too many failed logins, closing");
+			p->done = 1;
+		}
+		return;
+	}
+}
+
+/* Send a backend answer: one status line, or a multi-line body. */
+static void
+relay(struct pop3 *p, enum pop3_req req, uint32_t n, uint32_t lines)
+{
+	char		 text[POP_LINE_MAX];
+	const uint8_t	*d;
+	size_t		 len;
+	int		 rc;
+
+	rc = p->ops->request(p->arg, req, n, lines, text, sizeof(text));
+	switch (rc) {
+	case POP3_ANS_OK:
+		reply(p, 1, "%s", text);
+		return;
+	case POP3_ANS_ERR:
+		reply(p, 0, "%s", text);
+		return;
+	case POP3_ANS_MULTI:
+		reply(p, 1, "%s", text);
+		for (;;) {
+			rc = p->ops->data(p->arg, &d, &len);
+			if (rc <= 0)
+				break;
+			if (conn_write(p->c, d, len) == -1) {
+				p->done = 1;
+				return;
+			}
+		}
+		if (rc < 0) {
+			/* Half a message sent: only closing is honest. */
+			log_warnx("mailbox data interrupted");
+			p->done = 1;
+			return;
+		}
+		if (conn_write(p->c, ".\r\n", 3) == -1)
+			p->done = 1;
+		return;
+	default:
+		log_warnx("spool worker gone");
+		reply(p, 0, "[SYS/TEMP] Mailbox not available");
+		p->done = 1;
+		return;
+	}
+}
+
+static int
+get_msgno(struct pop3 *p, const char *arg, uint32_t *n)
+{
+	if (pop3_msgno(arg, n) == -1) {
+		reply(p, 0, "Invalid message number \"%.16s\"", arg);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cmd_stat(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	(void)cmd;
+	relay(p, POP3_REQ_STAT, 0, 0);
+}
+
+static void
+cmd_list(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	uint32_t n = 0;
+
+	if (cmd->argc == 1 && get_msgno(p, cmd->argv[0], &n) == -1)
+		return;
+	relay(p, POP3_REQ_LIST, n, 0);
+}
+
+static void
+cmd_uidl(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	uint32_t n = 0;
+
+	if (cmd->argc == 1 && get_msgno(p, cmd->argv[0], &n) == -1)
+		return;
+	relay(p, POP3_REQ_UIDL, n, 0);
+}
+
+static void
+cmd_retr(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	uint32_t n;
+
+	if (get_msgno(p, cmd->argv[0], &n) == -1)
+		return;
+	relay(p, POP3_REQ_RETR, n, 0);
+}
+
+static void
+cmd_top(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	const char	*e;
+	long long	 lines;
+	uint32_t	 n;
+
+	if (get_msgno(p, cmd->argv[0], &n) == -1)
+		return;
+	lines = strtonum(cmd->argv[1], 0, INT32_MAX, &e);
+	if (e != NULL || cmd->argv[1][0] == '+') {
+		reply(p, 0, "Invalid line count \"%.16s\"", cmd->argv[1]);
+		return;
+	}
+	relay(p, POP3_REQ_TOP, n, (uint32_t)lines);
+}
+
+static void
+cmd_dele(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	uint32_t n;
+
+	if (get_msgno(p, cmd->argv[0], &n) == -1)
+		return;
+	relay(p, POP3_REQ_DELE, n, 0);
+}
+
+static void
+cmd_rset(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	(void)cmd;
+	relay(p, POP3_REQ_RSET, 0, 0);
+}
+
+static void
+dispatch(struct pop3 *p, const char *line, size_t len)
+{
+	struct pop3_cmd		 cmd;
+	const struct pop3_verb	*v = NULL;
+	const char		*err;
+	size_t			 i;
+
+	if (pop3_parse(line, len, &cmd, &err) == -1) {
+		bad_command(p, cmd.verb[0] ? cmd.verb : "", err);
+		return;
+	}
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(verbs[i].verb, cmd.verb) == 0) {
+			v = &verbs[i];
+			break;
+		}
+	if (v == NULL) {
+		bad_command(p, cmd.verb, "Unknown command");
+		return;
+	}
+	if ((v->states & p->state) == 0) {
+		bad_command(p, cmd.verb, "Command not valid in this state");
+		return;
+	}
+	if (cmd.argc < v->min_args) {
+		bad_command(p, cmd.verb, "Too few arguments");
+		return;
+	}
+	if (cmd.argc > v->max_args) {
+		bad_command(p, cmd.verb, "Too many arguments");
+		return;
+	}
+	v->fn(p, &cmd);
+	explicit_bzero(&cmd, sizeof(cmd));
+}
+
+void
+pop3_run(struct conn *c, const struct pop3_cfg *cf,
+    const struct pop3_ops *ops, void *arg)
+{
+	struct pop3	p;
+	char		line[POP_LINE_MAX + 1];
+	size_t		len;
+	int		rc;
+
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	p.cf = cf;
+	p.ops = ops;
+	p.arg = arg;
+	p.state = ST_AUTH;
+	p.tls_active = cf->tls_active;
+	c->chunky = cf->chunky == CHUNKY_ALWAYS ||
+	    (cf->chunky == CHUNKY_TLS && p.tls_active);
+	reply(&p, 1, "popsep %s ready.", POPSEP_VERSION);
+	while (!p.done) {
+		rc = conn_getline(c, line, sizeof(line), &len);
+		if (rc == LINE_OK) {
+			dispatch(&p, line, len);
+			explicit_bzero(line, sizeof(line));
+			continue;
+		}
+		if (rc == LINE_TOO_LONG) {
+			bad_command(&p, "", "Command line too long");
+			continue;
+		}
+		/* Nothing left to answer: send what is queued, then wait. */
+		if (conn_flush(c) == -1)
+			break;
+		rc = conn_fill(c);
+		if (rc == 0) {
+			log_info("POP EOF or I/O error");
+			break;
+		}
+		if (rc < 0) {
+			if (errno == ETIMEDOUT) {
+				log_info("-ERR POP timeout");
+				reply(&p, 0, "POP timeout");
+			} else
+				log_info("POP EOF or I/O error");
+			break;
+		}
+	}
+	explicit_bzero(p.user, sizeof(p.user));
+	conn_close(c);
+}

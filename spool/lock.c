@@ -1,0 +1,172 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * Runs in the session monitor, as root.  Opens a mailbox whose path came
+ * from the configuration and the authenticated identity (never from client
+ * text) without following a symbolic link, and refuses it unless it is a
+ * regular file with one link owned by the mail user.  Takes the two locks
+ * Debian's delivery agents honour: the dot-lock USER.lock next to the
+ * mailbox (created O_EXCL, holding our pid, stale after LOCK_STALE_SECS)
+ * and an fcntl write lock, both released on every exit path by the caller.
+ */
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spool.h"
+
+int
+spool_open(const char *path, uid_t uid, gid_t gid, int *fd_r,
+    const char **why)
+{
+	struct stat	st;
+	int		fd;
+
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT) {
+		/* No mail yet: an empty mailbox of the user's own. */
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_NOCTTY | O_CLOEXEC, 0600);
+		if (fd != -1 && fchown(fd, uid, gid) == -1) {
+			log_warn("fchown %s", path);
+			close(fd);
+			(void)unlink(path);
+			*why = "cannot create the mailbox";
+			return -1;
+		}
+	}
+	if (fd == -1) {
+		log_warn("open %s", path);
+		*why = errno == ELOOP ? "mailbox is a symbolic link" :
+		    "cannot open the mailbox";
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("fstat %s", path);
+		close(fd);
+		*why = "cannot open the mailbox";
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != uid) {
+		log_warnx("%s: not a regular file with one link owned by uid "
+		    "%u; refusing it", path, (unsigned)uid);
+		close(fd);
+		*why = "mailbox is not safe to open";
+		return -1;
+	}
+	*fd_r = fd;
+	return 0;
+}
+
+static int
+try_dotlock(struct spool_lock *l)
+{
+	struct stat	st;
+	char		pid[32];
+	int		fd, n;
+
+	fd = open(l->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (fd == -1) {
+		if (errno != EEXIST)
+			return -1;
+		/* A lock nobody refreshed for long belongs to no one. */
+		if (lstat(l->path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    time(NULL) - st.st_mtime > LOCK_STALE_SECS) {
+			log_info("removing stale lock %s", l->path);
+			(void)unlink(l->path);
+		}
+		errno = EEXIST;
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (write(fd, pid, (size_t)n) != n) {
+		log_warn("write %s", l->path);
+		close(fd);
+		(void)unlink(l->path);
+		return -1;
+	}
+	close(fd);
+	l->dotlocked = 1;
+	return 0;
+}
+
+/*
+ * Take both locks, retrying once a second for LOCK_TRIES seconds while
+ * another process (a delivery agent, another session) holds one.
+ */
+int
+spool_lock(int fd, const char *mbox, struct spool_lock *l)
+{
+	struct flock	fl;
+	int		i;
+
+	if ((size_t)snprintf(l->path, sizeof(l->path), "%s.lock", mbox) >=
+	    sizeof(l->path))
+		return -1;
+	for (i = 0; i < LOCK_TRIES; i++) {
+		if (!l->dotlocked && try_dotlock(l) == -1 && errno != EEXIST) {
+			log_warn("maillock error: cannot create %s", l->path);
+			return -1;
+		}
+		if (l->dotlocked) {
+			memset(&fl, 0, sizeof(fl));
+			fl.l_type = F_WRLCK;
+			fl.l_whence = SEEK_SET;
+			if (fcntl(fd, F_SETLK, &fl) == 0) {
+				l->fcntl_locked = 1;
+				return 0;
+			}
+			if (errno != EAGAIN && errno != EACCES) {
+				log_warn("fcntl lock %s", mbox);
+				spool_unlock(fd, l);
+				return -1;
+			}
+		}
+		sleep(1);
+	}
+	log_info("maillock error: %s is locked by another process", mbox);
+	spool_unlock(fd, l);
+	errno = EAGAIN;
+	return -1;
+}
+
+void
+spool_unlock(int fd, struct spool_lock *l)
+{
+	struct flock	fl;
+
+	if (l->fcntl_locked) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_UNLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLK, &fl) == -1)
+			log_warn("fcntl unlock");
+		l->fcntl_locked = 0;
+	}
+	if (l->dotlocked) {
+		if (unlink(l->path) == -1)
+			log_warn("unlink %s", l->path);
+		l->dotlocked = 0;
+	}
+}
