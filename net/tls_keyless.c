@@ -87,7 +87,7 @@ struct kl_key {
 struct kl_sigctx {
 	OSSL_LIB_CTX		*libctx;
 	enum kl_type		 type;
-	struct kl_key		*key;	/* not owned: the EVP_PKEY_CTX holds it */
+	struct kl_key		*key;	/* the EVP_PKEY_CTX holds its ref */
 	int			 md_nid;
 	int			 md_size;
 	int			 pad;

@@ -158,7 +158,7 @@ keysign_check(EVP_PKEY *key, uint16_t scheme, const uint8_t *tbs,
 		return KEY_SIGN_REFUSED;
 	}
 
-	/* The two shapes are disjoint: byte 64 is 'T' in one, 3 in the other. */
+	/* The shapes are disjoint: byte 64 is 'T' in one, 3 in the other. */
 	shape = KS_SHAPE_NONE;
 	if ((why13 = ks_shape_tls13(tbs, tbs_len)) == NULL)
 		shape = KS_SHAPE_TLS13;

@@ -83,6 +83,11 @@ struct hs_case {
 #define A80	SSL_R_TLSV1_ALERT_INTERNAL_ERROR
 #define A51	SSL_R_TLSV1_ALERT_DECRYPT_ERROR
 
+/*
+ * In TLS 1.2 the client's groups also bound the ECDSA certificate's
+ * curve (RFC 8422 5.1.1), so the ECDSA cases list the certificate's curve
+ * after the key-exchange group they want to see.
+ */
 static const struct hs_case hs_cases[] = {
 	{ "TLS 1.3 RSA-PSS", K_RSA, K_RSA, V13, "rsa_pss_rsae_sha256",
 	    NULL, NULL, NULL, 0, 0, 1, 1, 0x0804, 146, 0 },
@@ -110,20 +115,21 @@ static const struct hs_case hs_cases[] = {
 	    "rsa_pss_rsae_sha384", "P-521", NULL, ERSA,
 	    0, 0, 1, 1, 0x0805, 201, 0 },
 	{ "TLS 1.2 ECDHE-ECDSA, x25519", K_P256, K_P256, V12,
-	    NULL, "X25519", NULL, EECDSA, 0, 0, 1, 1, 0x0403, 100, 0 },
+	    NULL, "X25519:P-256", NULL, EECDSA, 0, 0, 1, 1, 0x0403, 100, 0 },
 	{ "TLS 1.2 ECDHE-ECDSA, P-256", K_P256, K_P256, V12,
 	    NULL, "P-256", NULL, EECDSA, 0, 0, 1, 1, 0x0403, 133, 0 },
 	{ "TLS 1.2 ECDHE-ECDSA, x448", K_P256, K_P256, V12,
-	    NULL, "X448", NULL, EECDSA, 0, 0, 1, 1, 0x0403, 124, 0 },
+	    NULL, "X448:P-256", NULL, EECDSA, 0, 0, 1, 1, 0x0403, 124, 0 },
 	{ "TLS 1.2 ECDHE-ECDSA P-384 key, SHA-384", K_P384, K_P384, V12,
-	    "ECDSA+SHA384", "X25519", NULL, EECDSA,
+	    "ECDSA+SHA384", "X25519:P-384", NULL, EECDSA,
 	    0, 0, 1, 1, 0x0503, 100, 0 },
 
 	{ "TLS 1.3 RSA, signer refuses", K_RSA, K_RSA, V13,
 	    "rsa_pss_rsae_sha256", NULL, NULL, NULL,
 	    1, 0, 0, 1, 0x0804, 146, A80 },
 	{ "TLS 1.2 ECDHE-ECDSA, signer refuses", K_P256, K_P256, V12,
-	    NULL, "X25519", NULL, EECDSA, 1, 0, 0, 1, 0x0403, 100, A80 },
+	    NULL, "X25519:P-256", NULL, EECDSA, 1, 0, 0, 1, 0x0403, 100,
+	    A80 },
 	{ "TLS 1.3 RSA cert, signer holds an EC key", K_RSA, K_P256, V13,
 	    "rsa_pss_rsae_sha256", NULL, NULL, NULL,
 	    0, 0, 0, 1, 0x0804, 146, A80 },
@@ -152,6 +158,8 @@ static size_t	 tls13_tbs(uint8_t *, size_t);
 static int	 scheme_nids(uint16_t, int *, int *);
 static int	 pss_verify(EVP_PKEY *, const char *, const uint8_t *,
 		    size_t, const uint8_t *, size_t);
+static int	 sign_init(EVP_MD_CTX *, EVP_PKEY_CTX **, const char *,
+		    EVP_PKEY *, const OSSL_PARAM *);
 static int	 drive(SSL *, SSL *);
 static int	 saw_reason(int);
 static SSL_CTX	*server_ctx(const struct hs_case *);
@@ -166,6 +174,7 @@ transport(void *arg, const struct tls_sign_req *req, uint8_t *sig,
 {
 	struct signer	*s = arg;
 	const char	*why;
+	size_t		 room = *sig_len;
 
 	s->calls++;
 	s->key_id = req->key_id;
@@ -181,7 +190,7 @@ transport(void *arg, const struct tls_sign_req *req, uint8_t *sig,
 	    sig_len, &why) != KEY_SIGN_OK)
 		return -1;
 	if (s->overlong)
-		(*sig_len)++;
+		*sig_len = room + 1;
 	return 0;
 }
 
@@ -347,6 +356,19 @@ test_pkey(void)
 	ERR_clear_error();
 }
 
+/*
+ * OpenSSL 3.0 keeps an EVP_MD_CTX's old EVP_PKEY_CTX (and key) on a
+ * second init, so each test starts from a reset context.
+ */
+static int
+sign_init(EVP_MD_CTX *mctx, EVP_PKEY_CTX **pctx_r, const char *md,
+    EVP_PKEY *key, const OSSL_PARAM *params)
+{
+	EVP_MD_CTX_reset(mctx);
+	return EVP_DigestSignInit_ex(mctx, pctx_r, md, slib, NULL, key,
+	    params) == 1;
+}
+
 static void
 test_sign(void)
 {
@@ -365,8 +387,7 @@ test_sign(void)
 	mctx = EVP_MD_CTX_new();
 
 	/* Init alone, as libssl's capability probe does: no request. */
-	ok = EVP_DigestSignInit_ex(mctx, &pctx, "SHA256", slib, NULL,
-	    kpks[K_RSA], NULL) == 1 &&
+	ok = sign_init(mctx, &pctx, "SHA256", kpks[K_RSA], NULL) &&
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
 	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
 	    RSA_PSS_SALTLEN_DIGEST) == 1;
@@ -391,8 +412,7 @@ test_sign(void)
 	params[0] = OSSL_PARAM_construct_utf8_string(
 	    OSSL_SIGNATURE_PARAM_PAD_MODE, "pss", 0);
 	params[1] = OSSL_PARAM_construct_end();
-	ok = EVP_DigestSignInit_ex(mctx, &pctx, "SHA2-384", slib, NULL,
-	    kpks[K_RSA], params) == 1 &&
+	ok = sign_init(mctx, &pctx, "SHA2-384", kpks[K_RSA], params) &&
 	    EVP_DigestSignUpdate(mctx, tbs, 100) == 1 &&
 	    EVP_DigestSignUpdate(mctx, tbs + 100, len - 100) == 1;
 	sig_len = sizeof(sig);
@@ -407,8 +427,7 @@ test_sign(void)
 	/* No padding set: PKCS#1, which the signer refuses in TLS 1.3. */
 	memset(&s, 0, sizeof(s));
 	s.key = keys[K_RSA];
-	ok = EVP_DigestSignInit_ex(mctx, NULL, "SHA256", slib, NULL,
-	    kpks[K_RSA], NULL) == 1;
+	ok = sign_init(mctx, NULL, "SHA256", kpks[K_RSA], NULL);
 	sig_len = sizeof(sig);
 	ok = ok && EVP_DigestSign(mctx, sig, &sig_len, tbs, len) == 1;
 	CHECK(!ok && s.calls == 1 && s.scheme == TLS_SIG_RSA_PKCS1_SHA256 &&
@@ -420,8 +439,7 @@ test_sign(void)
 	/* Parameters TLS never uses are refused before any request. */
 	memset(&s, 0, sizeof(s));
 	s.key = keys[K_RSA];
-	ok = EVP_DigestSignInit_ex(mctx, &pctx, "SHA256", slib, NULL,
-	    kpks[K_RSA], NULL) == 1;
+	ok = sign_init(mctx, &pctx, "SHA256", kpks[K_RSA], NULL);
 	CHECK(ok && EVP_PKEY_CTX_set_rsa_padding(pctx,
 	    RSA_NO_PADDING) <= 0, "raw RSA padding refused");
 	CHECK(ok && EVP_PKEY_CTX_set_rsa_padding(pctx,
@@ -436,8 +454,7 @@ test_sign(void)
 	CHECK(!ok && s.calls == 0, "PSS salt 20 with SHA-256 refused");
 	ERR_clear_error();
 
-	ok = EVP_DigestSignInit_ex(mctx, &pctx, "SHA256", slib, NULL,
-	    kpks[K_RSA], NULL) == 1 &&
+	ok = sign_init(mctx, &pctx, "SHA256", kpks[K_RSA], NULL) &&
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1;
 	CHECK(ok && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
 	    RSA_PSS_SALTLEN_MAX) <= 0 && s.calls == 0,
@@ -445,15 +462,13 @@ test_sign(void)
 	ERR_clear_error();
 
 	/* Too much to sign: refused in the child, nothing sent. */
-	ok = EVP_DigestSignInit_ex(mctx, &pctx, "SHA256", slib, NULL,
-	    kpks[K_RSA], NULL) == 1;
+	ok = sign_init(mctx, &pctx, "SHA256", kpks[K_RSA], NULL);
 	sig_len = sizeof(sig);
 	memset(tbs, 0x20, sizeof(tbs));
 	CHECK(ok && EVP_DigestSign(mctx, sig, &sig_len, tbs,
 	    KEY_TBS_MAX + 1) != 1 && s.calls == 0,
 	    "one-shot %d bytes refused without a request", KEY_TBS_MAX + 1);
-	ok = EVP_DigestSignInit_ex(mctx, &pctx, "SHA256", slib, NULL,
-	    kpks[K_RSA], NULL) == 1 &&
+	ok = sign_init(mctx, &pctx, "SHA256", kpks[K_RSA], NULL) &&
 	    EVP_DigestSignUpdate(mctx, tbs, 300) == 1;
 	CHECK(ok && EVP_DigestSignUpdate(mctx, tbs, 213) != 1 &&
 	    s.calls == 0, "streamed %d bytes refused", KEY_TBS_MAX + 1);
@@ -469,16 +484,14 @@ test_sign(void)
 	tbs[67] = 32;
 	memset(tbs + 68, 0x42, 32);
 	len = 100;
-	ok = EVP_DigestSignInit_ex(mctx, NULL, "SHA384", slib, NULL,
-	    kpks[K_P256], NULL) == 1;
+	ok = sign_init(mctx, NULL, "SHA384", kpks[K_P256], NULL);
 	sig_len = sizeof(sig);
 	ok = ok && EVP_DigestSign(mctx, sig, &sig_len, tbs, len) == 1;
 	CHECK(ok && s.calls == 1 && s.scheme == TLS_SIG_ECDSA_SHA384 &&
 	    s.key_id == K_P256 + 1 && sig_len <= 72,
 	    "ECDSA P-256/SHA-384: scheme 0x%04x, key %u, %zu bytes",
 	    s.scheme, s.key_id, sig_len);
-	ok = EVP_DigestSignInit_ex(mctx, &pctx, "SHA256", slib, NULL,
-	    kpks[K_P256], NULL) == 1;
+	ok = sign_init(mctx, &pctx, "SHA256", kpks[K_P256], NULL);
 	CHECK(ok && EVP_PKEY_CTX_set_rsa_padding(pctx,
 	    RSA_PKCS1_PSS_PADDING) <= 0, "no RSA padding on an EC key");
 	ERR_clear_error();
@@ -487,8 +500,7 @@ test_sign(void)
 	memset(&s, 0, sizeof(s));
 	s.key = keys[K_P256];
 	s.overlong = 1;
-	ok = EVP_DigestSignInit_ex(mctx, NULL, "SHA256", slib, NULL,
-	    kpks[K_P256], NULL) == 1;
+	ok = sign_init(mctx, NULL, "SHA256", kpks[K_P256], NULL);
 	sig_len = 72;
 	CHECK(ok && EVP_DigestSign(mctx, sig, &sig_len, tbs, len) != 1 &&
 	    s.calls == 1, "overlong transport answer rejected");
@@ -496,8 +508,7 @@ test_sign(void)
 
 	/* Without a transport nothing can sign. */
 	keyless_set_transport(NULL, NULL);
-	ok = EVP_DigestSignInit_ex(mctx, NULL, "SHA256", slib, NULL,
-	    kpks[K_P256], NULL) == 1;
+	ok = sign_init(mctx, NULL, "SHA256", kpks[K_P256], NULL);
 	sig_len = sizeof(sig);
 	CHECK(ok && EVP_DigestSign(mctx, sig, &sig_len, tbs, len) != 1,
 	    "no transport, no signature");
