@@ -65,6 +65,7 @@ PRIVSEP_SRCS := \
 	privsep/monitor_wrap.c \
 	privsep/netchild.c \
 	privsep/priv.c \
+	privsep/proc.c \
 	privsep/sandbox.c \
 	privsep/sandbox_key.c \
 	privsep/sandbox_net.c \
@@ -79,6 +80,7 @@ LIBOBJS	:= $(filter-out $(BUILD)/privsep/main.o,$(OBJS))
 UNIT_TESTS := \
 	test_config \
 	test_keyless \
+	test_keyproc \
 	test_keysign \
 	test_mbox \
 	test_msg \

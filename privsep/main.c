@@ -49,66 +49,6 @@ usage(void)
 	exit(2);
 }
 
-/* Close every descriptor above 2 except those listed. */
-void
-close_all_but(const int *keep, size_t n)
-{
-	int	fd, maxfd, k;
-	size_t	i;
-
-	maxfd = (int)sysconf(_SC_OPEN_MAX);
-	if (maxfd < 0 || maxfd > 65536)
-		maxfd = 65536;
-	for (fd = 3; fd < maxfd; fd++) {
-		k = 0;
-		for (i = 0; i < n; i++)
-			if (keep[i] == fd)
-				k = 1;
-		if (!k)
-			(void)close(fd);
-	}
-}
-
-/*
- * The client socket's options, set while the monitor is still root and
- * before the network child's sandbox: no Nagle delay on replies (each is
- * written whole), a send timeout so a client that stops reading cannot
- * hold a session forever, keepalives for clients that vanish.
- */
-void
-session_setup_socket(struct session *s)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 sl = sizeof(ss);
-	struct timeval		 tv = { s->cf->timeout, 0 };
-	int			 one = 1;
-
-	(void)setsockopt(s->client_fd, IPPROTO_TCP, TCP_NODELAY, &one,
-	    sizeof(one));
-	(void)setsockopt(s->client_fd, SOL_SOCKET, SO_KEEPALIVE, &one,
-	    sizeof(one));
-	(void)setsockopt(s->client_fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
-	    sizeof(tv));
-	strlcpy(s->addr, "unknown", sizeof(s->addr));
-	if (getpeername(s->client_fd, (struct sockaddr *)&ss, &sl) == -1 ||
-	    getnameinfo((struct sockaddr *)&ss, sl, s->addr, sizeof(s->addr),
-	    NULL, 0, NI_NUMERICHOST) != 0)
-		strlcpy(s->addr, "unknown", sizeof(s->addr));
-	s->is_local = strncmp(s->addr, "127.", 4) == 0 ||
-	    strcmp(s->addr, "::1") == 0 ||
-	    strncmp(s->addr, "::ffff:127.", 11) == 0;
-	strlcpy(s->host, s->addr, sizeof(s->host));
-	if (s->cf->reverse_lookups && strcmp(s->addr, "unknown") != 0 &&
-	    getnameinfo((struct sockaddr *)&ss, sl, s->host, sizeof(s->host),
-	    NULL, 0, NI_NAMEREQD) != 0) {
-		log_info("Unable to get canonical name of client %s",
-		    s->addr);
-		strlcpy(s->host, s->addr, sizeof(s->host));
-	}
-	if (gethostname(s->myname, sizeof(s->myname)) == -1)
-		strlcpy(s->myname, "localhost", sizeof(s->myname));
-}
-
 static void
 check_users(const struct config *cf)
 {
