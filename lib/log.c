@@ -33,6 +33,7 @@ static int		 log_level = LOG_INFO;
 static const char	*log_proc = "master";
 static char		 log_sess[32];
 static log_sink_fn	 log_sink;
+static void		(*log_fatal_hook)(void);
 
 static void	vlog(int, const char *, va_list, int);
 
@@ -66,6 +67,24 @@ void
 log_set_sink(log_sink_fn fn)
 {
 	log_sink = fn;
+}
+
+/* Runs once before a fatal exit: the monitor releases its mailbox lock. */
+void
+log_set_fatal_hook(void (*fn)(void))
+{
+	log_fatal_hook = fn;
+}
+
+static __attribute__((noreturn)) void
+die(void)
+{
+	void	(*fn)(void) = log_fatal_hook;
+
+	log_fatal_hook = NULL;
+	if (fn != NULL)
+		fn();
+	_exit(1);
 }
 
 void
@@ -137,7 +156,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(LOG_CRIT, fmt, ap, 1);
 	va_end(ap);
-	_exit(1);
+	die();
 }
 
 void
@@ -148,7 +167,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(LOG_CRIT, fmt, ap, 0);
 	va_end(ap);
-	_exit(1);
+	die();
 }
 
 void

@@ -33,6 +33,7 @@ void	log_procname(const char *);
 void	log_session(const char *);
 const char *log_session_id(void);
 void	log_set_sink(log_sink_fn);
+void	log_set_fatal_hook(void (*)(void));
 void	log_verbose(int);
 void	log_emit(int, const char *);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

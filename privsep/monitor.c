@@ -186,7 +186,8 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		fatal("fork");
 	if (pid == 0) {
 		/* The lock stays with the monitor: fcntl locks are not
-		 * inherited, and the dot-lock is ours to remove. */
+		 * inherited, and the dot-lock is the monitor's to remove. */
+		log_set_fatal_hook(NULL);
 		spool_main(mon.s->cf, res->uid, res->gid, mon.mbox_fd, ns[1],
 		    ms[1]);
 		/* NOTREACHED */
@@ -391,6 +392,14 @@ serve(int *fd, const struct msg_handler *tab, size_t n, const char *chan)
 	return 1;
 }
 
+/* On any fatal error: the mailbox must not stay locked. */
+static void
+release_on_fatal(void)
+{
+	if (mon.mbox_fd != -1)
+		spool_unlock(mon.mbox_fd, &mon.lock);
+}
+
 void
 monitor_main(struct session *s)
 {
@@ -418,6 +427,7 @@ monitor_main(struct session *s)
 		/* NOTREACHED */
 	}
 	close(sv[1]);
+	log_set_fatal_hook(release_on_fatal);
 	/* The monitor never reads a client byte. */
 	close(s->client_fd);
 	s->client_fd = -1;
