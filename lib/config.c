@@ -120,6 +120,7 @@ static const struct cfg_opt cfg_opts[] = {
 	STR("tls-ciphersuites", tls_ciphersuites),
 	{ "tls-private-key-file", CT_KEY, 0, 0, 0, 0, NULL },
 	{ "tls-server-cert-file", CT_CERT, 0, 0, 0, 0, NULL },
+	INT("tls-sign-rate", tls_sign_rate, 1, 1000000),
 	ENUM("tls-support", tls_support, tls_support_enums),
 	ENUM("tls-version", tls13_only, tls_version_enums),
 };
@@ -150,6 +151,7 @@ cfg_defaults(struct config *c)
 	c->timeout = TIMEOUT_DEFAULT;
 	c->auth_fail_delay = AUTH_FAIL_DELAY_DEFAULT;
 	c->max_sessions = SESSIONS_MAX_DEFAULT;
+	c->tls_sign_rate = KEY_SIGN_RATE_DEFAULT;
 	c->log_facility = LOG_MAIL;
 	c->cleartext = CLEARTEXT_TLS;
 	c->tls_support = TLS_SUPPORT_DEFAULT;
@@ -346,6 +348,10 @@ cfg_parse_file(struct config *c, const char *path)
 	int			 lineno = 0, is_set, rv = 0;
 	size_t			 len;
 
+	for (size_t i = 1; i < sizeof(cfg_opts) / sizeof(cfg_opts[0]); i++)
+		if (strcmp(cfg_opts[i - 1].name, cfg_opts[i].name) >= 0)
+			bug("%s: option table not sorted at %s", __func__,
+			    cfg_opts[i].name);
 	if ((fp = fopen(path, "r")) == NULL) {
 		fprintf(stderr, "popsepd: %s: %s\n", path, strerror(errno));
 		return -1;

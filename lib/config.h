@@ -80,6 +80,7 @@ struct config {
 	char		 tls_ciphers[256];
 	char		 tls_ciphersuites[256];
 	int		 tls13_only;	/* tls-version = tls1.3 */
+	int		 tls_sign_rate;	/* key process: signatures/s */
 	char		 pam_service[64];
 	char		 passwd_file[CFG_PATH_MAX];
 	char		 spool_dir[CFG_PATH_MAX];

@@ -53,8 +53,8 @@
 #define KEY_TBS_MAX		512	/* to-be-signed bytes */
 #define KEY_SIG_MAX		1024	/* signature bytes */
 #define KEY_CERT_CHAIN_MAX	(60 * 1024)	/* PEM chain of one key */
-#define KEY_SIGN_RATE		200	/* signatures per second, refill */
-#define KEY_SIGN_BURST		400	/* token bucket depth */
+#define KEY_SIGN_RATE_DEFAULT	1000	/* signatures per second (tls-sign-rate) */
+#define KEY_SIGN_BURST_SECS	2	/* bucket depth, in seconds of rate */
 #define KEY_CONNS_MAX		4096	/* connections one key process serves */
 
 /* Sessions */

@@ -21,7 +21,7 @@
  * own user in the empty chroot under its seccomp filter (sandbox_key.c).
  * From then on it only answers signature requests on the per-connection
  * channels the master hands it, under the rules of keysign.c, at most one
- * per connection and KEY_SIGN_RATE per second overall.  It trusts the
+ * per connection and tls-sign-rate per second overall.  It trusts the
  * master (root, its parent); it checks every request anyway, since the
  * request's content comes from a network child.
  */
@@ -63,6 +63,7 @@ struct keyproc {
 	size_t		 nconns;
 	double		 tokens;
 	struct timespec	 last;
+	double		 rate;		/* tokens per second */
 	struct msg	 m;
 };
 
@@ -205,9 +206,9 @@ rate_ok(void)
 	dt = (double)(now.tv_sec - kp.last.tv_sec) +
 	    (double)(now.tv_nsec - kp.last.tv_nsec) / 1e9;
 	kp.last = now;
-	kp.tokens += dt * KEY_SIGN_RATE;
-	if (kp.tokens > KEY_SIGN_BURST)
-		kp.tokens = KEY_SIGN_BURST;
+	kp.tokens += dt * kp.rate;
+	if (kp.tokens > kp.rate * KEY_SIGN_BURST_SECS)
+		kp.tokens = kp.rate * KEY_SIGN_BURST_SECS;
 	if (kp.tokens < 1)
 		return 0;
 	kp.tokens -= 1;
@@ -316,7 +317,8 @@ keyproc_main(const struct config *cf, int fd)
 		send_fail("out of memory");
 	priv_drop(cf->chroot_dir, &u);
 	sandbox_key();
-	kp.tokens = KEY_SIGN_BURST;
+	kp.rate = cf->tls_sign_rate;
+	kp.tokens = kp.rate * KEY_SIGN_BURST_SECS;
 	clock_gettime(CLOCK_MONOTONIC, &kp.last);
 	msg_init(&m, MSG_KEY_ANS_READY);
 	msg_put_u32(&m, (uint32_t)kp.nkeys);
