@@ -12,24 +12,26 @@ PKGS	:= openssl libbsd-overlay libseccomp pam libcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# CFLAGS is the user's (optimisation, debugging); the warnings, hardening
+# and include paths below always apply.
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wformat-security \
+XCFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -Wformat-security \
 	   -Wmissing-prototypes -Wstrict-prototypes -Wshadow \
 	   -Wno-format-truncation \
 	   -fstack-protector-strong -fPIE -D_GNU_SOURCE \
 	   -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
 	   -Ilib -Inet -Iproto -Iauth -Ispool -Iprivsep $(PKG_CFLAGS)
-LDFLAGS	+= -pie -Wl,-z,relro -Wl,-z,now
+XLDFLAGS := -pie -Wl,-z,relro -Wl,-z,now
 LDLIBS	+= $(PKG_LIBS)
 
 BUILD	?= build
 ifeq ($(SANITIZE),1)
 BUILD	:= build-san
-CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
-	   -fno-sanitize-recover=undefined -DPOPSEP_SANITIZE -O1
-LDFLAGS	+= -fsanitize=address,undefined
+XCFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined -DPOPSEP_SANITIZE
+XLDFLAGS += -fsanitize=address,undefined
 else
-CFLAGS	+= -D_FORTIFY_SOURCE=2
+XCFLAGS	+= -D_FORTIFY_SOURCE=2
 endif
 
 LIB_SRCS := \
@@ -92,15 +94,19 @@ MANS	:= man/popsepd.8 man/popsepd.conf.5
 all: $(BUILD)/popsepd
 
 $(BUILD)/popsepd: $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+	@echo "LD $@"
+	@$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "CC $<"
+	@$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/regress/%: regress/unit/%.c $(LIBOBJS) regress/unit/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iregress/unit $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
+	@echo "CC $<"
+	@$(CC) $(XCFLAGS) $(CFLAGS) -Iregress/unit $(XLDFLAGS) $(LDFLAGS) \
+	    -o $@ $< $(LIBOBJS) $(LDLIBS)
 
 unit: $(UNIT_BINS)
 
@@ -133,6 +139,6 @@ install: all
 	@if [ -z "$(DESTDIR)" ]; then sh etc/users.sh; fi
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-bench build-fuzz
 
 .PHONY: all unit deps check demo lint-man bench install clean

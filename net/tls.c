@@ -118,6 +118,17 @@ tls_ctx_new(const struct config *cf, const char * const *pems,
 	for (i = 0; i < n; i++)
 		if (add_chain(ctx, pems[i], lens[i], (uint8_t)i) == -1)
 			goto fail;
+#ifdef POPSEP_BENCH_KEY_IN_CHILD
+	/*
+	 * Only in the benchmark's comparison build (make bench), never in
+	 * popsepd: the key in the context, as other servers do, to measure
+	 * what delegation to the key process costs.
+	 */
+	for (i = 0; i < n; i++)
+		if (SSL_CTX_use_PrivateKey_file(ctx, cf->key_file[i],
+		    SSL_FILETYPE_PEM) != 1)
+			goto fail;
+#endif
 	return ctx;
  fail:
 	SSL_CTX_free(ctx);
