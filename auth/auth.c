@@ -55,8 +55,14 @@ auth_password(const struct config *cf, const char *user, const char *pass,
 	}
 	res->uid = pw->pw_uid;
 	res->gid = pw->pw_gid;
-	if ((size_t)snprintf(res->mailbox, sizeof(res->mailbox), "%s/%s",
-	    cf->spool_dir, pw->pw_name) >= sizeof(res->mailbox))
+	/* Qpopper's home-dir-mail: the mailbox is a file in $HOME. */
+	if (cf->home_dir_mail[0] != '\0') {
+		if ((size_t)snprintf(res->mailbox, sizeof(res->mailbox),
+		    "%s/%s", pw->pw_dir, cf->home_dir_mail) >=
+		    sizeof(res->mailbox))
+			return -1;
+	} else if ((size_t)snprintf(res->mailbox, sizeof(res->mailbox),
+	    "%s/%s", cf->spool_dir, pw->pw_name) >= sizeof(res->mailbox))
 		return -1;
 	strlcpy(res->how, "pam", sizeof(res->how));
  mapped:

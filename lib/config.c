@@ -103,6 +103,7 @@ static const struct cfg_opt cfg_opts[] = {
 	STR("chroot-dir", chroot_dir),
 	ENUM("chunky-writes", chunky, chunky_enums),
 	ENUM("clear-text-password", cleartext, cleartext_enums),
+	STR("home-dir-mail", home_dir_mail),
 	STR("key-user", key_user),
 	{ "listen", CT_LISTEN, 0, 0, 0, 0, NULL },
 	{ "listen-tls", CT_LISTEN, 1, 0, 0, 0, NULL },
@@ -123,6 +124,23 @@ static const struct cfg_opt cfg_opts[] = {
 	INT("tls-sign-rate", tls_sign_rate, 1, 1000000),
 	ENUM("tls-support", tls_support, tls_support_enums),
 	ENUM("tls-version", tls13_only, tls_version_enums),
+	STR("tracefile", tracefile),
+};
+
+/*
+ * Qpopper options this version does not implement.  Naming them gives an
+ * administrator carrying a configuration over a precise error instead of
+ * "unknown option".
+ */
+static const char *const qpopper_unsupported[] = {
+	"bulldb", "bulldb-max-tries", "bulldb-nonfatal", "bulldir",
+	"downcase-user", "drac-host", "fast-update", "group-bulletins",
+	"group-server-mode", "hash-spool", "kerberos", "kerberos-name",
+	"kerberos-service", "log-login", "mail-command", "mail-lock-check",
+	"max-bulletins", "nis-servername", "no-user-server-mode",
+	"old-style-uid", "server-mode", "shy", "temp-dir", "tls-options",
+	"trim-domain", "update-status-headers", "user-server-mode",
+	"uw-kludge",
 };
 
 static const struct {
@@ -143,6 +161,7 @@ static int	set_value(struct config *, const struct cfg_opt *, const char *,
 static int	parse_listen(struct config *, const char *, int,
 		    const char **);
 static char	*trim(char *);
+static int	is_unsupported(const char *);
 
 void
 cfg_defaults(struct config *c)
@@ -169,6 +188,18 @@ static int
 opt_cmp(const void *key, const void *elem)
 {
 	return strcmp(key, ((const struct cfg_opt *)elem)->name);
+}
+
+static int
+is_unsupported(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(qpopper_unsupported) /
+	    sizeof(qpopper_unsupported[0]); i++)
+		if (strcmp(qpopper_unsupported[i], name) == 0)
+			return 1;
+	return 0;
 }
 
 static char *
@@ -396,6 +427,13 @@ cfg_parse_file(struct config *c, const char *path)
 		}
 		o = bsearch(name, cfg_opts, sizeof(cfg_opts) /
 		    sizeof(cfg_opts[0]), sizeof(cfg_opts[0]), opt_cmp);
+		if (o == NULL && is_unsupported(name)) {
+			fprintf(stderr, "%s:%d: \"%s\" is a Qpopper option that "
+			    "this version of popsep does not support\n", path,
+			    lineno, name);
+			rv = -1;
+			continue;
+		}
 		if (o == NULL) {
 			fprintf(stderr, "%s:%d: unknown option \"%s\"\n", path,
 			    lineno, name);
@@ -445,6 +483,13 @@ cfg_finish(struct config *c)
 			    "tls-server-cert-file\n");
 			return -1;
 		}
+	if (strchr(c->home_dir_mail, '/') != NULL ||
+	    strcmp(c->home_dir_mail, "..") == 0 ||
+	    strcmp(c->home_dir_mail, ".") == 0) {
+		fprintf(stderr, "popsepd: home-dir-mail must be a file name in "
+		    "the home directory, without \"/\"\n");
+		return -1;
+	}
 	if (c->cleartext == CLEARTEXT_TLS && !cfg_tls_enabled(c))
 		log_warnx("clear-text-password is \"tls\" but TLS is not "
 		    "configured: no one can log in with USER/PASS");

@@ -88,6 +88,8 @@ struct config {
 	char		 privsep_user[64];
 	char		 key_user[64];
 	char		 pid_file[CFG_PATH_MAX];
+	char		 home_dir_mail[256];	/* mailbox in $HOME */
+	char		 tracefile[CFG_PATH_MAX];
 };
 
 void	cfg_defaults(struct config *);

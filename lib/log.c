@@ -19,20 +19,24 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "params.h"
 
-static int		 log_stderr;
+static int		 log_stderr = 1;	/* until log_init() */
 static int		 log_level = LOG_INFO;
 static const char	*log_proc = "master";
 static char		 log_sess[32];
 static log_sink_fn	 log_sink;
+static int		 log_trace = -1;
+static int		 log_tracing;	/* a tracefile exists somewhere */
 static void		(*log_fatal_hook)(void);
 
 static void	vlog(int, const char *, va_list, int);
@@ -93,16 +97,62 @@ log_verbose(int v)
 	log_level = v ? LOG_DEBUG : LOG_INFO;
 }
 
-/* Write one finished line: used for lines relayed from a child, too. */
+/*
+ * Qpopper's tracefile: every line, debug included, with a time stamp, in a
+ * file opened by the master as root.  Children that cannot write it send
+ * their lines to the monitor, which can.
+ */
+int
+log_trace_open(const char *path)
+{
+	log_trace = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	log_tracing = log_trace != -1;
+	return log_trace == -1 ? -1 : 0;
+}
+
+/* A process that closed the descriptor must not write to its number. */
+void
+log_trace_forget(void)
+{
+	log_trace = -1;
+}
+
+int
+log_trace_fd(void)
+{
+	return log_trace;
+}
+
+static void
+trace(const char *line)
+{
+	char		ts[32];
+	time_t		now = time(NULL);
+	struct tm	tm;
+
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		ts[0] = '\0';
+	dprintf(log_trace, "%s popsepd[%ld]: %s\n", ts, (long)getpid(), line);
+}
+
+/*
+ * Write one finished line: used for lines relayed from a child, too.  A
+ * child with a sink sends debug lines only when someone traces them.
+ */
 void
 log_emit(int prio, const char *line)
 {
-	if (prio > log_level)
-		return;
 	if (log_sink != NULL) {
-		log_sink(prio, line);
+		if (prio <= log_level || log_tracing)
+			log_sink(prio, line);
 		return;
 	}
+	if (log_trace != -1)
+		trace(line);
+	if (prio > log_level)
+		return;
 	if (log_stderr) {
 		dprintf(STDERR_FILENO, "popsepd[%ld]: %s\n", (long)getpid(),
 		    line);
@@ -117,7 +167,7 @@ vlog(int prio, const char *fmt, va_list ap, int with_errno)
 	char	 msg[LOG_LINE_MAX], line[LOG_LINE_MAX];
 	int	 saved = errno;
 
-	if (prio > log_level)
+	if (prio > log_level && !log_tracing)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_sess[0] != '\0')

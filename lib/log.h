@@ -28,13 +28,16 @@
 
 typedef void (*log_sink_fn)(int, const char *);
 
-void	log_init(int to_stderr, int facility);
+void	log_init(int, int);
 void	log_procname(const char *);
 void	log_session(const char *);
 const char *log_session_id(void);
 void	log_set_sink(log_sink_fn);
 void	log_set_fatal_hook(void (*)(void));
 void	log_verbose(int);
+int	log_trace_open(const char *);
+int	log_trace_fd(void);
+void	log_trace_forget(void);
 void	log_emit(int, const char *);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

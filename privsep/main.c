@@ -140,6 +140,11 @@ main(int argc, char *argv[])
 	}
 	log_init(cf.debug, cf.log_facility);
 	log_verbose(cf.verbose);
+	if (cf.tracefile[0] != '\0' && log_trace_open(cf.tracefile) == -1) {
+		fprintf(stderr, "popsepd: tracefile %s: %s\n", cf.tracefile,
+		    strerror(errno));
+		exit(1);
+	}
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		fatal("signal");
 	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)

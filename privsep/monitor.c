@@ -436,7 +436,8 @@ monitor_main(struct session *s)
 	keep[0] = STDERR_FILENO;
 	keep[1] = mon.net_fd;
 	keep[2] = s->key_fd;
-	close_all_but(keep, 3);
+	keep[3] = log_trace_fd();	/* the tracefile, if any */
+	close_all_but(keep, 4);
 
 	while (mon.net_fd != -1 || mon.spool_fd != -1) {
 		nfds = 0;

@@ -66,6 +66,10 @@ close_all_but(const int *keep, size_t n)
 	}
 	if (close_range((unsigned)lo, ~0U, 0) == -1)
 		fatal("close_range");
+	for (i = 0; i < n; i++)
+		if (keep[i] == log_trace_fd())
+			return;
+	log_trace_forget();
 }
 
 /*
