@@ -50,6 +50,7 @@ static const struct sandbox_rule rules[] = {
 	{ SCMP_SYS(futex), "OpenSSL locks" },
 	{ SCMP_SYS(clock_gettime), "when the vDSO cannot answer" },
 	{ SCMP_SYS(rt_sigreturn), "return from a signal handler" },
+	{ SCMP_SYS(restart_syscall), "poll resumed after SIGSTOP/SIGCONT" },
 	{ SCMP_SYS(exit), "exit" },
 	{ SCMP_SYS(exit_group), "exit" },
 #ifdef POPSEP_SANITIZE
