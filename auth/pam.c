@@ -18,11 +18,18 @@
  * gives PAM are the user name and the password the client sent; it wipes
  * its copies.  pam_unix's own failure delay is replaced by the monitor's
  * fixed delay (auth-fail-delay), which treats unknown users and wrong
- * passwords alike.
+ * passwords alike.  PAM runs in a child of the monitor that exits at once:
+ * whatever a module leaves in memory (a password in a freed buffer, open
+ * files) dies with it and is never inherited by the spool worker, which
+ * the monitor forks next.
  */
 
+#include <sys/wait.h>
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <security/pam_appl.h>
 
@@ -85,8 +92,8 @@ no_delay(int status, unsigned int usec, void *arg)
 	(void)arg;
 }
 
-int
-auth_pam(const char *service, const char *user, const char *pass,
+static int
+pam_check(const char *service, const char *user, const char *pass,
     const char *rhost)
 {
 	struct conv_data	 d = { user, pass };
@@ -109,4 +116,29 @@ auth_pam(const char *service, const char *user, const char *pass,
 		    pam_strerror(ph, rc));
 	pam_end(ph, rc);
 	return rc == PAM_SUCCESS ? 0 : -1;
+}
+
+int
+auth_pam(const char *service, const char *user, const char *pass,
+    const char *rhost)
+{
+	pid_t	pid;
+	int	status;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork for PAM");
+		return -1;
+	}
+	if (pid == 0) {
+		log_set_fatal_hook(NULL);
+		_exit(pam_check(service, user, pass, rhost) == 0 ? 0 : 1);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			log_warn("waitpid for PAM");
+			return -1;
+		}
+	if (WIFSIGNALED(status))
+		log_warnx("PAM child killed by signal %d", WTERMSIG(status));
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }

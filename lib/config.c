@@ -474,13 +474,14 @@ cfg_finish(struct config *c)
 	if (c->nlisten == 0) {
 		if (parse_listen(c, "110", 0, &err) == -1)
 			bug("%s: %s", __func__, err);
-		if (c->ncerts > 0 && parse_listen(c, "995", 1, &err) == -1)
+		if (cfg_tls_enabled(c) && parse_listen(c, "995", 1, &err) == -1)
 			bug("%s: %s", __func__, err);
 	}
 	for (i = 0; i < c->nlisten; i++)
-		if (c->listen[i].implicit_tls && c->ncerts == 0) {
+		if (c->listen[i].implicit_tls && !cfg_tls_enabled(c)) {
 			fprintf(stderr, "popsepd: listen-tls needs "
-			    "tls-server-cert-file\n");
+			    "tls-server-cert-file and TLS not turned off by "
+			    "tls-support\n");
 			return -1;
 		}
 	if (strchr(c->home_dir_mail, '/') != NULL ||

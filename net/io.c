@@ -140,7 +140,7 @@ conn_getline(struct conn *c, char *line, size_t max, size_t *len_r)
 		c->discarding = 0;
 		memmove(c->in, c->in + take, c->inlen - take);
 		c->inlen -= take;
-		return LINE_NEED_MORE;
+		return conn_getline(c, line, max, len_r);
 	}
 	if (n >= max) {
 		memmove(c->in, c->in + take, c->inlen - take);

@@ -37,11 +37,18 @@
 
 static OSSL_LIB_CTX	*tls_libctx;
 
-static int	add_chain(SSL_CTX *, const char *, size_t, uint8_t);
+static int	add_chain(SSL_CTX *, const char *, size_t, uint8_t, int *);
 
+/*
+ * OpenSSL keeps one certificate per key type: a second RSA (or EC) one
+ * would silently replace the first, so it is refused instead (*seen holds
+ * the types already added).
+ */
 static int
-add_chain(SSL_CTX *ctx, const char *pem, size_t len, uint8_t id)
+add_chain(SSL_CTX *ctx, const char *pem, size_t len, uint8_t id, int *seen)
 {
+	EVP_PKEY		*pub;
+	int			 type;
 	BIO			*bio;
 	X509			*leaf = NULL, *x;
 	STACK_OF(X509)		*chain;
@@ -62,6 +69,16 @@ add_chain(SSL_CTX *ctx, const char *pem, size_t len, uint8_t id)
 			goto out;
 		}
 	ERR_clear_error();	/* the end of the PEM stream */
+	pub = X509_get0_pubkey(leaf);
+	type = pub == NULL ? 0 : EVP_PKEY_is_a(pub, "RSA") ? 1 :
+	    EVP_PKEY_is_a(pub, "EC") ? 2 : 0;
+	if (type != 0 && (*seen & type) != 0) {
+		log_warnx("certificate %u: a second %s certificate; popsep "
+		    "serves at most one RSA and one EC certificate", id,
+		    type == 1 ? "RSA" : "EC");
+		goto out;
+	}
+	*seen |= type;
 	if ((pk = keyless_pkey_from_cert(tls_libctx, leaf, id)) == NULL) {
 		log_warnx("key %u: unsupported certificate key type", id);
 		goto out;
@@ -86,6 +103,7 @@ tls_ctx_new(const struct config *cf, const char * const *pems,
 {
 	SSL_CTX	*ctx;
 	size_t	 i;
+	int	 seen = 0;
 
 	if (tls_libctx == NULL) {
 		if ((tls_libctx = OSSL_LIB_CTX_new()) == NULL)
@@ -116,7 +134,7 @@ tls_ctx_new(const struct config *cf, const char * const *pems,
 		goto fail;
 	}
 	for (i = 0; i < n; i++)
-		if (add_chain(ctx, pems[i], lens[i], (uint8_t)i) == -1)
+		if (add_chain(ctx, pems[i], lens[i], (uint8_t)i, &seen) == -1)
 			goto fail;
 #ifdef POPSEP_BENCH_KEY_IN_CHILD
 	/*

@@ -264,6 +264,8 @@ handle_sign(struct key_conn *c, struct msg *m)
 		answer(c, (uint32_t)rc, NULL, 0);
 		return;
 	}
+	log_info("session %s: signed a TLS handshake (key %u, scheme 0x%04x)",
+	    c->session, id, scheme);
 	answer(c, KEY_SIGN_OK, sig, sig_len);
 	explicit_bzero(sig, sizeof(sig));
 }

@@ -54,6 +54,7 @@ struct master {
 	size_t		 nl;
 	int		 key_fd;
 	pid_t		 key_pid;
+	pid_t		 old_key_pids[8];	/* replaced, serving old sessions */
 	SSL_CTX		*ctx;
 	int		 sig_pipe[2];
 	int		 nsessions;
@@ -190,6 +191,7 @@ spawn_session(struct master *m, int fd, int implicit_tls)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
+		log_procname("monitor");
 		log_session(s.id);
 		session_setup_socket(&s);
 		log_info("connection from %s", s.addr);
@@ -202,6 +204,34 @@ spawn_session(struct master *m, int fd, int implicit_tls)
 	m->nsessions++;
 }
 
+/* A key process replaced by SIGHUP is not a session when it exits. */
+static void
+remember_old_key(struct master *m, pid_t pid)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(m->old_key_pids) / sizeof(pid_t); i++)
+		if (m->old_key_pids[i] <= 0) {
+			m->old_key_pids[i] = pid;
+			return;
+		}
+	log_warnx("more than %zu key processes still serving old sessions",
+	    sizeof(m->old_key_pids) / sizeof(pid_t));
+}
+
+static int
+forget_old_key(struct master *m, pid_t pid)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(m->old_key_pids) / sizeof(pid_t); i++)
+		if (m->old_key_pids[i] == pid) {
+			m->old_key_pids[i] = 0;
+			return 1;
+		}
+	return 0;
+}
+
 static void
 reap_children(struct master *m)
 {
@@ -209,8 +239,9 @@ reap_children(struct master *m)
 	int	status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == m->key_pid) {
-			m->key_pid = -1;
+		if (pid == m->key_pid || forget_old_key(m, pid)) {
+			if (pid == m->key_pid)
+				m->key_pid = -1;
 			if (WIFSIGNALED(status))
 				log_warnx("key process killed by signal %d",
 				    WTERMSIG(status));
@@ -235,6 +266,8 @@ reload_keys(struct master *m)
 		return;
 	}
 	/* The old key process serves its sessions, then exits. */
+	if (m->key_pid > 0)
+		remember_old_key(m, m->key_pid);
 	close(m->key_fd);
 	tls_ctx_free(m->ctx);
 	m->key_fd = fd;
@@ -256,6 +289,8 @@ key_frame(struct master *m)
 	if (rc == 1)
 		fatalx("key process: unexpected frame %u", m->m.type);
 	log_warnx("key process gone; starting a new one");
+	if (m->key_pid > 0)
+		remember_old_key(m, m->key_pid);	/* reaped later */
 	close(m->key_fd);
 	m->key_fd = -1;
 	tls_ctx_free(m->ctx);
@@ -418,6 +453,7 @@ inetd_main(struct config *cf)
 	s.client_fd = fd;
 	s.implicit_tls = cf->tls_support == TLS_SUPPORT_ALTERNATE_PORT;
 	random_id(s.id, sizeof(s.id));
+	log_procname("monitor");
 	log_session(s.id);
 	if (cfg_tls_enabled(cf)) {
 		if (start_tls(cf, &key_fd, &key_pid, &s.ctx) == -1)

@@ -64,6 +64,7 @@ struct monitor {
 	struct spool_lock	 lock;
 	int			 tls_done;
 	int			 signed_once;
+	int			 auth_fails;
 	char			 user[POP_USER_MAX + 1];
 	char			 mailbox[CFG_PATH_MAX];
 	struct msg		 m;		/* children's frames */
@@ -72,7 +73,8 @@ struct monitor {
 
 static struct monitor	mon;
 
-static void	mon_log(void *, struct msg *);
+static void	mon_log_net(void *, struct msg *);
+static void	mon_log_spool(void *, struct msg *);
 static void	mon_answer_auth_pass(void *, struct msg *);
 static void	mon_answer_tls_sign(void *, struct msg *);
 static void	mon_tls_done(void *, struct msg *);
@@ -81,7 +83,8 @@ static void	mon_unlock(void *, struct msg *);
 static void	mon_stats(void *, struct msg *);
 
 static const struct msg_handler net_handlers[] = {
-	{ MSG_MN_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_ANY, mon_log, "LOG" },
+	{ MSG_MN_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_ANY, mon_log_net,
+	    "LOG" },
 	{ MSG_MN_REQ_AUTH_PASS, 10, 8 + POP_USER_MAX + POP_PASS_MAX + 2, 0,
 	    MON_PREAUTH, mon_answer_auth_pass, "AUTH_PASS" },
 	{ MSG_MN_REQ_TLS_SIGN, 7, 7 + KEY_TBS_MAX, 0, MON_PREAUTH,
@@ -91,31 +94,55 @@ static const struct msg_handler net_handlers[] = {
 };
 
 static const struct msg_handler spool_handlers[] = {
-	{ MSG_MS_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_AUTHED, mon_log, "LOG" },
+	{ MSG_MS_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_AUTHED, mon_log_spool,
+	    "LOG" },
 	{ MSG_MS_REQ_LOCK, 0, 0, 0, MON_AUTHED, mon_lock, "LOCK" },
 	{ MSG_MS_REQ_UNLOCK, 0, 0, 0, MON_AUTHED, mon_unlock, "UNLOCK" },
 	{ MSG_MS_REQ_STATS, 24, 24, 0, MON_AUTHED, mon_stats, "STATS" },
 };
 
-/* A child's log line: bounded, printable, at a level a child may use. */
+/*
+ * A child's log line: bounded, printable, at a level a child may use, and
+ * carrying the name of the child it came from.  A line that claims to be
+ * someone else's is logged as the sender's, marked.
+ */
 static void
-mon_log(void *arg, struct msg *m)
+mon_log(struct msg *m, const char *role)
 {
-	char		 line[LOG_LINE_MAX];
+	char		 line[LOG_LINE_MAX], prefix[64], out[LOG_LINE_MAX + 80];
 	const uint8_t	*p;
 	size_t		 n, i;
 	int		 prio;
 
-	(void)arg;
 	prio = msg_get_u8(m);
 	p = msg_get_data(m, &n, LOG_LINE_MAX - 1);
 	msg_end(m);
 	if (prio < LOG_WARNING || prio > LOG_DEBUG)
-		fatalx("child log frame with priority %d", prio);
+		fatalx("%s log frame with priority %d", role, prio);
 	for (i = 0; i < n; i++)
 		line[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
 	line[n] = '\0';
-	log_emit(prio, line);
+	snprintf(prefix, sizeof(prefix), "%s %s: ", role, mon.s->id);
+	if (strncmp(line, prefix, strlen(prefix)) == 0) {
+		log_emit(prio, line);
+		return;
+	}
+	snprintf(out, sizeof(out), "%s[unverified]%s", prefix, line);
+	log_emit(prio, out);
+}
+
+static void
+mon_log_net(void *arg, struct msg *m)
+{
+	(void)arg;
+	mon_log(m, "net");
+}
+
+static void
+mon_log_spool(void *arg, struct msg *m)
+{
+	(void)arg;
+	mon_log(m, "spool");
 }
 
 static void
@@ -173,12 +200,17 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		*result = MN_AUTH_SYS;
 		return -1;
 	}
+	if (spool_claim(mon.mbox_fd) == -1) {
+		*result = MN_AUTH_IN_USE;
+		*text = "mailbox is open in another POP3 session";
+		goto fail;
+	}
 	if (spool_lock(mon.mbox_fd, res->mailbox, &mon.lock) == -1) {
 		*result = errno == EAGAIN ? MN_AUTH_IN_USE : MN_AUTH_SYS;
 		*text = errno == EAGAIN ? "mailbox is locked by another "
 		    "session or by mail delivery; try again later" :
 		    "cannot lock the mailbox";
-		return -1;
+		goto fail;
 	}
 	if (msg_socketpair(ns) == -1 || msg_socketpair(ms) == -1)
 		fatal("socketpair");
@@ -197,6 +229,11 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 	close(ms[1]);
 	mon.spool_fd = ms[0];
 	return ns[0];
+ fail:
+	/* Closing the descriptor also drops the flock claim. */
+	close(mon.mbox_fd);
+	mon.mbox_fd = -1;
+	return -1;
 }
 
 static void
@@ -210,6 +247,10 @@ mon_answer_auth_pass(void *arg, struct msg *m)
 
 	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	/* The network child closes after this many; it may be lying. */
+	if (mon.auth_fails >= POP_AUTH_TRIES_MAX)
+		fatalx("network child asked for a login after %d failures",
+		    mon.auth_fails);
 	msg_get_str(m, mon.user, sizeof(mon.user));
 	msg_get_str(m, pass, sizeof(pass));
 	msg_end(m);
@@ -219,6 +260,7 @@ mon_answer_auth_pass(void *arg, struct msg *m)
 		explicit_bzero(pass, sizeof(pass));
 		/* Same answer, same time, whatever failed. */
 		sleep_until(&start, mon.s->cf->auth_fail_delay);
+		mon.auth_fails++;
 		log_info("[AUTH] Password supplied for \"%s\" is incorrect "
 		    "(%s)", mon.user, mon.s->addr);
 		snprintf(text, sizeof(text), "[AUTH] Password supplied for "

@@ -18,7 +18,7 @@
  * (_popsep, chroot, seccomp).  The monitor treats every frame as hostile:
  * the network child parses client bytes and may be compromised.
  *
- *   MSG_MN_REQ_LOG        u8 priority, str line            net -> mon
+ *   MSG_MN_REQ_LOG        u8 priority, data line (no NUL)  net -> mon
  *   MSG_MN_REQ_AUTH_PASS  str user, str password           net -> mon
  *   MSG_MN_ANS_AUTH       u8 result, str text [, fd]       mon -> net
  *       result MN_AUTH_OK carries the descriptor of the channel to the

@@ -20,7 +20,7 @@
  * mailbox lock (dot-lock plus fcntl), because creating USER.lock in the
  * spool directory needs group mail, which the worker must not have.
  *
- *   MSG_MS_REQ_LOG     u8 priority, str line            spool -> mon
+ *   MSG_MS_REQ_LOG     u8 priority, data line (no NUL)  spool -> mon
  *   MSG_MS_REQ_LOCK    (empty)                          spool -> mon
  *   MSG_MS_ANS_LOCK    u32 status (0 = locked)          mon -> spool
  *   MSG_MS_REQ_UNLOCK  (empty)                          spool -> mon

@@ -57,6 +57,8 @@ struct pop3_verb {
 	void		(*fn)(struct pop3 *, struct pop3_cmd *);
 };
 
+static void	refuse_cleartext(struct pop3 *);
+static void	first_word(const char *, size_t, char *, size_t);
 static void	cmd_capa(struct pop3 *, struct pop3_cmd *);
 static void	cmd_noop(struct pop3 *, struct pop3_cmd *);
 static void	cmd_quit(struct pop3 *, struct pop3_cmd *);
@@ -132,6 +134,18 @@ cleartext_allowed(const struct pop3 *p)
 	default:
 		return 1;
 	}
+}
+
+/* Say what would work instead, if anything does. */
+static void
+refuse_cleartext(struct pop3 *p)
+{
+	if (!p->tls_active && p->cf->ctx != NULL &&
+	    p->cf->cleartext != CLEARTEXT_NEVER)
+		reply(p, 0, "[AUTH] Plaintext authentication is disabled on "
+		    "this connection; use STLS first");
+	else
+		reply(p, 0, "[AUTH] Plaintext authentication is disabled");
 }
 
 static void
@@ -215,8 +229,7 @@ cmd_user(struct pop3 *p, struct pop3_cmd *cmd)
 	size_t		 i, len = strlen(u);
 
 	if (!cleartext_allowed(p)) {
-		reply(p, 0, "[AUTH] Plaintext authentication is disabled on "
-		    "this connection; use STLS first");
+		refuse_cleartext(p);
 		return;
 	}
 	if (len == 0 || len > POP_USER_MAX) {
@@ -242,8 +255,7 @@ cmd_pass(struct pop3 *p, struct pop3_cmd *cmd)
 
 	if (!cleartext_allowed(p)) {
 		explicit_bzero(cmd->argv[0], sizeof(cmd->argv[0]));
-		reply(p, 0, "[AUTH] Plaintext authentication is disabled on "
-		    "this connection; use STLS first");
+		refuse_cleartext(p);
 		return;
 	}
 	if (!p->have_user) {
@@ -423,16 +435,29 @@ cmd_rset(struct pop3 *p, struct pop3_cmd *cmd)
 	relay(p, POP3_REQ_RSET, 0, 0);
 }
 
+/* The start of a line we could not parse, printable, for the log. */
+static void
+first_word(const char *line, size_t len, char *w, size_t wlen)
+{
+	size_t	i;
+
+	for (i = 0; i < len && i + 1 < wlen && line[i] != ' '; i++)
+		w[i] = (line[i] > 0x20 && line[i] < 0x7f) ? line[i] : '?';
+	w[i] = '\0';
+}
+
 static void
 dispatch(struct pop3 *p, const char *line, size_t len)
 {
 	struct pop3_cmd		 cmd;
+	char			 word[17];
 	const struct pop3_verb	*v = NULL;
 	const char		*err;
 	size_t			 i;
 
 	if (pop3_parse(line, len, &cmd, &err) == -1) {
-		bad_command(p, cmd.verb[0] ? cmd.verb : "", err);
+		first_word(line, len, word, sizeof(word));
+		bad_command(p, word, err);
 		return;
 	}
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)

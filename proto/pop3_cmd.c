@@ -97,7 +97,7 @@ pop3_msgno(const char *s, uint32_t *n_r)
 	const char	*e;
 	long long	 n;
 
-	if (*s == '+' || *s == '-')
+	if (!isdigit((unsigned char)*s))	/* no sign, no leading space */
 		return -1;
 	n = strtonum(s, 1, SPOOL_MSGS_MAX, &e);
 	if (e != NULL)

@@ -21,8 +21,13 @@
  * Debian's delivery agents honour: the dot-lock USER.lock next to the
  * mailbox (created O_EXCL, holding our pid, stale after LOCK_STALE_SECS)
  * and an fcntl write lock, both released on every exit path by the caller.
+ * Those two are held only while the mailbox is indexed and while it is
+ * updated, so mail can be delivered during a session; a third lock,
+ * flock(2), is held for the whole session and keeps a second POP3 session
+ * of the same mailbox out (see spool_claim()).
  */
 
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -76,6 +81,25 @@ spool_open(const char *path, uid_t uid, gid_t gid, int *fd_r,
 	}
 	*fd_r = fd;
 	return 0;
+}
+
+/*
+ * Claim the mailbox for this session: an flock(2) lock on the open file,
+ * shared with the spool worker through fork, dropped when the last
+ * descriptor closes however the session ends.  Delivery agents on Debian
+ * lock with the dot-lock and fcntl, which are independent of flock on
+ * Linux, so they can still append; only a second session is refused.
+ * Without this, two sessions could each remove messages by the offsets
+ * they indexed, and one could remove mail the other had moved.
+ */
+int
+spool_claim(int fd)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		log_warn("flock");
+	return -1;
 }
 
 static int

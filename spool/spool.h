@@ -42,6 +42,7 @@ struct spool_lock {
 };
 
 int	spool_open(const char *, uid_t, gid_t, int *, const char **);
+int	spool_claim(int);
 int	spool_lock(int, const char *, struct spool_lock *);
 void	spool_unlock(int, struct spool_lock *);
 
