@@ -259,8 +259,10 @@ handle_sign(struct key_conn *c, struct msg *m)
 	rc = keysign_sign(kp.keys[id], scheme, tbs, tbs_len, sig, &sig_len,
 	    &why);
 	if (rc != KEY_SIGN_OK) {
-		log_warnx("session %s: refused: %s (scheme 0x%04x, %zu bytes)",
-		    c->session, why ? why : "signing failed", scheme, tbs_len);
+		log_warnx("session %s: %s: %s (scheme 0x%04x, %zu bytes)",
+		    c->session, rc == KEY_SIGN_REFUSED ? "refused" :
+		    "signing failed", why ? why : "OpenSSL error", scheme,
+		    tbs_len);
 		answer(c, (uint32_t)rc, NULL, 0);
 		return;
 	}

@@ -54,7 +54,8 @@ struct master {
 	size_t		 nl;
 	int		 key_fd;
 	pid_t		 key_pid;
-	pid_t		 old_key_pids[8];	/* replaced, serving old sessions */
+	pid_t		*old_keys;	/* replaced, still serving old sessions */
+	size_t		 nold_keys;
 	SSL_CTX		*ctx;
 	int		 sig_pipe[2];
 	int		 nsessions;
@@ -208,15 +209,13 @@ spawn_session(struct master *m, int fd, int implicit_tls)
 static void
 remember_old_key(struct master *m, pid_t pid)
 {
-	size_t	i;
+	pid_t	*p;
 
-	for (i = 0; i < sizeof(m->old_key_pids) / sizeof(pid_t); i++)
-		if (m->old_key_pids[i] <= 0) {
-			m->old_key_pids[i] = pid;
-			return;
-		}
-	log_warnx("more than %zu key processes still serving old sessions",
-	    sizeof(m->old_key_pids) / sizeof(pid_t));
+	p = reallocarray(m->old_keys, m->nold_keys + 1, sizeof(*p));
+	if (p == NULL)
+		fatal("%s", __func__);
+	m->old_keys = p;
+	m->old_keys[m->nold_keys++] = pid;
 }
 
 static int
@@ -224,9 +223,9 @@ forget_old_key(struct master *m, pid_t pid)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof(m->old_key_pids) / sizeof(pid_t); i++)
-		if (m->old_key_pids[i] == pid) {
-			m->old_key_pids[i] = 0;
+	for (i = 0; i < m->nold_keys; i++)
+		if (m->old_keys[i] == pid) {
+			m->old_keys[i] = m->old_keys[--m->nold_keys];
 			return 1;
 		}
 	return 0;
@@ -457,7 +456,7 @@ inetd_main(struct config *cf)
 	log_session(s.id);
 	if (cfg_tls_enabled(cf)) {
 		if (start_tls(cf, &key_fd, &key_pid, &s.ctx) == -1)
-			fatalx("TLS could not be set up");
+			fatalx("TLS could not be set up; not starting");
 		if ((s.key_fd = keyproc_new_conn(key_fd, s.id)) == -1)
 			fatal("key process channel");
 		/* The key process exits when this session's channel closes. */

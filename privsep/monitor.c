@@ -201,14 +201,15 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		return -1;
 	}
 	if (spool_claim(mon.mbox_fd) == -1) {
-		*result = MN_AUTH_IN_USE;
-		*text = "mailbox is open in another POP3 session";
+		*result = errno == EWOULDBLOCK ? MN_AUTH_IN_USE : MN_AUTH_SYS;
+		*text = errno == EWOULDBLOCK ? "mailbox is open in another "
+		    "POP3 session" : "cannot lock the mailbox";
 		goto fail;
 	}
 	if (spool_lock(mon.mbox_fd, res->mailbox, &mon.lock) == -1) {
 		*result = errno == EAGAIN ? MN_AUTH_IN_USE : MN_AUTH_SYS;
-		*text = errno == EAGAIN ? "mailbox is locked by another "
-		    "session or by mail delivery; try again later" :
+		*text = errno == EAGAIN ? "mailbox is locked by mail delivery "
+		    "or another program; try again later" :
 		    "cannot lock the mailbox";
 		goto fail;
 	}

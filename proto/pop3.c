@@ -435,14 +435,20 @@ cmd_rset(struct pop3 *p, struct pop3_cmd *cmd)
 	relay(p, POP3_REQ_RSET, 0, 0);
 }
 
-/* The start of a line we could not parse, printable, for the log. */
+/*
+ * The verb-like start of a line we could not parse, for the log and the
+ * reply: its leading letters only, so that "PASS<TAB>secret" shows as
+ * "PASS" and no password that follows a separator is ever logged.
+ */
 static void
 first_word(const char *line, size_t len, char *w, size_t wlen)
 {
 	size_t	i;
 
-	for (i = 0; i < len && i + 1 < wlen && line[i] != ' '; i++)
-		w[i] = (line[i] > 0x20 && line[i] < 0x7f) ? line[i] : '?';
+	for (i = 0; i < len && i + 1 < wlen &&
+	    ((line[i] >= 'a' && line[i] <= 'z') ||
+	    (line[i] >= 'A' && line[i] <= 'Z')); i++)
+		w[i] = line[i];
 	w[i] = '\0';
 }
 

@@ -95,10 +95,14 @@ spool_open(const char *path, uid_t uid, gid_t gid, int *fd_r,
 int
 spool_claim(int fd)
 {
+	int	saved;
+
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 		return 0;
-	if (errno != EWOULDBLOCK)
+	saved = errno;
+	if (saved != EWOULDBLOCK)
 		log_warn("flock");
+	errno = saved;
 	return -1;
 }
 
