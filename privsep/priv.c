@@ -26,6 +26,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
@@ -77,6 +78,28 @@ priv_prepare_chroot(const char *dir)
 	closedir(d);
 }
 
+/*
+ * A dropped process logs through a channel, never to a file: standard
+ * input, output and error become /dev/null, so it holds no descriptor but
+ * its sockets (and the spool worker its mailbox).  The sanitizer build
+ * keeps standard error for its reports.
+ */
+static void
+null_stdio(void)
+{
+	int	fd;
+
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		fatal("/dev/null");
+	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1)
+		fatal("dup2");
+#if !defined(POPSEP_SANITIZE) && !defined(SANDBOX_DEBUG)
+	if (dup2(fd, STDERR_FILENO) == -1)
+		fatal("dup2");
+#endif
+	close(fd);
+}
+
 void
 priv_drop(const char *chroot_dir, const struct priv_user *u)
 {
@@ -85,6 +108,7 @@ priv_drop(const char *chroot_dir, const struct priv_user *u)
 
 	if (u->uid == 0)
 		bug("%s: refusing to drop to uid 0", __func__);
+	null_stdio();
 	if (chroot(chroot_dir) == -1)
 		fatal("chroot %s", chroot_dir);
 	if (chdir("/") == -1)

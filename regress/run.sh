@@ -8,6 +8,12 @@
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 export POPSEPD="$TOP/$BUILD/popsepd" POPSEP_TOP="$TOP" POPSEP_BUILD="$TOP/$BUILD"
+case "$BUILD" in
+*san*)	export POPSEP_SANITIZE=1
+	# Children end with _exit(); leaks are looked for by the unit tests.
+	export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ;;
+esac
 LOG=$(mktemp -d /tmp/popsep-check.XXXXXX)
 pass=0; fail=0; skip=0
 

@@ -179,6 +179,8 @@ mbox_parse(struct mbox *mb, const uint8_t *map, uint64_t size,
 	end_msg(m, size, blank, prev_empty);
 	if (in_headers)
 		m->hdr_end = m->end;
+	for (m = mb->msgs; m < mb->msgs + mb->n; m++)
+		mbox_digest(map + m->from, m->next - m->from, m->digest);
 	mbox_assign_uids(mb);
 	return 0;
 }
@@ -294,15 +296,18 @@ copy_range(int fd, uint64_t from, uint64_t to, uint64_t len, uint8_t *buf)
  * and mail delivered since the session began (beyond mb->size) move down
  * over the deleted ones, in order and forward only, so a copy never
  * overwrites bytes it has yet to read; then the file is cut and synced.
- * The mailbox must still hold what we parsed: a From_ line at every
- * message we know of, and at least mb->size bytes.  If not, nothing is
+ * The mailbox must still hold what we parsed, byte for byte, from the
+ * first deleted message to the end we indexed (bytes before it are not
+ * rewritten): another program may have changed it under the locks (a mail
+ * reader removing a message, say), and moving data by stale offsets would
+ * then destroy mail nobody deleted.  If anything differs, nothing is
  * changed.
  */
 int
 mbox_compact(const struct mbox *mb, int fd, uint64_t cur_size,
     uint64_t *new_size_r, const char **why)
 {
-	uint8_t		*buf, head[5];
+	uint8_t		*buf, digest[32];
 	uint64_t	 w, start, len;
 	size_t		 i, first;
 
@@ -316,12 +321,15 @@ mbox_compact(const struct mbox *mb, int fd, uint64_t cur_size,
 		*why = "mailbox shrank during the session";
 		return -1;
 	}
-	for (i = first; i < mb->n; i++)
-		if (pread(fd, head, 5, (off_t)mb->msgs[i].from) != 5 ||
-		    memcmp(head, "From ", 5) != 0) {
+	/* The map covers mb->size bytes and the file is no shorter. */
+	for (i = first; i < mb->n; i++) {
+		mbox_digest(mb->map + mb->msgs[i].from, mb->msgs[i].next -
+		    mb->msgs[i].from, digest);
+		if (memcmp(digest, mb->msgs[i].digest, sizeof(digest)) != 0) {
 			*why = "mailbox changed during the session";
 			return -1;
 		}
+	}
 	if ((buf = malloc(SPOOL_READ_CHUNK)) == NULL) {
 		*why = "out of memory";
 		return -1;

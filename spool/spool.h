@@ -55,6 +55,7 @@ struct mbox_msg {
 	uint64_t	 next;		/* start of the next From_ line or EOF */
 	uint64_t	 octets;	/* size as sent: CRLF line ends */
 	int		 deleted;
+	uint8_t		 digest[32];	/* SHA-256 of [from, next) at login */
 	char		 uid[UID_LEN_MAX + 1];
 };
 
@@ -75,6 +76,7 @@ int	mbox_compact(const struct mbox *, int, uint64_t, uint64_t *,
 	    const char **);
 void	mbox_free(struct mbox *);
 void	mbox_uid(const uint8_t *, size_t, char *);
+void	mbox_digest(const uint8_t *, size_t, uint8_t *);
 void	mbox_assign_uids(struct mbox *);
 
 #endif /* POPSEP_SPOOL_H */

@@ -33,6 +33,17 @@
 
 #define UID_HEX	32	/* 128 bits of SHA-256 */
 
+/* What a message was at login, to tell at QUIT whether it still is. */
+void
+mbox_digest(const uint8_t *p, size_t len, uint8_t *out)
+{
+	unsigned int	mdlen;
+
+	if (EVP_Digest(p, len, out, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		fatalx("%s: SHA-256 failed", __func__);
+}
+
 void
 mbox_uid(const uint8_t *p, size_t len, char *uid)
 {
