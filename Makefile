@@ -122,6 +122,12 @@ demo: deps
 	@$(MAKE) --no-print-directory -j2 all
 	@sh etc/demo.sh $(BUILD)
 
+# Coverage-guided fuzzing of the command parser, the mbox parser and the
+# frame decoder (clang, libFuzzer, ASan, UBSan): FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	@sh regress/fuzz/run.sh $(FUZZ_SECONDS)
+
 lint-man:
 	mandoc -Tlint -Wwarning $(MANS)
 
@@ -141,4 +147,4 @@ install: all
 clean:
 	rm -rf build build-san build-bench build-fuzz
 
-.PHONY: all unit deps check demo lint-man bench install clean
+.PHONY: all unit deps check demo fuzz lint-man bench install clean

@@ -238,6 +238,10 @@ parse_listen(struct config *c, const char *v, int tls, const char **err)
 		hlen = colon - host;
 		port = colon + 2;
 	} else if ((colon = strrchr(v, ':')) != NULL) {
+		if (strchr(v, ':') != colon) {
+			*err = "expected [address]:port";
+			return -1;
+		}
 		host = v;
 		hlen = colon - v;
 		port = colon + 1;
@@ -372,7 +376,9 @@ int
 cfg_parse_file(struct config *c, const char *path)
 {
 	FILE			*fp;
-	char			 buf[CONFIG_LINE_MAX + 2];
+	char			*buf = NULL;
+	size_t			 cap = 0;
+	ssize_t			 n;
 	char			*line, *name, *value, *eq, *hash;
 	const struct cfg_opt	*o;
 	const char		*err;
@@ -388,15 +394,15 @@ cfg_parse_file(struct config *c, const char *path)
 		return -1;
 	}
 	strlcpy(c->file, path, sizeof(c->file));
-	while (fgets(buf, sizeof(buf), fp) != NULL) {
+	while ((n = getline(&buf, &cap, fp)) != -1) {
 		lineno++;
-		len = strlen(buf);
-		if (len > CONFIG_LINE_MAX && buf[len - 1] != '\n') {
+		len = (size_t)n;
+		if (len - (buf[len - 1] == '\n') > CONFIG_LINE_MAX) {
 			fprintf(stderr, "%s:%d: line too long\n", path, lineno);
 			rv = -1;
 			break;
 		}
-		if (memchr(buf, '\0', len) != NULL && strlen(buf) != len) {
+		if (memchr(buf, '\0', len) != NULL) {
 			fprintf(stderr, "%s:%d: NUL byte\n", path, lineno);
 			rv = -1;
 			break;
@@ -450,6 +456,7 @@ cfg_parse_file(struct config *c, const char *path)
 		fprintf(stderr, "%s: read error\n", path);
 		rv = -1;
 	}
+	free(buf);
 	fclose(fp);
 	return rv;
 }

@@ -172,8 +172,6 @@ msg_recv(int fd, struct msg *m)
 	} while (n == -1 && errno == EINTR);
 	if (n == -1)
 		return -1;
-	if (n == 0)
-		return 0;
 	m->fd = -1;
 	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET ||
@@ -184,6 +182,13 @@ msg_recv(int fd, struct msg *m)
 		if (m->fd != -1)
 			fatalx("%s: more than one descriptor", __func__);
 		m->fd = got;
+	}
+	if (n == 0) {
+		/* End of file, or an empty datagram: drop what came with it. */
+		if (m->fd != -1)
+			close(m->fd);
+		m->fd = -1;
+		return 0;
 	}
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		fatalx("%s: truncated frame", __func__);

@@ -87,9 +87,9 @@ new_msg(struct mbox *mb, uint64_t from)
 	struct mbox_msg	*m;
 	size_t		 cap;
 
+	if (mb->n >= SPOOL_MSGS_MAX)
+		return NULL;
 	if (mb->n == mb->cap) {
-		if (mb->n >= SPOOL_MSGS_MAX)
-			return NULL;
 		cap = mb->cap ? mb->cap * 2 : 64;
 		m = reallocarray(mb->msgs, cap, sizeof(*m));
 		if (m == NULL)
@@ -168,11 +168,12 @@ mbox_parse(struct mbox *mb, const uint8_t *map, uint64_t size,
 		if (prev_empty)
 			blank = pos;
 		if (in_headers) {
+			if (!prev_empty)
+				header_uid(m, map + pos, len);
 			if (prev_empty || nl == NULL) {
 				in_headers = 0;
 				m->hdr_end = prev_empty ? pos : le;
-			} else
-				header_uid(m, map + pos, len);
+			}
 		}
 		pos = le;
 	}

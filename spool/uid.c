@@ -76,13 +76,86 @@ uid_cmp(const void *a, const void *b)
 	return ia < ib ? -1 : ia > ib;
 }
 
+/*
+ * A set of the ids in use, open addressing over message indexes, so that
+ * a suffixed id is checked against every other id in constant time: mail
+ * content chooses X-UIDL values, including ones that look like our
+ * suffixes ("d", "d.2", "d"), and must not make two messages share an id.
+ */
+struct uid_set {
+	size_t	*slot;		/* message index + 1, 0 = empty */
+	size_t	 mask;
+};
+
+static uint64_t
+uid_hash(const char *s)
+{
+	uint64_t	h = 1469598103934665603ULL;
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static int
+set_has(const struct uid_set *set, const struct mbox *mb, const char *uid)
+{
+	size_t	i = (size_t)uid_hash(uid) & set->mask;
+
+	for (; set->slot[i] != 0; i = (i + 1) & set->mask)
+		if (strcmp(mb->msgs[set->slot[i] - 1].uid, uid) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+set_add(struct uid_set *set, const struct mbox *mb, size_t msg)
+{
+	size_t	i = (size_t)uid_hash(mb->msgs[msg].uid) & set->mask;
+
+	while (set->slot[i] != 0)
+		i = (i + 1) & set->mask;
+	set->slot[i] = msg + 1;
+}
+
+/*
+ * Give the later copies of a repeated id ".2", ".3", ... (in mailbox
+ * order), each the lowest number that no other message uses, the base cut
+ * so that the whole stays within UID_LEN_MAX.  One counter per group of
+ * equal ids keeps the search linear however the ids were chosen.
+ */
+static void
+suffix_group(struct mbox *mb, struct uid_set *set, const size_t *idx,
+    size_t first, size_t end)
+{
+	char		 cand[UID_LEN_MAX + 1], suffix[24];
+	const char	*base = mb->msgs[idx[first]].uid;
+	size_t		 i, k = 2, blen;
+
+	for (i = first + 1; i < end; i++) {
+		for (;; k++) {
+			snprintf(suffix, sizeof(suffix), ".%zu", k);
+			blen = strlen(base);
+			if (blen + strlen(suffix) > UID_LEN_MAX)
+				blen = UID_LEN_MAX - strlen(suffix);
+			memcpy(cand, base, blen);
+			cand[blen] = '\0';
+			strlcat(cand, suffix, sizeof(cand));
+			if (!set_has(set, mb, cand))
+				break;
+		}
+		k++;
+		strlcpy(mb->msgs[idx[i]].uid, cand, sizeof(mb->msgs[0].uid));
+		set_add(set, mb, idx[i]);
+	}
+}
+
 void
 mbox_assign_uids(struct mbox *mb)
 {
 	struct mbox_msg	*m;
-	size_t		*idx, i, run;
-	char		 suffix[16];
-	size_t		 len;
+	struct uid_set	 set;
+	size_t		*idx, i, j, cap;
 
 	for (i = 0; i < mb->n; i++) {
 		m = &mb->msgs[i];
@@ -92,26 +165,29 @@ mbox_assign_uids(struct mbox *mb)
 	}
 	if (mb->n < 2)
 		return;
-	if ((idx = reallocarray(NULL, mb->n, sizeof(*idx))) == NULL)
+	for (cap = 4; cap < 2 * mb->n; cap *= 2)
+		;
+	idx = reallocarray(NULL, mb->n, sizeof(*idx));
+	set.slot = calloc(cap, sizeof(*set.slot));
+	if (idx == NULL || set.slot == NULL)
 		fatal("%s", __func__);
+	set.mask = cap - 1;
 	for (i = 0; i < mb->n; i++)
 		idx[i] = i;
 	sort_mb = mb;
 	qsort(idx, mb->n, sizeof(*idx), uid_cmp);
-	for (i = 1, run = 1; i < mb->n; i++) {
-		if (strcmp(mb->msgs[idx[i]].uid, mb->msgs[idx[i - run]].uid)
-		    != 0) {
-			run = 1;
-			continue;
-		}
-		run++;
-		m = &mb->msgs[idx[i]];
-		snprintf(suffix, sizeof(suffix), ".%zu", run);
-		len = strlen(m->uid);
-		if (len + strlen(suffix) > UID_LEN_MAX)
-			len = UID_LEN_MAX - strlen(suffix);
-		m->uid[len] = '\0';
-		strlcat(m->uid, suffix, sizeof(m->uid));
+	/* Every first copy keeps its id; they all go in the set first. */
+	for (i = 0; i < mb->n; i++)
+		if (i == 0 || strcmp(mb->msgs[idx[i]].uid,
+		    mb->msgs[idx[i - 1]].uid) != 0)
+			set_add(&set, mb, idx[i]);
+	for (i = 0; i < mb->n; i = j) {
+		for (j = i + 1; j < mb->n && strcmp(mb->msgs[idx[j]].uid,
+		    mb->msgs[idx[i]].uid) == 0; j++)
+			;
+		if (j - i > 1)
+			suffix_group(mb, &set, idx, i, j);
 	}
+	free(set.slot);
 	free(idx);
 }

@@ -1,0 +1,232 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * libFuzzer target for spool/mbox.c and spool/uid.c: any bytes as a
+ * mailbox.  Parse; emit every message whole (RETR) and as TOP 0, 1 and a
+ * count taken from the input; rewrite the mailbox with every other
+ * message deleted (mbox_compact on a memfd).  Checked besides the
+ * sanitizers: offsets tile the input, octets equal the emitted bytes
+ * without dot-stuffing, output is CRLF throughout, TOP is a prefix of
+ * RETR, UIDs are valid and unique, and compaction keeps exactly the kept
+ * messages' bytes.  fatal(), fatalx() and bug() abort here: no input may
+ * reach them.
+ */
+
+#include <sys/mman.h>
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "msg.h"
+#include "params.h"
+#include "spool.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define ASSERT(c) do {							\
+	if (!(c)) {							\
+		fprintf(stderr, "invariant failed: %s (line %d)\n", #c,	\
+		    __LINE__);						\
+		abort();						\
+	}								\
+} while (0)
+
+struct sink {
+	uint8_t		*buf;
+	size_t		 len;
+	size_t		 cap;
+};
+
+static void	 vdie(const char *, va_list) __attribute__((noreturn));
+
+static void
+vdie(const char *fmt, va_list ap)
+{
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vdie(fmt, ap);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vdie(fmt, ap);
+}
+
+void
+bug(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vdie(fmt, ap);
+}
+
+static int
+sink_fn(void *arg, const uint8_t *p, size_t n)
+{
+	struct sink	*s = arg;
+
+	ASSERT(n > 0 && n <= MSG_DATA_CHUNK);
+	if (s->len + n > s->cap) {
+		s->cap = (s->len + n) * 2;
+		if ((s->buf = realloc(s->buf, s->cap)) == NULL)
+			abort();
+	}
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+	return 0;
+}
+
+static void
+check_wire(const struct sink *s)
+{
+	size_t	i;
+
+	for (i = 0; i < s->len; i++)
+		if (s->buf[i] == '\n')
+			ASSERT(i > 0 && s->buf[i - 1] == '\r');
+	ASSERT(s->len == 0 || (s->len >= 2 && s->buf[s->len - 1] == '\n'));
+}
+
+static size_t
+unstuffed_len(const struct sink *s)
+{
+	size_t	i, n = s->len;
+	int	bol = 1;
+
+	for (i = 0; i < s->len; i++) {
+		if (bol && s->buf[i] == '.')
+			n--;
+		bol = s->buf[i] == '\n';
+	}
+	return n;
+}
+
+static void
+check_compact(const struct mbox *mb, const uint8_t *data, size_t size)
+{
+	uint8_t		*want, *got;
+	uint64_t	 newsize = 0;
+	const char	*why = NULL;
+	size_t		 i, wl = 0;
+	int		 fd;
+
+	if ((fd = memfd_create("mbox", MFD_CLOEXEC)) == -1)
+		return;
+	if (write(fd, data, size) != (ssize_t)size) {
+		close(fd);
+		return;
+	}
+	if ((want = malloc(size + 1)) == NULL || (got = malloc(size + 1)) ==
+	    NULL)
+		abort();
+	for (i = 0; i < mb->n; i++)
+		if (!mb->msgs[i].deleted) {
+			memcpy(want + wl, data + mb->msgs[i].from,
+			    mb->msgs[i].next - mb->msgs[i].from);
+			wl += mb->msgs[i].next - mb->msgs[i].from;
+		}
+	ASSERT(mbox_compact(mb, fd, size, &newsize, &why) == 0);
+	ASSERT(newsize == wl);
+	ASSERT(pread(fd, got, size + 1, 0) == (ssize_t)wl);
+	ASSERT(wl == 0 || memcmp(got, want, wl) == 0);
+	free(want);
+	free(got);
+	close(fd);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct mbox	 mb;
+	struct sink	 r = { NULL, 0, 0 }, t = { NULL, 0, 0 };
+	const char	*why = NULL;
+	size_t		 i, j, ul;
+	int64_t		 tops[3];
+	int		 rc, k;
+
+	rc = mbox_parse(&mb, data, size, &why);
+	if (rc == -1) {
+		ASSERT(why != NULL);
+		ASSERT(size < 5 || memcmp(data, "From ", 5) != 0);
+		mbox_free(&mb);
+		return 0;
+	}
+	ASSERT(size == 0 || mb.n >= 1);
+	tops[0] = 0;
+	tops[1] = 1;
+	tops[2] = size > 0 ? data[size - 1] % 16 : 2;
+	for (i = 0; i < mb.n; i++) {
+		const struct mbox_msg *m = &mb.msgs[i];
+
+		/* Offsets: inside the input, ordered, tiling it. */
+		ASSERT(m->from < m->body || (m->from == m->body &&
+		    m->body == size));
+		ASSERT(m->body <= m->hdr_end && m->hdr_end <= m->end &&
+		    m->end <= m->next && m->next <= size);
+		ASSERT(memcmp(data + m->from, "From ", 5) == 0);
+		ASSERT(i == 0 ? m->from == 0 : m->from == mb.msgs[i - 1].next);
+		if (i + 1 == mb.n)
+			ASSERT(m->next == size);
+		/* UID: 1 to 70 printable characters, unique. */
+		ul = strlen(m->uid);
+		ASSERT(ul >= 1 && ul <= UID_LEN_MAX);
+		for (j = 0; j < ul; j++)
+			ASSERT(m->uid[j] >= 0x21 && m->uid[j] <= 0x7e);
+#ifndef FUZZ_NO_UID_UNIQUE
+		for (j = 0; j < i; j++)
+			ASSERT(strcmp(m->uid, mb.msgs[j].uid) != 0);
+#endif
+
+		r.len = 0;
+		ASSERT(mbox_emit(&mb, i, -1, sink_fn, &r) == 0);
+		check_wire(&r);
+		ASSERT(m->octets == unstuffed_len(&r));
+		for (k = 0; k < 3; k++) {
+			t.len = 0;
+			ASSERT(mbox_emit(&mb, i, tops[k], sink_fn, &t) == 0);
+			check_wire(&t);
+			ASSERT(t.len <= r.len);
+			ASSERT(t.len == 0 || memcmp(t.buf, r.buf, t.len) == 0);
+		}
+		mb.msgs[i].deleted = i % 2 == 0;
+	}
+	if (mb.n > 0)
+		check_compact(&mb, data, size);
+	free(r.buf);
+	free(t.buf);
+	mbox_free(&mb);
+	return 0;
+}
