@@ -48,6 +48,8 @@ put(struct msg *m, const void *p, size_t n)
 	/* The sender builds every frame itself: overflowing it is our bug. */
 	if (n > sizeof(m->body) - m->len)
 		bug("%s: frame type %u overflows", __func__, m->type);
+	if (n == 0)
+		return;		/* p may be NULL: an empty field */
 	memcpy(m->body + m->len, p, n);
 	m->len += n;
 }

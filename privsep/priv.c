@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +49,22 @@ priv_lookup(const char *name, struct priv_user *u)
 	return 0;
 }
 
+/* Missing parents of the chroot (/var/lib/popsep) are made root's, 0755. */
+static void
+make_parents(const char *dir)
+{
+	char	path[PATH_MAX], *p;
+
+	if (strlcpy(path, dir, sizeof(path)) >= sizeof(path))
+		fatalx("chroot-dir too long");
+	for (p = path + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST)
+			fatal("mkdir %s", path);
+		*p = '/';
+	}
+}
+
 /*
  * The chroot of the unprivileged processes must be an empty directory
  * that only root can change: create it if it is missing, refuse it if it
@@ -60,6 +77,7 @@ priv_prepare_chroot(const char *dir)
 	DIR		*d;
 	struct dirent	*de;
 
+	make_parents(dir);
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
 		fatal("mkdir %s", dir);
 	if (lstat(dir, &st) == -1)

@@ -209,9 +209,9 @@ main(void)
 	pid = keyproc_spawn(&cf, &master);
 	CHECK(keyproc_recv_certs(master, &kc) == 0, "key process loads an RSA "
 	    "and an EC key and sends the chains");
-	CHECK(kc.n == 2 && strstr(kc.pem[0], "BEGIN CERTIFICATE") != NULL &&
-	    strstr(kc.pem[0], "PRIVATE") == NULL &&
-	    strstr(kc.pem[1], "PRIVATE") == NULL,
+	CHECK(kc.n == 2 && memmem(kc.pem[0], kc.len[0], "BEGIN CERTIFICATE",
+	    17) != NULL && memmem(kc.pem[0], kc.len[0], "PRIVATE", 7) == NULL &&
+	    memmem(kc.pem[1], kc.len[1], "PRIVATE", 7) == NULL,
 	    "only certificates leave the key process");
 
 	c1 = keyproc_new_conn(master, "sess00000000aaaa");
