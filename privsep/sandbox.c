@@ -17,7 +17,9 @@
  * Loads a seccomp allow-list.  Each process's list is in its own file
  * (sandbox_net.c, sandbox_spool.c, sandbox_key.c); this file holds the
  * mechanism only.  The default action kills the whole process.  A build
- * with -DSANDBOX_DEBUG traps instead and names the forbidden syscall.
+ * with -DSANDBOX_DEBUG traps instead and names the forbidden syscall; the
+ * sanitizer build (make SANITIZE=1) adds what its runtime needs to every
+ * list, and only there.
  */
 
 #include <errno.h>
@@ -29,6 +31,24 @@
 
 #include "log.h"
 #include "priv.h"
+
+#ifdef POPSEP_SANITIZE
+/* AddressSanitizer's and UBSan's runtime: reports, shadow memory. */
+static const struct sandbox_rule sanitizer_rules[] = {
+	{ SCMP_SYS(sigaltstack), "ASan" },
+	{ SCMP_SYS(rt_sigaction), "ASan" },
+	{ SCMP_SYS(rt_sigprocmask), "ASan" },
+	{ SCMP_SYS(prctl), "ASan" },
+	{ SCMP_SYS(mprotect), "ASan" },
+	{ SCMP_SYS(open), "sanitizer report: /proc/self/maps" },
+	{ SCMP_SYS(openat), "sanitizer report: /proc/self/maps" },
+	{ SCMP_SYS(readlink), "sanitizer report" },
+	{ SCMP_SYS(sched_yield), "ASan" },
+	{ SCMP_SYS(gettid), "ASan" },
+	{ SCMP_SYS(fstat), "ASan" },
+	{ SCMP_SYS(newfstatat), "ASan" },
+};
+#endif
 
 #ifdef SANDBOX_DEBUG
 static void
@@ -73,6 +93,13 @@ sandbox_apply(const struct sandbox_rule *rules, size_t n, const char *who)
 			fatalx("%s: seccomp rule %zu (%s): %s", who, i,
 			    rules[i].why, strerror(-rc));
 	}
+#ifdef POPSEP_SANITIZE
+	for (i = 0; i < sizeof(sanitizer_rules) / sizeof(sanitizer_rules[0]);
+	    i++)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+		    sanitizer_rules[i].nr, 0)) < 0)
+			fatalx("%s: sanitizer rule: %s", who, strerror(-rc));
+#endif
 	if ((rc = seccomp_load(ctx)) < 0)
 		fatalx("%s: seccomp_load: %s", who, strerror(-rc));
 	seccomp_release(ctx);

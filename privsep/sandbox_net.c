@@ -52,20 +52,6 @@ static const struct sandbox_rule rules[] = {
 	{ SCMP_SYS(restart_syscall), "poll resumed after SIGSTOP/SIGCONT" },
 	{ SCMP_SYS(exit), "exit" },
 	{ SCMP_SYS(exit_group), "exit" },
-#ifdef POPSEP_SANITIZE
-	/* AddressSanitizer's runtime, in the sanitizer build only. */
-	{ SCMP_SYS(sigaltstack), "ASan" },
-	{ SCMP_SYS(rt_sigaction), "ASan" },
-	{ SCMP_SYS(rt_sigprocmask), "ASan" },
-	{ SCMP_SYS(prctl), "ASan" },
-	{ SCMP_SYS(mprotect), "ASan" },
-	{ SCMP_SYS(openat), "ASan report: /proc/self/maps" },
-	{ SCMP_SYS(readlink), "ASan report" },
-	{ SCMP_SYS(sched_yield), "ASan" },
-	{ SCMP_SYS(gettid), "ASan" },
-	{ SCMP_SYS(fstat), "ASan" },
-	{ SCMP_SYS(newfstatat), "ASan" },
-#endif
 };
 
 void
