@@ -110,28 +110,31 @@ $(BUILD)/regress/%: regress/unit/%.c $(LIBOBJS) regress/unit/test.h
 
 unit: $(UNIT_BINS)
 
-# Installs missing Debian packages for building, testing and the demo.
+# Installs the missing Debian packages (etc/deps.sh says which).
 deps:
-	@sh etc/deps.sh
+	@sh etc/deps.sh check
 
 check: deps
 	@$(MAKE) --no-print-directory -j2 all unit
 	@sh regress/run.sh $(BUILD)
 
-demo: deps
+demo:
+	@sh etc/deps.sh build
 	@$(MAKE) --no-print-directory -j2 all
 	@sh etc/demo.sh $(BUILD)
 
 # Coverage-guided fuzzing of the command parser, the mbox parser and the
 # frame decoder (clang, libFuzzer, ASan, UBSan): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 600
-fuzz: deps
+fuzz:
+	@sh etc/deps.sh fuzz
 	@sh regress/fuzz/run.sh $(FUZZ_SECONDS)
 
 lint-man:
 	mandoc -Tlint -Wwarning $(MANS)
 
-bench: deps
+bench:
+	@sh etc/deps.sh bench
 	@$(MAKE) --no-print-directory -j2 all
 	@sh regress/bench/run.sh $(BUILD)
 

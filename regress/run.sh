@@ -15,6 +15,8 @@ case "$BUILD" in
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ;;
 esac
 LOG=$(mktemp -d /tmp/popsep-check.XXXXXX)
+# The daemon's two system users (_popsep, _popsepkey), if missing.
+[ "$(id -u)" = 0 ] && sh "$TOP/etc/users.sh"
 pass=0; fail=0; skip=0
 
 run_one() {
