@@ -447,7 +447,7 @@ void
 monitor_main(struct session *s)
 {
 	struct pollfd	pfd[2];
-	int		sv[2], keep[5], nfds;
+	int		sv[2], keep[5];
 	pid_t		pid;
 
 	log_procname("monitor");
@@ -483,26 +483,22 @@ monitor_main(struct session *s)
 	close_all_but(keep, 4);
 
 	while (mon.net_fd != -1 || mon.spool_fd != -1) {
-		nfds = 0;
-		if (mon.net_fd != -1) {
-			pfd[nfds].fd = mon.net_fd;
-			pfd[nfds++].events = POLLIN;
-		}
-		if (mon.spool_fd != -1) {
-			pfd[nfds].fd = mon.spool_fd;
-			pfd[nfds++].events = POLLIN;
-		}
-		if (poll(pfd, (nfds_t)nfds, -1) == -1) {
+		/* A closed channel polls as fd -1, which poll() ignores. */
+		pfd[0].fd = mon.net_fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = mon.spool_fd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
-		nfds = 0;
-		if (mon.net_fd != -1 && pfd[nfds++].revents != 0)
+		if (pfd[0].fd != -1 && pfd[0].revents != 0)
 			serve(&mon.net_fd, net_handlers, sizeof(net_handlers) /
 			    sizeof(net_handlers[0]), "monitor<-net");
-		if (mon.spool_fd != -1 && nfds < 2 &&
-		    pfd[nfds].fd == mon.spool_fd && pfd[nfds].revents != 0)
+		/* A spool channel opened by that frame waits for the next poll. */
+		if (pfd[1].fd != -1 && pfd[1].fd == mon.spool_fd &&
+		    pfd[1].revents != 0)
 			serve(&mon.spool_fd, spool_handlers,
 			    sizeof(spool_handlers) / sizeof(spool_handlers[0]),
 			    "monitor<-spool");

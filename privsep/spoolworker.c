@@ -92,6 +92,18 @@ static void
 answer(uint16_t type, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * The network child is gone (the client hung up mid-answer): end quietly,
+ * changing nothing, as for any dropped connection.
+ */
+static __attribute__((noreturn)) void
+net_gone(void)
+{
+	if (errno == EPIPE || errno == ECONNRESET)
+		_exit(0);
+	fatal("send to the network child");
+}
+
 static void
 answer(uint16_t type, const char *fmt, ...)
 {
@@ -105,7 +117,7 @@ answer(uint16_t type, const char *fmt, ...)
 	msg_init(m, type);
 	msg_put_str(m, text);
 	if (msg_send(sw.net_fd, m, -1) == -1)
-		fatal("send to the network child");
+		net_gone();
 }
 
 static void
@@ -115,7 +127,7 @@ answer_type(uint16_t type)
 
 	msg_init(m, type);
 	if (msg_send(sw.net_fd, m, -1) == -1)
-		fatal("send to the network child");
+		net_gone();
 }
 
 static int
@@ -233,14 +245,14 @@ list_common(struct msg *m, int uidl)
 			bug("%s: line too long", __func__);
 		if (b->len + (size_t)len > sizeof(b->buf)) {
 			if (send_data(NULL, b->buf, b->len) == -1)
-				fatal("send");
+				net_gone();
 			b->len = 0;
 		}
 		memcpy(b->buf + b->len, line, (size_t)len);
 		b->len += (size_t)len;
 	}
 	if (b->len > 0 && send_data(NULL, b->buf, b->len) == -1)
-		fatal("send");
+		net_gone();
 	free(b);
 	answer_type(MSG_NS_ANS_END);
 }
@@ -268,7 +280,7 @@ send_message(uint32_t no, int64_t lines)
 		return;
 	answer(MSG_NS_ANS_MULTI, "%llu octets", (unsigned long long)mm->octets);
 	if (mbox_emit(&sw.mb, no - 1, lines, send_data, NULL) == -1)
-		fatal("send message %u", no);
+		net_gone();
 	answer_type(MSG_NS_ANS_END);
 }
 
