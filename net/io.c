@@ -152,6 +152,8 @@ conn_getline(struct conn *c, char *line, size_t max, size_t *len_r)
 	*len_r = n;
 	memmove(c->in, c->in + take, c->inlen - take);
 	c->inlen -= take;
+	/* The line may hold a password: leave no copy behind the data. */
+	explicit_bzero(c->in + c->inlen, take);
 	return LINE_OK;
 }
 

@@ -73,6 +73,42 @@ close_all_but(const int *keep, size_t n)
 }
 
 /*
+ * Qpopper's reverse-lookups: the client's name for the logs, trusted only
+ * if it resolves back to the client's address (never used to decide
+ * anything).
+ */
+static void
+reverse_lookup(struct session *s, const struct sockaddr_storage *ss,
+    socklen_t sl)
+{
+	struct addrinfo	 hints, *res, *ai;
+	char		 name[sizeof(s->host)], num[sizeof(s->addr)];
+	int		 confirmed = 0;
+
+	if (getnameinfo((const struct sockaddr *)ss, sl, name, sizeof(name),
+	    NULL, 0, NI_NAMEREQD) != 0) {
+		log_info("Unable to get canonical name of client %s", s->addr);
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = ss->ss_family;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(name, NULL, &hints, &res) == 0) {
+		for (ai = res; ai != NULL && !confirmed; ai = ai->ai_next)
+			confirmed = getnameinfo(ai->ai_addr, ai->ai_addrlen,
+			    num, sizeof(num), NULL, 0, NI_NUMERICHOST) == 0 &&
+			    strcmp(num, s->addr) == 0;
+		freeaddrinfo(res);
+	}
+	if (!confirmed) {
+		log_info("Client at \"%s\" resolves to an unknown host name "
+		    "\"%s\"", s->addr, name);
+		return;
+	}
+	strlcpy(s->host, name, sizeof(s->host));
+}
+
+/*
  * The client socket's options, set while the monitor is still root and
  * before the network child's sandbox: no Nagle delay on replies (each is
  * written whole), a send timeout so a client that stops reading cannot
@@ -101,13 +137,8 @@ session_setup_socket(struct session *s)
 	    strcmp(s->addr, "::1") == 0 ||
 	    strncmp(s->addr, "::ffff:127.", 11) == 0;
 	strlcpy(s->host, s->addr, sizeof(s->host));
-	if (s->cf->reverse_lookups && strcmp(s->addr, "unknown") != 0 &&
-	    getnameinfo((struct sockaddr *)&ss, sl, s->host, sizeof(s->host),
-	    NULL, 0, NI_NAMEREQD) != 0) {
-		log_info("Unable to get canonical name of client %s",
-		    s->addr);
-		strlcpy(s->host, s->addr, sizeof(s->host));
-	}
+	if (s->cf->reverse_lookups && strcmp(s->addr, "unknown") != 0)
+		reverse_lookup(s, &ss, sl);
 	if (gethostname(s->myname, sizeof(s->myname)) == -1)
 		strlcpy(s->myname, "localhost", sizeof(s->myname));
 }
