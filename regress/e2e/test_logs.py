@@ -1,0 +1,109 @@
+"""
+Qpopper's logging and logging options, through the real daemon: the -s
+statistics line, reverse-lookups (a confirmed name in the Stats line),
+"Possible probe of user account", "Unknown command", the tracefile (debug
+lines of every process, the network child's included, and never a
+password), and home-dir-mail (a PAM user's mailbox in the home directory,
+locked next to it).
+"""
+
+import os
+import pwd
+import re
+import shutil
+import tempfile
+
+import popseptest as P
+
+t = P.Test("logs")
+P.need_root()
+
+HOMER = "popsep-e2e-homer"
+HOMER_PW = "h0mer-pass"
+P.create_system_user(t, HOMER, HOMER_PW, groups=())
+home = tempfile.mkdtemp(prefix="popsep-e2e-home-", dir="/tmp")
+os.chmod(home, 0o755)
+t.cleanup(shutil.rmtree, home, True)
+P.run(["usermod", "-d", home, HOMER], check=True)
+pw = pwd.getpwnam(HOMER)
+os.chown(home, pw.pw_uid, pw.pw_gid)
+
+srv = P.Server(t, "logs", cleartext="always", options={
+    "home-dir-mail": "Mailbox",
+    "reverse-lookups": True,
+    "tracefile": None})
+TRACE = os.path.join(srv.dir, "trace.log")
+srv.options["tracefile"] = TRACE
+VIRT = "popsep-e2e-logs"
+srv.add_virtual_user(VIRT, "v-pass")
+msgs = [P.message(1, b"one", b"first\n"), P.message(2, b"two", b"second\n")]
+box = srv.mbox(VIRT, msgs)
+# The PAM user's mailbox is in the home directory (home-dir-mail).
+homebox = P.Mbox(os.path.join(home, "Mailbox"), msgs, pw.pw_uid, pw.pw_gid)
+srv.start(args=("-d", "-s"))
+
+
+def stats_line():
+    c = srv.login(VIRT, tls=False)
+    t.check(c.cmd("DELE 1").startswith(b"+OK"), "dele")
+    t.check(c.cmd("QUIT").startswith(b"+OK"), "quit")
+    c.closed()
+    size1 = len(P.wire(msgs[0]))
+    size2 = len(P.wire(msgs[1]))
+    want = "Stats: %s 1 %d 1 %d localhost 127.0.0.1" % (VIRT, size1, size2)
+    found = P.wait_for(lambda: want in srv.read_log(), 5)
+    t.check(found, "qpopper-stats-line-with-confirmed-name", srv.read_log()[-1500:])
+
+
+def probe_and_unknown():
+    c = srv.connect(tls=False)
+    c.cmd("XSENDER")
+    c.cmd("USER " + VIRT)
+    c.cmd("QUIT")
+    c.closed()
+    log = srv.read_log()
+    t.check('Unknown command: "XSENDER"' in log, "unknown-command-logged")
+    t.check('Possible probe of user account "%s"' % VIRT in log,
+            "possible-probe-logged")
+
+
+def tracefile():
+    c = srv.login(VIRT, tls=False, password="v-pass")
+    c.cmd("QUIT")
+    c.closed()
+    P.wait_for(lambda: os.path.exists(TRACE) and
+               "session ended" in open(TRACE).read(), 5)
+    tr = open(TRACE).read() if os.path.exists(TRACE) else ""
+    t.check(re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d popsepd\[\d+\]: "
+                      r"monitor [0-9a-f]{16}: session ended$", tr, re.M)
+            is not None, "tracefile-has-debug-lines", tr[-800:])
+    t.check("session ended" not in srv.read_log(),
+            "debug-lines-only-in-the-tracefile")
+    t.check(re.search(r"net [0-9a-f]{16}: ", tr) is not None,
+            "tracefile-has-network-child-lines")
+    t.check("v-pass" not in tr and HOMER_PW not in tr,
+            "no-password-in-the-tracefile")
+    t.eq(os.stat(TRACE).st_mode & 0o777, 0o600, "tracefile-mode-0600")
+
+
+def home_dir_mail():
+    c = srv.login(HOMER, tls=False, password=HOMER_PW)
+    r, body = c.retr(2)
+    t.eq(body, homebox.expected(1), "home-dir-mail-retr")
+    t.check(not os.path.exists(os.path.join(home, "Mailbox.lock")),
+            "no-lock-while-session-idle")
+    c.cmd("DELE 1")
+    t.check(c.cmd("QUIT").startswith(b"+OK"), "home-dir-mail-quit")
+    c.closed()
+    t.eq(homebox.read(), homebox.data(keep=[1]),
+         "home-dir-mail-updated-in-place")
+    t.check(not os.path.exists(os.path.join(home, "Mailbox.lock")),
+            "home-dir-lock-removed")
+
+
+t.run("stats", stats_line)
+t.run("probe", probe_and_unknown)
+t.run("trace", tracefile)
+t.run("home", home_dir_mail)
+srv.check_log_clean("no-sandbox-violations")
+t.done()
