@@ -36,8 +36,7 @@ endif
 
 LIB_SRCS := \
 	lib/config.c \
-	lib/log.c \
-	lib/msg.c
+	lib/log.c
 
 NET_SRCS := \
 	net/io.c \
@@ -65,6 +64,7 @@ PRIVSEP_SRCS := \
 	privsep/master.c \
 	privsep/monitor.c \
 	privsep/monitor_wrap.c \
+	privsep/msg.c \
 	privsep/netchild.c \
 	privsep/priv.c \
 	privsep/proc.c \

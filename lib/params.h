@@ -17,7 +17,7 @@
 /*
  * Every limit of popsep in one place.  Used by all processes; knows no
  * process role.  Changing a limit that crosses a channel changes the
- * protocol: bump the channel version in lib/msg.h.
+ * protocol: bump the channel version in privsep/msg.h.
  */
 
 #ifndef POPSEP_PARAMS_H

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "msg.h"
+#include "params.h"
 #include "spool.h"
 
 struct out {

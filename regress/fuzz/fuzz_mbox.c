@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "msg.h"
 #include "params.h"
 #include "spool.h"
 

@@ -14,7 +14,7 @@
  * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
  */
 /*
- * libFuzzer target for lib/msg.c, the frame decoder.  Each input is
+ * libFuzzer target for privsep/msg.c, the frame decoder.  Each input is
  *
  *	byte 0		flags: bits 0-1 descriptors to attach (0-3),
  *			bit 2 repair the header (version and length),

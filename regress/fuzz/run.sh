@@ -20,7 +20,8 @@ PKG_LIBS=$(pkg-config --libs openssl libbsd-overlay 2>/dev/null)
 CFLAGS="-g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -Wall -Wextra -Werror -Wno-unused-command-line-argument \
-    -I$TOP/lib -I$TOP/net -I$TOP/proto -I$TOP/spool $PKG_CFLAGS \
+    -I$TOP/lib -I$TOP/net -I$TOP/proto -I$TOP/spool -I$TOP/privsep \
+    $PKG_CFLAGS \
     ${FUZZ_CFLAGS:-}"
 
 mkdir -p "$OUT" || exit 1
@@ -32,7 +33,7 @@ build() {
 }
 build fuzz_pop3_cmd "$TOP/proto/pop3_cmd.c"
 build fuzz_mbox "$TOP/spool/mbox.c" "$TOP/spool/uid.c"
-build fuzz_msg "$TOP/lib/msg.c"
+build fuzz_msg "$TOP/privsep/msg.c"
 
 # seed DIR NAME PRINTF-FORMAT: one seed file, written once.
 seed() {

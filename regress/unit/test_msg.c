@@ -14,7 +14,7 @@
  * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
  */
 /*
- * Unit tests of lib/msg.c, the frame codec.  Round trips of every put/get
+ * Unit tests of privsep/msg.c, the frame codec.  Round trips of every put/get
  * type over a real SOCK_SEQPACKET pair, descriptor passing, msg_lookup
  * tables, and must-die cases: a malformed frame or a misused cursor must
  * end the process (fatalx, _exit(1)) with the right complaint.  Every

@@ -16,7 +16,8 @@
 /*
  * Typed, length-prefixed frames between popsep's processes, over
  * SOCK_SEQPACKET socketpairs (one frame per datagram), with at most one
- * descriptor passed by SCM_RIGHTS.  Used by every process; knows no role.
+ * descriptor passed by SCM_RIGHTS.  Used by every process of privsep/;
+ * knows no role itself.
  *
  * Wire format of a frame: u16 version, u16 type, u32 body length (host
  * order: both ends are the same binary on the same host), then the body.
