@@ -396,25 +396,6 @@ keyproc_spawn(const struct config *cf, int *fd_r)
 	return pid;
 }
 
-void
-keyproc_relay_log(struct msg *m)
-{
-	char		 line[LOG_LINE_MAX];
-	const uint8_t	*p;
-	size_t		 n, i;
-	int		 prio;
-
-	prio = msg_get_u8(m);
-	p = msg_get_data(m, &n, LOG_LINE_MAX - 1);
-	msg_end(m);
-	if (prio < LOG_CRIT || prio > LOG_DEBUG)
-		prio = LOG_WARNING;
-	for (i = 0; i < n; i++)
-		line[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
-	line[n] = '\0';
-	log_emit(prio, line);
-}
-
 /* The master's side: collect every chain until READY; -1 on failure. */
 int
 keyproc_recv_certs(int fd, struct key_certs *kc)
@@ -435,7 +416,7 @@ keyproc_recv_certs(int fd, struct key_certs *kc)
 			break;
 		}
 		if (m->type == MSG_KEY_REQ_LOG) {
-			keyproc_relay_log(m);
+			relay_log(m, "key: ");
 			continue;
 		}
 		if (m->type == MSG_KEY_ANS_FAIL) {

@@ -69,6 +69,6 @@ pid_t	keyproc_spawn(const struct config *, int *);
 int	keyproc_recv_certs(int, struct key_certs *);
 void	keyproc_free_certs(struct key_certs *);
 int	keyproc_new_conn(int, const char *);
-void	keyproc_relay_log(struct msg *);
+
 
 #endif /* POPSEP_KEYPROC_H */

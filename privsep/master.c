@@ -282,7 +282,7 @@ key_frame(struct master *m)
 
 	rc = msg_recv(m->key_fd, &m->m);
 	if (rc == 1 && m->m.type == MSG_KEY_REQ_LOG) {
-		keyproc_relay_log(&m->m);
+		relay_log(&m->m, "key: ");
 		return;
 	}
 	if (rc == 1)

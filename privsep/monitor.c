@@ -101,48 +101,24 @@ static const struct msg_handler spool_handlers[] = {
 	{ MSG_MS_REQ_STATS, 24, 24, 0, MON_AUTHED, mon_stats, "STATS" },
 };
 
-/*
- * A child's log line: bounded, printable, at a level a child may use, and
- * carrying the name of the child it came from.  A line that claims to be
- * someone else's is logged as the sender's, marked.
- */
-static void
-mon_log(struct msg *m, const char *role)
-{
-	char		 line[LOG_LINE_MAX], prefix[64], out[LOG_LINE_MAX + 80];
-	const uint8_t	*p;
-	size_t		 n, i;
-	int		 prio;
-
-	prio = msg_get_u8(m);
-	p = msg_get_data(m, &n, LOG_LINE_MAX - 1);
-	msg_end(m);
-	if (prio < LOG_WARNING || prio > LOG_DEBUG)
-		fatalx("%s log frame with priority %d", role, prio);
-	for (i = 0; i < n; i++)
-		line[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
-	line[n] = '\0';
-	snprintf(prefix, sizeof(prefix), "%s %s: ", role, mon.s->id);
-	if (strncmp(line, prefix, strlen(prefix)) == 0) {
-		log_emit(prio, line);
-		return;
-	}
-	snprintf(out, sizeof(out), "%s[unverified]%s", prefix, line);
-	log_emit(prio, out);
-}
-
 static void
 mon_log_net(void *arg, struct msg *m)
 {
+	char	prefix[32];
+
 	(void)arg;
-	mon_log(m, "net");
+	snprintf(prefix, sizeof(prefix), "net %s: ", mon.s->id);
+	relay_log(m, prefix);
 }
 
 static void
 mon_log_spool(void *arg, struct msg *m)
 {
+	char	prefix[32];
+
 	(void)arg;
-	mon_log(m, "spool");
+	snprintf(prefix, sizeof(prefix), "spool %s: ", mon.s->id);
+	relay_log(m, prefix);
 }
 
 static void

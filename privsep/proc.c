@@ -26,10 +26,13 @@
 #include <stdlib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "msg.h"
 #include "session.h"
 
 static int
@@ -141,4 +144,35 @@ session_setup_socket(struct session *s)
 		reverse_lookup(s, &ss, sl);
 	if (gethostname(s->myname, sizeof(s->myname)) == -1)
 		strlcpy(s->myname, "localhost", sizeof(s->myname));
+}
+
+/*
+ * A log line from a less trusted process (network child, spool worker,
+ * key process), received in a LOG frame: bounded by the frame check,
+ * printable, at a level between crit and debug, and starting with the
+ * sender's own name (prefix).  A line that claims another name is logged
+ * under the sender's, marked; it is never dropped, so nothing hides.
+ */
+void
+relay_log(struct msg *m, const char *prefix)
+{
+	char		 line[LOG_LINE_MAX], out[LOG_LINE_MAX + 64];
+	const uint8_t	*p;
+	size_t		 n, i;
+	int		 prio;
+
+	prio = msg_get_u8(m);
+	p = msg_get_data(m, &n, LOG_LINE_MAX - 1);
+	msg_end(m);
+	if (prio < LOG_CRIT || prio > LOG_DEBUG)
+		prio = LOG_WARNING;
+	for (i = 0; i < n; i++)
+		line[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
+	line[n] = '\0';
+	if (strncmp(line, prefix, strlen(prefix)) == 0) {
+		log_emit(prio, line);
+		return;
+	}
+	snprintf(out, sizeof(out), "%s[unverified]%s", prefix, line);
+	log_emit(prio, out);
 }
