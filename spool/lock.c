@@ -40,6 +40,46 @@
 #include "log.h"
 #include "spool.h"
 
+/*
+ * No mail yet: an empty mailbox of the user's own, as a delivery agent
+ * would make it.  In a set-group-id spool directory (Debian's /var/mail,
+ * root:mail 2775) that is USER:mail 0660; elsewhere the user's own group
+ * and 0600.  O_EXCL and O_NOFOLLOW: nothing someone else put there is
+ * taken over.
+ */
+static int
+create_mailbox(const char *path, uid_t uid, gid_t gid, const char **why)
+{
+	struct stat	 dst;
+	char		 dir[1024], *slash;
+	mode_t		 mode = 0600;
+	int		 fd;
+
+	if (strlcpy(dir, path, sizeof(dir)) < sizeof(dir) &&
+	    (slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (stat(dir[0] != '\0' ? dir : "/", &dst) == 0 &&
+		    (dst.st_mode & S_ISGID) != 0) {
+			gid = dst.st_gid;
+			mode = 0660;
+		}
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY |
+	    O_CLOEXEC, mode);
+	if (fd == -1)
+		return -1;
+	if (fchown(fd, uid, gid) == -1 || fchmod(fd, mode) == -1) {
+		log_warn("fchown %s", path);
+		close(fd);
+		(void)unlink(path);
+		*why = "cannot create the mailbox";
+		errno = EPERM;
+		return -1;
+	}
+	log_info("created empty mailbox %s", path);
+	return fd;
+}
+
 int
 spool_open(const char *path, uid_t uid, gid_t gid, int *fd_r,
     const char **why)
@@ -48,18 +88,8 @@ spool_open(const char *path, uid_t uid, gid_t gid, int *fd_r,
 	int		fd;
 
 	fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT) {
-		/* No mail yet: an empty mailbox of the user's own. */
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_NOCTTY | O_CLOEXEC, 0600);
-		if (fd != -1 && fchown(fd, uid, gid) == -1) {
-			log_warn("fchown %s", path);
-			close(fd);
-			(void)unlink(path);
-			*why = "cannot create the mailbox";
-			return -1;
-		}
-	}
+	if (fd == -1 && errno == ENOENT)
+		fd = create_mailbox(path, uid, gid, why);
 	if (fd == -1) {
 		log_warn("open %s", path);
 		*why = errno == ELOOP ? "mailbox is a symbolic link" :
