@@ -18,6 +18,7 @@ import popseptest as P
 t = P.Test("logs")
 P.need_root()
 
+P.create_system_user(t)               # the PAM user of created_mailboxes
 HOMER = "popsep-e2e-homer"
 HOMER_PW = "h0mer-pass"
 P.create_system_user(t, HOMER, HOMER_PW, groups=())
@@ -101,7 +102,37 @@ def home_dir_mail():
             "home-dir-lock-removed")
 
 
+def created_mailboxes():
+    """A missing mailbox is created empty: USER:mail 0660 in a set-group-id
+    spool directory (Debian's /var/mail), the user's group and 0600
+    elsewhere."""
+    import grp
+    c2 = P.Server(t, "create", cleartext="always")
+    os.chown(c2.spool, 0, grp.getgrnam("mail").gr_gid)
+    os.chmod(c2.spool, 0o2775)
+    alice = c2.add_system_user(P.SYS_USER, P.SYS_PASS)
+    other = os.path.join(c2.dir, "virt")
+    os.mkdir(other, 0o755)
+    c2.add_virtual_user("popsep-e2e-new", "n-pass",
+                        mailbox=os.path.join(other, "box"))
+    c2.start()
+    for user, path, gid, mode in (
+            (P.SYS_USER, alice, grp.getgrnam("mail").gr_gid, 0o660),
+            ("popsep-e2e-new", os.path.join(other, "box"), P.VIRT_GID,
+             0o600)):
+        c = c2.login(user, tls=False)
+        t.eq(c.cmd("STAT"), b"+OK 0 0", "created-%s-empty" % user)
+        c.cmd("QUIT")
+        c.closed()
+        st = os.lstat(path)
+        t.eq((st.st_uid == c2.users[user][1], st.st_gid, st.st_mode & 0o7777),
+             (True, gid, mode), "created-%s-owner-group-mode" % user)
+    c2.check_log_clean("create-no-sandbox-violations")
+    c2.stop()
+
+
 t.run("stats", stats_line)
+t.run("create", created_mailboxes)
 t.run("probe", probe_and_unknown)
 t.run("trace", tracefile)
 t.run("home", home_dir_mail)
