@@ -1,0 +1,68 @@
+"""
+max-sessions: with two sessions allowed, a third connection gets
+"-ERR [SYS/TEMP] Too many sessions" and is closed, and once a session ends
+a new one is served.  A key process replaced by SIGHUP is not counted as
+a session when it exits: it serves a session begun before the reload and
+leaves with it, and the count must still be exact afterwards.
+"""
+
+import os
+import signal
+import time
+
+import popseptest as P
+
+t = P.Test("limits")
+P.need_root()
+
+srv = P.Server(t, "limits", cleartext="always",
+               options={"max-sessions": "2"})
+USERS = ["popsep-e2e-limits%d" % i for i in range(4)]
+for u in USERS:
+    srv.add_virtual_user(u, "l-pass")
+    srv.mbox(u, [P.message(1, b"one", b"x\n")])
+srv.start()
+
+BUSY = b"-ERR [SYS/TEMP] Too many sessions, try again later"
+
+
+def tls_session(user):
+    c = srv.login(user, tls=True)     # TLS: it holds a key-process channel
+    t.check(c.cmd("STAT").startswith(b"+OK"), "session-%s" % user)
+    return c
+
+
+def end(c):
+    c.cmd("QUIT")
+    c.closed()
+
+
+def limits():
+    a = tls_session(USERS[0])
+    b = tls_session(USERS[1])
+    c = srv.connect(tls=False)
+    t.eq(c.greeting, BUSY, "third-refused")
+    t.check(c.closed(), "third-closed")
+    end(b)
+    ok = P.wait_for(lambda: srv.works(USERS[1])[0], 5)
+    t.check(ok, "served-again-after-one-ends")
+
+    # a is served by the current key process; replace it.
+    mark = srv.log_mark()
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    t.check(P.wait_for(lambda: "reloaded" in srv.log_since(mark), 5),
+            "reloaded")
+    b = tls_session(USERS[1])          # on the new key process
+    end(a)                             # the old key process exits with a
+    time.sleep(1.0)                    # both exits are reaped
+    c = tls_session(USERS[2])          # b and c: two sessions
+    d = srv.connect(tls=False)
+    t.eq(d.greeting, BUSY, "count-exact-after-old-key-process-exits")
+    d.sock.close()
+    end(b)
+    end(c)
+
+
+t.run("limits", limits)
+srv.check_log_clean("no-sandbox-violations")
+t.done()
