@@ -31,6 +31,7 @@
 #include "params.h"
 
 static int		 log_stderr = 1;	/* until log_init() */
+static int		 log_echo;	/* also to stderr while starting */
 static int		 log_level = LOG_INFO;
 static const char	*log_proc = "master";
 static char		 log_sess[32];
@@ -47,6 +48,16 @@ log_init(int to_stderr, int facility)
 	log_stderr = to_stderr;
 	if (!to_stderr)
 		openlog("popsepd", LOG_PID | LOG_NDELAY, facility);
+}
+
+/*
+ * While a daemon starts, its errors also go to standard error, where the
+ * administrator who started it sees them.
+ */
+void
+log_startup(int on)
+{
+	log_echo = on;
 }
 
 void
@@ -159,6 +170,8 @@ log_emit(int prio, const char *line)
 		return;
 	}
 	syslog(prio, "%s", line);
+	if (log_echo && prio <= LOG_WARNING)
+		dprintf(STDERR_FILENO, "popsepd: %s\n", line);
 }
 
 static void

@@ -30,6 +30,7 @@ typedef void (*log_sink_fn)(int, const char *);
 
 void	log_init(int, int);
 void	log_procname(const char *);
+void	log_startup(int);
 void	log_session(const char *);
 const char *log_session_id(void);
 void	log_set_sink(log_sink_fn);

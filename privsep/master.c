@@ -359,26 +359,78 @@ write_pid_file(const char *path)
 	fclose(fp);
 }
 
+/*
+ * Detach before anything else starts, so the key process and every
+ * session are the master's own children; the parent waits for the word
+ * that start-up succeeded and exits with the matching status, so a bad
+ * key or a port in use still fails the command that started popsepd.
+ */
+static int
+detach_begin(void)
+{
+	pid_t	pid;
+	char	c = 1;
+	int	p[2];
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid != 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			c = 1;
+		_exit(c == 0 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() == -1)
+		fatal("setsid");
+	log_startup(1);
+	return p[1];
+}
+
+static void
+detach_end(int fd)
+{
+	int	null;
+
+	if ((null = open("/dev/null", O_RDWR)) == -1)
+		fatal("/dev/null");
+	(void)dup2(null, STDIN_FILENO);
+	(void)dup2(null, STDOUT_FILENO);
+	(void)dup2(null, STDERR_FILENO);
+	if (null > STDERR_FILENO)
+		close(null);
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	log_startup(0);
+	if (write(fd, "", 1) != 1)
+		fatal("start-up pipe");
+	close(fd);
+}
+
 void
 master_main(struct config *cf)
 {
 	struct sigaction	 sa;
 	struct pollfd		 pfd[LISTEN_MAX + 2];
 	size_t			 i, n;
-	int			 quit = 0;
+	int			 quit = 0, ready_fd = -1;
 
 	memset(&ms, 0, sizeof(ms));
 	ms.cf = cf;
 	ms.key_fd = -1;
 	ms.key_pid = -1;
+	if (!cf->debug)
+		ready_fd = detach_begin();
 	if (cfg_tls_enabled(cf) &&
 	    start_tls(cf, &ms.key_fd, &ms.key_pid, &ms.ctx) == -1)
 		fatalx("TLS could not be set up; not starting");
 	for (i = 0; i < cf->nlisten; i++)
 		bind_one(&ms, &cf->listen[i]);
-	if (!cf->debug && daemon(0, 0) == -1)
-		fatal("daemon");
 	write_pid_file(cf->pid_file);
+	if (ready_fd != -1)
+		detach_end(ready_fd);
 	if (pipe2(ms.sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe");
 	memset(&sa, 0, sizeof(sa));
