@@ -1,0 +1,83 @@
+"""
+Standalone daemon mode (no -d): the command exits 0 once the detached
+master is serving and has written pid-file, or 1 with the reason on
+standard error if start-up fails (a port in use, a key that does not
+match its certificate); the key process is the master's child; SIGTERM
+stops the master and removes pid-file.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import popseptest as P
+
+t = P.Test("daemon")
+P.need_root()
+
+srv = P.Server(t, "daemon", cleartext="always")
+PIDFILE = os.path.join(srv.dir, "popsepd.pid")
+srv.options["pid-file"] = PIDFILE
+USER = "popsep-e2e-daemon"
+srv.add_virtual_user(USER, "d-pass")
+srv.mbox(USER, [P.message(1, b"one", b"x\n")])
+
+
+def start():
+    srv.write_config()
+    return subprocess.run([P.POPSEPD, "-f", srv.conf], capture_output=True,
+                          timeout=30)
+
+
+def daemon_mode():
+    # A port in use: exit 1, the reason on stderr, no daemon left.
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", srv.port))
+    blocker.listen(1)
+    r = start()
+    t.check(r.returncode == 1 and b"Address already in use" in r.stderr,
+            "port-in-use-exit-1-with-reason", r.stderr)
+    blocker.close()
+    t.check(not os.path.exists(PIDFILE), "no-pid-file-after-failure")
+
+    r = start()
+    t.eq(r.returncode, 0, "starts-exit-0")
+    pid = int(open(PIDFILE).read()) if os.path.exists(PIDFILE) else None
+    t.check(pid is not None and P.proc_status(pid) is not None,
+            "pid-file-names-the-running-master")
+    if pid is None:
+        return
+    t.cleanup(P.kill_pids, [pid] + P.descendants(pid))
+    kids = P.children(pid)
+    import pwd
+    key_uid = pwd.getpwnam("_popsepkey").pw_uid
+    t.check(any(P.ids(P.proc_status(k), "Uid")[0] == key_uid for k in kids),
+            "key-process-is-the-masters-child", repr(kids))
+    c = srv.login(USER, tls=True)
+    t.check(c.cmd("STAT").startswith(b"+OK"), "daemon-serves")
+    c.cmd("QUIT")
+    c.closed()
+    os.kill(pid, signal.SIGTERM)
+    t.check(P.wait_for(lambda: P.proc_status(pid) is None or
+                       P.proc_status(pid).get("State", "").startswith("Z"), 5),
+            "sigterm-stops-the-master")
+    t.check(P.wait_for(lambda: not os.path.exists(PIDFILE), 5),
+            "pid-file-removed")
+
+    # A key that is not the certificate's: exit 1, the reason on stderr.
+    other = os.path.join(srv.dir, "other-key.pem")
+    P.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+           "ec_paramgen_curve:P-256", "-out", other], check=True)
+    srv.key_saved = srv.key
+    srv.key = other
+    r = start()
+    srv.key = srv.key_saved
+    t.check(r.returncode == 1 and b"does not match" in r.stderr,
+            "mismatched-key-exit-1-with-reason", r.stderr)
+
+
+t.run("daemon", daemon_mode)
+t.done()
