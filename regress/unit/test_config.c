@@ -291,7 +291,7 @@ static const struct val_case val_cases[] = {
 	BAD("set Timeout = 30\n", 1, "unknown option \"Timeout\""),
 	BAD("set time out = 30\n", 1, "unknown option \"time out\""),
 	BAD("set = 30\n", 1, "unknown option \"\""),
-	/* Qpopper options not implemented get their own message. */
+	/* Qpopper options popsep lacks get their own message. */
 	BAD("set bulldb = /x\n", 1, "\"bulldb\" is a Qpopper option that "
 	    "this version of popsep does not support"),
 	BAD("# qpopper\nset server-mode\n", 2, "\"server-mode\" is a Qpopper "
