@@ -8,7 +8,6 @@ leaves with it, and the count must still be exact afterwards.
 
 import os
 import signal
-import time
 
 import popseptest as P
 
@@ -48,13 +47,18 @@ def limits():
     t.check(ok, "served-again-after-one-ends")
 
     # a is served by the current key process; replace it.
+    before = set(P.children(srv.proc.pid))
     mark = srv.log_mark()
     os.kill(srv.proc.pid, signal.SIGHUP)
     t.check(P.wait_for(lambda: "reloaded" in srv.log_since(mark), 5),
             "reloaded")
     b = tls_session(USERS[1])          # on the new key process
     end(a)                             # the old key process exits with a
-    time.sleep(1.0)                    # both exits are reaped
+    # Wait until the master has reaped a's monitor and the old key
+    # process (their /proc entries go when they are reaped).
+    t.check(P.wait_for(lambda: not any(os.path.exists("/proc/%d" % p)
+                                       for p in before), 30),
+            "old-processes-reaped")
     c = tls_session(USERS[2])          # b and c: two sessions
     d = srv.connect(tls=False)
     t.eq(d.greeting, BUSY, "count-exact-after-old-key-process-exits")

@@ -49,7 +49,9 @@ def traced(c, payload, expect_end):
     st = subprocess.Popen(["strace", "-q", "-p", str(pid), "-e",
                            "trace=write,writev,sendto,sendmsg", "-o", out],
                           stderr=subprocess.DEVNULL)
-    time.sleep(0.5)                      # attached before we send
+    # attached before we send: the child's TracerPid is strace's
+    pt.wait_for(lambda: (pt.proc_status(pid) or {}).get("TracerPid", "0")
+               == str(st.pid), 30)
     c.send(payload)
     data = b""
     done = expect_end if callable(expect_end) else \
