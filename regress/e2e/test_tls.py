@@ -11,6 +11,7 @@ session in progress.
 
 import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -140,13 +141,30 @@ def no_resumption_no_renegotiation():
            "-CAfile", CA, "-servername", "localhost", "-tls1_2"]
     sc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT)
-    time.sleep(1.0)
+    out = b""
+    deadline = time.time() + 20
+    while b"+OK popsep" not in out and time.time() < deadline:
+        r, _, _ = select.select([sc.stdout], [], [], 1)
+        if r:
+            d = os.read(sc.stdout.fileno(), 65536)
+            if not d:
+                break
+            out += d
     sc.stdin.write(b"R\n")
     sc.stdin.flush()
-    time.sleep(1.0)
+    while time.time() < deadline:
+        r, _, _ = select.select([sc.stdout], [], [], 1)
+        if r:
+            d = os.read(sc.stdout.fileno(), 65536)
+            if not d:
+                break
+            out += d
+            if b"renegotiation" in out:
+                break
     sc.stdin.close()
-    out = sc.stdout.read().decode("utf-8", "replace")
+    out += sc.stdout.read()
     sc.wait(timeout=15)
+    out = out.decode("utf-8", "replace")
     t.check("+OK popsep" in out and "RENEGOTIATING" in out and
             "no renegotiation" in out, "tls12-renegotiation-refused",
             out[-800:])
