@@ -348,9 +348,14 @@ mon_lock(void *arg, struct msg *m)
 static void
 mon_unlock(void *arg, struct msg *m)
 {
+	struct msg	*a = &mon.m;
+
 	(void)arg;
 	msg_end(m);
 	spool_unlock(mon.mbox_fd, &mon.lock);
+	msg_init(a, MSG_MS_ANS_UNLOCK);
+	if (msg_send(mon.spool_fd, a, -1) == -1)
+		log_warn("send to the spool worker");
 }
 
 /* Qpopper's statistics line (-s): user, deleted, kept, client. */

@@ -24,11 +24,14 @@
  *   MSG_MS_REQ_LOCK    (empty)                          spool -> mon
  *   MSG_MS_ANS_LOCK    u32 status (0 = locked)          mon -> spool
  *   MSG_MS_REQ_UNLOCK  (empty)                          spool -> mon
+ *   MSG_MS_ANS_UNLOCK  (empty) both locks are released  mon -> spool
  *   MSG_MS_REQ_STATS   u32 deleted, u64 deleted octets,
  *                      u32 left, u64 left octets        spool -> mon
  *
  * The monitor holds the lock when it forks the worker: the first frame the
- * worker sends after parsing the mailbox is MSG_MS_REQ_UNLOCK.
+ * worker sends after parsing the mailbox is MSG_MS_REQ_UNLOCK.  The worker
+ * waits for each answer, so when the client reads "+OK" after PASS or
+ * QUIT, the locks are already released.
  */
 
 #ifndef POPSEP_MONITOR_SPOOL_H
@@ -40,6 +43,7 @@ enum {
 	MSG_MS_ANS_LOCK,
 	MSG_MS_REQ_UNLOCK,
 	MSG_MS_REQ_STATS,
+	MSG_MS_ANS_UNLOCK,
 };
 
 #endif /* POPSEP_MONITOR_SPOOL_H */

@@ -346,13 +346,11 @@ mon_lock(int lock)
 	msg_init(m, lock ? MSG_MS_REQ_LOCK : MSG_MS_REQ_UNLOCK);
 	if (msg_send(sw.mon_fd, m, -1) == -1)
 		fatal("send to the monitor");
-	if (!lock)
-		return 0;
 	if (msg_recv(sw.mon_fd, m) != 1)
 		fatalx("monitor gone");
-	if (m->type != MSG_MS_ANS_LOCK)
+	if (m->type != (lock ? MSG_MS_ANS_LOCK : MSG_MS_ANS_UNLOCK))
 		fatalx("unexpected frame %u from the monitor", m->type);
-	status = msg_get_u32(m);
+	status = lock ? msg_get_u32(m) : 0;
 	msg_end(m);
 	return status == 0 ? 0 : -1;
 }

@@ -62,10 +62,11 @@ def probe_and_unknown():
     c.cmd("USER " + VIRT)
     c.cmd("QUIT")
     c.closed()
-    log = srv.read_log()
-    t.check('Unknown command: "XSENDER"' in log, "unknown-command-logged")
-    t.check('Possible probe of user account "%s"' % VIRT in log,
-            "possible-probe-logged")
+    # The network child logs through the monitor, after its reply.
+    t.check(P.wait_for(lambda: 'Unknown command: "XSENDER"' in
+                       srv.read_log(), 5), "unknown-command-logged")
+    t.check(P.wait_for(lambda: 'Possible probe of user account "%s"' % VIRT
+                       in srv.read_log(), 5), "possible-probe-logged")
 
 
 def tracefile():
