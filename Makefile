@@ -86,7 +86,8 @@ UNIT_TESTS := \
 	test_keysign \
 	test_mbox \
 	test_msg \
-	test_pop3_cmd
+	test_pop3_cmd \
+	test_sandbox
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/regress/%)
 
 MANS	:= man/popsepd.8 man/popsepd.conf.5

@@ -39,7 +39,10 @@ void	priv_no_new_privs(void);
 struct sandbox_rule {
 	int		 nr;
 	const char	*why;
+	int		 no_exec;	/* argument 2 (prot) may not hold PROT_EXEC */
 };
+#define ALLOW(name, why)	{ SCMP_SYS(name), why, 0 }
+#define ALLOW_NOEXEC(name, why)	{ SCMP_SYS(name), why, 1 }
 void	sandbox_apply(const struct sandbox_rule *, size_t, const char *);
 void	sandbox_net(void);
 void	sandbox_spool(void);

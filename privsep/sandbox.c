@@ -22,6 +22,8 @@
  * list, and only there.
  */
 
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -35,18 +37,18 @@
 #ifdef POPSEP_SANITIZE
 /* AddressSanitizer's and UBSan's runtime: reports, shadow memory. */
 static const struct sandbox_rule sanitizer_rules[] = {
-	{ SCMP_SYS(sigaltstack), "ASan" },
-	{ SCMP_SYS(rt_sigaction), "ASan" },
-	{ SCMP_SYS(rt_sigprocmask), "ASan" },
-	{ SCMP_SYS(prctl), "ASan" },
-	{ SCMP_SYS(mprotect), "ASan" },
-	{ SCMP_SYS(open), "sanitizer report: /proc/self/maps" },
-	{ SCMP_SYS(openat), "sanitizer report: /proc/self/maps" },
-	{ SCMP_SYS(readlink), "sanitizer report" },
-	{ SCMP_SYS(sched_yield), "ASan" },
-	{ SCMP_SYS(gettid), "ASan" },
-	{ SCMP_SYS(fstat), "ASan" },
-	{ SCMP_SYS(newfstatat), "ASan" },
+	ALLOW(sigaltstack, "ASan"),
+	ALLOW(rt_sigaction, "ASan"),
+	ALLOW(rt_sigprocmask, "ASan"),
+	ALLOW(prctl, "ASan"),
+	ALLOW_NOEXEC(mprotect, "ASan"),
+	ALLOW(open, "sanitizer report: /proc/self/maps"),
+	ALLOW(openat, "sanitizer report: /proc/self/maps"),
+	ALLOW(readlink, "sanitizer report"),
+	ALLOW(sched_yield, "ASan"),
+	ALLOW(gettid, "ASan"),
+	ALLOW(fstat, "ASan"),
+	ALLOW(newfstatat, "ASan"),
 };
 #endif
 
@@ -66,6 +68,16 @@ sandbox_trap(int sig, siginfo_t *si, void *ctx)
 	_exit(1);
 }
 #endif
+
+static int
+add_rule(scmp_filter_ctx ctx, const struct sandbox_rule *r)
+{
+	/* Memory may be mapped, never made executable. */
+	if (r->no_exec)
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 1,
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 0);
+}
 
 void
 sandbox_apply(const struct sandbox_rule *rules, size_t n, const char *who)
@@ -88,16 +100,14 @@ sandbox_apply(const struct sandbox_rule *rules, size_t n, const char *who)
 	if ((ctx = seccomp_init(deflt)) == NULL)
 		fatalx("%s: seccomp_init failed", who);
 	for (i = 0; i < n; i++) {
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 0);
-		if (rc < 0)
+		if ((rc = add_rule(ctx, &rules[i])) < 0)
 			fatalx("%s: seccomp rule %zu (%s): %s", who, i,
 			    rules[i].why, strerror(-rc));
 	}
 #ifdef POPSEP_SANITIZE
 	for (i = 0; i < sizeof(sanitizer_rules) / sizeof(sanitizer_rules[0]);
 	    i++)
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-		    sanitizer_rules[i].nr, 0)) < 0)
+		if ((rc = add_rule(ctx, &sanitizer_rules[i])) < 0)
 			fatalx("%s: sanitizer rule: %s", who, strerror(-rc));
 #endif
 	if ((rc = seccomp_load(ctx)) < 0)
