@@ -67,6 +67,9 @@ struct monitor {
 	int			 auth_fails;
 	char			 user[POP_USER_MAX + 1];
 	char			 mailbox[CFG_PATH_MAX];
+	char			 journal[CFG_PATH_MAX + 32];
+	uid_t			 uid;
+	gid_t			 gid;
 	struct msg		 m;		/* children's frames */
 	struct msg		 km;		/* key process frames */
 };
@@ -81,6 +84,7 @@ static void	mon_tls_done(void *, struct msg *);
 static void	mon_lock(void *, struct msg *);
 static void	mon_unlock(void *, struct msg *);
 static void	mon_stats(void *, struct msg *);
+static void	mon_journal_done(void *, struct msg *);
 
 static const struct msg_handler net_handlers[] = {
 	{ MSG_MN_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_ANY, mon_log_net,
@@ -99,6 +103,8 @@ static const struct msg_handler spool_handlers[] = {
 	{ MSG_MS_REQ_LOCK, 0, 0, 0, MON_AUTHED, mon_lock, "LOCK" },
 	{ MSG_MS_REQ_UNLOCK, 0, 0, 0, MON_AUTHED, mon_unlock, "UNLOCK" },
 	{ MSG_MS_REQ_STATS, 24, 24, 0, MON_AUTHED, mon_stats, "STATS" },
+	{ MSG_MS_REQ_JOURNAL_DONE, 0, 0, 0, MON_AUTHED, mon_journal_done,
+	    "JOURNAL_DONE" },
 };
 
 static void
@@ -167,10 +173,18 @@ answer_auth(int result, const char *text, int fd)
 static int
 start_spool(const struct auth_result *res, int *result, const char **text)
 {
-	int	ns[2], ms[2];
+	int	ns[2], ms[2], jfd;
 	pid_t	pid;
 
 	strlcpy(mon.mailbox, res->mailbox, sizeof(mon.mailbox));
+	mon.uid = res->uid;
+	mon.gid = res->gid;
+	if (spool_journal_path(res->mailbox, mon.journal,
+	    sizeof(mon.journal)) == -1) {
+		*result = MN_AUTH_SYS;
+		*text = "mailbox path too long";
+		return -1;
+	}
 	if (spool_open(res->mailbox, res->uid, res->gid, &mon.mbox_fd, text)
 	    == -1) {
 		*result = MN_AUTH_SYS;
@@ -189,6 +203,16 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		    "cannot lock the mailbox";
 		goto fail;
 	}
+	/* An update a crash interrupted: the worker completes it first. */
+	if (spool_journal_open(mon.journal, res->uid, &jfd) == -1) {
+		spool_unlock(mon.mbox_fd, &mon.lock);
+		*result = MN_AUTH_SYS;
+		*text = "the update journal of the mailbox is not safe to open";
+		goto fail;
+	}
+	if (jfd != -1)
+		log_info("found the journal of an interrupted update: %s",
+		    mon.journal);
 	if (msg_socketpair(ns) == -1 || msg_socketpair(ms) == -1)
 		fatal("socketpair");
 	if ((pid = fork()) == -1)
@@ -197,13 +221,15 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		/* The lock stays with the monitor: fcntl locks are not
 		 * inherited, and the dot-lock is the monitor's to remove. */
 		log_set_fatal_hook(NULL);
-		spool_main(mon.s->cf, res->uid, res->gid, mon.mbox_fd, ns[1],
-		    ms[1]);
+		spool_main(mon.s->cf, res->uid, res->gid, mon.mbox_fd, jfd,
+		    ns[1], ms[1]);
 		/* NOTREACHED */
 	}
 	mon.spool_pid = pid;
 	close(ns[1]);
 	close(ms[1]);
+	if (jfd != -1)
+		close(jfd);
 	mon.spool_fd = ms[0];
 	return ns[0];
  fail:
@@ -335,14 +361,31 @@ mon_lock(void *arg, struct msg *m)
 {
 	struct msg	*a = &mon.m;
 	uint32_t	 status;
+	int		 jfd = -1;
 
 	(void)arg;
 	msg_end(m);
 	status = spool_lock(mon.mbox_fd, mon.mailbox, &mon.lock) == 0 ? 0 : 1;
+	/* No update without its journal (a leftover one means the same). */
+	if (status == 0 && (jfd = spool_journal_create(mon.journal, mon.uid,
+	    mon.gid)) == -1) {
+		spool_unlock(mon.mbox_fd, &mon.lock);
+		status = 1;
+	}
 	msg_init(a, MSG_MS_ANS_LOCK);
 	msg_put_u32(a, status);
-	if (msg_send(mon.spool_fd, a, -1) == -1)
+	if (msg_send(mon.spool_fd, a, jfd) == -1)
 		log_warn("send to the spool worker");
+	if (jfd != -1)
+		close(jfd);
+}
+
+static void
+mon_journal_done(void *arg, struct msg *m)
+{
+	(void)arg;
+	msg_end(m);
+	spool_journal_remove(mon.journal);
 }
 
 static void

@@ -22,14 +22,20 @@
  *
  *   MSG_MS_REQ_LOG     u8 priority, data line (no NUL)  spool -> mon
  *   MSG_MS_REQ_LOCK    (empty)                          spool -> mon
- *   MSG_MS_ANS_LOCK    u32 status (0 = locked)          mon -> spool
+ *   MSG_MS_ANS_LOCK    u32 status (0 = locked) [, fd]   mon -> spool
+ *       with status 0, the descriptor of a new, empty update journal
+ *       (spool/journal.c) that the monitor created next to the mailbox
+ *   MSG_MS_REQ_JOURNAL_DONE (empty) the update is complete, or had not
+ *       begun: the monitor removes the journal     spool -> mon
  *   MSG_MS_REQ_UNLOCK  (empty)                          spool -> mon
  *   MSG_MS_ANS_UNLOCK  (empty) both locks are released  mon -> spool
  *   MSG_MS_REQ_STATS   u32 deleted, u64 deleted octets,
  *                      u32 left, u64 left octets        spool -> mon
  *
  * The monitor holds the lock when it forks the worker: the first frame the
- * worker sends after parsing the mailbox is MSG_MS_REQ_UNLOCK.  The worker
+ * worker sends after parsing the mailbox is MSG_MS_REQ_UNLOCK (preceded by
+ * MSG_MS_REQ_JOURNAL_DONE if the worker was handed the journal of an
+ * interrupted update and completed it).  The worker
  * waits for each answer, so when the client reads "+OK" after PASS or
  * QUIT, the locks are already released.
  */
@@ -44,6 +50,7 @@ enum {
 	MSG_MS_REQ_UNLOCK,
 	MSG_MS_REQ_STATS,
 	MSG_MS_ANS_UNLOCK,
+	MSG_MS_REQ_JOURNAL_DONE,
 };
 
 #endif /* POPSEP_MONITOR_SPOOL_H */

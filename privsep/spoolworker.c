@@ -337,8 +337,12 @@ sw_rset(void *arg, struct msg *m)
 	    (unsigned long long)octets);
 }
 
+/*
+ * Ask the monitor to lock (and get the new update journal's descriptor in
+ * *jfd_r) or to unlock; both wait for the answer.
+ */
 static int
-mon_lock(int lock)
+mon_lock(int lock, int *jfd_r)
 {
 	struct msg	*m = &sw.in;
 	uint32_t	 status;
@@ -351,8 +355,26 @@ mon_lock(int lock)
 	if (m->type != (lock ? MSG_MS_ANS_LOCK : MSG_MS_ANS_UNLOCK))
 		fatalx("unexpected frame %u from the monitor", m->type);
 	status = lock ? msg_get_u32(m) : 0;
+	if (lock && (status == 0) != (m->fd != -1))
+		fatalx("lock answer %u %s a journal", status, m->fd == -1 ?
+		    "without" : "with");
+	if (jfd_r != NULL)
+		*jfd_r = m->fd;
+	m->fd = -1;
 	msg_end(m);
 	return status == 0 ? 0 : -1;
+}
+
+/* The journal's work is done (or never began): the monitor removes it. */
+static void
+journal_done(int jfd)
+{
+	struct msg	*m = &sw.in;
+
+	close(jfd);
+	msg_init(m, MSG_MS_REQ_JOURNAL_DONE);
+	if (msg_send(sw.mon_fd, m, -1) == -1)
+		fatal("send to the monitor");
 }
 
 static void
@@ -387,7 +409,7 @@ sw_quit(void *arg, struct msg *m)
 	const char	*why = NULL;
 	uint64_t	 new_size;
 	size_t		 i;
-	int		 any = 0;
+	int		 any = 0, jfd, rc = -1;
 
 	(void)arg;
 	msg_end(m);
@@ -398,7 +420,7 @@ sw_quit(void *arg, struct msg *m)
 		answer(MSG_NS_ANS_OK, "Pop server signing off.");
 		_exit(0);
 	}
-	if (mon_lock(1) == -1) {
+	if (mon_lock(1, &jfd) == -1) {
 		log_warnx("cannot lock the mailbox for the update");
 		answer(MSG_NS_ANS_ERR, "[IN-USE] Unable to lock the mailbox; "
 		    "no messages were removed");
@@ -406,10 +428,13 @@ sw_quit(void *arg, struct msg *m)
 	}
 	if (fstat(sw.mbox_fd, &st) == -1)
 		why = "cannot stat the mailbox";
-	else if (mbox_compact(&sw.mb, sw.mbox_fd, (uint64_t)st.st_size,
-	    &new_size, &why) == 0)
+	else if ((rc = mbox_compact(&sw.mb, sw.mbox_fd, jfd,
+	    (uint64_t)st.st_size, &new_size, &why)) == 0)
 		why = NULL;
-	(void)mon_lock(0);
+	/* A half-done rewrite keeps its journal for the next login. */
+	if (rc != -2)
+		journal_done(jfd);
+	(void)mon_lock(0, NULL);
 	if (why != NULL) {
 		log_warnx("update failed: %s", why);
 		answer(MSG_NS_ANS_ERR, "[SYS/TEMP] Mailbox update failed (%s); "
@@ -423,7 +448,7 @@ sw_quit(void *arg, struct msg *m)
 
 void
 spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
-    int net_fd, int mon_fd)
+    int journal_fd, int net_fd, int mon_fd)
 {
 	struct priv_user	 u = { uid, gid };
 	const struct msg_handler *h;
@@ -431,12 +456,13 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen;
 	void			*map = NULL;
-	int			 keep[4] = { STDERR_FILENO, mbox_fd, net_fd,
-				    mon_fd };
+	const char		*why;
+	int			 keep[5] = { STDERR_FILENO, mbox_fd, net_fd,
+				    mon_fd, journal_fd };
 	int			 rc;
 
 	log_procname("spool");
-	close_all_but(keep, 4);
+	close_all_but(keep, 5);
 	sw.net_fd = net_fd;
 	sw.mon_fd = mon_fd;
 	sw.mbox_fd = mbox_fd;
@@ -447,6 +473,17 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	priv_drop(cf->chroot_dir, &u);
 	sandbox_spool();
 
+	/* Under the monitor's locks: first finish an interrupted update. */
+	if (journal_fd != -1) {
+		if (journal_recover(journal_fd, mbox_fd, &why) == 0)
+			journal_done(journal_fd);
+		else {
+			log_warnx("%s; the mailbox and its journal are left as "
+			    "they are", why);
+			sw.broken = "an interrupted update could not be "
+			    "completed; nothing was changed";
+		}
+	}
 	if (fstat(mbox_fd, &st) == -1)
 		fatal("fstat mailbox");
 	if (st.st_size > 0) {
@@ -455,10 +492,11 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 		if (map == MAP_FAILED)
 			fatal("mmap mailbox");
 	}
-	if (mbox_parse(&sw.mb, map, (uint64_t)st.st_size, &sw.broken) == -1)
+	if (sw.broken == NULL &&
+	    mbox_parse(&sw.mb, map, (uint64_t)st.st_size, &sw.broken) == -1)
 		log_warnx("%s", sw.broken);
 	/* The index is built: delivery may go on while the client reads. */
-	(void)mon_lock(0);
+	(void)mon_lock(0, NULL);
 
 	for (;;) {
 		rc = msg_recv(net_fd, &sw.in);

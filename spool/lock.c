@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -226,5 +227,88 @@ spool_unlock(int fd, struct spool_lock *l)
 		if (unlink(l->path) == -1)
 			log_warn("unlink %s", l->path);
 		l->dotlocked = 0;
+	}
+}
+
+/*
+ * The update journal of a mailbox (spool/journal.c) is ".NAME.popsep-
+ * journal" next to it: a name derived from the mailbox path, never from
+ * client text.  The monitor creates it for each update, hands the worker
+ * the descriptor, and removes it when the worker says the update is done.
+ */
+int
+spool_journal_path(const char *mbox, char *buf, size_t len)
+{
+	char	d[1024], b[1024];
+
+	if (strlcpy(d, mbox, sizeof(d)) >= sizeof(d) ||
+	    strlcpy(b, mbox, sizeof(b)) >= sizeof(b))
+		return -1;
+	if ((size_t)snprintf(buf, len, "%s/.%s.popsep-journal", dirname(d),
+	    basename(b)) >= len)
+		return -1;
+	return 0;
+}
+
+/*
+ * A journal left by an update a crash interrupted: opened like the mailbox
+ * (no symbolic link, a regular file with one link, owned by the user).
+ * Returns 0 with *fd_r = -1 if there is none.
+ */
+int
+spool_journal_open(const char *path, uid_t uid, int *fd_r)
+{
+	struct stat	st;
+	int		fd;
+
+	*fd_r = -1;
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1 || st.st_uid != uid) {
+		log_warnx("%s: not a regular file with one link owned by uid "
+		    "%u; refusing it", path, (unsigned)uid);
+		close(fd);
+		return -1;
+	}
+	*fd_r = fd;
+	return 0;
+}
+
+int
+spool_journal_create(const char *path, uid_t uid, gid_t gid)
+{
+	int	fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY |
+	    O_CLOEXEC, 0600);
+	if (fd == -1) {
+		log_warn("create %s", path);
+		return -1;
+	}
+	if (fchown(fd, uid, gid) == -1) {
+		log_warn("fchown %s", path);
+		close(fd);
+		(void)unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
+/* Gone for good: the directory entry's removal reaches the disk too. */
+void
+spool_journal_remove(const char *path)
+{
+	char	d[1024];
+	int	dfd;
+
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", path);
+	if (strlcpy(d, path, sizeof(d)) >= sizeof(d))
+		return;
+	if ((dfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fsync(dfd);
+		close(dfd);
 	}
 }

@@ -272,31 +272,12 @@ mbox_emit(const struct mbox *mb, size_t i, int64_t body_lines,
 	return rc;
 }
 
-static int
-copy_range(int fd, uint64_t from, uint64_t to, uint64_t len, uint8_t *buf)
-{
-	ssize_t		n;
-	size_t		want;
-
-	while (len > 0) {
-		want = len > SPOOL_READ_CHUNK ? SPOOL_READ_CHUNK : (size_t)len;
-		n = pread(fd, buf, want, (off_t)from);
-		if (n <= 0)
-			return -1;
-		if (pwrite(fd, buf, (size_t)n, (off_t)to) != n)
-			return -1;
-		from += (uint64_t)n;
-		to += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 /*
- * Remove the deleted messages, under the monitor's lock.  Kept messages
- * and mail delivered since the session began (beyond mb->size) move down
- * over the deleted ones, in order and forward only, so a copy never
- * overwrites bytes it has yet to read; then the file is cut and synced.
+ * Remove the deleted messages, under the monitor's lock, through the
+ * update journal jfd (spool/journal.c): the new tail, kept messages after
+ * the first deleted one and mail delivered since the session began
+ * (beyond mb->size), is written to the journal and synced before the
+ * mailbox is touched, so a crash at any instant loses nothing.
  * The mailbox must still hold what we parsed, byte for byte, from the
  * first deleted message to the end we indexed (bytes before it are not
  * rewritten): another program may have changed it under the locks (a mail
@@ -305,12 +286,13 @@ copy_range(int fd, uint64_t from, uint64_t to, uint64_t len, uint8_t *buf)
  * changed.
  */
 int
-mbox_compact(const struct mbox *mb, int fd, uint64_t cur_size,
+mbox_compact(const struct mbox *mb, int fd, int jfd, uint64_t cur_size,
     uint64_t *new_size_r, const char **why)
 {
-	uint8_t		*buf, digest[32];
-	uint64_t	 w, start, len;
-	size_t		 i, first;
+	struct jpiece	*p;
+	uint8_t		 digest[32];
+	size_t		 i, first, n = 0;
+	int		 rc;
 
 	for (first = 0; first < mb->n && !mb->msgs[first].deleted; first++)
 		;
@@ -331,32 +313,33 @@ mbox_compact(const struct mbox *mb, int fd, uint64_t cur_size,
 			return -1;
 		}
 	}
-	if ((buf = malloc(SPOOL_READ_CHUNK)) == NULL) {
+	if ((p = reallocarray(NULL, mb->n - first + 1, sizeof(*p))) == NULL) {
 		*why = "out of memory";
 		return -1;
 	}
-	w = mb->msgs[first].from;
+	/* Runs of kept messages, then new mail; adjacent ranges merged. */
 	for (i = first; i < mb->n; i++) {
 		if (mb->msgs[i].deleted)
 			continue;
-		start = mb->msgs[i].from;
-		len = mb->msgs[i].next - start;
-		if (copy_range(fd, start, w, len, buf) == -1)
-			goto fail;
-		w += len;
+		if (n > 0 && p[n - 1].off + p[n - 1].len == mb->msgs[i].from)
+			p[n - 1].len += mb->msgs[i].next - mb->msgs[i].from;
+		else {
+			p[n].from_journal = 0;
+			p[n].off = mb->msgs[i].from;
+			p[n++].len = mb->msgs[i].next - mb->msgs[i].from;
+		}
 	}
 	if (cur_size > mb->size) {
-		if (copy_range(fd, mb->size, w, cur_size - mb->size, buf) == -1)
-			goto fail;
-		w += cur_size - mb->size;
+		if (n > 0 && p[n - 1].off + p[n - 1].len == mb->size)
+			p[n - 1].len += cur_size - mb->size;
+		else {
+			p[n].from_journal = 0;
+			p[n].off = mb->size;
+			p[n++].len = cur_size - mb->size;
+		}
 	}
-	if (ftruncate(fd, (off_t)w) == -1 || fsync(fd) == -1)
-		goto fail;
-	free(buf);
-	*new_size_r = w;
-	return 0;
- fail:
-	free(buf);
-	*why = "write error while updating the mailbox";
-	return -1;
+	rc = journal_update(jfd, fd, mb->msgs[first].from, p, n, cur_size,
+	    new_size_r, why);
+	free(p);
+	return rc;
 }

@@ -43,6 +43,10 @@ struct spool_lock {
 
 int	spool_open(const char *, uid_t, gid_t, int *, const char **);
 int	spool_claim(int);
+int	spool_journal_path(const char *, char *, size_t);
+int	spool_journal_open(const char *, uid_t, int *);
+int	spool_journal_create(const char *, uid_t, gid_t);
+void	spool_journal_remove(const char *);
 int	spool_lock(int, const char *, struct spool_lock *);
 void	spool_unlock(int, struct spool_lock *);
 
@@ -72,9 +76,20 @@ typedef int (*mbox_out_fn)(void *, const uint8_t *, size_t);
 
 int	mbox_parse(struct mbox *, const uint8_t *, uint64_t, const char **);
 int	mbox_emit(const struct mbox *, size_t, int64_t, mbox_out_fn, void *);
-int	mbox_compact(const struct mbox *, int, uint64_t, uint64_t *,
+int	mbox_compact(const struct mbox *, int, int, uint64_t, uint64_t *,
 	    const char **);
 void	mbox_free(struct mbox *);
+/* spool/journal.c: the crash-safe update. */
+struct jpiece {
+	int		from_journal;	/* else from the mailbox */
+	uint64_t	off;
+	uint64_t	len;
+};
+
+int	journal_update(int, int, uint64_t, const struct jpiece *, size_t,
+	    uint64_t, uint64_t *, const char **);
+int	journal_recover(int, int, const char **);
+
 void	mbox_uid(const uint8_t *, size_t, char *);
 void	mbox_digest(const uint8_t *, size_t, uint8_t *);
 void	mbox_assign_uids(struct mbox *);

@@ -811,6 +811,7 @@ static const struct compact_case compact_cases[] = {
 };
 
 static int	 make_file(const char *, size_t, char *, size_t);
+static int	 new_journal(void);
 static char	*read_file(int, size_t *);
 static uint8_t	*map_file(int, size_t);
 
@@ -830,6 +831,18 @@ make_file(const char *p, size_t len, char *path, size_t pathlen)
 		perror("write");
 		exit(2);
 	}
+	return fd;
+}
+
+/* An empty update journal, as the monitor hands one to the worker. */
+static int
+new_journal(void)
+{
+	char	path[256];
+	int	fd;
+
+	fd = make_file("", 0, path, sizeof(path));
+	unlink(path);
 	return fd;
 }
 
@@ -874,7 +887,7 @@ test_compact(void)
 	const char			*why;
 	size_t				 i, j, k, olen, wlen, glen;
 	uint64_t			 newsize;
-	int				 fd, rc, ok;
+	int				 fd, jfd, rc, ok;
 
 	olen = 0;
 	for (j = 0; j < NELEM(parts); j++) {
@@ -907,8 +920,10 @@ test_compact(void)
 		wlen += strlen(c->appended);
 
 		why = NULL;
-		rc = mbox_compact(&mb, fd, olen + strlen(c->appended), &newsize,
-		    &why);
+		jfd = new_journal();
+		rc = mbox_compact(&mb, fd, jfd, olen + strlen(c->appended),
+		    &newsize, &why);
+		close(jfd);
 		got = read_file(fd, &glen);
 		ok = rc == 0 && newsize == wlen && glen == wlen &&
 		    memcmp(got, want, wlen) == 0;
@@ -995,7 +1010,7 @@ test_compact_refuse(void)
 	const char			*why;
 	size_t				 i, j, olen, nlen, wlen, glen;
 	uint64_t			 newsize;
-	int				 fd, rc;
+	int				 fd, jfd, rc;
 
 	olen = 0;
 	for (j = 0; j < NELEM(parts); j++) {
@@ -1021,7 +1036,9 @@ test_compact_refuse(void)
 			exit(2);
 		why = NULL;
 		newsize = 12345;
-		rc = mbox_compact(&mb, fd, nlen, &newsize, &why);
+		jfd = new_journal();
+		rc = mbox_compact(&mb, fd, jfd, nlen, &newsize, &why);
+		close(jfd);
 		got = read_file(fd, &glen);
 		if (c->why != NULL)
 			CHECK(rc == -1 && why != NULL &&

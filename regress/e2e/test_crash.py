@@ -1,0 +1,187 @@
+"""
+The QUIT update is crash-safe.  The spool worker is killed (SIGKILL, by
+strace's fault injection) on entry to each write, sync, truncate and close
+it makes during the update, one run per crash point; mail is delivered
+before QUIT and again after the crash.  At the next login the update
+journal is replayed or dropped, and the mailbox must then hold exactly
+every message either with the deleted ones removed or with all of them,
+followed by both new mails: nothing undeleted is ever lost or damaged,
+whatever the instant of the crash.
+"""
+
+import os
+import pwd
+import subprocess
+
+import popseptest as P
+
+t = P.Test("crash")
+P.need_root()
+if not P.have("strace"):
+    t.skip("crash", "strace is not installed")
+    t.done()
+
+srv = P.Server(t, "crash", cleartext="always")
+USER = "popsep-e2e-crash"
+mbox_path = srv.add_virtual_user(USER, "c-pass")
+JOURNAL = os.path.join(os.path.dirname(mbox_path),
+                       "." + os.path.basename(mbox_path) + ".popsep-journal")
+
+
+def body(n, size):
+    line = b"message %d line of filler text for the crash test 0123456789\n" % n
+    return line * (size // len(line) + 1)
+
+
+# A small deleted message before big kept ones: moving them in place would
+# overwrite their own beginning, which only the journal makes safe.
+MSGS = [P.message(1, b"small kept", body(1, 1000)),
+        P.message(2, b"small deleted", body(2, 2000)),
+        P.message(3, b"big kept", body(3, 600000)),
+        P.message(4, b"deleted", body(4, 1000)),
+        P.message(5, b"kept", body(5, 300000))]
+DELETED = (2, 4)
+srv.start()
+worker_uid = P.VIRT_UID
+
+
+def spool_worker():
+    for pid in P.descendants(srv.proc.pid):
+        st = P.proc_status(pid)
+        if st and P.ids(st, "Uid")[0] == worker_uid:
+            return pid
+    return None
+
+
+def one_crash(syscall, n):
+    """Returns True if the worker was killed at this point."""
+    box = srv.mbox(USER, MSGS)
+    original = box.read()
+    c = srv.login(USER, tls=False)
+    for d in DELETED:
+        c.cmd("DELE %d" % d)
+    during = P.deliver(mbox_path, P.message(10, b"during", b"new one\n"))
+    pid = spool_worker()
+    st = subprocess.Popen(["strace", "-q", "-f", "-p", str(pid), "-o",
+                           "/dev/null", "-e", "trace=%s" % syscall, "-e",
+                           "inject=%s:signal=SIGKILL:when=%d" % (syscall, n)],
+                          stderr=subprocess.DEVNULL)
+    P.wait_for(lambda: (P.proc_status(pid) or {}).get("TracerPid", "0")
+               == str(st.pid), 30)
+    try:
+        r = c.cmd("QUIT")
+    except (EOFError, OSError):
+        r = b""
+    c.sock.close()
+    killed = not r.startswith(b"+OK")
+    st.terminate()
+    st.wait()
+    P.wait_for(lambda: not os.path.exists(mbox_path + ".lock"), 10)
+    after = P.deliver(mbox_path, P.message(11, b"after", b"new two\n"))
+    # The next login finishes (or drops) the interrupted update.
+    c = srv.login(USER, tls=False)
+    r2 = c.cmd("QUIT")
+    c.closed()
+    got = box.read()
+    keep = [i for i in range(len(MSGS)) if i + 1 not in DELETED]
+    applied = box.data(keep) + during + after
+    untouched = original + during + after
+    label = "%s-%d" % (syscall, n)
+    t.check(got in (applied, untouched),
+            "%s-mailbox-whole" % label,
+            "got %d bytes; applied %d, untouched %d" % (
+                len(got), len(applied), len(untouched)))
+    t.check(r2.startswith(b"+OK") and not os.path.exists(JOURNAL),
+            "%s-journal-gone-after-next-login" % label, r2)
+    if not killed:
+        t.eq(got, applied, "%s-update-done" % label)
+    return killed
+
+
+def monitor_of(conn_port):
+    """The session monitor serving our connection: a root child of the
+    master whose child is the network child."""
+    for pid in P.children(srv.proc.pid):
+        st = P.proc_status(pid)
+        if st and P.ids(st, "Uid")[0] == 0:
+            return pid
+    return None
+
+
+def crash_in_recovery(n):
+    """Crash mid-update (on the 9th pwrite), then crash the recovery at its
+    n-th pwrite; a third login must still end with a whole mailbox."""
+    box = srv.mbox(USER, MSGS)
+    original = box.read()
+    c = srv.login(USER, tls=False)
+    for d in DELETED:
+        c.cmd("DELE %d" % d)
+    pid = spool_worker()
+    st = subprocess.Popen(["strace", "-q", "-p", str(pid), "-o", "/dev/null",
+                           "-e", "trace=pwrite64", "-e",
+                           "inject=pwrite64:signal=SIGKILL:when=9"],
+                          stderr=subprocess.DEVNULL)
+    P.wait_for(lambda: (P.proc_status(pid) or {}).get("TracerPid", "0")
+               == str(st.pid), 30)
+    try:
+        c.cmd("QUIT")
+    except (EOFError, OSError):
+        pass
+    c.sock.close()
+    st.terminate()
+    st.wait()
+    P.wait_for(lambda: not os.path.exists(mbox_path + ".lock"), 10)
+    after = P.deliver(mbox_path, P.message(11, b"after", b"new two\n"))
+    # Second login: trace the monitor, so the worker it forks is traced
+    # from its first instruction, and kill the recovery.
+    c = srv.connect(tls=False)
+    mon = monitor_of(srv.port)
+    st = subprocess.Popen(["strace", "-q", "-f", "-p", str(mon), "-o",
+                           "/dev/null", "-e", "trace=pwrite64", "-e",
+                           "inject=pwrite64:signal=SIGKILL:when=%d" % n],
+                          stderr=subprocess.DEVNULL)
+    P.wait_for(lambda: (P.proc_status(mon) or {}).get("TracerPid", "0")
+               == str(st.pid), 30)
+    c.cmd("USER " + USER)
+    r = c.cmd("PASS c-pass")
+    killed = not r.startswith(b"+OK")
+    try:
+        c.cmd("QUIT")
+    except (EOFError, OSError):
+        pass
+    c.sock.close()
+    st.terminate()
+    st.wait()
+    P.wait_for(lambda: not os.path.exists(mbox_path + ".lock"), 10)
+    c = srv.login(USER, tls=False)
+    c.cmd("QUIT")
+    c.closed()
+    got = box.read()
+    keep = [i for i in range(len(MSGS)) if i + 1 not in DELETED]
+    t.check(got in (box.data(keep) + after, original + after),
+            "recovery-crash-%d-mailbox-whole" % n)
+    t.check(not os.path.exists(JOURNAL),
+            "recovery-crash-%d-journal-gone" % n)
+    return killed
+
+
+def crashes():
+    points = 0
+    for syscall in ("pwrite64", "fdatasync", "ftruncate", "fsync", "close"):
+        for n in range(1, 60):
+            if not one_crash(syscall, n):
+                break
+            points += 1
+    t.check(points >= 10, "crash-points-covered (%d)" % points)
+    points = 0
+    for n in range(1, 60):
+        if not crash_in_recovery(n):
+            break
+        points += 1
+    t.check(points >= 3, "recovery-crash-points-covered (%d)" % points)
+
+
+t.run("crash", crashes)
+log = srv.read_log()
+t.check("update journal" in log, "recovery-logged")
+t.done()
