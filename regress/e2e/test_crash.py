@@ -181,7 +181,40 @@ def crashes():
     t.check(points >= 3, "recovery-crash-points-covered (%d)" % points)
 
 
+def disk_full():
+    """No room for the journal: QUIT says nothing was removed, and the
+    mailbox is unchanged (a 1 MiB tmpfs holding a 700 KB mailbox)."""
+    d = os.path.join(srv.dir, "full")
+    os.mkdir(d, 0o755)
+    r = P.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755",
+               "popsep-e2e-full", d])
+    if r.returncode != 0:
+        t.skip("disk-full", "cannot mount a tmpfs: %s" % r.stderr.decode())
+        return
+    try:
+        user = "popsep-e2e-full"
+        path = srv.add_virtual_user(user, "f-pass",
+                                    mailbox=os.path.join(d, "box"))
+        box = srv.mbox(user, [P.message(1, b"one", body(1, 1000)),
+                              P.message(2, b"big", body(2, 700000))])
+        before = box.read()
+        c = srv.login(user, tls=False)
+        c.cmd("DELE 1")
+        r = c.cmd("QUIT")
+        c.closed()
+        t.check(r.startswith(b"-ERR [SYS/TEMP] Mailbox update failed") and
+                b"no messages were removed" in r, "disk-full-quit-says-so", r)
+        t.eq(box.read(), before, "disk-full-mailbox-unchanged")
+        t.check(not os.path.exists(os.path.join(d, ".box.popsep-journal")),
+                "disk-full-no-journal-left")
+        ok, detail = srv.works(user)
+        t.check(ok, "disk-full-next-login-works", detail)
+    finally:
+        P.run(["umount", d])
+
+
 t.run("crash", crashes)
+t.run("full", disk_full)
 log = srv.read_log()
 t.check("update journal" in log, "recovery-logged")
 t.done()
