@@ -165,8 +165,9 @@ read_rec(int jfd, uint64_t off, uint64_t jsize, struct jrec *r)
 	r->len = get64(h + 24);
 	memcpy(r->sum, h + 32, 32);
 	memcpy(r->leftover, h + 64, 32);
+	/* A record the worker wrote: its data ends within the old mailbox. */
 	if (r->len > jsize - off - JOURNAL_HDR || r->w > r->s_cur ||
-	    r->len > UINT64_MAX - r->w)
+	    r->len > r->s_cur - r->w)
 		return -1;
 	if (digest_range(jfd, off + JOURNAL_HDR, r->len, sum) == -1 ||
 	    memcmp(sum, r->sum, 32) != 0)
