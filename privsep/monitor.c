@@ -459,6 +459,21 @@ serve(int *fd, const struct msg_handler *tab, size_t n, const char *chan)
 	return 1;
 }
 
+/*
+ * The spool worker is gone: release the locks and close the mailbox now,
+ * which also drops the session's flock claim, so that the user's next
+ * session is not refused while this one winds down.
+ */
+static void
+release_mailbox(void)
+{
+	if (mon.mbox_fd == -1)
+		return;
+	spool_unlock(mon.mbox_fd, &mon.lock);
+	close(mon.mbox_fd);
+	mon.mbox_fd = -1;
+}
+
 /* On any fatal error: the mailbox must not stay locked. */
 static void
 release_on_fatal(void)
@@ -522,10 +537,11 @@ monitor_main(struct session *s)
 			    sizeof(net_handlers[0]), "monitor<-net");
 		/* A spool channel opened by that frame waits for the next poll. */
 		if (pfd[1].fd != -1 && pfd[1].fd == mon.spool_fd &&
-		    pfd[1].revents != 0)
-			serve(&mon.spool_fd, spool_handlers,
-			    sizeof(spool_handlers) / sizeof(spool_handlers[0]),
-			    "monitor<-spool");
+		    pfd[1].revents != 0 &&
+		    serve(&mon.spool_fd, spool_handlers,
+		    sizeof(spool_handlers) / sizeof(spool_handlers[0]),
+		    "monitor<-spool") == 0)
+			release_mailbox();
 	}
 	/* Every exit path releases the mailbox. */
 	if (mon.mbox_fd != -1)

@@ -417,11 +417,13 @@ sw_quit(void *arg, struct msg *m)
 		any |= sw.mb.msgs[i].deleted;
 	if (sw.broken != NULL || !any) {
 		report_stats();
+		spool_unclaim(sw.mbox_fd);
 		answer(MSG_NS_ANS_OK, "Pop server signing off.");
 		_exit(0);
 	}
 	if (mon_lock(1, &jfd) == -1) {
 		log_warnx("cannot lock the mailbox for the update");
+		spool_unclaim(sw.mbox_fd);
 		answer(MSG_NS_ANS_ERR, "[IN-USE] Unable to lock the mailbox; "
 		    "no messages were removed");
 		_exit(0);
@@ -435,6 +437,7 @@ sw_quit(void *arg, struct msg *m)
 	if (rc != -2)
 		journal_done(jfd);
 	(void)mon_lock(0, NULL);
+	spool_unclaim(sw.mbox_fd);
 	if (why != NULL) {
 		log_warnx("update failed: %s", why);
 		answer(MSG_NS_ANS_ERR, "[SYS/TEMP] Mailbox update failed (%s); "

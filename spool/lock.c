@@ -137,6 +137,18 @@ spool_claim(int fd)
 	return -1;
 }
 
+/*
+ * End the session's claim.  The spool worker calls it at QUIT before it
+ * answers, so a client that reconnects at once is not refused: the lock
+ * belongs to the open file, shared with the monitor, and goes for both.
+ */
+void
+spool_unclaim(int fd)
+{
+	if (flock(fd, LOCK_UN) == -1)
+		log_warn("flock unlock");
+}
+
 static int
 try_dotlock(struct spool_lock *l)
 {

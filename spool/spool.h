@@ -43,6 +43,7 @@ struct spool_lock {
 
 int	spool_open(const char *, uid_t, gid_t, int *, const char **);
 int	spool_claim(int);
+void	spool_unclaim(int);
 int	spool_journal_path(const char *, char *, size_t);
 int	spool_journal_open(const char *, uid_t, int *);
 int	spool_journal_create(const char *, uid_t, gid_t);

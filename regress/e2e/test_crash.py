@@ -53,8 +53,15 @@ def spool_worker():
     return None
 
 
+def sessions_over():
+    """Wait until no session monitor is left (the killed session's monitor
+    has released the mailbox and exited)."""
+    return P.wait_for(lambda: monitor_of(srv.port) is None, 30)
+
+
 def one_crash(syscall, n):
     """Returns True if the worker was killed at this point."""
+    sessions_over()
     box = srv.mbox(USER, MSGS)
     original = box.read()
     c = srv.login(USER, tls=False)
@@ -76,7 +83,7 @@ def one_crash(syscall, n):
     killed = not r.startswith(b"+OK")
     st.terminate()
     st.wait()
-    P.wait_for(lambda: not os.path.exists(mbox_path + ".lock"), 10)
+    sessions_over()
     after = P.deliver(mbox_path, P.message(11, b"after", b"new two\n"))
     # The next login finishes (or drops) the interrupted update.
     c = srv.login(USER, tls=False)
@@ -111,6 +118,7 @@ def monitor_of(conn_port):
 def crash_in_recovery(n):
     """Crash mid-update (on the 9th pwrite), then crash the recovery at its
     n-th pwrite; a third login must still end with a whole mailbox."""
+    sessions_over()
     box = srv.mbox(USER, MSGS)
     original = box.read()
     c = srv.login(USER, tls=False)
@@ -130,7 +138,7 @@ def crash_in_recovery(n):
     c.sock.close()
     st.terminate()
     st.wait()
-    P.wait_for(lambda: not os.path.exists(mbox_path + ".lock"), 10)
+    sessions_over()
     after = P.deliver(mbox_path, P.message(11, b"after", b"new two\n"))
     # Second login: trace the monitor, so the worker it forks is traced
     # from its first instruction, and kill the recovery.
@@ -152,7 +160,7 @@ def crash_in_recovery(n):
     c.sock.close()
     st.terminate()
     st.wait()
-    P.wait_for(lambda: not os.path.exists(mbox_path + ".lock"), 10)
+    sessions_over()
     c = srv.login(USER, tls=False)
     c.cmd("QUIT")
     c.closed()

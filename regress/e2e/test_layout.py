@@ -48,4 +48,13 @@ for d in sorted(ALLOWED):
         calls = re.findall(r"\b(sprintf|vsprintf|strcpy|strcat|gets)\s*\(",
                            text)
         t.check(not calls, "no-unsafe-strings-%s/%s" % (d, f), repr(calls))
+# The manual lists each seccomp allow-list exactly as the code has it.
+man = open(os.path.join(P.TOP, "man", "popsepd.8")).read()
+for who in ("net", "spool", "key"):
+    code = open(os.path.join(P.TOP, "privsep", "sandbox_%s.c" % who)).read()
+    calls = re.findall(r"ALLOW(?:_NOEXEC)?\((\w+),", code)
+    m = re.search(r"privsep/sandbox_%s\.c :\n\.Bd -literal[^\n]*\n(.*?)\n\.Ed"
+                  % who, man, re.S)
+    listed = m.group(1).split() if m else None
+    t.eq(listed, calls, "manual-lists-the-%s-sandbox-as-coded" % who)
 t.done()

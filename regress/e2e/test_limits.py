@@ -67,6 +67,42 @@ def limits():
     end(c)
 
 
+def back_to_back():
+    """A client that logs in again the moment QUIT is answered is not
+    refused with [IN-USE]: the session's claim on the mailbox is released
+    before the reply, not when its processes have wound down.  To make the
+    check independent of timing, the first session's monitor is stopped
+    (SIGSTOP) before QUIT, so it cannot clean up before the second login.
+    (A server of its own: the one above allows only two sessions.)"""
+    srv2 = P.Server(t, "backtoback", cleartext="always")
+    user = "popsep-e2e-b2b"
+    srv2.add_virtual_user(user, "l-pass")
+    srv2.mbox(user, [P.message(1, b"one", b"x\n")])
+    srv2.start()
+    for i in range(3):
+        c = srv2.login(user, tls=False)
+        mons = [p for p in P.children(srv2.proc.pid)
+                if P.ids(P.proc_status(p), "Uid")[0] == 0]
+        t.check(len(mons) == 1, "one-monitor-%d" % i, repr(mons))
+        os.kill(mons[0], signal.SIGSTOP)
+        try:
+            t.check(c.cmd("QUIT").startswith(b"+OK"), "quit-%d" % i)
+            c.sock.close()
+            c2 = srv2.connect(tls=False)
+            c2.cmd("USER " + user)
+            r = c2.cmd("PASS l-pass")
+            t.check(r.startswith(b"+OK"),
+                    "login-while-the-last-session-winds-down-%d" % i, r)
+            c2.cmd("QUIT")
+            c2.closed()
+        finally:
+            os.kill(mons[0], signal.SIGCONT)
+        P.wait_for(lambda: P.proc_status(mons[0]) is None, 10)
+    srv2.check_log_clean("back-to-back-no-sandbox-violations")
+    srv2.stop()
+
+
 t.run("limits", limits)
+t.run("back-to-back", back_to_back)
 srv.check_log_clean("no-sandbox-violations")
 t.done()
