@@ -53,6 +53,20 @@ def spool_worker():
     return None
 
 
+def kill_at(pid, syscall, n, follow=False):
+    """strace pid (and, with follow, the children it forks from now on) and
+    kill it with SIGKILL on entry to its n-th call of syscall; returns the
+    strace process once it is attached."""
+    st = subprocess.Popen(["strace", "-q"] + (["-f"] if follow else []) +
+                          ["-p", str(pid), "-o", "/dev/null", "-e",
+                           "trace=%s" % syscall, "-e",
+                           "inject=%s:signal=SIGKILL:when=%d" % (syscall, n)],
+                          stderr=subprocess.DEVNULL)
+    P.wait_for(lambda: (P.proc_status(pid) or {}).get("TracerPid", "0")
+               == str(st.pid), 30)
+    return st
+
+
 def sessions_over():
     """Wait until no session monitor is left (the killed session's monitor
     has released the mailbox and exited)."""
@@ -68,13 +82,7 @@ def one_crash(syscall, n):
     for d in DELETED:
         c.cmd("DELE %d" % d)
     during = P.deliver(mbox_path, P.message(10, b"during", b"new one\n"))
-    pid = spool_worker()
-    st = subprocess.Popen(["strace", "-q", "-f", "-p", str(pid), "-o",
-                           "/dev/null", "-e", "trace=%s" % syscall, "-e",
-                           "inject=%s:signal=SIGKILL:when=%d" % (syscall, n)],
-                          stderr=subprocess.DEVNULL)
-    P.wait_for(lambda: (P.proc_status(pid) or {}).get("TracerPid", "0")
-               == str(st.pid), 30)
+    st = kill_at(spool_worker(), syscall, n)
     try:
         r = c.cmd("QUIT")
     except (EOFError, OSError):
@@ -124,13 +132,7 @@ def crash_in_recovery(n):
     c = srv.login(USER, tls=False)
     for d in DELETED:
         c.cmd("DELE %d" % d)
-    pid = spool_worker()
-    st = subprocess.Popen(["strace", "-q", "-p", str(pid), "-o", "/dev/null",
-                           "-e", "trace=pwrite64", "-e",
-                           "inject=pwrite64:signal=SIGKILL:when=9"],
-                          stderr=subprocess.DEVNULL)
-    P.wait_for(lambda: (P.proc_status(pid) or {}).get("TracerPid", "0")
-               == str(st.pid), 30)
+    st = kill_at(spool_worker(), "pwrite64", 9)
     try:
         c.cmd("QUIT")
     except (EOFError, OSError):
@@ -143,13 +145,7 @@ def crash_in_recovery(n):
     # Second login: trace the monitor, so the worker it forks is traced
     # from its first instruction, and kill the recovery.
     c = srv.connect(tls=False)
-    mon = monitor_of(srv.port)
-    st = subprocess.Popen(["strace", "-q", "-f", "-p", str(mon), "-o",
-                           "/dev/null", "-e", "trace=pwrite64", "-e",
-                           "inject=pwrite64:signal=SIGKILL:when=%d" % n],
-                          stderr=subprocess.DEVNULL)
-    P.wait_for(lambda: (P.proc_status(mon) or {}).get("TracerPid", "0")
-               == str(st.pid), 30)
+    st = kill_at(monitor_of(srv.port), "pwrite64", n, follow=True)
     c.cmd("USER " + USER)
     r = c.cmd("PASS c-pass")
     killed = not r.startswith(b"+OK")
