@@ -42,6 +42,8 @@ for t in "$TOP/$BUILD"/regress/test_*; do
 	[ -x "$t" ] || continue
 	run_one "$(basename "$t")" "$t"
 done
+# The fuzz targets still build, and replay their seeds.
+run_one fuzz_replay sh "$TOP/regress/fuzz/run.sh" --replay "$TOP/$BUILD"
 for t in "$TOP"/regress/e2e/test_*.py; do
 	[ -f "$t" ] || continue
 	run_one "$(basename "$t" .py)" python3 "$t"

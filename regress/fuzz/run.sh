@@ -9,30 +9,46 @@
 #	FUZZ_CC=clang-14 sh regress/fuzz/run.sh 600
 #	FUZZ_CFLAGS=-DFUZZ_NO_UID_UNIQUE sh regress/fuzz/run.sh
 # (the last skips fuzz_mbox's UID uniqueness check).
+#
+#	sh regress/fuzz/run.sh --replay BUILDDIR
+# builds the targets with cc and regress/fuzz/replay.c instead of
+# libFuzzer into BUILDDIR/fuzz-replay and runs each on its seeds, printing
+# a PASS line per input: what "make check" runs.
 set -u
-SECS=${1:-60}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-OUT="$TOP/build-fuzz"
-CC=${FUZZ_CC:-clang}
 SRC="$TOP/regress/fuzz"
 PKG_CFLAGS=$(pkg-config --cflags openssl libbsd-overlay 2>/dev/null)
 PKG_LIBS=$(pkg-config --libs openssl libbsd-overlay 2>/dev/null)
-CFLAGS="-g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Wall -Wextra -Werror -Wno-unused-command-line-argument \
-    -I$TOP/lib -I$TOP/net -I$TOP/proto -I$TOP/spool -I$TOP/privsep \
-    $PKG_CFLAGS \
-    ${FUZZ_CFLAGS:-}"
+INC="-I$TOP/lib -I$TOP/net -I$TOP/proto -I$TOP/spool -I$TOP/privsep"
+REPLAY=
+if [ "${1:-}" = "--replay" ]; then
+	REPLAY=1
+	OUT="${2:?usage: run.sh --replay BUILDDIR}/fuzz-replay"
+	CC=${CC:-cc}
+	CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror $INC \
+	    $PKG_CFLAGS ${XCFLAGS:-}"
+	EXTRA="$SRC/replay.c"
+else
+	SECS=${1:-60}
+	OUT="$TOP/build-fuzz"
+	CC=${FUZZ_CC:-clang}
+	CFLAGS="-g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -Wall -Wextra -Werror -Wno-unused-command-line-argument $INC \
+	    $PKG_CFLAGS ${FUZZ_CFLAGS:-}"
+	EXTRA=
+fi
 
 mkdir -p "$OUT" || exit 1
 build() {
 	name=$1; shift
-	echo "building $name"
+	[ -n "$REPLAY" ] || echo "building $name"
 	# shellcheck disable=SC2086
-	$CC $CFLAGS -o "$OUT/$name" "$SRC/$name.c" "$@" $PKG_LIBS || exit 1
+	$CC $CFLAGS -o "$OUT/$name" "$SRC/$name.c" "$@" $EXTRA $PKG_LIBS ||
+	    exit 1
 }
 build fuzz_pop3_cmd "$TOP/proto/pop3_cmd.c"
-build fuzz_mbox "$TOP/spool/mbox.c" "$TOP/spool/uid.c"
+build fuzz_mbox "$TOP/spool/mbox.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
 build fuzz_msg "$TOP/privsep/msg.c"
 
 # seed DIR NAME PRINTF-FORMAT: one seed file, written once.
@@ -53,6 +69,13 @@ seed "$C/fuzz_mbox" body 'From a\nS: 1\n\nFrom inside\n>From x\n\n\nFrom b\n\n'
 seed "$C/fuzz_msg" str '\014\002\055\006\003\000\001\001\007\000\000\000\003\000\000\000hi\000'
 seed "$C/fuzz_msg" fd '\125\001\002\003\000\002\001\004\000\000\000\001\002\003\004'
 seed "$C/fuzz_msg" any '\044\003\000\001\022\003\000\003\001\000\000\000\000\000\000\000\000'
+
+if [ -n "$REPLAY" ]; then
+	for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg; do
+		"$OUT/$t" "$C/$t"/* || exit 1
+	done
+	exit 0
+fi
 
 fail=0
 for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg; do
