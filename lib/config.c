@@ -108,7 +108,7 @@ static const struct cfg_opt cfg_opts[] = {
 	{ "listen", CT_LISTEN, 0, 0, 0, 0, NULL },
 	{ "listen-tls", CT_LISTEN, 1, 0, 0, 0, NULL },
 	{ "log-facility", CT_FACILITY, OFF(log_facility), 0, 0, 0, NULL },
-	INT("max-sessions", max_sessions, 1, 100000),
+	INT("max-sessions", max_sessions, 1, SESSIONS_MAX_LIMIT),
 	STR("pam-service", pam_service),
 	STR("passwd-file", passwd_file),
 	STR("pid-file", pid_file),

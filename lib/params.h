@@ -55,10 +55,11 @@
 #define KEY_CERT_CHAIN_MAX	(60 * 1024)	/* PEM chain of one key */
 #define KEY_SIGN_RATE_DEFAULT	1000	/* signatures per second (tls-sign-rate) */
 #define KEY_SIGN_BURST_SECS	2	/* bucket depth, in seconds of rate */
-#define KEY_CONNS_MAX		4096	/* connections one key process serves */
+#define KEY_CONNS_MAX		65536	/* connections one key process serves */
 
 /* Sessions */
 #define SESSIONS_MAX_DEFAULT	256	/* concurrent sessions (master) */
+#define SESSIONS_MAX_LIMIT	KEY_CONNS_MAX	/* highest max-sessions */
 #define TIMEOUT_DEFAULT		600	/* seconds idle, RFC 1939 3. */
 #define AUTH_FAIL_DELAY_DEFAULT	2000	/* ms from PASS to a failure reply */
 #define CONFIG_LINE_MAX		1024

@@ -26,6 +26,7 @@
  * request's content comes from a network child.
  */
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -295,6 +296,30 @@ handle_master(struct msg *m)
 	msg_end(m);
 }
 
+/*
+ * The key process holds one channel per TLS session: raise its descriptor
+ * limit (as root, before the drop) to what max-sessions needs.
+ */
+static void
+raise_fd_limit(const struct config *cf)
+{
+	struct rlimit	rl;
+	rlim_t		want = (rlim_t)cf->max_sessions + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		rl.rlim_max = want;	/* root may raise the hard limit */
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("cannot raise the open-file limit to %llu for "
+		    "max-sessions %d; TLS handshakes beyond it will fail",
+		    (unsigned long long)want, cf->max_sessions);
+}
+
 static __attribute__((noreturn)) void
 keyproc_main(const struct config *cf, int fd)
 {
@@ -314,6 +339,7 @@ keyproc_main(const struct config *cf, int fd)
 	}
 	if (priv_lookup(cf->key_user, &u) == -1)
 		send_fail("key-user \"%s\" does not exist", cf->key_user);
+	raise_fd_limit(cf);
 	warm_up();
 	kp.conns = calloc(KEY_CONNS_MAX, sizeof(*kp.conns));
 	pfd = calloc(KEY_CONNS_MAX + 1, sizeof(*pfd));
