@@ -220,9 +220,9 @@ static const struct val_case val_cases[] = {
 	BAD("set auth-fail-delay = 60001\n", 1, "auth-fail-delay: number out "
 	    "of range"),
 	IOK("set max-sessions = 1\n", max_sessions, 1),
-	IOK("set max-sessions = 100000\n", max_sessions, 100000),
+	IOK("set max-sessions = 65536\n", max_sessions, 65536),
 	BAD("set max-sessions = 0\n", 1, "max-sessions: number out of range"),
-	BAD("set max-sessions = 100001\n", 1, "max-sessions: number out of "
+	BAD("set max-sessions = 65537\n", 1, "max-sessions: number out of "
 	    "range"),
 	IOK("", tls_sign_rate, KEY_SIGN_RATE_DEFAULT),
 	IOK("set tls-sign-rate = 1\n", tls_sign_rate, 1),
