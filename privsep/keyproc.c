@@ -306,18 +306,23 @@ raise_fd_limit(const struct config *cf)
 	struct rlimit	rl;
 	rlim_t		want = (rlim_t)cf->max_sessions + 64;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return;
-	if (rl.rlim_cur >= want)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
 		return;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
-		rl.rlim_max = want;	/* root may raise the hard limit */
+		/* Root may raise the hard limit too, where it is allowed. */
+		rl.rlim_cur = rl.rlim_max = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			return;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			return;
+		log_warnx("the open-file limit %llu is below max-sessions %d; "
+		    "TLS handshakes beyond it will fail",
+		    (unsigned long long)rl.rlim_max, cf->max_sessions);
+		want = rl.rlim_max;
 	}
 	rl.rlim_cur = want;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		log_warn("cannot raise the open-file limit to %llu for "
-		    "max-sessions %d; TLS handshakes beyond it will fail",
-		    (unsigned long long)want, cf->max_sessions);
+		log_warn("setrlimit nofile %llu", (unsigned long long)want);
 }
 
 static __attribute__((noreturn)) void

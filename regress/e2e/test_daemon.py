@@ -7,6 +7,7 @@ stops the master and removes pid-file.
 """
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -17,12 +18,20 @@ import popseptest as P
 t = P.Test("daemon")
 P.need_root()
 
-srv = P.Server(t, "daemon", cleartext="always")
+# More sessions than the open-file limit popsepd is started with (1024,
+# below): the key process must raise its own to max-sessions + 64.
+srv = P.Server(t, "daemon", cleartext="always",
+               options={"max-sessions": "3000"})
 PIDFILE = os.path.join(srv.dir, "popsepd.pid")
 srv.options["pid-file"] = PIDFILE
 USER = "popsep-e2e-daemon"
 srv.add_virtual_user(USER, "d-pass")
 srv.mbox(USER, [P.message(1, b"one", b"x\n")])
+
+
+def low_fd_limit():
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
 
 
 def start():
@@ -33,7 +42,8 @@ def start():
     out = os.path.join(srv.dir, "start.out")
     with open(out, "wb") as f:
         r = subprocess.run([P.POPSEPD, "-f", srv.conf], stdout=f, stderr=f,
-                           stdin=subprocess.DEVNULL, timeout=30)
+                           stdin=subprocess.DEVNULL, timeout=30,
+                           preexec_fn=low_fd_limit)
     r.stderr = open(out, "rb").read()
     return r
 
@@ -63,6 +73,12 @@ def daemon_mode():
     key_uid = pwd.getpwnam("_popsepkey").pw_uid
     t.check(any(P.ids(P.proc_status(k), "Uid")[0] == key_uid for k in kids),
             "key-process-is-the-masters-child", repr(kids))
+    for k in kids:
+        if P.ids(P.proc_status(k), "Uid")[0] == key_uid:
+            with open("/proc/%d/limits" % k) as f:
+                lim = [l.split() for l in f if l.startswith("Max open files")]
+            t.check(lim and int(lim[0][3]) >= 3064,
+                    "key-process-open-file-limit-fits-max-sessions", lim)
     c = srv.login(USER, tls=True)
     t.check(c.cmd("STAT").startswith(b"+OK"), "daemon-serves")
     c.cmd("QUIT")
