@@ -73,6 +73,21 @@ def sessions_over():
     return P.wait_for(lambda: monitor_of(srv.port) is None, 30)
 
 
+def quit_under(c, st):
+    """QUIT on a session whose process strace may kill, then stop strace
+    and wait until the session is gone; the QUIT reply, or b"" if the
+    connection died first."""
+    try:
+        r = c.cmd("QUIT")
+    except (EOFError, OSError):
+        r = b""
+    c.sock.close()
+    st.terminate()
+    st.wait()
+    sessions_over()
+    return r
+
+
 def one_crash(syscall, n):
     """Returns True if the worker was killed at this point."""
     sessions_over()
@@ -83,15 +98,7 @@ def one_crash(syscall, n):
         c.cmd("DELE %d" % d)
     during = P.deliver(mbox_path, P.message(10, b"during", b"new one\n"))
     st = kill_at(spool_worker(), syscall, n)
-    try:
-        r = c.cmd("QUIT")
-    except (EOFError, OSError):
-        r = b""
-    c.sock.close()
-    killed = not r.startswith(b"+OK")
-    st.terminate()
-    st.wait()
-    sessions_over()
+    killed = not quit_under(c, st).startswith(b"+OK")
     after = P.deliver(mbox_path, P.message(11, b"after", b"new two\n"))
     # The next login finishes (or drops) the interrupted update.
     c = srv.login(USER, tls=False)
@@ -132,15 +139,7 @@ def crash_in_recovery(n):
     c = srv.login(USER, tls=False)
     for d in DELETED:
         c.cmd("DELE %d" % d)
-    st = kill_at(spool_worker(), "pwrite64", 9)
-    try:
-        c.cmd("QUIT")
-    except (EOFError, OSError):
-        pass
-    c.sock.close()
-    st.terminate()
-    st.wait()
-    sessions_over()
+    quit_under(c, kill_at(spool_worker(), "pwrite64", 9))
     after = P.deliver(mbox_path, P.message(11, b"after", b"new two\n"))
     # Second login: trace the monitor, so the worker it forks is traced
     # from its first instruction, and kill the recovery.
@@ -149,14 +148,7 @@ def crash_in_recovery(n):
     c.cmd("USER " + USER)
     r = c.cmd("PASS c-pass")
     killed = not r.startswith(b"+OK")
-    try:
-        c.cmd("QUIT")
-    except (EOFError, OSError):
-        pass
-    c.sock.close()
-    st.terminate()
-    st.wait()
-    sessions_over()
+    quit_under(c, st)
     c = srv.login(USER, tls=False)
     c.cmd("QUIT")
     c.closed()

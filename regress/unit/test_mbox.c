@@ -191,53 +191,6 @@ shown(const char *p, size_t len)
 }
 
 /* Run a function in a child; returns its exit status or 128 + signal. */
-static int
-run_child(void (*fn)(void), char *err, size_t errlen)
-{
-	char	 drain[512];
-	size_t	 off = 0;
-	ssize_t	 n;
-	pid_t	 pid;
-	int	 p[2], status;
-
-	if (pipe(p) == -1) {
-		perror("pipe");
-		exit(2);
-	}
-	fflush(stdout);
-	if ((pid = fork()) == -1) {
-		perror("fork");
-		exit(2);
-	}
-	if (pid == 0) {
-		close(p[0]);
-		(void)dup2(p[1], STDERR_FILENO);
-		close(p[1]);
-		fn();
-		_exit(0);
-	}
-	close(p[1]);
-	for (;;) {
-		if (off < errlen - 1)
-			n = read(p[0], err + off, errlen - 1 - off);
-		else
-			n = read(p[0], drain, sizeof(drain));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (off < errlen - 1)
-			off += (size_t)n;
-	}
-	err[off] = '\0';
-	close(p[0]);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			exit(2);
-	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) :
-	    WEXITSTATUS(status);
-}
-
 /* Message boundaries and the RETR wire form ------------------------------ */
 
 struct wire {
@@ -540,8 +493,9 @@ test_big(void)
 static struct mbox	 die_mb;
 
 static void
-emit_past_end(void)
+emit_past_end(const void *arg)
 {
+	(void)arg;
 	struct sink	s = { 0 };
 
 	(void)emit(&die_mb, die_mb.n, -1, &s);
@@ -557,7 +511,7 @@ test_emit_range(void)
 	if (mbox_parse(&die_mb, (const uint8_t *)"From a\n\nx\n", 10,
 	    &why) != 0)
 		exit(2);
-	st = run_child(emit_past_end, err, sizeof(err));
+	st = test_run_child(emit_past_end, NULL, err, sizeof(err));
 	CHECK(st == 1 && strstr(err, "out of range") != NULL,
 	    "emit of message n+1 dies (status %d)", st);
 	mbox_free(&die_mb);

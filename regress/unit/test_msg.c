@@ -42,15 +42,14 @@
 #include "test.h"
 
 #define ERRBUF_LEN	4096
-#define EXIT_SURVIVED	0
+#define EXIT_SURVIVED	TEST_SURVIVED
 #define EXIT_FATAL	1	/* what fatalx() uses */
-#define EXIT_SETUP	2	/* the child could not set the case up */
+#define EXIT_SETUP	TEST_SETUP
 #define EXIT_WRONG	3	/* the child survived, saw a wrong value */
 #define EXIT_ROW_BASE	10	/* msg_lookup cases: 10 + row returned */
 
-typedef void (*child_fn)(const void *);
+typedef test_child_fn child_fn;
 
-static int	 run_child(child_fn, const void *, char *, size_t);
 static void	 expect(const char *, child_fn, const void *, int,
 		    const char *);
 static int	 send_raw(int, const void *, size_t, const int *, int);
@@ -69,58 +68,6 @@ static void	 test_lookup(void);
  * Run fn(arg) in a child with stderr captured in err.  Returns the exit
  * status, or 128 + signal number if the child was killed.
  */
-static int
-run_child(child_fn fn, const void *arg, char *err, size_t errlen)
-{
-	char	 drain[512];
-	size_t	 off = 0;
-	ssize_t	 n;
-	pid_t	 pid;
-	int	 p[2], status;
-
-	if (pipe(p) == -1) {
-		perror("pipe");
-		exit(2);
-	}
-	fflush(stdout);
-	fflush(stderr);
-	if ((pid = fork()) == -1) {
-		perror("fork");
-		exit(2);
-	}
-	if (pid == 0) {
-		close(p[0]);
-		if (dup2(p[1], STDERR_FILENO) == -1)
-			_exit(EXIT_SETUP);
-		close(p[1]);
-		fn(arg);
-		_exit(EXIT_SURVIVED);
-	}
-	close(p[1]);
-	for (;;) {
-		if (off < errlen - 1)
-			n = read(p[0], err + off, errlen - 1 - off);
-		else
-			n = read(p[0], drain, sizeof(drain));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (off < errlen - 1)
-			off += (size_t)n;
-	}
-	err[off] = '\0';
-	close(p[0]);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR) {
-			perror("waitpid");
-			exit(2);
-		}
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
-}
-
 /*
  * One forked case: the child must exit with want_status, and if die is
  * not NULL its stderr must contain that text (the reason it died).
@@ -132,7 +79,7 @@ expect(const char *name, child_fn fn, const void *arg, int want_status,
 	char	err[ERRBUF_LEN], why[400], *p;
 	int	st, ok;
 
-	st = run_child(fn, arg, err, sizeof(err));
+	st = test_run_child(fn, arg, err, sizeof(err));
 	ok = st == want_status && (die == NULL || strstr(err, die) != NULL);
 	for (p = err; *p != '\0'; p++)
 		if (*p == '\n')
