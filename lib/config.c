@@ -103,19 +103,23 @@ static const struct cfg_opt cfg_opts[] = {
 	STR("chroot-dir", chroot_dir),
 	ENUM("chunky-writes", chunky, chunky_enums),
 	ENUM("clear-text-password", cleartext, cleartext_enums),
+	BOOL("fast-update", fast_update),
 	STR("home-dir-mail", home_dir_mail),
 	STR("key-user", key_user),
 	{ "listen", CT_LISTEN, 0, 0, 0, 0, NULL },
 	{ "listen-tls", CT_LISTEN, 1, 0, 0, 0, NULL },
 	{ "log-facility", CT_FACILITY, OFF(log_facility), 0, 0, 0, NULL },
+	INT("mail-lock-check", mail_lock_check, 1, 1000000),
 	INT("max-sessions", max_sessions, 1, SESSIONS_MAX_LIMIT),
 	STR("pam-service", pam_service),
 	STR("passwd-file", passwd_file),
 	STR("pid-file", pid_file),
 	STR("privsep-user", privsep_user),
 	BOOL("reverse-lookups", reverse_lookups),
+	BOOL("server-mode", server_mode),
 	STR("spool-dir", spool_dir),
 	BOOL("statistics", statistics),
+	STR("temp-dir", temp_dir),
 	INT("timeout", timeout, 10, 86400),
 	STR("tls-cipher-list", tls_ciphers),
 	STR("tls-ciphersuites", tls_ciphersuites),
@@ -125,6 +129,7 @@ static const struct cfg_opt cfg_opts[] = {
 	ENUM("tls-support", tls_support, tls_support_enums),
 	ENUM("tls-version", tls13_only, tls_version_enums),
 	STR("tracefile", tracefile),
+	BOOL("update-on-abort", update_on_abort),
 };
 
 /*
@@ -134,11 +139,11 @@ static const struct cfg_opt cfg_opts[] = {
  */
 static const char *const qpopper_unsupported[] = {
 	"bulldb", "bulldb-max-tries", "bulldb-nonfatal", "bulldir",
-	"downcase-user", "drac-host", "fast-update", "group-bulletins",
+	"downcase-user", "drac-host", "group-bulletins",
 	"group-server-mode", "hash-spool", "kerberos", "kerberos-name",
-	"kerberos-service", "log-login", "mail-command", "mail-lock-check",
+	"kerberos-service", "log-login", "mail-command",
 	"max-bulletins", "nis-servername", "no-user-server-mode",
-	"old-style-uid", "server-mode", "shy", "temp-dir", "tls-options",
+	"old-style-uid", "shy", "tls-options",
 	"trim-domain", "update-status-headers", "user-server-mode",
 	"uw-kludge",
 };
@@ -175,6 +180,8 @@ cfg_defaults(struct config *c)
 	c->cleartext = CLEARTEXT_TLS;
 	c->tls_support = TLS_SUPPORT_DEFAULT;
 	c->chunky = CHUNKY_ALWAYS;
+	c->server_mode = 1;
+	c->mail_lock_check = MAIL_LOCK_CHECK_DEFAULT;
 	strlcpy(c->pam_service, "pop3", sizeof(c->pam_service));
 	strlcpy(c->spool_dir, "/var/mail", sizeof(c->spool_dir));
 	strlcpy(c->chroot_dir, "/var/lib/popsep/empty", sizeof(c->chroot_dir));

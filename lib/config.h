@@ -89,6 +89,11 @@ struct config {
 	char		 key_user[64];
 	char		 pid_file[CFG_PATH_MAX];
 	char		 home_dir_mail[256];	/* mailbox in $HOME */
+	int		 server_mode;	/* serve in place; else temp drop */
+	char		 temp_dir[CFG_PATH_MAX];	/* "" = the mailbox's */
+	int		 update_on_abort;
+	int		 fast_update;	/* -F; always in place */
+	int		 mail_lock_check;	/* -L: messages per refresh */
 	char		 tracefile[CFG_PATH_MAX];
 };
 

@@ -46,7 +46,12 @@
 #define SPOOL_READ_CHUNK	(256 * 1024)
 #define UID_LEN_MAX		70	/* RFC 1939 7. */
 #define LOCK_TRIES		10	/* dot-lock attempts, one a second */
-#define LOCK_STALE_SECS		300	/* a dot-lock older than this is stale */
+#define LOCK_EMPTY_GRACE_SECS	5	/* a dot-lock naming no pid, then stale */
+#define LOCK_REFRESH_SECS	30	/* touch a held dot-lock this often */
+#define LOCK_STUCK_SECS		120	/* a lock holder silent this long is killed */
+#define MAIL_LOCK_CHECK_DEFAULT	500	/* messages between lock refreshes (-L) */
+#define SPOOL_PROGRESS_BYTES	(16 * 1024 * 1024)	/* bytes between them */
+#define SPOOL_SIZE_MAX		(1ULL << 48)	/* a mailbox or journal, bytes */
 
 /* TLS signing (see privsep/keyproc.c) */
 #define KEY_MAX_KEYS		8	/* certificate/key pairs */

@@ -27,9 +27,11 @@
  */
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +46,7 @@
 #include "monitor_net.h"
 #include "monitor_spool.h"
 #include "msg.h"
+#include "priv.h"
 #include "session.h"
 #include "spool.h"
 
@@ -60,19 +63,35 @@ struct monitor {
 	pid_t			 net_pid;
 	int			 spool_fd;
 	pid_t			 spool_pid;
-	int			 mbox_fd;
+	int			 mbox_fd;	/* writable; the locks' file */
+	int			 drop_fd;	/* writable; temp-drop mode */
 	struct spool_lock	 lock;
+	int			 locked;	/* 0 or the MS_LOCK_* purpose */
+	int			 pending_auth;	/* net end of the spool channel */
+	int			 session_started;
+	int			 new_journal;	/* ours, until it is named */
+	int			 journal_named;	/* a named journal is in use */
+	int			 upd;		/* UPD_*: the end-of-session update */
+	int			 quit_reported;
+	uint8_t			 quit_result;
+	char			 quit_text[POP_LINE_MAX];
+	struct timespec		 spool_heard;	/* last frame from the worker */
 	int			 tls_done;
 	int			 signed_once;
 	int			 auth_fails;
 	char			 user[POP_USER_MAX + 1];
 	char			 mailbox[CFG_PATH_MAX];
 	char			 journal[CFG_PATH_MAX + 32];
+	char			 drop[CFG_PATH_MAX + POP_USER_MAX + 8];
 	uid_t			 uid;
 	gid_t			 gid;
 	struct msg		 m;		/* children's frames */
+	struct msg		 m2;		/* answers to them */
 	struct msg		 km;		/* key process frames */
 };
+
+/* What the monitor knows of the end-of-session update. */
+enum { UPD_NONE, UPD_LOCKED, UPD_COMMITTED, UPD_APPLIED };
 
 static struct monitor	mon;
 
@@ -83,8 +102,12 @@ static void	mon_answer_tls_sign(void *, struct msg *);
 static void	mon_tls_done(void *, struct msg *);
 static void	mon_lock(void *, struct msg *);
 static void	mon_unlock(void *, struct msg *);
-static void	mon_stats(void *, struct msg *);
+static void	mon_journal_new(void *, struct msg *);
+static void	mon_journal_commit(void *, struct msg *);
 static void	mon_journal_done(void *, struct msg *);
+static void	mon_progress(void *, struct msg *);
+static void	mon_quit_done(void *, struct msg *);
+static void	answer_auth(int, const char *, int);
 
 static const struct msg_handler net_handlers[] = {
 	{ MSG_MN_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_ANY, mon_log_net,
@@ -100,11 +123,18 @@ static const struct msg_handler net_handlers[] = {
 static const struct msg_handler spool_handlers[] = {
 	{ MSG_MS_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_AUTHED, mon_log_spool,
 	    "LOG" },
-	{ MSG_MS_REQ_LOCK, 0, 0, 0, MON_AUTHED, mon_lock, "LOCK" },
+	{ MSG_MS_REQ_LOCK, 1, 1, 0, MON_AUTHED, mon_lock, "LOCK" },
 	{ MSG_MS_REQ_UNLOCK, 0, 0, 0, MON_AUTHED, mon_unlock, "UNLOCK" },
-	{ MSG_MS_REQ_STATS, 24, 24, 0, MON_AUTHED, mon_stats, "STATS" },
-	{ MSG_MS_REQ_JOURNAL_DONE, 0, 0, 0, MON_AUTHED, mon_journal_done,
+	{ MSG_MS_REQ_JOURNAL_NEW, 0, 0, 0, MON_AUTHED, mon_journal_new,
+	    "JOURNAL_NEW" },
+	{ MSG_MS_REQ_JOURNAL_COMMIT, 0, 0, 0, MON_AUTHED, mon_journal_commit,
+	    "JOURNAL_COMMIT" },
+	{ MSG_MS_REQ_JOURNAL_DONE, 1, 1, 0, MON_AUTHED, mon_journal_done,
 	    "JOURNAL_DONE" },
+	{ MSG_MS_REQ_PROGRESS, 0, 0, 0, MON_AUTHED, mon_progress,
+	    "PROGRESS" },
+	{ MSG_MS_REQ_QUIT_DONE, 1 + 1 + 24, 1 + POP_LINE_MAX + 24, 0,
+	    MON_AUTHED, mon_quit_done, "QUIT_DONE" },
 };
 
 static void
@@ -156,7 +186,7 @@ sleep_until(const struct timespec *start, int ms)
 static void
 answer_auth(int result, const char *text, int fd)
 {
-	struct msg	*m = &mon.m;
+	struct msg	*m = &mon.m2;
 
 	msg_init(m, MSG_MN_ANS_AUTH);
 	msg_put_u8(m, (uint8_t)result);
@@ -166,77 +196,161 @@ answer_auth(int result, const char *text, int fd)
 }
 
 /*
- * The mailbox of an authenticated user: open, lock, fork the spool worker.
- * Returns the network child's end of the net-spool channel, or -1 with
- * *result set.
+ * The temp drop of temp-drop mode (Qpopper's .USER.pop in temp-dir, by
+ * default the mailbox's directory): opened if a killed session left one
+ * (no symbolic link, a regular file with one link, owned by the user),
+ * else created as an unnamed file owned by the user with mode 0600 and
+ * then linked to its name, so it is never seen with another owner.
+ */
+static int
+open_drop(const struct auth_result *res, const char **why)
+{
+	struct stat	 st;
+	char		 dir[CFG_PATH_MAX], *slash;
+	const char	*d = mon.s->cf->temp_dir;
+	int		 fd;
+
+	if (d[0] == '\0') {
+		strlcpy(dir, res->mailbox, sizeof(dir));
+		if ((slash = strrchr(dir, '/')) != NULL)
+			*slash = '\0';
+		d = dir;
+	}
+	if ((size_t)snprintf(mon.drop, sizeof(mon.drop), "%s/.%s.pop", d,
+	    mon.user) >= sizeof(mon.drop)) {
+		*why = "temp drop path too long";
+		return -1;
+	}
+	for (;;) {
+		fd = open(mon.drop, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+		    O_CLOEXEC);
+		if (fd != -1)
+			break;
+		if (errno != ENOENT) {
+			log_warn("open %s", mon.drop);
+			*why = "cannot open the temp drop";
+			return -1;
+		}
+		if ((fd = open(d, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1 ||
+		    fchown(fd, res->uid, res->gid) == -1 ||
+		    fchmod(fd, 0600) == -1) {
+			log_warn("create the temp drop in %s", d);
+			if (fd != -1)
+				close(fd);
+			*why = "cannot create the temp drop";
+			return -1;
+		}
+		if (linkat(fd, "", AT_FDCWD, mon.drop, AT_EMPTY_PATH) == 0)
+			return fd;
+		close(fd);
+		if (errno != EEXIST) {
+			log_warn("link %s", mon.drop);
+			*why = "cannot create the temp drop";
+			return -1;
+		}
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1 || st.st_uid != res->uid) {
+		log_warnx("%s: not a regular file with one link owned by uid "
+		    "%u; refusing it", mon.drop, (unsigned)res->uid);
+		close(fd);
+		*why = "the temp drop is not safe to open";
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The mailbox of an authenticated user: open and claim it, then fork the
+ * spool worker with read-only descriptors.  The worker asks for the locks
+ * first thing; the login is answered when it has them (mon_lock()).
+ * Returns 0, or -1 with *result and *text set.
  */
 static int
 start_spool(const struct auth_result *res, int *result, const char **text)
 {
-	int	ns[2], ms[2], jfd;
-	pid_t	pid;
+	int	ns[2], ms[2], ro = -1, drop_ro = -1;
+	pid_t	pid, me = getpid();
 
 	strlcpy(mon.mailbox, res->mailbox, sizeof(mon.mailbox));
 	mon.uid = res->uid;
 	mon.gid = res->gid;
+	*result = MN_AUTH_SYS;
 	if (spool_journal_path(res->mailbox, mon.journal,
 	    sizeof(mon.journal)) == -1) {
-		*result = MN_AUTH_SYS;
 		*text = "mailbox path too long";
 		return -1;
 	}
 	if (spool_open(res->mailbox, res->uid, res->gid, &mon.mbox_fd, text)
-	    == -1) {
-		*result = MN_AUTH_SYS;
+	    == -1)
 		return -1;
-	}
 	if (spool_claim(mon.mbox_fd) == -1) {
 		*result = errno == EWOULDBLOCK ? MN_AUTH_IN_USE : MN_AUTH_SYS;
 		*text = errno == EWOULDBLOCK ? "mailbox is open in another "
 		    "POP3 session" : "cannot lock the mailbox";
 		goto fail;
 	}
-	if (spool_lock(mon.mbox_fd, res->mailbox, &mon.lock) == -1) {
-		*result = errno == EAGAIN ? MN_AUTH_IN_USE : MN_AUTH_SYS;
-		*text = errno == EAGAIN ? "mailbox is locked by mail delivery "
-		    "or another program; try again later" :
-		    "cannot lock the mailbox";
+	if ((ro = spool_reopen_rdonly(res->mailbox, mon.mbox_fd)) == -1) {
+		*text = "cannot open the mailbox";
 		goto fail;
 	}
-	/* An update a crash interrupted: the worker completes it first. */
-	if (spool_journal_open(mon.journal, res->uid, &jfd) == -1) {
-		spool_unlock(mon.mbox_fd, &mon.lock);
-		*result = MN_AUTH_SYS;
-		*text = "the update journal of the mailbox is not safe to open";
-		goto fail;
+	if (!mon.s->cf->server_mode) {
+		if ((mon.drop_fd = open_drop(res, text)) == -1)
+			goto fail;
+		if ((drop_ro = spool_reopen_rdonly(mon.drop, mon.drop_fd))
+		    == -1) {
+			*text = "cannot open the temp drop";
+			goto fail;
+		}
 	}
-	if (jfd != -1)
-		log_info("found the journal of an interrupted update: %s",
-		    mon.journal);
 	if (msg_socketpair(ns) == -1 || msg_socketpair(ms) == -1)
 		fatal("socketpair");
 	if ((pid = fork()) == -1)
 		fatal("fork");
 	if (pid == 0) {
-		/* The lock stays with the monitor: fcntl locks are not
-		 * inherited, and the dot-lock is the monitor's to remove. */
+		/* The writable descriptors stay with the monitor. */
+		priv_die_with_parent(me);
 		log_set_fatal_hook(NULL);
-		spool_main(mon.s->cf, res->uid, res->gid, mon.mbox_fd, jfd,
+		close(mon.mbox_fd);
+		if (mon.drop_fd != -1)
+			close(mon.drop_fd);
+		spool_main(mon.s->cf, res->uid, res->gid, ro, drop_ro,
 		    ns[1], ms[1]);
 		/* NOTREACHED */
 	}
 	mon.spool_pid = pid;
 	close(ns[1]);
 	close(ms[1]);
-	if (jfd != -1)
-		close(jfd);
+	close(ro);
+	if (drop_ro != -1)
+		close(drop_ro);
 	mon.spool_fd = ms[0];
-	return ns[0];
+	mon.pending_auth = ns[0];
+	clock_gettime(CLOCK_MONOTONIC, &mon.spool_heard);
+	return 0;
  fail:
 	/* Closing the descriptor also drops the flock claim. */
+	if (ro != -1)
+		close(ro);
+	if (mon.drop_fd != -1)
+		close(mon.drop_fd);
+	mon.drop_fd = -1;
 	close(mon.mbox_fd);
 	mon.mbox_fd = -1;
 	return -1;
+}
+
+/* A login whose mailbox cannot be opened: the client may try again. */
+static void
+login_failed(int result, const char *why)
+{
+	char	text[POP_LINE_MAX];
+
+	snprintf(text, sizeof(text), "%s %s", result == MN_AUTH_IN_USE ?
+	    "[IN-USE]" : "[SYS/TEMP]", why);
+	log_warnx("\"%s\": %s", mon.user, why);
+	answer_auth(result, text, -1);
+	mon.state = MON_PREAUTH;
 }
 
 static void
@@ -246,7 +360,7 @@ mon_answer_auth_pass(void *arg, struct msg *m)
 	struct timespec		 start;
 	char			 pass[POP_PASS_MAX + 1], text[POP_LINE_MAX];
 	const char		*why = NULL;
-	int			 result = MN_AUTH_SYS, fd;
+	int			 result = MN_AUTH_SYS;
 
 	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -274,16 +388,12 @@ mon_answer_auth_pass(void *arg, struct msg *m)
 	explicit_bzero(pass, sizeof(pass));
 	log_info("authenticated \"%s\" (%s) from %s", mon.user, res.how,
 	    mon.s->addr);
-	if ((fd = start_spool(&res, &result, &why)) == -1) {
-		snprintf(text, sizeof(text), "%s %s", result == MN_AUTH_IN_USE ?
-		    "[IN-USE]" : "[SYS/TEMP]", why);
-		log_warnx("\"%s\": %s", mon.user, why);
-		answer_auth(result, text, -1);
+	if (start_spool(&res, &result, &why) == -1) {
+		login_failed(result, why);
 		return;
 	}
+	/* Answered once the spool worker has the locks. */
 	mon.state = MON_AUTHED;
-	answer_auth(MN_AUTH_OK, "", fd);
-	close(fd);
 }
 
 static void
@@ -356,65 +466,216 @@ mon_tls_done(void *arg, struct msg *m)
 	mon.tls_done = 1;
 }
 
+/* Send a descriptor that follows MSG_MS_ANS_LOCK. */
+static void
+send_fd(uint8_t flag, int fd)
+{
+	struct msg	*a = &mon.m2;
+
+	msg_init(a, MSG_MS_ANS_FD);
+	msg_put_u8(a, flag);
+	if (msg_send(mon.spool_fd, a, fd) == -1)
+		log_warn("send to the spool worker");
+}
+
+/*
+ * The spool worker asks for the locks: at login (then the login is
+ * answered) or for the update at the end of the session.  The dot-lock
+ * names the worker, which is the process that writes; the fcntl lock is
+ * on the open file the worker gets a descriptor of.  A writable
+ * descriptor goes with the answer only when there is something to write.
+ */
 static void
 mon_lock(void *arg, struct msg *m)
 {
-	struct msg	*a = &mon.m;
-	uint32_t	 status;
-	int		 jfd = -1;
+	struct msg	*a = &mon.m2;
+	uint8_t		 purpose, flags = 0;
+	int		 jfd = -1, ok;
+
+	(void)arg;
+	purpose = msg_get_u8(m);
+	msg_end(m);
+	if ((purpose != MS_LOCK_LOGIN && purpose != MS_LOCK_UPDATE) ||
+	    mon.locked != 0 || (purpose == MS_LOCK_LOGIN) !=
+	    (mon.pending_auth != -1) || mon.upd != UPD_NONE)
+		fatalx("spool worker: lock request %u out of turn", purpose);
+	ok = spool_lock(mon.mbox_fd, mon.mailbox, mon.spool_pid, &mon.lock)
+	    == 0;
+	if (ok && purpose == MS_LOCK_LOGIN) {
+		/* An update a crash interrupted: the worker completes it. */
+		(void)spool_journal_open(mon.journal, mon.uid, &jfd);
+		if (jfd != -1) {
+			log_info("found the journal of an interrupted update: "
+			    "%s", mon.journal);
+			flags |= MS_FD_JOURNAL;
+			mon.journal_named = 1;
+		}
+	}
+	if (ok && mon.drop_fd != -1)
+		flags |= MS_FD_DROP;
+	msg_init(a, MSG_MS_ANS_LOCK);
+	msg_put_u32(a, ok ? 0 : 1);
+	msg_put_u8(a, ok ? flags : 0);
+	if (msg_send(mon.spool_fd, a, ok && (flags != 0 ||
+	    purpose == MS_LOCK_UPDATE) ? mon.mbox_fd : -1) == -1)
+		log_warn("send to the spool worker");
+	if (flags & MS_FD_JOURNAL)
+		send_fd(MS_FD_JOURNAL, jfd);
+	if (flags & MS_FD_DROP)
+		send_fd(MS_FD_DROP, mon.drop_fd);
+	if (jfd != -1)
+		close(jfd);
+	if (!ok) {
+		if (purpose == MS_LOCK_LOGIN) {
+			close(mon.pending_auth);
+			mon.pending_auth = -1;
+			login_failed(errno == EAGAIN ? MN_AUTH_IN_USE :
+			    MN_AUTH_SYS, errno == EAGAIN ? "mailbox is locked "
+			    "by mail delivery or another program; try again "
+			    "later" : "cannot lock the mailbox");
+		}
+		return;
+	}
+	mon.locked = purpose;
+	if (purpose == MS_LOCK_UPDATE)
+		mon.upd = UPD_LOCKED;
+}
+
+static void
+need_lock(const char *what)
+{
+	if (mon.locked == 0)
+		fatalx("spool worker: %s without the lock", what);
+}
+
+static void
+mon_journal_new(void *arg, struct msg *m)
+{
+	struct msg	*a = &mon.m2;
 
 	(void)arg;
 	msg_end(m);
-	status = spool_lock(mon.mbox_fd, mon.mailbox, &mon.lock) == 0 ? 0 : 1;
-	/* No update without its journal (a leftover one means the same). */
-	if (status == 0 && (jfd = spool_journal_create(mon.journal, mon.uid,
-	    mon.gid)) == -1) {
-		spool_unlock(mon.mbox_fd, &mon.lock);
-		status = 1;
-	}
-	msg_init(a, MSG_MS_ANS_LOCK);
-	msg_put_u32(a, status);
-	if (msg_send(mon.spool_fd, a, jfd) == -1)
+	need_lock("JOURNAL_NEW");
+	if (mon.new_journal != -1 || mon.journal_named)
+		fatalx("spool worker: a second journal");
+	mon.new_journal = spool_journal_new(mon.journal, mon.uid, mon.gid);
+	msg_init(a, MSG_MS_ANS_JOURNAL_NEW);
+	msg_put_u32(a, mon.new_journal == -1 ? 1 : 0);
+	if (msg_send(mon.spool_fd, a, mon.new_journal) == -1)
 		log_warn("send to the spool worker");
-	if (jfd != -1)
-		close(jfd);
+}
+
+/* The journal's record is synced: from now on it can be found. */
+static void
+mon_journal_commit(void *arg, struct msg *m)
+{
+	struct msg	*a = &mon.m2;
+	int		 rc;
+
+	(void)arg;
+	msg_end(m);
+	need_lock("JOURNAL_COMMIT");
+	if (mon.new_journal == -1)
+		fatalx("spool worker: commit without a journal");
+	rc = spool_journal_commit(mon.new_journal, mon.journal);
+	close(mon.new_journal);
+	mon.new_journal = -1;
+	if (rc == 0) {
+		mon.journal_named = 1;
+		if (mon.upd == UPD_LOCKED)
+			mon.upd = UPD_COMMITTED;
+	}
+	msg_init(a, MSG_MS_ANS_JOURNAL_COMMIT);
+	msg_put_u32(a, rc == 0 ? 0 : 1);
+	if (msg_send(mon.spool_fd, a, -1) == -1)
+		log_warn("send to the spool worker");
 }
 
 static void
 mon_journal_done(void *arg, struct msg *m)
 {
+	uint8_t	how;
+
 	(void)arg;
+	how = msg_get_u8(m);
 	msg_end(m);
-	spool_journal_remove(mon.journal);
+	need_lock("JOURNAL_DONE");
+	if (how != MS_JOURNAL_REMOVE && how != MS_JOURNAL_SET_ASIDE)
+		fatalx("spool worker: journal done %u", how);
+	if (mon.new_journal != -1) {
+		/* Never named: nothing to remove. */
+		close(mon.new_journal);
+		mon.new_journal = -1;
+		return;
+	}
+	if (!mon.journal_named)
+		return;
+	if (how == MS_JOURNAL_SET_ASIDE)
+		spool_journal_set_aside(mon.journal);
+	else
+		spool_journal_remove(mon.journal);
+	mon.journal_named = 0;
+	if (mon.upd == UPD_COMMITTED)
+		mon.upd = UPD_APPLIED;
 }
 
+static void
+mon_progress(void *arg, struct msg *m)
+{
+	(void)arg;
+	msg_end(m);
+	need_lock("PROGRESS");
+	spool_lock_refresh(&mon.lock);
+}
+
+/*
+ * Login only: the worker has closed its writable descriptors and built
+ * its index; the mailbox is unlocked, and the login is answered: the
+ * maildrop is "locked and ready" (RFC 1939) for this session.
+ */
 static void
 mon_unlock(void *arg, struct msg *m)
 {
-	struct msg	*a = &mon.m;
+	struct msg	*a = &mon.m2;
+	int		 net = mon.pending_auth;
 
 	(void)arg;
 	msg_end(m);
+	if (mon.locked != MS_LOCK_LOGIN || mon.new_journal != -1 ||
+	    net == -1)
+		fatalx("spool worker: unlock out of turn");
 	spool_unlock(mon.mbox_fd, &mon.lock);
+	mon.locked = 0;
+	mon.journal_named = 0;
 	msg_init(a, MSG_MS_ANS_UNLOCK);
 	if (msg_send(mon.spool_fd, a, -1) == -1)
 		log_warn("send to the spool worker");
+	mon.pending_auth = -1;
+	mon.session_started = 1;
+	answer_auth(MN_AUTH_OK, "", net);
+	close(net);
 }
 
-/* Qpopper's statistics line (-s): user, deleted, kept, client. */
+/* The worker's account of the end of the session; it exits next. */
 static void
-mon_stats(void *arg, struct msg *m)
+mon_quit_done(void *arg, struct msg *m)
 {
 	uint64_t	del_octets, left_octets;
 	uint32_t	del, left;
 
 	(void)arg;
+	mon.quit_result = msg_get_u8(m);
+	msg_get_str(m, mon.quit_text, sizeof(mon.quit_text));
 	del = msg_get_u32(m);
 	del_octets = msg_get_u64(m);
 	left = msg_get_u32(m);
 	left_octets = msg_get_u64(m);
 	msg_end(m);
-	if (mon.s->cf->statistics)
+	if (mon.quit_reported || mon.quit_result > MS_QUIT_ERR)
+		fatalx("spool worker: bad QUIT_DONE");
+	mon.quit_reported = 1;
+	/* Qpopper's statistics line (-s): user, deleted, kept, client. */
+	if (mon.s->cf->statistics && mon.quit_result == MS_QUIT_OK)
 		log_notice("Stats: %s %u %llu %u %llu %s %s", mon.user, del,
 		    (unsigned long long)del_octets, left,
 		    (unsigned long long)left_octets, mon.s->host,
@@ -460,26 +721,121 @@ serve(int *fd, const struct msg_handler *tab, size_t n, const char *chan)
 }
 
 /*
- * The spool worker is gone: release the locks and close the mailbox now,
- * which also drops the session's flock claim, so that the user's next
- * session is not refused while this one winds down.
+ * The answer to QUIT, once the worker is gone: what it reported, or what
+ * the monitor itself knows of the update.
+ */
+static void
+answer_quit(void)
+{
+	struct msg	*a = &mon.m2;
+	const char	*text = mon.quit_text;
+	uint8_t		 result = MN_QUIT_ERR;
+
+	if (mon.net_fd == -1)
+		return;
+	if (mon.quit_reported && mon.quit_result == MS_QUIT_OK &&
+	    mon.upd != UPD_COMMITTED)
+		result = MN_QUIT_OK;
+	else if (mon.upd == UPD_APPLIED)
+		result = MN_QUIT_OK;
+	else if (mon.upd == UPD_COMMITTED)
+		text = "[SYS/TEMP] Mailbox update interrupted; it will be "
+		    "completed at the next login";
+	else if (!mon.quit_reported)
+		text = "[SYS/TEMP] The mailbox session ended unexpectedly; no "
+		    "messages were removed";
+	msg_init(a, MSG_MN_ANS_QUIT);
+	msg_put_u8(a, result);
+	msg_put_str(a, result == MN_QUIT_OK ? "" : text);
+	if (msg_send(mon.net_fd, a, -1) == -1 && errno != EPIPE &&
+	    errno != ECONNRESET)
+		log_warn("send to the network child");
+}
+
+/* An empty temp drop is removed with the session. */
+static void
+close_drop(void)
+{
+	struct stat	a, b;
+
+	if (mon.drop_fd == -1)
+		return;
+	if (fstat(mon.drop_fd, &a) == 0 && a.st_size == 0 &&
+	    lstat(mon.drop, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino && unlink(mon.drop) == -1)
+		log_warn("unlink %s", mon.drop);
+	close(mon.drop_fd);
+	mon.drop_fd = -1;
+}
+
+/*
+ * The spool worker is gone.  Only now, with the writer reaped, are the
+ * locks released and the mailbox closed (which also drops the session's
+ * flock claim, so the user's next session is not refused); then the
+ * client gets the answer to QUIT.
  */
 static void
 release_mailbox(void)
 {
-	if (mon.mbox_fd == -1)
-		return;
-	spool_unlock(mon.mbox_fd, &mon.lock);
-	close(mon.mbox_fd);
-	mon.mbox_fd = -1;
+	reap(mon.spool_pid, "spool worker");
+	mon.spool_pid = 0;
+	if (mon.new_journal != -1)
+		close(mon.new_journal);
+	mon.new_journal = -1;
+	if (mon.mbox_fd != -1) {
+		if (mon.locked)
+			spool_unlock(mon.mbox_fd, &mon.lock);
+		mon.locked = 0;
+		close(mon.mbox_fd);
+		mon.mbox_fd = -1;
+	}
+	close_drop();
+	if (mon.pending_auth != -1) {
+		close(mon.pending_auth);
+		mon.pending_auth = -1;
+		login_failed(MN_AUTH_SYS, "cannot open the mailbox");
+	} else if (mon.session_started)
+		answer_quit();
 }
 
-/* On any fatal error: the mailbox must not stay locked. */
+/*
+ * On any fatal error: the children go first, the writer reaped before
+ * the mailbox's locks are released.
+ */
 static void
 release_on_fatal(void)
 {
-	if (mon.mbox_fd != -1)
+	if (mon.net_pid > 0)
+		(void)kill(mon.net_pid, SIGKILL);
+	if (mon.spool_pid > 0) {
+		(void)kill(mon.spool_pid, SIGKILL);
+		while (waitpid(mon.spool_pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		mon.spool_pid = 0;
+	}
+	if (mon.mbox_fd != -1 && mon.locked)
 		spool_unlock(mon.mbox_fd, &mon.lock);
+}
+
+/*
+ * A worker that holds the locks but has said nothing for LOCK_STUCK_SECS
+ * is killed before any delivery agent could judge the lock stale by its
+ * age, so that it can never write after the lock is gone.
+ */
+static void
+check_stuck(void)
+{
+	struct timespec	now;
+
+	if (!mon.locked || mon.spool_pid <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - mon.spool_heard.tv_sec < LOCK_STUCK_SECS)
+		return;
+	log_warnx("spool worker silent for %d seconds while holding the "
+	    "lock; killing it", LOCK_STUCK_SECS);
+	(void)kill(mon.spool_pid, SIGKILL);
+	mon.spool_heard = now;
 }
 
 void
@@ -487,7 +843,7 @@ monitor_main(struct session *s)
 {
 	struct pollfd	pfd[2];
 	int		sv[2], keep[5];
-	pid_t		pid;
+	pid_t		pid, me = getpid();
 
 	log_procname("monitor");
 	log_session(s->id);
@@ -496,11 +852,15 @@ monitor_main(struct session *s)
 	mon.state = MON_PREAUTH;
 	mon.spool_fd = -1;
 	mon.mbox_fd = -1;
+	mon.drop_fd = -1;
+	mon.pending_auth = -1;
+	mon.new_journal = -1;
 	if (msg_socketpair(sv) == -1)
 		fatal("socketpair");
 	if ((pid = fork()) == -1)
 		fatal("fork");
 	if (pid == 0) {
+		priv_die_with_parent(me);
 		close(sv[0]);
 		if (s->key_fd != -1)
 			close(s->key_fd);
@@ -527,27 +887,29 @@ monitor_main(struct session *s)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = mon.spool_fd;
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, -1) == -1) {
+		if (poll(pfd, 2, mon.locked ? 1000 : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
+		check_stuck();
 		if (pfd[0].fd != -1 && pfd[0].revents != 0)
 			serve(&mon.net_fd, net_handlers, sizeof(net_handlers) /
 			    sizeof(net_handlers[0]), "monitor<-net");
 		/* A spool channel opened by that frame waits for the next poll. */
 		if (pfd[1].fd != -1 && pfd[1].fd == mon.spool_fd &&
-		    pfd[1].revents != 0 &&
-		    serve(&mon.spool_fd, spool_handlers,
-		    sizeof(spool_handlers) / sizeof(spool_handlers[0]),
-		    "monitor<-spool") == 0)
-			release_mailbox();
+		    pfd[1].revents != 0) {
+			clock_gettime(CLOCK_MONOTONIC, &mon.spool_heard);
+			if (serve(&mon.spool_fd, spool_handlers,
+			    sizeof(spool_handlers) / sizeof(spool_handlers[0]),
+			    "monitor<-spool") == 0)
+				release_mailbox();
+		}
 	}
 	/* Every exit path releases the mailbox. */
-	if (mon.mbox_fd != -1)
-		spool_unlock(mon.mbox_fd, &mon.lock);
+	if (mon.spool_pid > 0 || mon.mbox_fd != -1)
+		release_mailbox();
 	reap(mon.net_pid, "network child");
-	reap(mon.spool_pid, "spool worker");
 	log_debug("session ended");
 	_exit(0);
 }

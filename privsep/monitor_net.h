@@ -28,6 +28,10 @@
  *   MSG_MN_ANS_TLS_SIGN   u32 status (0 = signed), data signature
  *   MSG_MN_REQ_TLS_DONE   (empty) the handshake finished: the monitor
  *                         relays no signature request after this one.
+ *   MSG_MN_ANS_QUIT       u8 result (MN_QUIT_OK, MN_QUIT_ERR), str text
+ *       sent once, when the spool worker is gone and the mailbox's locks
+ *       are released; the network child reads it as the answer to QUIT.
+ *       The text says only what the monitor knows to be true.
  */
 
 #ifndef POPSEP_MONITOR_NET_H
@@ -42,7 +46,10 @@ enum {
 	MSG_MN_REQ_TLS_SIGN,
 	MSG_MN_ANS_TLS_SIGN,
 	MSG_MN_REQ_TLS_DONE,
+	MSG_MN_ANS_QUIT,
 };
+
+enum { MN_QUIT_OK = 0, MN_QUIT_ERR = 1 };
 
 enum mn_auth_result {
 	MN_AUTH_OK = 0,
@@ -60,5 +67,6 @@ int	mon_req_auth_pass(int, const char *, const char *, char *, size_t,
 int	mon_req_tls_sign(void *, const struct tls_sign_req *, uint8_t *,
 	    size_t *);
 void	mon_req_tls_done(int);
+int	mon_get_quit_answer(int, char *, size_t);
 
 #endif /* POPSEP_MONITOR_NET_H */

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "monitor_net.h"
 #include "msg.h"
+#include "pop3.h"
 #include "tls_keyless.h"
 
 static struct msg	mw_msg;
@@ -115,4 +116,28 @@ mon_req_tls_done(int fd)
 	msg_init(m, MSG_MN_REQ_TLS_DONE);
 	if (msg_send(fd, m, -1) == -1)
 		fatal("%s: send", __func__);
+}
+
+/*
+ * The answer to QUIT, from the monitor: POP3_ANS_OK, POP3_ANS_ERR with
+ * the text, or POP3_ANS_BROKEN if the monitor is gone.
+ */
+int
+mon_get_quit_answer(int fd, char *text, size_t textlen)
+{
+	struct msg	*m = &mw_msg;
+	int		 result;
+
+	if (msg_recv(fd, m) != 1)
+		return POP3_ANS_BROKEN;
+	if (m->type != MSG_MN_ANS_QUIT)
+		fatalx("%s: unexpected frame %u", __func__, m->type);
+	result = msg_get_u8(m);
+	msg_get_str(m, text, textlen);
+	msg_end(m);
+	if (result == MN_QUIT_OK)
+		return POP3_ANS_OK;
+	if (result == MN_QUIT_ERR)
+		return POP3_ANS_ERR;
+	fatalx("%s: bad result %d", __func__, result);
 }

@@ -86,6 +86,23 @@ static const uint16_t req_types[] = {
 	[POP3_REQ_QUIT] = MSG_NS_REQ_QUIT,
 };
 
+/*
+ * QUIT goes to the spool worker, which updates the mailbox and exits; the
+ * answer comes from the monitor, once the worker is gone and the locks
+ * are released: only the monitor knows then what became of the mailbox.
+ */
+static int
+quit_request(struct netchild *c, char *text, size_t textlen)
+{
+	struct msg	*m = &c->m;
+
+	if (c->spool_fd != -1) {
+		msg_init(m, MSG_NS_REQ_QUIT);
+		(void)msg_send(c->spool_fd, m, -1);
+	}
+	return mon_get_quit_answer(c->mon_fd, text, textlen);
+}
+
 static int
 op_request(void *arg, enum pop3_req req, uint32_t n, uint32_t lines,
     char *text, size_t textlen)
@@ -93,6 +110,8 @@ op_request(void *arg, enum pop3_req req, uint32_t n, uint32_t lines,
 	struct netchild	*c = arg;
 	struct msg	*m = &c->m;
 
+	if (req == POP3_REQ_QUIT)
+		return quit_request(c, text, textlen);
 	if (c->spool_fd == -1)
 		return POP3_ANS_BROKEN;
 	msg_init(m, req_types[req]);
@@ -173,6 +192,7 @@ netchild_main(struct session *s, int mon_fd)
 	struct priv_user	 u;
 	struct pop3_cfg		 pc;
 	struct conn		 c;
+	pid_t			 parent;
 	int			 keep[3] = { STDERR_FILENO, -1, -1 };
 
 	log_procname("net");
@@ -187,7 +207,9 @@ netchild_main(struct session *s, int mon_fd)
 	/* Syslog is out of reach in the chroot: log through the monitor. */
 	log_set_sink(log_to_monitor);
 	/* Everything below handles client bytes: give up root first. */
+	parent = getppid();
 	priv_drop(s->cf->chroot_dir, &u);
+	priv_die_with_parent(parent);
 	sandbox_net();
 	keyless_set_transport(mon_req_tls_sign, &nc.mon_fd);
 

@@ -26,6 +26,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -161,4 +162,20 @@ priv_no_new_privs(void)
 		fatal("setrlimit core");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("prctl no_new_privs");
+}
+
+/*
+ * A session child must not outlive its monitor: the monitor holds the
+ * mailbox's locks and the session's channels.  The kernel sends SIGKILL
+ * when the parent dies; a parent that died before the request was made is
+ * caught by getppid().  The setting does not survive a change of
+ * credentials, so it is made again after priv_drop().
+ */
+void
+priv_die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		fatal("prctl pdeathsig");
+	if (getppid() != parent)
+		_exit(1);
 }

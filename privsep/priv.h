@@ -34,6 +34,7 @@ int	priv_lookup(const char *, struct priv_user *);
 void	priv_prepare_chroot(const char *);
 void	priv_drop(const char *, const struct priv_user *);
 void	priv_no_new_privs(void);
+void	priv_die_with_parent(pid_t);
 
 /* One seccomp allow-list per process: privsep/sandbox_*.c */
 struct sandbox_rule {

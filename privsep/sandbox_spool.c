@@ -41,7 +41,6 @@ static const struct sandbox_rule rules[] = {
 	ALLOW(sendmsg, "frames to the network child and the monitor"),
 	ALLOW(poll, "waiting for requests"),
 	ALLOW(close, "descriptors after QUIT"),
-	ALLOW(flock, "release the session's claim on the mailbox at QUIT"),
 	ALLOW(getpid, "OpenSSL fork detection (UID digests)"),
 	ALLOW(brk, "malloc"),
 	ALLOW_NOEXEC(mmap, "malloc of large blocks; never PROT_EXEC"),

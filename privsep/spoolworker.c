@@ -17,10 +17,14 @@
  * The spool worker: forked by the session monitor only after a successful
  * login, it runs as the mail user with no supplementary groups (so not in
  * group mail), chrooted to the empty directory, under its seccomp filter
- * (sandbox_spool.c).  It works only on the mailbox descriptor it was
- * handed, and asks the monitor to lock.  It trusts neither the mailbox
- * content (anyone can send mail) nor the network child's requests: every
- * message number is checked against its own index.
+ * (sandbox_spool.c).  It works only on the descriptors it was handed:
+ * read-only ones of the mailbox (and of the temp drop) for the session,
+ * writable ones only while the monitor holds the locks for it.  It asks
+ * the monitor to lock, and writes only through the update journal
+ * (spool/journal.c).  It trusts neither the mailbox content (anyone can
+ * send mail) nor the network child's requests: every message number is
+ * checked against its own index.  It parses mail only after it has
+ * closed every writable descriptor it got at login.
  */
 
 #include <sys/mman.h>
@@ -46,10 +50,15 @@
 enum { SW_READY = 0x01 };
 
 struct spoolworker {
+	const struct config *cf;
 	int		 net_fd;
 	int		 mon_fd;
-	int		 mbox_fd;
-	struct mbox	 mb;
+	int		 mbox_fd;	/* read-only */
+	int		 drop_fd;	/* read-only; -1 unless temp-drop mode */
+	int		 rw_mbox;	/* writable, only while locked */
+	int		 rw_drop;
+	int		 journal_fd;	/* of the update in progress */
+	struct mbox	 mb;		/* of the drop in temp-drop mode */
 	const char	*broken;	/* why the mailbox cannot be served */
 	struct msg	 in;
 	struct msg	 out;
@@ -91,16 +100,17 @@ log_to_monitor(int prio, const char *line)
 static void
 answer(uint16_t type, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+static __attribute__((noreturn)) void	session_end(int);
 
 /*
- * The network child is gone (the client hung up mid-answer): end quietly,
- * changing nothing, as for any dropped connection.
+ * The network child is gone (the client hung up mid-answer): end as for
+ * any dropped connection.
  */
 static __attribute__((noreturn)) void
 net_gone(void)
 {
 	if (errno == EPIPE || errno == ECONNRESET)
-		_exit(0);
+		session_end(0);
 	fatal("send to the network child");
 }
 
@@ -337,48 +347,356 @@ sw_rset(void *arg, struct msg *m)
 	    (unsigned long long)octets);
 }
 
+/* ------------------------------------------------ the monitor channel */
+
+static void
+to_monitor(struct msg *m, int fd)
+{
+	if (msg_send(sw.mon_fd, m, fd) == -1)
+		fatal("send to the monitor");
+}
+
+static void
+from_monitor(struct msg *m, uint16_t type)
+{
+	if (msg_recv(sw.mon_fd, m) != 1)
+		fatalx("monitor gone");
+	if (m->type != type)
+		fatalx("unexpected frame %u from the monitor", m->type);
+}
+
+/* A descriptor the monitor sends after MSG_MS_ANS_LOCK. */
+static int
+recv_fd(uint8_t flag)
+{
+	struct msg	*m = &sw.in;
+	int		 fd;
+
+	from_monitor(m, MSG_MS_ANS_FD);
+	if (msg_get_u8(m) != flag || m->fd == -1)
+		fatalx("descriptor %u missing from the lock answer", flag);
+	fd = m->fd;
+	m->fd = -1;
+	msg_end(m);
+	return fd;
+}
+
 /*
- * Ask the monitor to lock (and get the new update journal's descriptor in
- * *jfd_r) or to unlock; both wait for the answer.
+ * Ask the monitor for the locks.  Locked: 0, with a writable mailbox
+ * descriptor in sw.rw_mbox if the monitor sent one, the journal of an
+ * interrupted update in *jfd_r (login), the writable drop in sw.rw_drop.
  */
 static int
-mon_lock(int lock, int *jfd_r)
+mon_lock(uint8_t purpose, int *jfd_r)
+{
+	struct msg	*m = &sw.in;
+	uint32_t	 status;
+	uint8_t		 flags;
+	int		 fd;
+
+	*jfd_r = -1;
+	msg_init(m, MSG_MS_REQ_LOCK);
+	msg_put_u8(m, purpose);
+	to_monitor(m, -1);
+	from_monitor(m, MSG_MS_ANS_LOCK);
+	status = msg_get_u32(m);
+	flags = msg_get_u8(m);
+	fd = m->fd;
+	m->fd = -1;
+	msg_end(m);
+	if (status != 0) {
+		if (fd != -1 || flags != 0)
+			fatalx("lock refused with descriptors");
+		return -1;
+	}
+	if ((flags & ~(MS_FD_JOURNAL | MS_FD_DROP)) != 0 ||
+	    (purpose == MS_LOCK_UPDATE && (flags & MS_FD_JOURNAL)) ||
+	    ((flags != 0 || purpose == MS_LOCK_UPDATE) != (fd != -1)) ||
+	    (((flags & MS_FD_DROP) != 0) != (sw.drop_fd != -1) &&
+	    (purpose == MS_LOCK_UPDATE || flags != 0)))
+		fatalx("lock answer: flags %#x %s a descriptor", flags,
+		    fd == -1 ? "without" : "with");
+	sw.rw_mbox = fd;
+	if (flags & MS_FD_JOURNAL)
+		*jfd_r = recv_fd(MS_FD_JOURNAL);
+	if (flags & MS_FD_DROP)
+		sw.rw_drop = recv_fd(MS_FD_DROP);
+	return 0;
+}
+
+/* Login only: every writable descriptor is closed, the index is built. */
+static void
+mon_unlock(void)
+{
+	struct msg	*m = &sw.in;
+
+	if (sw.rw_mbox != -1 || sw.rw_drop != -1)
+		bug("%s: writable descriptors left", __func__);
+	msg_init(m, MSG_MS_REQ_UNLOCK);
+	to_monitor(m, -1);
+	from_monitor(m, MSG_MS_ANS_UNLOCK);
+	msg_end(m);
+}
+
+static void
+close_writable(void)
+{
+	if (sw.rw_mbox != -1)
+		close(sw.rw_mbox);
+	if (sw.rw_drop != -1)
+		close(sw.rw_drop);
+	sw.rw_mbox = sw.rw_drop = -1;
+}
+
+/* A new unnamed journal for an update, or -1. */
+static int
+journal_new(void)
+{
+	struct msg	*m = &sw.in;
+	uint32_t	 status;
+	int		 fd;
+
+	msg_init(m, MSG_MS_REQ_JOURNAL_NEW);
+	to_monitor(m, -1);
+	from_monitor(m, MSG_MS_ANS_JOURNAL_NEW);
+	status = msg_get_u32(m);
+	fd = m->fd;
+	m->fd = -1;
+	msg_end(m);
+	if ((status == 0) != (fd != -1))
+		fatalx("journal answer %u %s a descriptor", status,
+		    fd == -1 ? "without" : "with");
+	return fd;
+}
+
+/* journal_update()'s commit: the monitor names the synced journal. */
+static int
+journal_commit(void *arg)
 {
 	struct msg	*m = &sw.in;
 	uint32_t	 status;
 
-	msg_init(m, lock ? MSG_MS_REQ_LOCK : MSG_MS_REQ_UNLOCK);
-	if (msg_send(sw.mon_fd, m, -1) == -1)
-		fatal("send to the monitor");
-	if (msg_recv(sw.mon_fd, m) != 1)
-		fatalx("monitor gone");
-	if (m->type != (lock ? MSG_MS_ANS_LOCK : MSG_MS_ANS_UNLOCK))
-		fatalx("unexpected frame %u from the monitor", m->type);
-	status = lock ? msg_get_u32(m) : 0;
-	if (lock && (status == 0) != (m->fd != -1))
-		fatalx("lock answer %u %s a journal", status, m->fd == -1 ?
-		    "without" : "with");
-	if (jfd_r != NULL)
-		*jfd_r = m->fd;
-	m->fd = -1;
+	(void)arg;
+	msg_init(m, MSG_MS_REQ_JOURNAL_COMMIT);
+	to_monitor(m, -1);
+	from_monitor(m, MSG_MS_ANS_JOURNAL_COMMIT);
+	status = msg_get_u32(m);
 	msg_end(m);
 	return status == 0 ? 0 : -1;
 }
 
-/* The journal's work is done (or never began): the monitor removes it. */
+/* The journal's work is done (or never began), or it is not ours. */
 static void
-journal_done(int jfd)
+journal_done(int jfd, uint8_t how)
 {
 	struct msg	*m = &sw.in;
 
 	close(jfd);
 	msg_init(m, MSG_MS_REQ_JOURNAL_DONE);
-	if (msg_send(sw.mon_fd, m, -1) == -1)
-		fatal("send to the monitor");
+	msg_put_u8(m, how);
+	to_monitor(m, -1);
+}
+
+/* A long index or update goes on: the monitor refreshes the dot-lock. */
+static void
+send_progress(void)
+{
+	struct msg	*m = &sw.in;
+
+	msg_init(m, MSG_MS_REQ_PROGRESS);
+	to_monitor(m, -1);
+}
+
+/* ---------------------------------------------------------- updates */
+
+/*
+ * Bytes to put between the end of a file of size bytes and a message
+ * appended to it, so that the message begins after an empty line (mbox)
+ * or after the file's closing ^A^A^A^A line (MMDF): one of "", "\n",
+ * "\n\n".
+ */
+static const char *
+separator_after(int fd, uint64_t size)
+{
+	uint8_t	t[5];
+	size_t	n = size < sizeof(t) ? (size_t)size : sizeof(t);
+
+	if (size == 0)
+		return "";
+	if (pread(fd, t, n, (off_t)(size - n)) != (ssize_t)n)
+		return "\n\n";
+	if (n == 5 && memcmp(t, "\1\1\1\1\n", 5) == 0)
+		return "";
+	if (n >= 2 && t[n - 2] == '\n' && t[n - 1] == '\n')
+		return "";
+	return t[n - 1] == '\n' ? "\n" : "\n\n";
+}
+
+/* The separator a message appended after [0, size) of fd needs. */
+static void
+add_separator(struct jpiece *p, size_t *n, int fd, uint64_t size)
+{
+	const char	*sep = separator_after(fd, size);
+
+	if (*sep == '\0')
+		return;
+	p[*n].src = JSRC_MEM;
+	p[*n].mem = (const uint8_t *)sep;
+	p[*n].off = 0;
+	p[(*n)++].len = strlen(sep);
 }
 
 static void
-report_stats(void)
+set_target(struct jtarget *t, int kind, uint64_t w, uint64_t s_cur,
+    const struct jpiece *p, size_t n)
+{
+	t->kind = kind;
+	t->w = w;
+	t->s_cur = s_cur;
+	t->pieces = p;
+	t->npieces = n;
+}
+
+/* The first bytes of a spool: a separator, or a file we must not touch. */
+static int
+starts_with_separator(int fd, uint64_t size)
+{
+	uint8_t	h[5];
+
+	if (size < 5 || pread(fd, h, 5, 0) != 5)
+		return 0;
+	return memcmp(h, "From ", 5) == 0 || memcmp(h, "\1\1\1\1\n", 5) == 0;
+}
+
+static uint64_t
+file_size(int fd)
+{
+	struct stat	st;
+
+	if (fstat(fd, &st) == -1)
+		fatal("fstat");
+	return (uint64_t)st.st_size;
+}
+
+/*
+ * Temp-drop mode, at login and locked: the spool's mail goes to the end
+ * of the drop and the spool is emptied, in one journalled update, so a
+ * crash leaves the mail in exactly one of the two.  A drop that already
+ * holds mail was left by a session that was killed: the new mail is
+ * appended after it, which merges the two.
+ */
+static void
+move_to_drop(void)
+{
+	struct jfiles	 f = { -1, sw.rw_mbox, sw.rw_drop };
+	struct jtarget	 tg[2];
+	struct jpiece	 p[2];
+	const char	*why = NULL;
+	uint64_t	 s, d;
+	size_t		 n = 0;
+	int		 rc;
+
+	s = file_size(sw.rw_mbox);
+	d = file_size(sw.rw_drop);
+	if (d > 0)
+		log_info("merging the temp drop of an interrupted session "
+		    "(%llu bytes) with %llu bytes of new mail",
+		    (unsigned long long)d, (unsigned long long)s);
+	if (s == 0)
+		return;
+	if (!starts_with_separator(sw.rw_mbox, s)) {
+		sw.broken = "Unable to process From lines (envelope), change "
+		    "recognition modes";
+		log_warnx("%s; the mailbox is left as it is", sw.broken);
+		return;
+	}
+	add_separator(p, &n, sw.rw_drop, d);
+	mbox_add_piece(p, &n, JSRC_SPOOL, 0, s);
+	set_target(&tg[0], JT_DROP, d, d, p, n);
+	set_target(&tg[1], JT_SPOOL, 0, s, NULL, 0);
+	if ((f.journal = journal_new()) == -1) {
+		sw.broken = "cannot move new mail to the temp drop";
+		return;
+	}
+	rc = journal_update(&f, tg, 2, journal_commit, NULL, &why);
+	if (rc != -2)
+		journal_done(f.journal, MS_JOURNAL_REMOVE);
+	else
+		close(f.journal);
+	if (rc != 0) {
+		log_warnx("temp drop: %s", why);
+		sw.broken = "cannot move new mail to the temp drop; nothing "
+		    "was lost";
+	}
+}
+
+/*
+ * The update at the end of a session, locked, with writable descriptors:
+ * in place, the deleted messages removed; in temp-drop mode, the kept
+ * messages of the drop followed by the mail that reached the spool since
+ * login go to the spool, and the drop is emptied.  Returns what
+ * journal_update() returns, with *why set on failure.
+ */
+static int
+write_update(uint64_t *left_r, const char **why)
+{
+	struct jfiles	 f = { -1, sw.rw_mbox, sw.rw_drop };
+	struct jtarget	 tg[2];
+	struct jpiece	*p;
+	uint64_t	 s = file_size(sw.rw_mbox), d, start;
+	size_t		 n, i;
+	int		 rc;
+
+	if (sw.drop_fd == -1) {
+		f.journal = sw.journal_fd;
+		return mbox_update_inplace(&sw.mb, &f, s, journal_commit,
+		    NULL, left_r, why);
+	}
+	d = file_size(sw.rw_drop);
+	if (d < sw.mb.size) {
+		*why = "temp drop shrank during the session";
+		return -1;
+	}
+	if (mbox_kept_pieces(&sw.mb, 0, JSRC_DROP, 4, &p, &n, why) == -1)
+		return -1;
+	/* Whatever precedes the first message is kept as it is. */
+	start = sw.mb.n > 0 ? sw.mb.msgs[0].from : sw.mb.size;
+	if (start > 0) {
+		memmove(p + 1, p, n * sizeof(*p));
+		p[0].src = JSRC_DROP;
+		p[0].off = 0;
+		p[0].len = start;
+		p[0].mem = NULL;
+		n++;
+	}
+	mbox_add_piece(p, &n, JSRC_DROP, sw.mb.size, d - sw.mb.size);
+	/* After the last kept message, an empty line, then new mail. */
+	if (s > 0 && n > 0)
+		add_separator(p, &n, sw.drop_fd, p[n - 1].off + p[n - 1].len);
+	mbox_add_piece(p, &n, JSRC_SPOOL, 0, s);
+	set_target(&tg[0], JT_SPOOL, 0, s, p, n);
+	set_target(&tg[1], JT_DROP, 0, d, NULL, 0);
+	f.journal = sw.journal_fd;
+	rc = journal_update(&f, tg, 2, journal_commit, NULL, why);
+	*left_r = 0;
+	for (i = 0; i < n; i++)
+		*left_r += p[i].len;
+	free(p);
+	return rc;
+}
+
+/* Whether the session's end must write anything. */
+static int
+must_write(void)
+{
+	if (sw.broken != NULL)
+		return 0;
+	/* In temp-drop mode the mail goes back to the spool in any case. */
+	return sw.drop_fd != -1 || mbox_first_deleted(&sw.mb) < sw.mb.n;
+}
+
+static void
+quit_done(uint8_t result, const char *text)
 {
 	struct msg	*m = &sw.out;
 	uint64_t	 del_octets = 0, left_octets = 0;
@@ -393,118 +711,176 @@ report_stats(void)
 			left++;
 			left_octets += sw.mb.msgs[i].octets;
 		}
-	msg_init(m, MSG_MS_REQ_STATS);
+	msg_init(m, MSG_MS_REQ_QUIT_DONE);
+	msg_put_u8(m, result);
+	msg_put_str(m, text);
 	msg_put_u32(m, del);
 	msg_put_u64(m, del_octets);
 	msg_put_u32(m, left);
 	msg_put_u64(m, left_octets);
-	(void)msg_send(sw.mon_fd, m, -1);
+	to_monitor(m, -1);
+}
+
+/*
+ * The end of the session: after QUIT (quit set), or when the client is
+ * gone.  A dropped connection changes nothing (RFC 1939 6), unless
+ * update-on-abort says the deletions stand anyway; in temp-drop mode the
+ * mail still goes back to the spool.  The worker exits; the monitor
+ * releases the locks once it is gone and answers the client.
+ */
+static void
+session_end(int quit)
+{
+	const char	*why = NULL;
+	char		 text[POP_LINE_MAX - 32];
+	uint64_t	 left;
+	size_t		 i;
+	int		 rc, jfd;
+
+	if (!quit && !sw.cf->update_on_abort)
+		for (i = 0; i < sw.mb.n; i++)
+			sw.mb.msgs[i].deleted = 0;
+	if (!must_write()) {
+		quit_done(MS_QUIT_OK, "");
+		_exit(0);
+	}
+	if (mon_lock(MS_LOCK_UPDATE, &jfd) == -1) {
+		log_warnx("cannot lock the mailbox for the update");
+		quit_done(MS_QUIT_ERR, "[IN-USE] Unable to lock the mailbox; "
+		    "no messages were removed");
+		_exit(0);
+	}
+	if ((sw.journal_fd = journal_new()) == -1) {
+		quit_done(MS_QUIT_ERR, "[SYS/TEMP] Mailbox update failed "
+		    "(cannot create the update journal); no messages were "
+		    "removed");
+		_exit(0);
+	}
+	rc = write_update(&left, &why);
+	if (rc != -2)
+		journal_done(sw.journal_fd, MS_JOURNAL_REMOVE);
+	if (rc == 0) {
+		quit_done(MS_QUIT_OK, "");
+		_exit(0);
+	}
+	log_warnx("update failed: %s", why);
+	if (rc == -1)
+		snprintf(text, sizeof(text), "[SYS/TEMP] Mailbox update failed "
+		    "(%s); no messages were removed", why);
+	else
+		snprintf(text, sizeof(text), "[SYS/TEMP] Mailbox update "
+		    "interrupted (%s); it will be completed at the next "
+		    "login", why);
+	quit_done(MS_QUIT_ERR, text);
+	_exit(0);
 }
 
 /* QUIT in TRANSACTION state: the one moment mail leaves the mailbox. */
 static void
 sw_quit(void *arg, struct msg *m)
 {
-	struct stat	 st;
-	const char	*why = NULL;
-	uint64_t	 new_size;
-	size_t		 i;
-	int		 any = 0, jfd, rc = -1;
-
 	(void)arg;
 	msg_end(m);
-	for (i = 0; i < sw.mb.n; i++)
-		any |= sw.mb.msgs[i].deleted;
-	if (sw.broken != NULL || !any) {
-		report_stats();
-		spool_unclaim(sw.mbox_fd);
-		answer(MSG_NS_ANS_OK, "Pop server signing off.");
-		_exit(0);
-	}
-	if (mon_lock(1, &jfd) == -1) {
-		log_warnx("cannot lock the mailbox for the update");
-		spool_unclaim(sw.mbox_fd);
-		answer(MSG_NS_ANS_ERR, "[IN-USE] Unable to lock the mailbox; "
-		    "no messages were removed");
-		_exit(0);
-	}
-	if (fstat(sw.mbox_fd, &st) == -1)
-		why = "cannot stat the mailbox";
-	else if ((rc = mbox_compact(&sw.mb, sw.mbox_fd, jfd,
-	    (uint64_t)st.st_size, &new_size, &why)) == 0)
-		why = NULL;
-	/* A half-done rewrite keeps its journal for the next login. */
-	if (rc != -2)
-		journal_done(jfd);
-	(void)mon_lock(0, NULL);
-	spool_unclaim(sw.mbox_fd);
-	if (why != NULL) {
-		log_warnx("update failed: %s", why);
-		answer(MSG_NS_ANS_ERR, "[SYS/TEMP] Mailbox update failed (%s); "
-		    "no messages were removed", why);
-		_exit(0);
-	}
-	report_stats();
-	answer(MSG_NS_ANS_OK, "Pop server signing off.");
-	_exit(0);
+	session_end(1);
 }
 
-void
-spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
-    int journal_fd, int net_fd, int mon_fd)
+/* ---------------------------------------------------------- login */
+
+static void
+index_mailbox(void)
 {
-	struct priv_user	 u = { uid, gid };
-	const struct msg_handler *h;
-	struct stat		 st;
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen;
-	void			*map = NULL;
-	const char		*why;
-	int			 keep[5] = { STDERR_FILENO, mbox_fd, net_fd,
-				    mon_fd, journal_fd };
-	int			 rc;
+	uint64_t	size;
+	int		fd = sw.drop_fd != -1 ? sw.drop_fd : sw.mbox_fd;
+	void		*map = NULL;
 
-	log_procname("spool");
-	close_all_but(keep, 5);
-	sw.net_fd = net_fd;
-	sw.mon_fd = mon_fd;
-	sw.mbox_fd = mbox_fd;
-	/* Load the digest before the sandbox forbids opening its config. */
-	if (EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL) != 1)
-		fatalx("SHA-256 unavailable");
-	log_set_sink(log_to_monitor);
-	priv_drop(cf->chroot_dir, &u);
-	sandbox_spool();
-
-	/* Under the monitor's locks: first finish an interrupted update. */
-	if (journal_fd != -1) {
-		if (journal_recover(journal_fd, mbox_fd, &why) == 0)
-			journal_done(journal_fd);
-		else {
-			log_warnx("%s; the mailbox and its journal are left as "
-			    "they are", why);
-			sw.broken = "an interrupted update could not be "
-			    "completed; nothing was changed";
-		}
-	}
-	if (fstat(mbox_fd, &st) == -1)
-		fatal("fstat mailbox");
-	if (st.st_size > 0) {
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED,
-		    mbox_fd, 0);
+	size = file_size(fd);
+	if (size > 0) {
+		map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
 		if (map == MAP_FAILED)
 			fatal("mmap mailbox");
 	}
 	if (sw.broken == NULL &&
-	    mbox_parse(&sw.mb, map, (uint64_t)st.st_size, &sw.broken) == -1)
+	    mbox_parse(&sw.mb, map, size, &sw.broken) == -1)
 		log_warnx("%s", sw.broken);
-	/* The index is built: delivery may go on while the client reads. */
-	(void)mon_lock(0, NULL);
+	else if (sw.broken != NULL)
+		memset(&sw.mb, 0, sizeof(sw.mb));
+}
 
+/*
+ * Under the monitor's locks: finish an interrupted update, move new mail
+ * to the temp drop, close every writable descriptor, then index.
+ */
+static void
+login_locked(void)
+{
+	struct jfiles	 f;
+	const char	*why;
+	int		 jfd, rc;
+
+	if (mon_lock(MS_LOCK_LOGIN, &jfd) == -1)
+		_exit(0);	/* the monitor tells the client */
+	if (jfd != -1) {
+		f.journal = jfd;
+		f.spool = sw.rw_mbox;
+		f.drop = sw.rw_drop;
+		rc = journal_recover(&f, &why);
+		if (rc == 0)
+			journal_done(jfd, MS_JOURNAL_REMOVE);
+		else if (rc == -2) {
+			log_warnx("%s", why);
+			journal_done(jfd, MS_JOURNAL_SET_ASIDE);
+		} else {
+			log_warnx("%s; the mailbox and its journal are left as "
+			    "they are", why);
+			close(jfd);
+			sw.broken = "an interrupted update could not be "
+			    "completed; nothing was changed";
+		}
+	}
+	if (sw.broken == NULL && sw.rw_drop != -1)
+		move_to_drop();
+	close_writable();
+	index_mailbox();
+	/* The index is built: delivery may go on while the client reads. */
+	mon_unlock();
+}
+
+void
+spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
+    int drop_fd, int net_fd, int mon_fd)
+{
+	struct priv_user	 u = { uid, gid };
+	const struct msg_handler *h;
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen;
+	pid_t			 parent;
+	int			 keep[5] = { STDERR_FILENO, mbox_fd, net_fd,
+				    mon_fd, drop_fd };
+	int			 rc;
+
+	log_procname("spool");
+	close_all_but(keep, 5);
+	sw.cf = cf;
+	sw.net_fd = net_fd;
+	sw.mon_fd = mon_fd;
+	sw.mbox_fd = mbox_fd;
+	sw.drop_fd = drop_fd;
+	sw.rw_mbox = sw.rw_drop = sw.journal_fd = -1;
+	/* Load the digest before the sandbox forbids opening its config. */
+	if (EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL) != 1)
+		fatalx("SHA-256 unavailable");
+	log_set_sink(log_to_monitor);
+	parent = getppid();
+	priv_drop(cf->chroot_dir, &u);
+	priv_die_with_parent(parent);
+	sandbox_spool();
+	journal_set_progress(send_progress);
+
+	login_locked();
 	for (;;) {
 		rc = msg_recv(net_fd, &sw.in);
 		if (rc == 0)
-			_exit(0);	/* dropped connection: change nothing */
+			session_end(0);	/* dropped connection */
 		if (rc == -1)
 			fatal("recv from the network child");
 		h = msg_lookup(net_handlers, sizeof(net_handlers) /

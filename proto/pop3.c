@@ -191,8 +191,9 @@ cmd_quit(struct pop3 *p, struct pop3_cmd *cmd)
 	else if (rc == POP3_ANS_ERR)
 		reply(p, 0, "%s", text);
 	else
-		reply(p, 0, "[SYS/TEMP] Mailbox update failed; no messages "
-		    "were removed");
+		/* Nobody is left to say what became of the mailbox. */
+		reply(p, 0, "[SYS/TEMP] Internal error; the mailbox update "
+		    "may or may not have been made");
 }
 
 static void

@@ -14,33 +14,49 @@
  * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
  */
 /*
- * The update journal of the spool worker (the mail user, sandboxed):
- * what makes the QUIT update crash-safe.  Before the mailbox is touched,
- * the whole new tail (every kept message after the first deleted one, and
- * mail delivered since login) is written to a journal file the session
- * monitor created next to the mailbox, with its position, checksums and
- * the size of the mailbox it applies to, and synced.  Only then is the
- * tail copied into place and the mailbox cut.  A crash at any instant
- * leaves either an incomplete record (the mailbox untouched) or a complete
- * one that the next login finishes (journal_recover()), keeping mail
- * delivered in between.
+ * The update journal of the spool worker (the mail user, sandboxed): the
+ * one crash-safe way popsep changes a mailbox file.  The QUIT update in
+ * place, the move of the spool into the temp drop at login and the move
+ * back at QUIT all go through journal_update(): the new content of every
+ * file the update changes (the spool, the temp drop) is written to a
+ * journal file, synced, and given its name by the session monitor before
+ * any of those files is touched; only then is it copied into place and
+ * the files cut.  A crash at any instant leaves either no journal (the
+ * files untouched) or a complete one that the next login (or the monitor,
+ * at once) finishes with journal_recover(), keeping mail delivered in
+ * between.
  *
- * A journal is a sequence of records, each a 96-byte header followed by
- * its data; the last complete record is the one that counts:
+ * A journal is a sequence of records; the last complete one counts.  A
+ * record is a JOURNAL_HDR-byte header, then its body:
  *
- *	"PSJ1"  u32 0  u64 w  u64 s_cur  u64 len
- *	SHA-256 of the data  SHA-256 of the mailbox's [w + len, s_cur)
- *	data (len bytes): what belongs at w; the mailbox ends at w + len
+ *	header	"PSJ2"  u32 number of targets (1 or 2)
+ *		per target (JT_SLOT bytes): u32 kind (JT_SPOOL, JT_DROP),
+ *		u32 0, u64 device, u64 inode, u64 w, u64 len, u64 s_cur,
+ *		u64 number of block sums, 32-byte SHA-256 of the file's
+ *		[w + len, s_cur), 32-byte SHA-256 of [w - JOURNAL_LEAD, w)
+ *		32-byte SHA-256 of the body, 32-byte SHA-256 of the header
+ *		(this field zero)
+ *	body	each target's data (len bytes: what belongs at w; the file
+ *		then ends at w + len, followed by what was appended to it
+ *		after s_cur), then each target's block sums
  *
- * s_cur is the mailbox's size when the record was written: bytes past it
- * are mail delivered later, to be kept after the data.  The last checksum
- * tells an applied but uncut mailbox from a cut one that grew again.
- * Every byte in the journal came from the mailbox; it trusts the journal
- * no more than the mailbox, and checks both.
+ * s_cur is the target's size when the record was written.  The block sums
+ * are 64-bit hashes of the target's old bytes in [w, s_cur), cut at every
+ * JOURNAL_BLOCK boundary of the file and at w + len; the copy into place
+ * is written in chunks that end on those boundaries, and the kernel stops
+ * a killed write only between pages, so after any crash each block holds
+ * either its old bytes or the journal's.  That, the device and inode, and
+ * the bytes before w are the proof that a journal belongs to the file it
+ * is applied to: a journal found next to a mailbox that was replaced or
+ * rewritten since (restored from a backup, changed by a mail reader) is
+ * set aside, never applied.  Every byte in the journal came from the
+ * mailbox and the journal is checked like the mailbox: it is trusted no
+ * more than mail content.
  */
 
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,28 +66,68 @@
 #include "log.h"
 #include "spool.h"
 
-#define JOURNAL_HDR	96
-#define JOURNAL_MAGIC	"PSJ1"
+#define JOURNAL_MAGIC	"PSJ2"
+#define JT_SLOT		120
+#define JOURNAL_HDR	(8 + JT_MAX * JT_SLOT + 64)
+#define JOURNAL_BLOCK	4096
+#define JOURNAL_LEAD	4096
 
-struct jrec {
-	uint64_t	off;		/* of the header in the journal */
-	uint64_t	w, s_cur, len;
-	uint8_t		sum[32];
+struct jrec_target {
+	uint32_t	kind;
+	uint64_t	dev, ino, w, len, s_cur, nblk;
 	uint8_t		leftover[32];
+	uint8_t		lead[32];
+	uint64_t	data_off;	/* in the journal */
+	uint64_t	blk_off;	/* in the journal */
 };
 
-static int	digest_range(int, uint64_t, uint64_t, uint8_t *);
-static int	read_rec(int, uint64_t, uint64_t, struct jrec *);
-static int	last_rec(int, struct jrec *, uint64_t *);
-static int	append_rec(int, int, uint64_t, uint64_t, const struct jpiece *,
-		    size_t, uint64_t, struct jrec *);
-static int	apply_rec(int, int, const struct jrec *);
-static int	same_bytes(int, uint64_t, int, uint64_t, uint64_t, int *);
+struct jrec {
+	uint64_t		off;	/* of the header in the journal */
+	uint64_t		end;	/* of the record */
+	uint32_t		nt;
+	struct jrec_target	t[JT_MAX];
+};
+
+static void	(*progress_fn)(void);
+static uint64_t	progress_bytes;
+
+void
+journal_set_progress(void (*fn)(void))
+{
+	progress_fn = fn;
+}
+
+/* Called as bytes are copied: long updates keep the dot-lock fresh. */
+static void
+progress(uint64_t n)
+{
+	progress_bytes += n;
+	if (progress_bytes >= SPOOL_PROGRESS_BYTES) {
+		progress_bytes = 0;
+		if (progress_fn != NULL)
+			progress_fn();
+	}
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
 
 static void
 put64(uint8_t *p, uint64_t v)
 {
 	memcpy(p, &v, sizeof(v));
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
 }
 
 static uint64_t
@@ -90,8 +146,13 @@ full_pread(int fd, uint8_t *buf, size_t len, uint64_t off)
 
 	while (len > 0) {
 		n = pread(fd, buf, len, (off_t)off);
-		if (n <= 0)
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* the file is shorter */
 			return -1;
+		}
 		buf += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;
@@ -106,13 +167,60 @@ full_pwrite(int fd, const uint8_t *buf, size_t len, uint64_t off)
 
 	while (len > 0) {
 		n = pwrite(fd, buf, len, (off_t)off);
-		if (n <= 0)
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ENOSPC;
 			return -1;
+		}
 		buf += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;
 	}
 	return 0;
+}
+
+/* Which descriptor a piece reads from. */
+static int
+src_fd(const struct jfiles *f, int src)
+{
+	switch (src) {
+	case JSRC_SPOOL:
+		return f->spool;
+	case JSRC_DROP:
+		return f->drop;
+	case JSRC_JOURNAL:
+		return f->journal;
+	default:
+		return -1;
+	}
+}
+
+static int
+target_fd(const struct jfiles *f, uint32_t kind)
+{
+	return kind == JT_SPOOL ? f->spool : kind == JT_DROP ? f->drop : -1;
+}
+
+/* A 64-bit hash of one block: tells old bytes from new, not a MAC. */
+static uint64_t
+block_hash(const uint8_t *p, size_t n)
+{
+	uint64_t	h = 0x243f6a8885a308d3ULL ^ n, w;
+
+	/* UNSAFE: reads p[0, n) in 8-byte words, the tail bytewise. */
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 31;
+	}
+	for (; n > 0; p++, n--)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
 }
 
 /* SHA-256 of [off, off + len) of fd. */
@@ -147,32 +255,118 @@ digest_range(int fd, uint64_t off, uint64_t len, uint8_t *out)
 	return rv;
 }
 
+/*
+ * The end of the block that starts at pos, for a target rewritten from w
+ * with len bytes: the next JOURNAL_BLOCK boundary of the file, or w + len,
+ * or s_cur, whichever comes first.
+ */
+static uint64_t
+block_end(uint64_t pos, uint64_t cut, uint64_t s_cur)
+{
+	uint64_t	e = (pos / JOURNAL_BLOCK + 1) * JOURNAL_BLOCK;
+
+	if (pos < cut && cut < e)
+		e = cut;
+	return e < s_cur ? e : s_cur;
+}
+
+/* The old bytes past the data, which the cut removes. */
+static uint64_t
+leftover_len(const struct jrec_target *t)
+{
+	return t->s_cur > t->w + t->len ? t->s_cur - t->w - t->len : 0;
+}
+
+static uint64_t
+count_blocks(uint64_t w, uint64_t cut, uint64_t s_cur)
+{
+	uint64_t	pos, n = 0;
+
+	for (pos = w; pos < s_cur; pos = block_end(pos, cut, s_cur))
+		n++;
+	return n;
+}
+
+/* ---------------------------------------------------------- reading */
+
+static void
+get_target(const uint8_t *h, struct jrec_target *t)
+{
+	t->kind = get32(h);
+	t->dev = get64(h + 8);
+	t->ino = get64(h + 16);
+	t->w = get64(h + 24);
+	t->len = get64(h + 32);
+	t->s_cur = get64(h + 40);
+	t->nblk = get64(h + 48);
+	memcpy(t->leftover, h + 56, 32);
+	memcpy(t->lead, h + 88, 32);
+}
+
 /* A complete, checksummed record at off of a journal of jsize bytes. */
 static int
 read_rec(int jfd, uint64_t off, uint64_t jsize, struct jrec *r)
 {
-	uint8_t	h[JOURNAL_HDR], sum[32];
-
-	static const uint8_t	zero[4];
+	EVP_MD_CTX	*ctx = NULL;
+	uint8_t		 h[JOURNAL_HDR], sum[32], want[32], *buf = NULL;
+	uint64_t	 body = 0, pos, left;
+	unsigned int	 mdlen;
+	size_t		 i, n;
+	int		 rv = -1;
 
 	if (jsize < off || jsize - off < JOURNAL_HDR ||
 	    full_pread(jfd, h, sizeof(h), off) == -1 ||
-	    memcmp(h, JOURNAL_MAGIC, 4) != 0 || memcmp(h + 4, zero, 4) != 0)
+	    memcmp(h, JOURNAL_MAGIC, 4) != 0)
+		return -1;
+	memcpy(want, h + JOURNAL_HDR - 32, 32);
+	memset(h + JOURNAL_HDR - 32, 0, 32);
+	if (EVP_Digest(h, sizeof(h), sum, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32 || memcmp(sum, want, 32) != 0)
 		return -1;
 	r->off = off;
-	r->w = get64(h + 8);
-	r->s_cur = get64(h + 16);
-	r->len = get64(h + 24);
-	memcpy(r->sum, h + 32, 32);
-	memcpy(r->leftover, h + 64, 32);
-	/* A record the worker wrote: its data ends within the old mailbox. */
-	if (r->len > jsize - off - JOURNAL_HDR || r->w > r->s_cur ||
-	    r->len > r->s_cur - r->w)
+	r->nt = get32(h + 4);
+	if (r->nt < 1 || r->nt > JT_MAX)
 		return -1;
-	if (digest_range(jfd, off + JOURNAL_HDR, r->len, sum) == -1 ||
-	    memcmp(sum, r->sum, 32) != 0)
+	for (i = 0; i < r->nt; i++) {
+		get_target(h + 8 + i * JT_SLOT, &r->t[i]);
+		/* Written by a worker: within the old file, bounded. */
+		if ((r->t[i].kind != JT_SPOOL && r->t[i].kind != JT_DROP) ||
+		    (i == 1 && r->t[1].kind == r->t[0].kind) ||
+		    r->t[i].w > r->t[i].s_cur ||
+		    r->t[i].len > SPOOL_SIZE_MAX ||
+		    r->t[i].s_cur > SPOOL_SIZE_MAX ||
+		    r->t[i].nblk != count_blocks(r->t[i].w, r->t[i].w +
+		    r->t[i].len, r->t[i].s_cur))
+			return -1;
+		r->t[i].data_off = off + JOURNAL_HDR + body;
+		body += r->t[i].len;
+	}
+	for (i = 0; i < r->nt; i++) {
+		r->t[i].blk_off = off + JOURNAL_HDR + body;
+		body += r->t[i].nblk * 8;
+	}
+	if (body > jsize - off - JOURNAL_HDR)
 		return -1;
-	return 0;
+	r->end = off + JOURNAL_HDR + body;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    (buf = malloc(SPOOL_READ_CHUNK)) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		goto out;
+	for (pos = off + JOURNAL_HDR, left = body; left > 0; left -= n) {
+		n = left > SPOOL_READ_CHUNK ? SPOOL_READ_CHUNK : (size_t)left;
+		if (full_pread(jfd, buf, n, pos) == -1 ||
+		    EVP_DigestUpdate(ctx, buf, n) != 1)
+			goto out;
+		pos += n;
+	}
+	if (EVP_DigestFinal_ex(ctx, sum, &mdlen) != 1 || mdlen != 32 ||
+	    memcmp(sum, h + JOURNAL_HDR - 64, 32) != 0)
+		goto out;
+	rv = 0;
+ out:
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	return rv;
 }
 
 /*
@@ -192,102 +386,295 @@ last_rec(int jfd, struct jrec *r, uint64_t *end_r)
 	while (read_rec(jfd, off, (uint64_t)st.st_size, &cur) == 0) {
 		*r = cur;
 		found = 1;
-		off = cur.off + JOURNAL_HDR + cur.len;
+		off = cur.end;
 	}
 	*end_r = off;
 	return found;
 }
 
-/*
- * Write a record at off: the data from the pieces (read from the journal
- * or the mailbox), then the header, then sync.  Header last: a record is
- * complete only once all of it is on disk.
- */
-static int
-append_rec(int jfd, int mfd, uint64_t off, uint64_t w,
-    const struct jpiece *pieces, size_t npieces, uint64_t s_cur,
-    struct jrec *r)
-{
-	EVP_MD_CTX	*ctx;
-	uint8_t		*buf, h[JOURNAL_HDR];
-	uint64_t	 pos = off + JOURNAL_HDR, len = 0, left, from;
-	size_t		 i, n;
-	unsigned int	 mdlen;
-	int		 rv = -1;
+/* ---------------------------------------------------------- writing */
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
+struct writer {
+	int		 jfd;
+	uint64_t	 pos;
+	EVP_MD_CTX	*body;
+	uint8_t		*buf;
+};
+
+static int
+emit(struct writer *wr, const uint8_t *p, size_t n)
+{
+	if (full_pwrite(wr->jfd, p, n, wr->pos) == -1) {
+		log_warn("update journal: write");
 		return -1;
-	if ((buf = malloc(SPOOL_READ_CHUNK)) == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		goto out;
-	for (i = 0; i < npieces; i++) {
-		from = pieces[i].off;
-		for (left = pieces[i].len; left > 0; left -= n) {
+	}
+	if (EVP_DigestUpdate(wr->body, p, n) != 1)
+		return -1;
+	wr->pos += n;
+	progress(n);
+	return 0;
+}
+
+/* A target's data from its pieces; its length in *len_r. */
+static int
+write_data(struct writer *wr, const struct jfiles *f,
+    const struct jtarget *t, uint64_t *len_r)
+{
+	const struct jpiece	*pc;
+	uint64_t		 left, from;
+	size_t			 i, n;
+	int			 fd;
+
+	*len_r = 0;
+	for (i = 0; i < t->npieces; i++) {
+		pc = &t->pieces[i];
+		if (pc->src == JSRC_MEM) {
+			if (emit(wr, pc->mem, (size_t)pc->len) == -1)
+				return -1;
+			*len_r += pc->len;
+			continue;
+		}
+		if ((fd = src_fd(f, pc->src)) == -1)
+			bug("%s: piece from a missing file", __func__);
+		from = pc->off;
+		for (left = pc->len; left > 0; left -= n) {
 			n = left > SPOOL_READ_CHUNK ? SPOOL_READ_CHUNK :
 			    (size_t)left;
-			if (full_pread(pieces[i].from_journal ? jfd : mfd, buf,
-			    n, from) == -1 ||
-			    EVP_DigestUpdate(ctx, buf, n) != 1 ||
-			    full_pwrite(jfd, buf, n, pos) == -1)
-				goto out;
+			if (full_pread(fd, wr->buf, n, from) == -1) {
+				log_warn("update journal: read the mailbox");
+				return -1;
+			}
+			if (emit(wr, wr->buf, n) == -1)
+				return -1;
 			from += n;
-			pos += n;
-			len += n;
+		}
+		*len_r += pc->len;
+	}
+	return 0;
+}
+
+/* The block sums of a target's old bytes [w, s_cur). */
+static int
+write_blocks(struct writer *wr, int fd, const struct jrec_target *t)
+{
+	uint8_t		*sum = wr->buf + JOURNAL_BLOCK;
+	uint64_t	 pos, e, h;
+	size_t		 k = 0, cap = (SPOOL_READ_CHUNK - JOURNAL_BLOCK) / 8;
+
+	for (pos = t->w; pos < t->s_cur; pos = e) {
+		e = block_end(pos, t->w + t->len, t->s_cur);
+		if (full_pread(fd, wr->buf, (size_t)(e - pos), pos) == -1) {
+			log_warn("update journal: read the mailbox");
+			return -1;
+		}
+		h = block_hash(wr->buf, (size_t)(e - pos));
+		memcpy(sum + 8 * k++, &h, 8);
+		if (k == cap) {
+			if (emit(wr, sum, 8 * k) == -1)
+				return -1;
+			k = 0;
 		}
 	}
+	return k > 0 ? emit(wr, sum, 8 * k) : 0;
+}
+
+static void
+put_target(uint8_t *h, const struct jrec_target *t)
+{
+	put32(h, t->kind);
+	put64(h + 8, t->dev);
+	put64(h + 16, t->ino);
+	put64(h + 24, t->w);
+	put64(h + 32, t->len);
+	put64(h + 40, t->s_cur);
+	put64(h + 48, t->nblk);
+	memcpy(h + 56, t->leftover, 32);
+	memcpy(h + 88, t->lead, 32);
+}
+
+/* What a target relies on, and what its old bytes past the data were. */
+static int
+target_sums(int fd, struct jrec_target *t)
+{
+	struct stat	st;
+	uint64_t	lead;
+
+	if (fstat(fd, &st) == -1) {
+		log_warn("update journal: fstat");
+		return -1;
+	}
+	t->dev = (uint64_t)st.st_dev;
+	t->ino = (uint64_t)st.st_ino;
+	t->nblk = count_blocks(t->w, t->w + t->len, t->s_cur);
+	lead = t->w < JOURNAL_LEAD ? t->w : JOURNAL_LEAD;
+	if (digest_range(fd, t->w - lead, lead, t->lead) == -1 ||
+	    digest_range(fd, t->w + t->len, leftover_len(t),
+	    t->leftover) == -1) {
+		log_warn("update journal: read the mailbox");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Write a record at off: the body (every target's data, then its block
+ * sums), sync, then the header, sync.  Header last: a record is complete
+ * only once all of it is on disk.
+ */
+static int
+append_rec(const struct jfiles *f, uint64_t off, const struct jtarget *tg,
+    size_t nt, struct jrec *r)
+{
+	struct writer	 wr;
+	uint8_t		 h[JOURNAL_HDR];
+	unsigned int	 mdlen;
+	size_t		 i;
+	int		 rv = -1;
+
+	memset(r, 0, sizeof(*r));
+	memset(&wr, 0, sizeof(wr));
+	wr.jfd = f->journal;
+	wr.pos = off + JOURNAL_HDR;
 	r->off = off;
-	r->w = w;
-	r->s_cur = s_cur;
-	r->len = len;
-	if (EVP_DigestFinal_ex(ctx, r->sum, &mdlen) != 1 || mdlen != 32)
+	r->nt = (uint32_t)nt;
+	if (nt < 1 || nt > JT_MAX)
+		bug("%s: %zu targets", __func__, nt);
+	if ((wr.body = EVP_MD_CTX_new()) == NULL ||
+	    (wr.buf = malloc(SPOOL_READ_CHUNK)) == NULL ||
+	    EVP_DigestInit_ex(wr.body, EVP_sha256(), NULL) != 1)
 		goto out;
-	/* What an applied but uncut mailbox would still hold past w + len. */
-	if (w + len > s_cur || digest_range(mfd, w + len, s_cur - w - len,
-	    r->leftover) == -1)
-		goto out;
-	if (fdatasync(jfd) == -1)
-		goto out;
+	for (i = 0; i < nt; i++) {
+		r->t[i].kind = (uint32_t)tg[i].kind;
+		r->t[i].w = tg[i].w;
+		r->t[i].s_cur = tg[i].s_cur;
+		r->t[i].data_off = wr.pos;
+		if (write_data(&wr, f, &tg[i], &r->t[i].len) == -1)
+			goto out;
+		if (tg[i].w > tg[i].s_cur || r->t[i].len > SPOOL_SIZE_MAX)
+			bug("%s: target %zu out of range", __func__, i);
+	}
+	for (i = 0; i < nt; i++) {
+		if (target_sums(target_fd(f, r->t[i].kind), &r->t[i]) == -1)
+			goto out;
+		r->t[i].blk_off = wr.pos;
+		if (write_blocks(&wr, target_fd(f, r->t[i].kind), &r->t[i])
+		    == -1)
+			goto out;
+	}
+	r->end = wr.pos;
 	memset(h, 0, sizeof(h));
 	memcpy(h, JOURNAL_MAGIC, 4);
-	put64(h + 8, w);
-	put64(h + 16, s_cur);
-	put64(h + 24, len);
-	memcpy(h + 32, r->sum, 32);
-	memcpy(h + 64, r->leftover, 32);
-	if (full_pwrite(jfd, h, sizeof(h), off) == -1 || fdatasync(jfd) == -1)
+	put32(h + 4, r->nt);
+	for (i = 0; i < nt; i++)
+		put_target(h + 8 + i * JT_SLOT, &r->t[i]);
+	if (EVP_DigestFinal_ex(wr.body, h + JOURNAL_HDR - 64, &mdlen) != 1 ||
+	    EVP_Digest(h, sizeof(h), h + JOURNAL_HDR - 32, &mdlen,
+	    EVP_sha256(), NULL) != 1)
 		goto out;
+	if (fdatasync(f->journal) == -1) {
+		log_warn("update journal: fdatasync");
+		goto out;
+	}
+	if (full_pwrite(f->journal, h, sizeof(h), off) == -1) {
+		log_warn("update journal: write");
+		goto out;
+	}
+	if (fdatasync(f->journal) == -1) {
+		log_warn("update journal: fdatasync");
+		goto out;
+	}
 	rv = 0;
  out:
-	free(buf);
-	EVP_MD_CTX_free(ctx);
+	free(wr.buf);
+	EVP_MD_CTX_free(wr.body);
 	return rv;
 }
 
-/* Copy a record's data to w, cut the mailbox after it, sync. */
+/*
+ * Copy a target's data to w in chunks that end on block boundaries, cut
+ * the file after it (keeping nothing past w + len: what arrived after
+ * s_cur is part of the data), sync.
+ */
 static int
-apply_rec(int jfd, int mfd, const struct jrec *r)
+apply_target(const struct jfiles *f, const struct jrec_target *t,
+    uint8_t *buf)
 {
-	uint8_t		*buf;
-	uint64_t	 done;
-	size_t		 n;
-	int		 rv = -1;
+	uint64_t	done, pos, n;
+	int		fd = target_fd(f, t->kind);
+
+	for (done = 0; done < t->len; done += n) {
+		pos = t->w + done;
+		n = (pos / SPOOL_READ_CHUNK + 1) * SPOOL_READ_CHUNK - pos;
+		if (n > t->len - done)
+			n = t->len - done;
+		if (full_pread(f->journal, buf, (size_t)n, t->data_off + done)
+		    == -1) {
+			log_warn("update journal: read the journal");
+			return -1;
+		}
+		if (full_pwrite(fd, buf, (size_t)n, pos) == -1) {
+			log_warn("update: write the mailbox");
+			return -1;
+		}
+		progress(n);
+	}
+	if (ftruncate(fd, (off_t)(t->w + t->len)) == -1) {
+		log_warn("update: ftruncate the mailbox");
+		return -1;
+	}
+	if (fsync(fd) == -1) {
+		log_warn("update: fsync the mailbox");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+apply_rec(const struct jfiles *f, const struct jrec *r)
+{
+	uint8_t	*buf;
+	size_t	 i;
+	int	 rv = 0;
 
 	if ((buf = malloc(SPOOL_READ_CHUNK)) == NULL)
 		return -1;
-	for (done = 0; done < r->len; done += n) {
-		n = r->len - done > SPOOL_READ_CHUNK ? SPOOL_READ_CHUNK :
-		    (size_t)(r->len - done);
-		if (full_pread(jfd, buf, n, r->off + JOURNAL_HDR + done) == -1 ||
-		    full_pwrite(mfd, buf, n, r->w + done) == -1)
-			goto out;
-	}
-	if (ftruncate(mfd, (off_t)(r->w + r->len)) == -1 || fsync(mfd) == -1)
-		goto out;
-	rv = 0;
- out:
+	for (i = 0; i < r->nt && rv == 0; i++)
+		rv = apply_target(f, &r->t[i], buf);
 	free(buf);
 	return rv;
 }
+
+/*
+ * The update, journal first.  Each target is the file (spool or temp
+ * drop) to rewrite from w with the bytes of its pieces; s_cur its size
+ * now.  commit(arg) gives the synced journal its name (the monitor does
+ * it) before anything is touched.  Returns 0, -1 if nothing was touched
+ * (the journal may go), or -2 if a file was partly rewritten (the journal
+ * must stay: it completes the update).
+ */
+int
+journal_update(const struct jfiles *f, const struct jtarget *tg, size_t nt,
+    int (*commit)(void *), void *arg, const char **why)
+{
+	struct jrec	r;
+
+	if (append_rec(f, 0, tg, nt, &r) == -1) {
+		*why = "cannot write the update journal";
+		return -1;
+	}
+	if (commit(arg) == -1) {
+		*why = "cannot commit the update journal";
+		return -1;
+	}
+	if (apply_rec(f, &r) == -1) {
+		*why = "write error while updating the mailbox (the journal "
+		    "will complete it)";
+		return -2;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- recovery */
 
 /* Whether len bytes at aoff of a equal those at boff of b. */
 static int
@@ -320,47 +707,183 @@ same_bytes(int a, uint64_t aoff, int b, uint64_t boff, uint64_t len,
 }
 
 /*
- * The update at QUIT, journal first.  pieces are the mailbox ranges that
- * make up the new tail starting at w; s_cur the mailbox's size now.
- * Returns 0, -1 if the mailbox is untouched (the journal may go), or -2
- * if it was partly rewritten (the journal must stay for the next login).
+ * Whether every block of the file's [w, s_cur) holds either its old bytes
+ * (the block sum) or, below w + len, the journal's data: what a copy into
+ * place that stopped anywhere leaves.  Anything else means the file was
+ * changed by someone else since.
  */
-int
-journal_update(int jfd, int mfd, uint64_t w, const struct jpiece *pieces,
-    size_t npieces, uint64_t s_cur, uint64_t *new_size_r, const char **why)
+static int
+blocks_explained(const struct jfiles *f, const struct jrec_target *t,
+    int *ok_r)
 {
-	struct jrec	r;
+	uint8_t		*x, *y, hs[8];
+	uint64_t	 pos, e, i = 0, h, want;
+	size_t		 n;
+	int		 fd = target_fd(f, t->kind), rv = -1;
 
-	if (append_rec(jfd, mfd, 0, w, pieces, npieces, s_cur, &r) == -1) {
-		*why = "cannot write the update journal";
-		return -1;
+	x = malloc(JOURNAL_BLOCK);
+	y = malloc(JOURNAL_BLOCK);
+	if (x == NULL || y == NULL)
+		goto out;
+	*ok_r = 1;
+	for (pos = t->w; pos < t->s_cur && *ok_r; pos = e, i++) {
+		e = block_end(pos, t->w + t->len, t->s_cur);
+		n = (size_t)(e - pos);
+		if (full_pread(fd, x, n, pos) == -1 ||
+		    full_pread(f->journal, hs, 8, t->blk_off + 8 * i) == -1)
+			goto out;
+		h = block_hash(x, n);
+		memcpy(&want, hs, 8);
+		if (h == want)
+			continue;
+		if (e <= t->w + t->len) {
+			if (full_pread(f->journal, y, n, t->data_off + pos -
+			    t->w) == -1)
+				goto out;
+			if (memcmp(x, y, n) == 0)
+				continue;
+		}
+		*ok_r = 0;
 	}
-	if (apply_rec(jfd, mfd, &r) == -1) {
-		*why = "write error while updating the mailbox (the journal "
-		    "will complete it at the next login)";
-		return -2;
+	rv = 0;
+ out:
+	free(x);
+	free(y);
+	return rv;
+}
+
+enum { TGT_DONE, TGT_CUT, TGT_REDO, TGT_FOREIGN, TGT_ERROR };
+
+/*
+ * Where the bytes appended after a stopped copy begin, for data that
+ * reaches past s_cur (the file grows): the copy ends on a block boundary,
+ * so the journal's data continues to the last such boundary at which the
+ * file still matches it; what follows was delivered later.
+ */
+static int
+grown_end(const struct jfiles *f, const struct jrec_target *t, uint64_t now,
+    uint64_t *keep_r)
+{
+	uint8_t		*x, *y;
+	uint64_t	 pos, e, cut = t->w + t->len, lim;
+	size_t		 n;
+	int		 fd = target_fd(f, t->kind), rv = -1;
+
+	*keep_r = t->s_cur;
+	if (cut <= t->s_cur)
+		return 0;
+	lim = now < cut ? now : cut;
+	x = malloc(JOURNAL_BLOCK);
+	y = malloc(JOURNAL_BLOCK);
+	if (x == NULL || y == NULL)
+		goto out;
+	for (pos = t->s_cur; pos < lim; pos = e) {
+		e = (pos / JOURNAL_BLOCK + 1) * JOURNAL_BLOCK;
+		if (e > cut)
+			e = cut;
+		if (e > lim)
+			break;		/* a partial block is not ours */
+		n = (size_t)(e - pos);
+		if (full_pread(fd, x, n, pos) == -1 || full_pread(f->journal,
+		    y, n, t->data_off + pos - t->w) == -1)
+			goto out;
+		if (memcmp(x, y, n) != 0)
+			break;
+		*keep_r = e;
 	}
-	*new_size_r = r.w + r.len;
-	return 0;
+	rv = 0;
+ out:
+	free(x);
+	free(y);
+	return rv;
+}
+
+/*
+ * What state one target of the last record is in; *now_r is its size,
+ * *keep_r where the bytes to keep after the data begin.
+ */
+static int
+judge_target(const struct jfiles *f, const struct jrec_target *t,
+    uint64_t *now_r, uint64_t *keep_r)
+{
+	struct stat	st;
+	uint8_t		sum[32];
+	uint64_t	lead, cut = t->w + t->len;
+	int		fd = target_fd(f, t->kind), same, ok;
+
+	if (fd == -1) {
+		log_warnx("update journal: it changes the %s, which is not "
+		    "open", t->kind == JT_SPOOL ? "mailbox" : "temp drop");
+		return TGT_FOREIGN;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("update journal: fstat");
+		return TGT_ERROR;
+	}
+	*now_r = (uint64_t)st.st_size;
+	*keep_r = t->s_cur;
+	if ((uint64_t)st.st_dev != t->dev || (uint64_t)st.st_ino != t->ino) {
+		log_warnx("update journal: written for another file (device "
+		    "%llu inode %llu, not %llu %llu)",
+		    (unsigned long long)t->dev, (unsigned long long)t->ino,
+		    (unsigned long long)st.st_dev,
+		    (unsigned long long)st.st_ino);
+		return TGT_FOREIGN;
+	}
+	lead = t->w < JOURNAL_LEAD ? t->w : JOURNAL_LEAD;
+	if (*now_r < t->w || digest_range(fd, t->w - lead, lead, sum) == -1 ||
+	    memcmp(sum, t->lead, 32) != 0) {
+		log_warnx("update journal: the bytes before offset %llu "
+		    "changed", (unsigned long long)t->w);
+		return TGT_FOREIGN;
+	}
+	if (*now_r >= cut && same_bytes(f->journal, t->data_off, fd, t->w,
+	    t->len, &same) == 0 && same) {
+		/* In place.  Cut yet?  The old bytes past it tell. */
+		if (leftover_len(t) > 0 && *now_r >= t->s_cur &&
+		    digest_range(fd, cut, leftover_len(t), sum) == 0 &&
+		    memcmp(sum, t->leftover, 32) == 0)
+			return TGT_CUT;
+		return TGT_DONE;
+	}
+	if (*now_r < t->s_cur) {
+		log_warnx("update journal: the file is shorter (%llu bytes) "
+		    "than when the journal was written (%llu)",
+		    (unsigned long long)*now_r, (unsigned long long)t->s_cur);
+		return TGT_FOREIGN;
+	}
+	if (blocks_explained(f, t, &ok) == -1 ||
+	    grown_end(f, t, *now_r, keep_r) == -1) {
+		log_warn("update journal: read");
+		return TGT_ERROR;
+	}
+	if (!ok) {
+		log_warnx("update journal: the file's bytes at offsets %llu to "
+		    "%llu are neither the old ones nor the journal's",
+		    (unsigned long long)t->w, (unsigned long long)t->s_cur);
+		return TGT_FOREIGN;
+	}
+	return TGT_REDO;
 }
 
 /*
  * Finish an update a crash interrupted, under the mailbox locks, before
  * the mailbox is indexed.  Returns 0 when the journal may be removed (the
- * update is complete, or it had not begun), -1 when the mailbox is not
- * in any state the journal explains: then both are left as they are.
+ * update is complete now, or it had not begun), -1 on an I/O error (both
+ * are left as they are), -2 when the journal does not belong to the files
+ * it would change: it must be set aside, never applied.
  */
 int
-journal_recover(int jfd, int mfd, const char **why)
+journal_recover(const struct jfiles *f, const char **why)
 {
-	struct stat	st;
 	struct jrec	r, r2;
-	struct jpiece	p[2];
-	uint8_t		left[32];
-	uint64_t	now, end;
-	int		rc, same;
+	struct jtarget	tg[JT_MAX];
+	struct jpiece	p[JT_MAX][2];
+	uint64_t	now[JT_MAX], keep[JT_MAX], end;
+	int		st[JT_MAX], rc, work = 0;
+	size_t		i, nt = 0;
 
-	if ((rc = last_rec(jfd, &r, &end)) == -1 || fstat(mfd, &st) == -1) {
+	if ((rc = last_rec(f->journal, &r, &end)) == -1) {
 		*why = "cannot read the update journal";
 		return -1;
 	}
@@ -368,44 +891,56 @@ journal_recover(int jfd, int mfd, const char **why)
 		log_info("update journal incomplete: the update never began");
 		return 0;
 	}
-	now = (uint64_t)st.st_size;
-	if (now >= r.w + r.len && same_bytes(jfd, r.off + JOURNAL_HDR, mfd,
-	    r.w, r.len, &same) == 0 && same) {
-		/* In place.  Cut yet?  The old bytes past it tell. */
-		if (now < r.s_cur || digest_range(mfd, r.w + r.len,
-		    r.s_cur - r.w - r.len, left) == -1 ||
-		    memcmp(left, r.leftover, 32) != 0) {
-			log_info("update journal: the update was complete");
-			return 0;
-		}
-		/* Not cut: keep what came after s_cur, drop the rest. */
-		p[0].from_journal = 0;
-		p[0].off = r.s_cur;
-		p[0].len = now - r.s_cur;
-		if (append_rec(jfd, mfd, end, r.w + r.len, p, 1, now,
-		    &r2) == -1 || apply_rec(jfd, mfd, &r2) == -1) {
-			*why = "cannot finish the interrupted update";
+	for (i = 0; i < r.nt; i++) {
+		st[i] = judge_target(f, &r.t[i], &now[i], &keep[i]);
+		if (st[i] == TGT_ERROR) {
+			*why = "cannot read the mailbox or its journal";
 			return -1;
 		}
-		log_info("update journal: finished an interrupted update");
+		if (st[i] == TGT_FOREIGN) {
+			*why = "the update journal does not belong to the "
+			    "mailbox as it is now";
+			return -2;
+		}
+	}
+	/* One new record: every target not yet complete, from the old one. */
+	for (i = 0; i < r.nt; i++) {
+		if (st[i] == TGT_DONE)
+			continue;
+		work = 1;
+		tg[nt].kind = (int)r.t[i].kind;
+		tg[nt].pieces = p[nt];
+		tg[nt].s_cur = now[i];
+		if (st[i] == TGT_CUT) {
+			/* Not cut: keep what came after s_cur, drop the rest. */
+			tg[nt].w = r.t[i].w + r.t[i].len;
+			p[nt][0].src = r.t[i].kind == JT_SPOOL ? JSRC_SPOOL :
+			    JSRC_DROP;
+			p[nt][0].off = r.t[i].s_cur;
+			p[nt][0].len = now[i] - r.t[i].s_cur;
+			tg[nt].npieces = 1;
+		} else {
+			/* The data, then whatever arrived since. */
+			tg[nt].w = r.t[i].w;
+			p[nt][0].src = JSRC_JOURNAL;
+			p[nt][0].off = r.t[i].data_off;
+			p[nt][0].len = r.t[i].len;
+			p[nt][1].src = r.t[i].kind == JT_SPOOL ? JSRC_SPOOL :
+			    JSRC_DROP;
+			p[nt][1].off = keep[i];
+			p[nt][1].len = now[i] - keep[i];
+			tg[nt].npieces = 2;
+		}
+		nt++;
+	}
+	if (!work) {
+		log_info("update journal: the update was complete");
 		return 0;
 	}
-	if (now < r.s_cur) {
-		*why = "the mailbox does not match its update journal";
-		return -1;
-	}
-	/* Not (all) in place: the data, then whatever arrived since. */
-	p[0].from_journal = 1;
-	p[0].off = r.off + JOURNAL_HDR;
-	p[0].len = r.len;
-	p[1].from_journal = 0;
-	p[1].off = r.s_cur;
-	p[1].len = now - r.s_cur;
-	if (append_rec(jfd, mfd, end, r.w, p, 2, now, &r2) == -1 ||
-	    apply_rec(jfd, mfd, &r2) == -1) {
+	if (append_rec(f, end, tg, nt, &r2) == -1 || apply_rec(f, &r2) == -1) {
 		*why = "cannot finish the interrupted update";
 		return -1;
 	}
-	log_info("update journal: redid an interrupted update");
+	log_info("update journal: finished an interrupted update");
 	return 0;
 }

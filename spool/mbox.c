@@ -272,39 +272,55 @@ mbox_emit(const struct mbox *mb, size_t i, int64_t body_lines,
 	return rc;
 }
 
+/* The first message marked deleted, or mb->n. */
+size_t
+mbox_first_deleted(const struct mbox *mb)
+{
+	size_t	i;
+
+	for (i = 0; i < mb->n && !mb->msgs[i].deleted; i++)
+		;
+	return i;
+}
+
+/* Append a range to a piece list, merged with the last if adjacent. */
+void
+mbox_add_piece(struct jpiece *p, size_t *n, int src, uint64_t off,
+    uint64_t len)
+{
+	if (len == 0)
+		return;
+	if (*n > 0 && p[*n - 1].src == src && p[*n - 1].off + p[*n - 1].len
+	    == off) {
+		p[*n - 1].len += len;
+		return;
+	}
+	p[*n].src = src;
+	p[*n].off = off;
+	p[*n].len = len;
+	p[*n].mem = NULL;
+	(*n)++;
+}
+
 /*
- * Remove the deleted messages, under the monitor's lock, through the
- * update journal jfd (spool/journal.c): the new tail, kept messages after
- * the first deleted one and mail delivered since the session began
- * (beyond mb->size), is written to the journal and synced before the
- * mailbox is touched, so a crash at any instant loses nothing.
- * The mailbox must still hold what we parsed, byte for byte, from the
- * first deleted message to the end we indexed (bytes before it are not
- * rewritten): another program may have changed it under the locks (a mail
- * reader removing a message, say), and moving data by stale offsets would
- * then destroy mail nobody deleted.  If anything differs, nothing is
- * changed.
+ * The kept messages from message first on, as ranges of src (the file mb
+ * indexes), in an array with room for extra more pieces.  Every message
+ * from first on must still hold what was indexed at login, byte for byte
+ * (bytes before it are not rewritten): another program may have changed
+ * the file under the locks (a mail reader removing a message, say), and
+ * moving data by stale offsets would then destroy mail nobody deleted.
+ * If anything differs, the answer is -1 and nothing is to be changed.
  */
 int
-mbox_compact(const struct mbox *mb, int fd, int jfd, uint64_t cur_size,
-    uint64_t *new_size_r, const char **why)
+mbox_kept_pieces(const struct mbox *mb, size_t first, int src, size_t extra,
+    struct jpiece **p_r, size_t *n_r, const char **why)
 {
 	struct jpiece	*p;
 	uint8_t		 digest[32];
-	size_t		 i, first, n = 0;
-	int		 rc;
+	size_t		 i;
 
-	for (first = 0; first < mb->n && !mb->msgs[first].deleted; first++)
-		;
-	if (first == mb->n) {
-		*new_size_r = cur_size;
-		return 0;
-	}
-	if (cur_size < mb->size) {
-		*why = "mailbox shrank during the session";
-		return -1;
-	}
-	/* The map covers mb->size bytes and the file is no shorter. */
+	*n_r = 0;
+	/* The map covers mb->size bytes; the caller checked the file. */
 	for (i = first; i < mb->n; i++) {
 		mbox_digest(mb->map + mb->msgs[i].from, mb->msgs[i].next -
 		    mb->msgs[i].from, digest);
@@ -313,33 +329,78 @@ mbox_compact(const struct mbox *mb, int fd, int jfd, uint64_t cur_size,
 			return -1;
 		}
 	}
-	if ((p = reallocarray(NULL, mb->n - first + 1, sizeof(*p))) == NULL) {
+	if ((p = reallocarray(NULL, mb->n - first + extra, sizeof(*p))) ==
+	    NULL) {
 		*why = "out of memory";
 		return -1;
 	}
-	/* Runs of kept messages, then new mail; adjacent ranges merged. */
-	for (i = first; i < mb->n; i++) {
-		if (mb->msgs[i].deleted)
-			continue;
-		if (n > 0 && p[n - 1].off + p[n - 1].len == mb->msgs[i].from)
-			p[n - 1].len += mb->msgs[i].next - mb->msgs[i].from;
-		else {
-			p[n].from_journal = 0;
-			p[n].off = mb->msgs[i].from;
-			p[n++].len = mb->msgs[i].next - mb->msgs[i].from;
-		}
+	for (i = first; i < mb->n; i++)
+		if (!mb->msgs[i].deleted)
+			mbox_add_piece(p, n_r, src, mb->msgs[i].from,
+			    mb->msgs[i].next - mb->msgs[i].from);
+	*p_r = p;
+	return 0;
+}
+
+static int
+no_commit(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/*
+ * Remove the deleted messages in place, through the update journal
+ * (spool/journal.c): the new tail, kept messages after the first deleted
+ * one and mail delivered since the session began (beyond mb->size), is
+ * written to the journal and synced, and commit() names it, before the
+ * mailbox is touched.  Returns 0 (also when nothing was deleted: then
+ * nothing is written), -1 if the mailbox is untouched, -2 if it was
+ * partly rewritten and the journal must stay.
+ */
+int
+mbox_update_inplace(const struct mbox *mb, const struct jfiles *f,
+    uint64_t cur_size, int (*commit)(void *), void *arg,
+    uint64_t *new_size_r, const char **why)
+{
+	struct jtarget	 tg;
+	struct jpiece	*p;
+	size_t		 first, n;
+	int		 rc;
+
+	*new_size_r = cur_size;
+	if ((first = mbox_first_deleted(mb)) == mb->n)
+		return 0;
+	if (cur_size < mb->size) {
+		*why = "mailbox shrank during the session";
+		return -1;
 	}
-	if (cur_size > mb->size) {
-		if (n > 0 && p[n - 1].off + p[n - 1].len == mb->size)
-			p[n - 1].len += cur_size - mb->size;
-		else {
-			p[n].from_journal = 0;
-			p[n].off = mb->size;
-			p[n++].len = cur_size - mb->size;
-		}
+	if (mbox_kept_pieces(mb, first, JSRC_SPOOL, 1, &p, &n, why) == -1)
+		return -1;
+	mbox_add_piece(p, &n, JSRC_SPOOL, mb->size, cur_size - mb->size);
+	memset(&tg, 0, sizeof(tg));
+	tg.kind = JT_SPOOL;
+	tg.w = mb->msgs[first].from;
+	tg.s_cur = cur_size;
+	tg.pieces = p;
+	tg.npieces = n;
+	rc = journal_update(f, &tg, 1, commit, arg, why);
+	if (rc == 0) {
+		*new_size_r = tg.w;
+		for (first = 0; first < n; first++)
+			*new_size_r += p[first].len;
 	}
-	rc = journal_update(jfd, fd, mb->msgs[first].from, p, n, cur_size,
-	    new_size_r, why);
 	free(p);
 	return rc;
+}
+
+/* mbox_update_inplace() on a mailbox and a journal nobody else names. */
+int
+mbox_compact(const struct mbox *mb, int fd, int jfd, uint64_t cur_size,
+    uint64_t *new_size_r, const char **why)
+{
+	struct jfiles	f = { jfd, fd, -1 };
+
+	return mbox_update_inplace(mb, &f, cur_size, no_commit, NULL,
+	    new_size_r, why);
 }

@@ -31,24 +31,33 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "params.h"
 
 /* Monitor side. */
 struct spool_lock {
 	char	path[1024 + 8];		/* USER.lock */
+	dev_t	dev;			/* of the lock file we linked there */
+	ino_t	ino;
+	pid_t	holder;			/* the pid it names */
+	time_t	touched;
 	int	dotlocked;
 	int	fcntl_locked;
 };
 
 int	spool_open(const char *, uid_t, gid_t, int *, const char **);
+int	spool_reopen_rdonly(const char *, int);
 int	spool_claim(int);
-void	spool_unclaim(int);
 int	spool_journal_path(const char *, char *, size_t);
 int	spool_journal_open(const char *, uid_t, int *);
-int	spool_journal_create(const char *, uid_t, gid_t);
+int	spool_journal_new(const char *, uid_t, gid_t);
+int	spool_journal_commit(int, const char *);
 void	spool_journal_remove(const char *);
-int	spool_lock(int, const char *, struct spool_lock *);
+void	spool_journal_set_aside(const char *);
+int	spool_lock(int, const char *, pid_t, struct spool_lock *);
+int	spool_lock_retarget(struct spool_lock *, pid_t);
+void	spool_lock_refresh(struct spool_lock *);
 void	spool_unlock(int, struct spool_lock *);
 
 /* Spool worker side. */
@@ -77,19 +86,46 @@ typedef int (*mbox_out_fn)(void *, const uint8_t *, size_t);
 
 int	mbox_parse(struct mbox *, const uint8_t *, uint64_t, const char **);
 int	mbox_emit(const struct mbox *, size_t, int64_t, mbox_out_fn, void *);
-int	mbox_compact(const struct mbox *, int, int, uint64_t, uint64_t *,
-	    const char **);
 void	mbox_free(struct mbox *);
-/* spool/journal.c: the crash-safe update. */
+/* spool/journal.c: the crash-safe update of the spool and the drop. */
+#define JT_MAX		2		/* files one update changes */
+enum { JT_SPOOL = 1, JT_DROP = 2 };
+enum { JSRC_SPOOL, JSRC_DROP, JSRC_JOURNAL, JSRC_MEM };
+
 struct jpiece {
-	int		from_journal;	/* else from the mailbox */
-	uint64_t	off;
-	uint64_t	len;
+	int		 src;		/* JSRC_* */
+	uint64_t	 off;		/* in the source file */
+	uint64_t	 len;
+	const uint8_t	*mem;		/* JSRC_MEM: the bytes themselves */
 };
 
-int	journal_update(int, int, uint64_t, const struct jpiece *, size_t,
-	    uint64_t, uint64_t *, const char **);
-int	journal_recover(int, int, const char **);
+/* One file to rewrite from w with the pieces; s_cur its size now. */
+struct jtarget {
+	int			 kind;	/* JT_* */
+	uint64_t		 w;
+	uint64_t		 s_cur;
+	const struct jpiece	*pieces;
+	size_t			 npieces;
+};
+
+struct jfiles {
+	int	journal;
+	int	spool;
+	int	drop;			/* -1 without a temp drop */
+};
+
+int	journal_update(const struct jfiles *, const struct jtarget *, size_t,
+	    int (*)(void *), void *, const char **);
+int	journal_recover(const struct jfiles *, const char **);
+void	journal_set_progress(void (*)(void));
+size_t	mbox_first_deleted(const struct mbox *);
+void	mbox_add_piece(struct jpiece *, size_t *, int, uint64_t, uint64_t);
+int	mbox_update_inplace(const struct mbox *, const struct jfiles *,
+	    uint64_t, int (*)(void *), void *, uint64_t *, const char **);
+int	mbox_compact(const struct mbox *, int, int, uint64_t, uint64_t *,
+	    const char **);
+int	mbox_kept_pieces(const struct mbox *, size_t, int, size_t,
+	    struct jpiece **, size_t *, const char **);
 
 void	mbox_uid(const uint8_t *, size_t, char *);
 void	mbox_digest(const uint8_t *, size_t, uint8_t *);

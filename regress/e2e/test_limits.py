@@ -72,8 +72,9 @@ def back_to_back():
     refused with [IN-USE]: the session's claim on the mailbox is released
     before the reply, not when its processes have wound down.  To make the
     check independent of timing, the first session's monitor is stopped
-    (SIGSTOP) before QUIT, so it cannot clean up before the second login.
-    (A server of its own: the one above allows only two sessions.)"""
+    (SIGSTOP) as soon as QUIT is answered, so it cannot clean up before
+    the second login.  (A server of its own: the one above allows only
+    two sessions.)"""
     srv2 = P.Server(t, "backtoback", cleartext="always")
     user = "popsep-e2e-b2b"
     srv2.add_virtual_user(user, "l-pass")
@@ -84,9 +85,12 @@ def back_to_back():
         mons = [p for p in P.children(srv2.proc.pid)
                 if P.ids(P.proc_status(p), "Uid")[0] == 0]
         t.check(len(mons) == 1, "one-monitor-%d" % i, repr(mons))
-        os.kill(mons[0], signal.SIGSTOP)
         try:
             t.check(c.cmd("QUIT").startswith(b"+OK"), "quit-%d" % i)
+            try:
+                os.kill(mons[0], signal.SIGSTOP)
+            except ProcessLookupError:
+                pass            # already gone: nothing left to wind down
             c.sock.close()
             c2 = srv2.connect(tls=False)
             c2.cmd("USER " + user)
@@ -96,7 +100,10 @@ def back_to_back():
             c2.cmd("QUIT")
             c2.closed()
         finally:
-            os.kill(mons[0], signal.SIGCONT)
+            try:
+                os.kill(mons[0], signal.SIGCONT)
+            except ProcessLookupError:
+                pass
         P.wait_for(lambda: P.proc_status(mons[0]) is None, 10)
     srv2.check_log_clean("back-to-back-no-sandbox-violations")
     srv2.stop()

@@ -11,6 +11,7 @@ never makes its update remove the wrong message.
 
 import fcntl
 import os
+import subprocess
 import re
 import select
 import sys
@@ -129,16 +130,60 @@ def login_while_locked():
     lock_gone(box, "no-lock-after-locked-test")
 
 
+def dead_pid():
+    """A pid that names no running process: a child that has exited."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def write_lock(box, content, age=0):
+    path = box.path + ".lock"
+    with open(path, "wb") as f:
+        f.write(content)
+    if age:
+        old = time.time() - age
+        os.utime(path, (old, old))
+    return path
+
+
 def stale_lock():
+    """Debian's rules for a dot-lock someone left behind: one naming a
+    process that is gone is stale at once; one naming no process (empty)
+    is stale after a short grace; one naming a live process is never
+    broken, however old."""
     box = fresh(BOB)
-    lock = P.dotlock(box.path)
-    old = time.time() - 3600
-    os.utime(lock, (old, old))
+    write_lock(box, b"%d\n" % dead_pid())
+    mark = srv.log_mark()
+    start = time.time()
+    ok, r = srv.works(BOB)
+    t.check(ok, "stale-lock-dead-pid-login", r)
+    t.check(time.time() - start < 5, "stale-lock-dead-pid-at-once")
+    t.check("removed stale lock" in srv.log_since(mark) and
+            "is gone" in srv.log_since(mark), "stale-lock-dead-pid-logged")
+    lock_gone(box, "stale-lock-dead-pid-gone")
+
+    write_lock(box, b"", age=60)
     mark = srv.log_mark()
     ok, r = srv.works(BOB)
-    t.check(ok, "stale-lock-login", r)
-    t.check("removing stale lock" in srv.log_since(mark), "stale-lock-logged")
-    lock_gone(box, "stale-lock-gone")
+    t.check(ok, "stale-lock-empty-login", r)
+    t.check("names no process" in srv.log_since(mark),
+            "stale-lock-empty-logged")
+    lock_gone(box, "stale-lock-empty-gone")
+
+    # Made just now: broken only after the grace, within the login's wait.
+    write_lock(box, b"")
+    ok, r = srv.works(BOB)
+    t.check(ok, "stale-lock-fresh-empty-login", r)
+    lock_gone(box, "stale-lock-fresh-empty-gone")
+
+    path = write_lock(box, b"%d\n" % os.getpid(), age=3600)
+    try:
+        ok, r = srv.works(BOB)
+        t.check(not ok and "[IN-USE]" in str(r), "live-lock-never-broken", r)
+        t.check(os.path.exists(path), "live-lock-still-there")
+    finally:
+        os.unlink(path)
 
 
 def readable(sock, timeout):

@@ -105,6 +105,12 @@ log_warn(const char *fmt, ...)
 	(void)fmt;
 }
 
+void
+log_warnx(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
 static int
 sink_fn(void *arg, const uint8_t *p, size_t n)
 {

@@ -294,8 +294,21 @@ static const struct val_case val_cases[] = {
 	/* Qpopper options popsep lacks get their own message. */
 	BAD("set bulldb = /x\n", 1, "\"bulldb\" is a Qpopper option that "
 	    "this version of popsep does not support"),
-	BAD("# qpopper\nset server-mode\n", 2, "\"server-mode\" is a Qpopper "
-	    "option"),
+	BAD("# qpopper\nset shy\n", 2, "\"shy\" is a Qpopper option"),
+	/* The spool modes and their tuning. */
+	IOK("", server_mode, 1),
+	IOK("reset server-mode\n", server_mode, 0),
+	IOK("set server-mode = false\n", server_mode, 0),
+	IOK("set server-mode\n", server_mode, 1),
+	SOK("set temp-dir = /var/spool/pop\n", temp_dir, "/var/spool/pop"),
+	IOK("", update_on_abort, 0),
+	IOK("set update-on-abort\n", update_on_abort, 1),
+	IOK("set fast-update\n", fast_update, 1),
+	IOK("", mail_lock_check, MAIL_LOCK_CHECK_DEFAULT),
+	IOK("set mail-lock-check = 50\n", mail_lock_check, 50),
+	BAD("set mail-lock-check = 0\n", 1, "mail-lock-check"),
+	BAD("set server-mode = sometimes\n", 1,
+	    "server-mode: expected true or false"),
 	BAD("reset uw-kludge\n", 1, "\"uw-kludge\" is a Qpopper option"),
 	BAD("set bulldbx = 1\n", 1, "unknown option \"bulldbx\""),
 	BAD("# one\n\nset timeout = 30\n  # four\nset bogus\n", 5,
