@@ -82,6 +82,7 @@ LIBOBJS	:= $(filter-out $(BUILD)/privsep/main.o,$(OBJS))
 
 UNIT_TESTS := \
 	test_config \
+	test_journal \
 	test_keyless \
 	test_keyproc \
 	test_keysign \

@@ -714,7 +714,7 @@ same_bytes(int a, uint64_t aoff, int b, uint64_t boff, uint64_t len,
  */
 static int
 blocks_explained(const struct jfiles *f, const struct jrec_target *t,
-    int *ok_r)
+    int *ok_r, int *copied_r)
 {
 	uint8_t		*x, *y, hs[8];
 	uint64_t	 pos, e, i = 0, h, want;
@@ -726,6 +726,7 @@ blocks_explained(const struct jfiles *f, const struct jrec_target *t,
 	if (x == NULL || y == NULL)
 		goto out;
 	*ok_r = 1;
+	*copied_r = 0;
 	for (pos = t->w; pos < t->s_cur && *ok_r; pos = e, i++) {
 		e = block_end(pos, t->w + t->len, t->s_cur);
 		n = (size_t)(e - pos);
@@ -740,8 +741,10 @@ blocks_explained(const struct jfiles *f, const struct jrec_target *t,
 			if (full_pread(f->journal, y, n, t->data_off + pos -
 			    t->w) == -1)
 				goto out;
-			if (memcmp(x, y, n) == 0)
+			if (memcmp(x, y, n) == 0) {
+				*copied_r = 1;
 				continue;
+			}
 		}
 		*ok_r = 0;
 	}
@@ -804,13 +807,14 @@ grown_end(const struct jfiles *f, const struct jrec_target *t, uint64_t now,
  */
 static int
 judge_target(const struct jfiles *f, const struct jrec_target *t,
-    uint64_t *now_r, uint64_t *keep_r)
+    uint64_t *now_r, uint64_t *keep_r, int *touched_r)
 {
 	struct stat	st;
 	uint8_t		sum[32];
 	uint64_t	lead, cut = t->w + t->len;
-	int		fd = target_fd(f, t->kind), same, ok;
+	int		fd = target_fd(f, t->kind), same, ok, copied;
 
+	*touched_r = 1;
 	if (fd == -1) {
 		log_warnx("update journal: it changes the %s, which is not "
 		    "open", t->kind == JT_SPOOL ? "mailbox" : "temp drop");
@@ -842,8 +846,12 @@ judge_target(const struct jfiles *f, const struct jrec_target *t,
 		/* In place.  Cut yet?  The old bytes past it tell. */
 		if (leftover_len(t) > 0 && *now_r >= t->s_cur &&
 		    digest_range(fd, cut, leftover_len(t), sum) == 0 &&
-		    memcmp(sum, t->leftover, 32) == 0)
+		    memcmp(sum, t->leftover, 32) == 0) {
+			*touched_r = t->len > 0;
 			return TGT_CUT;
+		}
+		/* Nothing to write and nothing to cut: never touched. */
+		*touched_r = t->len > 0 || leftover_len(t) > 0;
 		return TGT_DONE;
 	}
 	if (*now_r < t->s_cur) {
@@ -852,7 +860,7 @@ judge_target(const struct jfiles *f, const struct jrec_target *t,
 		    (unsigned long long)*now_r, (unsigned long long)t->s_cur);
 		return TGT_FOREIGN;
 	}
-	if (blocks_explained(f, t, &ok) == -1 ||
+	if (blocks_explained(f, t, &ok, &copied) == -1 ||
 	    grown_end(f, t, *now_r, keep_r) == -1) {
 		log_warn("update journal: read");
 		return TGT_ERROR;
@@ -863,6 +871,7 @@ judge_target(const struct jfiles *f, const struct jrec_target *t,
 		    (unsigned long long)t->w, (unsigned long long)t->s_cur);
 		return TGT_FOREIGN;
 	}
+	*touched_r = copied || *keep_r > t->s_cur;
 	return TGT_REDO;
 }
 
@@ -880,7 +889,7 @@ journal_recover(const struct jfiles *f, const char **why)
 	struct jtarget	tg[JT_MAX];
 	struct jpiece	p[JT_MAX][2];
 	uint64_t	now[JT_MAX], keep[JT_MAX], end;
-	int		st[JT_MAX], rc, work = 0;
+	int		st[JT_MAX], touched[JT_MAX], rc, work = 0;
 	size_t		i, nt = 0;
 
 	if ((rc = last_rec(f->journal, &r, &end)) == -1) {
@@ -892,7 +901,8 @@ journal_recover(const struct jfiles *f, const char **why)
 		return 0;
 	}
 	for (i = 0; i < r.nt; i++) {
-		st[i] = judge_target(f, &r.t[i], &now[i], &keep[i]);
+		st[i] = judge_target(f, &r.t[i], &now[i], &keep[i],
+		    &touched[i]);
 		if (st[i] == TGT_ERROR) {
 			*why = "cannot read the mailbox or its journal";
 			return -1;
@@ -903,6 +913,20 @@ journal_recover(const struct jfiles *f, const char **why)
 			return -2;
 		}
 	}
+	/*
+	 * The targets are copied in order, each once the one before is
+	 * complete: a file changed after one that is not was changed by
+	 * someone else.
+	 */
+	for (i = 1; i < r.nt; i++)
+		if (st[i - 1] != TGT_DONE && touched[i]) {
+			log_warnx("update journal: the %s changed before the "
+			    "update reached it", r.t[i].kind == JT_SPOOL ?
+			    "mailbox" : "temp drop");
+			*why = "the update journal does not belong to the "
+			    "mailbox as it is now";
+			return -2;
+		}
 	/* One new record: every target not yet complete, from the old one. */
 	for (i = 0; i < r.nt; i++) {
 		if (st[i] == TGT_DONE)
