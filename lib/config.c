@@ -166,6 +166,7 @@ static int	set_value(struct config *, const struct cfg_opt *, const char *,
 static int	parse_listen(struct config *, const char *, int,
 		    const char **);
 static char	*trim(char *);
+static char	*unquote(char *);
 static int	is_unsupported(const char *);
 
 void
@@ -220,6 +221,22 @@ trim(char *s)
 	while (e > s && isspace((unsigned char)e[-1]))
 		*--e = '\0';
 	return s;
+}
+
+/*
+ * Qpopper's quoted values: "...", '...' or `...` stand for what is
+ * between the quotes (its sample sets home-dir-mail = ".mail").
+ */
+static char *
+unquote(char *v)
+{
+	size_t	len = strlen(v);
+
+	if (len >= 2 && strchr("\"'`", v[0]) != NULL && v[len - 1] == v[0]) {
+		v[len - 1] = '\0';
+		return v + 1;
+	}
+	return v;
 }
 
 /* "host:port", "[v6]:port", "*:port" or "port". */
@@ -435,7 +452,7 @@ cfg_parse_file(struct config *c, const char *path)
 		value = NULL;
 		if ((eq = strchr(name, '=')) != NULL) {
 			*eq = '\0';
-			value = trim(eq + 1);
+			value = unquote(trim(eq + 1));
 			name = trim(name);
 		}
 		o = bsearch(name, cfg_opts, sizeof(cfg_opts) /

@@ -301,6 +301,12 @@ static const struct val_case val_cases[] = {
 	IOK("set server-mode = false\n", server_mode, 0),
 	IOK("set server-mode\n", server_mode, 1),
 	SOK("set temp-dir = /var/spool/pop\n", temp_dir, "/var/spool/pop"),
+	/* Qpopper's quotes stand for what they enclose. */
+	SOK("set home-dir-mail = \"Mailbox\"\n", home_dir_mail, "Mailbox"),
+	SOK("set home-dir-mail = '.mail'\n", home_dir_mail, ".mail"),
+	SOK("set temp-dir = `/tmp/x`\n", temp_dir, "/tmp/x"),
+	SOK("set temp-dir = \"/tmp/x'\n", temp_dir, "\"/tmp/x'"),
+	SOK("set temp-dir = \"\n", temp_dir, "\""),
 	IOK("", update_on_abort, 0),
 	IOK("set update-on-abort\n", update_on_abort, 1),
 	IOK("set fast-update\n", fast_update, 1),
