@@ -130,6 +130,7 @@ static const struct cfg_opt cfg_opts[] = {
 	ENUM("tls-version", tls13_only, tls_version_enums),
 	STR("tracefile", tracefile),
 	BOOL("update-on-abort", update_on_abort),
+	BOOL("update-status-headers", update_status_headers),
 };
 
 /*
@@ -144,7 +145,7 @@ static const char *const qpopper_unsupported[] = {
 	"kerberos-service", "log-login", "mail-command",
 	"max-bulletins", "nis-servername", "no-user-server-mode",
 	"old-style-uid", "shy", "tls-options",
-	"trim-domain", "update-status-headers", "user-server-mode",
+	"trim-domain", "user-server-mode",
 	"uw-kludge",
 };
 

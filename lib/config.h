@@ -92,6 +92,7 @@ struct config {
 	int		 server_mode;	/* serve in place; else temp drop */
 	char		 temp_dir[CFG_PATH_MAX];	/* "" = the mailbox's */
 	int		 update_on_abort;
+	int		 update_status_headers;	/* Status:, X-UIDL: */
 	int		 fast_update;	/* -F; always in place */
 	int		 mail_lock_check;	/* -L: messages per refresh */
 	char		 tracefile[CFG_PATH_MAX];

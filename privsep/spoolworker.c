@@ -101,6 +101,7 @@ static void
 answer(uint16_t type, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static __attribute__((noreturn)) void	session_end(int);
+static int	edit_opts(void);
 
 /*
  * The network child is gone (the client hung up mid-answer): end as for
@@ -302,6 +303,9 @@ sw_retr(void *arg, struct msg *m)
 	(void)arg;
 	msg_end(m);
 	send_message(no, -1);
+	/* For Status: (update-status-headers); a bad number marks none. */
+	if (no >= 1 && no <= sw.mb.n)
+		sw.mb.msgs[no - 1].retrieved = 1;
 }
 
 static void
@@ -643,21 +647,23 @@ write_update(uint64_t *left_r, const char **why)
 	struct jfiles	 f = { -1, sw.rw_mbox, sw.rw_drop };
 	struct jtarget	 tg[2];
 	struct jpiece	*p;
+	uint8_t		*mem;
 	uint64_t	 s = file_size(sw.rw_mbox), d, start;
 	size_t		 n, i;
 	int		 rc;
 
 	if (sw.drop_fd == -1) {
 		f.journal = sw.journal_fd;
-		return mbox_update_inplace(&sw.mb, &f, s, journal_commit,
-		    NULL, left_r, why);
+		return mbox_update_inplace(&sw.mb, &f, edit_opts(), s,
+		    journal_commit, NULL, left_r, why);
 	}
 	d = file_size(sw.rw_drop);
 	if (d < sw.mb.size) {
 		*why = "temp drop shrank during the session";
 		return -1;
 	}
-	if (mbox_kept_pieces(&sw.mb, 0, JSRC_DROP, 4, &p, &n, why) == -1)
+	if (mbox_kept_pieces(&sw.mb, 0, JSRC_DROP, edit_opts(), 4, &p, &n,
+	    &mem, why) == -1)
 		return -1;
 	/* Whatever precedes the first message is kept as it is. */
 	start = sw.mb.n > 0 ? sw.mb.msgs[0].from : sw.mb.size;
@@ -682,7 +688,14 @@ write_update(uint64_t *left_r, const char **why)
 	for (i = 0; i < n; i++)
 		*left_r += p[i].len;
 	free(p);
+	free(mem);
 	return rc;
+}
+
+static int
+edit_opts(void)
+{
+	return sw.cf->update_status_headers ? MBOX_EDIT_STATUS : 0;
 }
 
 /* Whether the session's end must write anything. */
@@ -692,7 +705,8 @@ must_write(void)
 	if (sw.broken != NULL)
 		return 0;
 	/* In temp-drop mode the mail goes back to the spool in any case. */
-	return sw.drop_fd != -1 || mbox_first_deleted(&sw.mb) < sw.mb.n;
+	return sw.drop_fd != -1 || mbox_first_edit(&sw.mb, edit_opts()) <
+	    sw.mb.n;
 }
 
 static void

@@ -302,24 +302,130 @@ mbox_add_piece(struct jpiece *p, size_t *n, int src, uint64_t off,
 	(*n)++;
 }
 
+#define EDIT_MAX	(16 + UID_LEN_MAX + 16)	/* text one message gets */
+
+/* The Status: line of a message's header, if it has one. */
+static int
+find_status(const struct mbox *mb, const struct mbox_msg *m, uint64_t *a_r,
+    uint64_t *b_r)
+{
+	const uint8_t	*p, *nl;
+	uint64_t	 pos = m->body;
+
+	/* UNSAFE: every line is bounded by the header's end in the map. */
+	while (pos < m->hdr_end) {
+		p = mb->map + pos;
+		nl = memchr(p, '\n', (size_t)(m->hdr_end - pos));
+		if (nl == NULL)
+			return 0;
+		if (m->hdr_end - pos >= 7 && strncasecmp((const char *)p,
+		    "Status:", 7) == 0) {
+			*a_r = pos;
+			*b_r = (uint64_t)(nl - mb->map) + 1;
+			return 1;
+		}
+		pos = (uint64_t)(nl - mb->map) + 1;
+	}
+	return 0;
+}
+
+/*
+ * What an update writes into message m when it rewrites it: with
+ * update-status-headers, "Status: RO" once it was retrieved and X-UIDL
+ * when it has none; otherwise only X-UIDL, for a message whose digest id
+ * another message shares (so that it cannot be renumbered).  The text
+ * replaces [*a_r, *b_r) (the old Status: line, or nothing at the end of
+ * the header).  Returns the text's length, 0 for no edit.
+ */
+static size_t
+msg_edit(const struct mbox *mb, const struct mbox_msg *m, int opts,
+    uint64_t *a_r, uint64_t *b_r, char *text)
+{
+	const char	*eol;
+	uint64_t	 sa = 0, sb = 0;
+	size_t		 k, len = 0;
+	int		 status = 0, uidl, has_status;
+
+	uidl = !(m->uid_flags & MSG_UID_HEADER) &&
+	    ((opts & MBOX_EDIT_STATUS) || (m->uid_flags & MSG_UID_SHARED));
+	has_status = find_status(mb, m, &sa, &sb);
+	if ((opts & MBOX_EDIT_STATUS) && m->retrieved) {
+		status = 1;
+		/* Already marked read: left as it is. */
+		for (k = sa + 7; has_status && k < sb; k++)
+			if (mb->map[k] == 'R')
+				status = 0;
+	}
+	if (!status && !uidl)
+		return 0;
+	/* Only a header that ends in a newline before its empty line. */
+	if (m->hdr_end <= m->body || m->hdr_end >= m->end ||
+	    mb->map[m->hdr_end - 1] != '\n')
+		return 0;
+	eol = m->hdr_end - m->body >= 2 && mb->map[m->hdr_end - 2] == '\r' ?
+	    "\r\n" : "\n";
+	if (status)
+		len += (size_t)snprintf(text + len, EDIT_MAX - len,
+		    "Status: RO%s", eol);
+	if (uidl)
+		len += (size_t)snprintf(text + len, EDIT_MAX - len,
+		    "X-UIDL: %s%s", m->uid, eol);
+	if (len >= EDIT_MAX)
+		bug("%s: edit too long", __func__);
+	if (status && has_status) {
+		*a_r = sa;
+		*b_r = sb;
+	} else
+		*a_r = *b_r = m->hdr_end;
+	return len;
+}
+
+/*
+ * The first message the update must rewrite: the first deleted one, or
+ * with update-status-headers the first retrieved one it marks; mb->n if
+ * none.
+ */
+size_t
+mbox_first_edit(const struct mbox *mb, int opts)
+{
+	uint64_t	a, b;
+	size_t		i;
+	char		text[EDIT_MAX];
+
+	for (i = 0; i < mb->n; i++) {
+		if (mb->msgs[i].deleted)
+			break;
+		if ((opts & MBOX_EDIT_STATUS) && mb->msgs[i].retrieved &&
+		    msg_edit(mb, &mb->msgs[i], opts, &a, &b, text) > 0)
+			break;
+	}
+	return i;
+}
+
 /*
  * The kept messages from message first on, as ranges of src (the file mb
- * indexes), in an array with room for extra more pieces.  Every message
- * from first on must still hold what was indexed at login, byte for byte
- * (bytes before it are not rewritten): another program may have changed
- * the file under the locks (a mail reader removing a message, say), and
- * moving data by stale offsets would then destroy mail nobody deleted.
- * If anything differs, the answer is -1 and nothing is to be changed.
+ * indexes) and the header lines the update writes into them (in *mem_r,
+ * to be freed after the update), in an array with room for extra more
+ * pieces.  Every message from first on must still hold what was indexed
+ * at login, byte for byte (bytes before it are not rewritten): another
+ * program may have changed the file under the locks (a mail reader
+ * removing a message, say), and moving data by stale offsets would then
+ * destroy mail nobody deleted.  If anything differs, the answer is -1 and
+ * nothing is to be changed.
  */
 int
-mbox_kept_pieces(const struct mbox *mb, size_t first, int src, size_t extra,
-    struct jpiece **p_r, size_t *n_r, const char **why)
+mbox_kept_pieces(const struct mbox *mb, size_t first, int src, int opts,
+    size_t extra, struct jpiece **p_r, size_t *n_r, uint8_t **mem_r,
+    const char **why)
 {
-	struct jpiece	*p;
-	uint8_t		 digest[32];
-	size_t		 i;
+	const struct mbox_msg	*m;
+	struct jpiece		*p;
+	uint8_t			 digest[32], *mem = NULL;
+	uint64_t		 a, b;
+	size_t			 i, len, used = 0;
 
 	*n_r = 0;
+	*mem_r = NULL;
 	/* The map covers mb->size bytes; the caller checked the file. */
 	for (i = first; i < mb->n; i++) {
 		mbox_digest(mb->map + mb->msgs[i].from, mb->msgs[i].next -
@@ -329,16 +435,34 @@ mbox_kept_pieces(const struct mbox *mb, size_t first, int src, size_t extra,
 			return -1;
 		}
 	}
-	if ((p = reallocarray(NULL, mb->n - first + extra, sizeof(*p))) ==
-	    NULL) {
+	p = reallocarray(NULL, 3 * (mb->n - first) + extra, sizeof(*p));
+	if (first < mb->n)
+		mem = reallocarray(NULL, mb->n - first, EDIT_MAX);
+	if (p == NULL || (first < mb->n && mem == NULL)) {
+		free(p);
+		free(mem);
 		*why = "out of memory";
 		return -1;
 	}
-	for (i = first; i < mb->n; i++)
-		if (!mb->msgs[i].deleted)
-			mbox_add_piece(p, n_r, src, mb->msgs[i].from,
-			    mb->msgs[i].next - mb->msgs[i].from);
+	for (i = first; i < mb->n; i++) {
+		m = &mb->msgs[i];
+		if (m->deleted)
+			continue;
+		len = msg_edit(mb, m, opts, &a, &b, (char *)mem + used);
+		if (len == 0) {
+			mbox_add_piece(p, n_r, src, m->from, m->next - m->from);
+			continue;
+		}
+		mbox_add_piece(p, n_r, src, m->from, a - m->from);
+		p[*n_r].src = JSRC_MEM;
+		p[*n_r].mem = mem + used;
+		p[*n_r].off = 0;
+		p[(*n_r)++].len = len;
+		used += len;
+		mbox_add_piece(p, n_r, src, b, m->next - b);
+	}
 	*p_r = p;
+	*mem_r = mem;
 	return 0;
 }
 
@@ -359,23 +483,25 @@ no_commit(void *arg)
  * partly rewritten and the journal must stay.
  */
 int
-mbox_update_inplace(const struct mbox *mb, const struct jfiles *f,
+mbox_update_inplace(const struct mbox *mb, const struct jfiles *f, int opts,
     uint64_t cur_size, int (*commit)(void *), void *arg,
     uint64_t *new_size_r, const char **why)
 {
 	struct jtarget	 tg;
 	struct jpiece	*p;
-	size_t		 first, n;
+	uint8_t		*mem;
+	size_t		 first, n, i;
 	int		 rc;
 
 	*new_size_r = cur_size;
-	if ((first = mbox_first_deleted(mb)) == mb->n)
+	if ((first = mbox_first_edit(mb, opts)) == mb->n)
 		return 0;
 	if (cur_size < mb->size) {
 		*why = "mailbox shrank during the session";
 		return -1;
 	}
-	if (mbox_kept_pieces(mb, first, JSRC_SPOOL, 1, &p, &n, why) == -1)
+	if (mbox_kept_pieces(mb, first, JSRC_SPOOL, opts, 1, &p, &n, &mem,
+	    why) == -1)
 		return -1;
 	mbox_add_piece(p, &n, JSRC_SPOOL, mb->size, cur_size - mb->size);
 	memset(&tg, 0, sizeof(tg));
@@ -387,10 +513,11 @@ mbox_update_inplace(const struct mbox *mb, const struct jfiles *f,
 	rc = journal_update(f, &tg, 1, commit, arg, why);
 	if (rc == 0) {
 		*new_size_r = tg.w;
-		for (first = 0; first < n; first++)
-			*new_size_r += p[first].len;
+		for (i = 0; i < n; i++)
+			*new_size_r += p[i].len;
 	}
 	free(p);
+	free(mem);
 	return rc;
 }
 
@@ -401,6 +528,6 @@ mbox_compact(const struct mbox *mb, int fd, int jfd, uint64_t cur_size,
 {
 	struct jfiles	f = { jfd, fd, -1 };
 
-	return mbox_update_inplace(mb, &f, cur_size, no_commit, NULL,
+	return mbox_update_inplace(mb, &f, 0, cur_size, no_commit, NULL,
 	    new_size_r, why);
 }

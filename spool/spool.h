@@ -71,6 +71,10 @@ struct mbox_msg {
 	int		 deleted;
 	uint8_t		 digest[32];	/* SHA-256 of [from, next) at login */
 	char		 uid[UID_LEN_MAX + 1];
+	uint8_t		 uid_flags;	/* MSG_UID_*, set by mbox_assign_uids */
+#define MSG_UID_HEADER	0x01		/* from its X-UIDL header */
+#define MSG_UID_SHARED	0x02		/* its digest id is another's too */
+	uint8_t		 retrieved;	/* RETR in this session */
 };
 
 struct mbox {
@@ -120,12 +124,15 @@ int	journal_recover(const struct jfiles *, const char **);
 void	journal_set_progress(void (*)(void));
 size_t	mbox_first_deleted(const struct mbox *);
 void	mbox_add_piece(struct jpiece *, size_t *, int, uint64_t, uint64_t);
-int	mbox_update_inplace(const struct mbox *, const struct jfiles *,
+int	mbox_update_inplace(const struct mbox *, const struct jfiles *, int,
 	    uint64_t, int (*)(void *), void *, uint64_t *, const char **);
 int	mbox_compact(const struct mbox *, int, int, uint64_t, uint64_t *,
 	    const char **);
-int	mbox_kept_pieces(const struct mbox *, size_t, int, size_t,
-	    struct jpiece **, size_t *, const char **);
+/* What an update writes into the messages it rewrites. */
+#define MBOX_EDIT_STATUS	0x01	/* update-status-headers */
+int	mbox_kept_pieces(const struct mbox *, size_t, int, int, size_t,
+	    struct jpiece **, size_t *, uint8_t **, const char **);
+size_t	mbox_first_edit(const struct mbox *, int);
 
 void	mbox_uid(const uint8_t *, size_t, char *);
 void	mbox_digest(const uint8_t *, size_t, uint8_t *);

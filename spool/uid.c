@@ -150,6 +150,22 @@ suffix_group(struct mbox *mb, struct uid_set *set, const size_t *idx,
 	}
 }
 
+/*
+ * Digest ids shared by several messages (identical headers): their
+ * suffixes follow mailbox order, so removing one copy would renumber the
+ * later ones.  An update that rewrites such a message writes its id into
+ * it (X-UIDL), and the id stays.
+ */
+static void
+mark_shared(struct mbox *mb, const size_t *idx, size_t first, size_t end)
+{
+	size_t	i;
+
+	for (i = first; i < end; i++)
+		if (!(mb->msgs[idx[i]].uid_flags & MSG_UID_HEADER))
+			mb->msgs[idx[i]].uid_flags |= MSG_UID_SHARED;
+}
+
 void
 mbox_assign_uids(struct mbox *mb)
 {
@@ -159,6 +175,7 @@ mbox_assign_uids(struct mbox *mb)
 
 	for (i = 0; i < mb->n; i++) {
 		m = &mb->msgs[i];
+		m->uid_flags = m->uid[0] != '\0' ? MSG_UID_HEADER : 0;
 		if (m->uid[0] == '\0')
 			mbox_uid(mb->map + m->from, m->hdr_end - m->from,
 			    m->uid);
@@ -185,8 +202,10 @@ mbox_assign_uids(struct mbox *mb)
 		for (j = i + 1; j < mb->n && strcmp(mb->msgs[idx[j]].uid,
 		    mb->msgs[idx[i]].uid) == 0; j++)
 			;
-		if (j - i > 1)
+		if (j - i > 1) {
+			mark_shared(mb, idx, i, j);
 			suffix_group(mb, &set, idx, i, j);
+		}
 	}
 	free(set.slot);
 	free(idx);
