@@ -104,6 +104,8 @@ static const struct cfg_opt cfg_opts[] = {
 	ENUM("chunky-writes", chunky, chunky_enums),
 	ENUM("clear-text-password", cleartext, cleartext_enums),
 	BOOL("fast-update", fast_update),
+	STR("group-no-server-mode", group_no_server_mode),
+	STR("group-server-mode", group_server_mode),
 	STR("home-dir-mail", home_dir_mail),
 	STR("key-user", key_user),
 	{ "listen", CT_LISTEN, 0, 0, 0, 0, NULL },
@@ -140,8 +142,7 @@ static const struct cfg_opt cfg_opts[] = {
  */
 static const char *const qpopper_unsupported[] = {
 	"bulldb", "bulldb-max-tries", "bulldb-nonfatal", "bulldir",
-	"downcase-user", "drac-host", "group-bulletins",
-	"group-server-mode", "hash-spool", "kerberos", "kerberos-name",
+	"downcase-user", "drac-host", "group-bulletins", "hash-spool", "kerberos", "kerberos-name",
 	"kerberos-service", "log-login", "mail-command",
 	"max-bulletins", "nis-servername", "no-user-server-mode",
 	"old-style-uid", "shy", "tls-options",

@@ -90,6 +90,8 @@ struct config {
 	char		 pid_file[CFG_PATH_MAX];
 	char		 home_dir_mail[256];	/* mailbox in $HOME */
 	int		 server_mode;	/* serve in place; else temp drop */
+	char		 group_server_mode[64];	/* in place for this group */
+	char		 group_no_server_mode[64];	/* temp drop for it */
 	char		 temp_dir[CFG_PATH_MAX];	/* "" = the mailbox's */
 	int		 update_on_abort;
 	int		 update_status_headers;	/* Status:, X-UIDL: */

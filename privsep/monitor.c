@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -260,6 +261,40 @@ open_drop(const struct auth_result *res, const char **why)
 	return fd;
 }
 
+/* Whether a user is in a group, by primary group or membership. */
+static int
+in_group(const char *group, const char *user, gid_t gid)
+{
+	struct group	 *gr;
+	char		**mem;
+
+	if (group[0] == '\0' || (gr = getgrnam(group)) == NULL)
+		return 0;
+	if (gr->gr_gid == gid)
+		return 1;
+	for (mem = gr->gr_mem; *mem != NULL; mem++)
+		if (strcmp(*mem, user) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Server mode or temp drop for this user: server-mode, then Qpopper's
+ * group-server-mode and group-no-server-mode, the last one winning.
+ */
+static int
+server_mode_for(const struct auth_result *res)
+{
+	const struct config	*cf = mon.s->cf;
+	int			 mode = cf->server_mode;
+
+	if (in_group(cf->group_server_mode, mon.user, res->gid))
+		mode = 1;
+	if (in_group(cf->group_no_server_mode, mon.user, res->gid))
+		mode = 0;
+	return mode;
+}
+
 /*
  * The mailbox of an authenticated user: open and claim it, then fork the
  * spool worker with read-only descriptors.  The worker asks for the locks
@@ -294,7 +329,7 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		*text = "cannot open the mailbox";
 		goto fail;
 	}
-	if (!mon.s->cf->server_mode) {
+	if (!server_mode_for(res)) {
 		if ((mon.drop_fd = open_drop(res, text)) == -1)
 			goto fail;
 		if ((drop_ro = spool_reopen_rdonly(mon.drop, mon.drop_fd))

@@ -162,6 +162,36 @@ def abort():
     srv.stop()
 
 
+def by_group():
+    """group-server-mode: members are served in place even when
+    server-mode is off; group-no-server-mode the other way round."""
+    group = "popsep-e2e-srvmode"
+    P.run(["groupdel", group])
+    r = P.run(["groupadd", "-g", str(P.VIRT_GID), group])
+    if r.returncode != 0:
+        t.skip("by-group", "groupadd: %s" % r.stderr.decode().strip())
+        return
+    t.cleanup(P.run, ["groupdel", group])
+    for name, opts, in_place in (
+            ("group-server-mode", {"server-mode": "false",
+                                   "group-server-mode": group}, True),
+            ("group-no-server-mode", {"group-no-server-mode": group},
+             False)):
+        srv = P.Server(t, name, cleartext="always", options=opts)
+        path = srv.add_virtual_user(USER, PASS)
+        srv.start()
+        box = srv.mbox(USER, msgs(2))
+        c = srv.login(USER, tls=False)
+        t.eq(os.path.getsize(path) == len(box.original), in_place,
+             name + "-mode")
+        c.cmd("QUIT")
+        c.closed()
+        sessions_over(srv)
+        t.eq(open(path, "rb").read(), box.original, name + "-mail-kept")
+        srv.stop()
+
+
 t.run("tempdrop", main)
+t.run("by-group", by_group)
 t.run("abort", abort)
 t.done()

@@ -301,6 +301,9 @@ static const struct val_case val_cases[] = {
 	IOK("set server-mode = false\n", server_mode, 0),
 	IOK("set server-mode\n", server_mode, 1),
 	SOK("set temp-dir = /var/spool/pop\n", temp_dir, "/var/spool/pop"),
+	SOK("set group-server-mode = popbig\n", group_server_mode, "popbig"),
+	SOK("set group-no-server-mode = shell\n", group_no_server_mode,
+	    "shell"),
 	/* Qpopper's quotes stand for what they enclose. */
 	SOK("set home-dir-mail = \"Mailbox\"\n", home_dir_mail, "Mailbox"),
 	SOK("set home-dir-mail = '.mail'\n", home_dir_mail, ".mail"),
