@@ -888,7 +888,7 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	priv_drop(cf->chroot_dir, &u);
 	priv_die_with_parent(parent);
 	sandbox_spool();
-	journal_set_progress(send_progress);
+	journal_set_progress(send_progress, (size_t)cf->mail_lock_check);
 
 	login_locked();
 	for (;;) {

@@ -90,11 +90,28 @@ struct jrec {
 
 static void	(*progress_fn)(void);
 static uint64_t	progress_bytes;
+static size_t	progress_msgs, progress_every;
 
+/*
+ * fn is called every SPOOL_PROGRESS_BYTES bytes copied and every
+ * every_msgs messages handled (Qpopper's mail-lock-check), so that the
+ * monitor keeps the dot-lock fresh during long updates and indexes.
+ */
 void
-journal_set_progress(void (*fn)(void))
+journal_set_progress(void (*fn)(void), size_t every_msgs)
 {
 	progress_fn = fn;
+	progress_every = every_msgs;
+}
+
+void
+journal_progress_message(void)
+{
+	if (progress_every == 0 || ++progress_msgs < progress_every)
+		return;
+	progress_msgs = 0;
+	if (progress_fn != NULL)
+		progress_fn();
 }
 
 /* Called as bytes are copied: long updates keep the dot-lock fresh. */

@@ -430,20 +430,26 @@ spool_lock_retarget(struct spool_lock *l, pid_t holder)
 
 /*
  * Touch the dot-lock (Qpopper's mail-lock-check), so that no delivery
- * agent judges it stale by its age while a long index or update runs.
+ * agent judges it stale by its age while a long index or update runs:
+ * whenever it is LOCK_REFRESH_SECS old, judged by the file's own time as
+ * they judge it.
  */
 void
 spool_lock_refresh(struct spool_lock *l)
 {
-	time_t	now = time(NULL);
+	struct stat	st;
+	time_t		now = time(NULL);
 
-	if (!l->dotlocked || now - l->touched < LOCK_REFRESH_SECS)
+	if (!l->dotlocked)
 		return;
-	if (!still_ours(l)) {
+	if (lstat(l->path, &st) == -1 || st.st_dev != l->dev ||
+	    st.st_ino != l->ino) {
 		log_warnx("maillock error: %s was removed by another program",
 		    l->path);
 		return;
 	}
+	if (now - st.st_mtime < LOCK_REFRESH_SECS)
+		return;
 	if (utimensat(AT_FDCWD, l->path, NULL, AT_SYMLINK_NOFOLLOW) == -1)
 		log_warn("maillock error: cannot refresh %s", l->path);
 	else

@@ -121,7 +121,8 @@ struct jfiles {
 int	journal_update(const struct jfiles *, const struct jtarget *, size_t,
 	    int (*)(void *), void *, const char **);
 int	journal_recover(const struct jfiles *, const char **);
-void	journal_set_progress(void (*)(void));
+void	journal_set_progress(void (*)(void), size_t);
+void	journal_progress_message(void);
 size_t	mbox_first_deleted(const struct mbox *);
 void	mbox_add_piece(struct jpiece *, size_t *, int, uint64_t, uint64_t);
 int	mbox_update_inplace(const struct mbox *, const struct jfiles *, int,

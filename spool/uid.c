@@ -175,6 +175,7 @@ mbox_assign_uids(struct mbox *mb)
 
 	for (i = 0; i < mb->n; i++) {
 		m = &mb->msgs[i];
+		journal_progress_message();
 		m->uid_flags = m->uid[0] != '\0' ? MSG_UID_HEADER : 0;
 		if (m->uid[0] == '\0')
 			mbox_uid(mb->map + m->from, m->hdr_end - m->from,

@@ -186,6 +186,52 @@ def stale_lock():
         os.unlink(path)
 
 
+def lock_refresh():
+    """mail-lock-check: while a long update runs, the dot-lock is touched
+    so that it never looks stale by its age.  The spool worker is slowed
+    (strace delays each frame it sends) while its update walks 300
+    messages; the test makes the held lock an hour old, and it must become
+    fresh again before the update ends."""
+    if not P.have("strace"):
+        t.skip("lock-refresh", "strace is not installed")
+        return
+    srv2 = P.Server(t, "refresh", cleartext="always",
+                    options={"mail-lock-check": "1"})
+    path = srv2.add_virtual_user(BOB, BOBPW)
+    srv2.start()
+    box = srv2.mbox(BOB, [P.message(i, b"m", b"x\n") for i in range(300)])
+    c = srv2.login(BOB, tls=False)
+    c.cmd("DELE 1")
+    worker = [p for p in P.descendants(srv2.proc.pid)
+              if P.ids(P.proc_status(p), "Uid")[0] == P.VIRT_UID][0]
+    st = subprocess.Popen(["strace", "-q", "-p", str(worker), "-o",
+                           "/dev/null", "-e", "trace=sendmsg", "-e",
+                           "inject=sendmsg:delay_enter=20000"],
+                          stderr=subprocess.DEVNULL)
+    try:
+        P.wait_for(lambda: (P.proc_status(worker) or {}).get("TracerPid")
+                   == str(st.pid), 30)
+        c.send(b"QUIT\r\n")
+        lock = path + ".lock"
+        t.check(P.wait_for(lambda: os.path.exists(lock), 10),
+                "refresh-lock-taken")
+        old = time.time() - 3600
+        try:
+            os.utime(lock, (old, old))
+        except FileNotFoundError:
+            pass
+        fresh_again = P.wait_for(
+            lambda: os.path.exists(lock) and
+            time.time() - os.stat(lock).st_mtime < 60, 20)
+        t.check(fresh_again, "refresh-lock-touched-during-update")
+        t.check(c.line().startswith(b"+OK"), "refresh-quit-ok")
+    finally:
+        st.terminate()
+        st.wait()
+    t.eq(box.read(), box.data(range(1, 300)), "refresh-update-done")
+    srv2.stop()
+
+
 def readable(sock, timeout):
     if hasattr(sock, "pending") and sock.pending():
         return True
@@ -335,6 +381,7 @@ for name, fn, args in (
         ("quit-waits", quit_waits_for_delivery, ()),
         ("fcntl-at-login", fcntl_held_at_login, ()),
         ("stale-lock", stale_lock, ()),
+        ("lock-refresh", lock_refresh, ()),
         ("one-session", one_session_per_mailbox, ()),
         ("rewrite-and-delivery", rewrite_and_delivery, ()),
         ("login-while-locked", login_while_locked, ())):
