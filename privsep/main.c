@@ -45,7 +45,8 @@
 static __attribute__((noreturn)) void
 usage(void)
 {
-	fprintf(stderr, "usage: popsepd [-dinsRv] [-f config] [-T timeout]\n");
+	fprintf(stderr, "usage: popsepd [-dFinRSsv] [-f config] [-L lockcheck] "
+	    "[-T timeout]\n");
 	exit(2);
 }
 
@@ -76,16 +77,31 @@ main(int argc, char *argv[])
 	static struct config	 cf;
 	const char		*e, *file = NULL;
 	long long		 timeout = -1;
-	int			 ch, stats = 0, norev = 0;
+	long long		 lockcheck = -1;
+	int			 ch, stats = 0, norev = 0, fast = 0, srvmode = 0;
 
 	cfg_defaults(&cf);
-	while ((ch = getopt(argc, argv, "dif:nsRT:v")) != -1) {
+	while ((ch = getopt(argc, argv, "dFif:L:nsRST:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			cf.debug = 1;
 			break;
+		case 'F':
+			fast = 1;
+			break;
 		case 'i':
 			cf.inetd = 1;
+			break;
+		case 'L':
+			lockcheck = strtonum(optarg, 1, 1000000, &e);
+			if (e != NULL) {
+				fprintf(stderr, "popsepd: -L %s: %s\n", optarg,
+				    e);
+				exit(2);
+			}
+			break;
+		case 'S':
+			srvmode = 1;
 			break;
 		case 'f':
 			file = optarg;
@@ -128,6 +144,12 @@ main(int argc, char *argv[])
 		cf.reverse_lookups = 0;
 	if (timeout != -1)
 		cf.timeout = (int)timeout;
+	if (fast)
+		cf.fast_update = 1;
+	if (srvmode)
+		cf.server_mode = 1;
+	if (lockcheck != -1)
+		cf.mail_lock_check = (int)lockcheck;
 	if (cfg_finish(&cf) == -1)
 		exit(1);
 	if (cf.check_only) {

@@ -401,6 +401,14 @@ def bad_configs():
     r = P.run([P.POPSEPD, "-n", "-f", os.path.join(d, "missing.conf")], timeout=20)
     t.check(r.returncode == 1 and b"missing.conf" in r.stderr,
             "config-missing-file", r.stderr)
+    # Qpopper's spool flags: -F (fast-update), -S (server mode), -L n.
+    r = P.run([P.POPSEPD, "-n", "-F", "-S", "-L", "50", "-f", path],
+              timeout=20)
+    t.check(r.returncode == 0, "flags-F-S-L", r.stderr)
+    for bad in (["-L", "0"], ["-L", "ten"], ["-L"]):
+        r = P.run([P.POPSEPD, "-n"] + bad + ["-f", path], timeout=20)
+        t.check(r.returncode == 2 and b"-L" in r.stderr.replace(
+            b"usage", b"-L"), "flag-bad-" + "-".join(bad), r.stderr)
     after("bad-configs")
 
 
