@@ -53,6 +53,7 @@ AUTH_SRCS := \
 	auth/passwd_file.c
 
 SPOOL_SRCS := \
+	spool/bulletin.c \
 	spool/journal.c \
 	spool/lock.c \
 	spool/mbox.c \

@@ -100,6 +100,7 @@ static const struct cfg_enum tls_version_enums[] = {
 /* Sorted by name: looked up with bsearch. */
 static const struct cfg_opt cfg_opts[] = {
 	INT("auth-fail-delay", auth_fail_delay, 0, 60000),
+	STR("bulldir", bulldir),
 	STR("chroot-dir", chroot_dir),
 	ENUM("chunky-writes", chunky, chunky_enums),
 	ENUM("clear-text-password", cleartext, cleartext_enums),
@@ -112,6 +113,7 @@ static const struct cfg_opt cfg_opts[] = {
 	{ "listen-tls", CT_LISTEN, 1, 0, 0, 0, NULL },
 	{ "log-facility", CT_FACILITY, OFF(log_facility), 0, 0, 0, NULL },
 	INT("mail-lock-check", mail_lock_check, 1, 1000000),
+	INT("max-bulletins", max_bulletins, 0, BULL_COUNT_MAX),
 	INT("max-sessions", max_sessions, 1, SESSIONS_MAX_LIMIT),
 	STR("pam-service", pam_service),
 	STR("passwd-file", passwd_file),
@@ -141,10 +143,10 @@ static const struct cfg_opt cfg_opts[] = {
  * "unknown option".
  */
 static const char *const qpopper_unsupported[] = {
-	"bulldb", "bulldb-max-tries", "bulldb-nonfatal", "bulldir",
+	"bulldb", "bulldb-max-tries", "bulldb-nonfatal",
 	"downcase-user", "drac-host", "group-bulletins", "hash-spool", "kerberos", "kerberos-name",
 	"kerberos-service", "log-login", "mail-command",
-	"max-bulletins", "nis-servername", "no-user-server-mode",
+	"nis-servername", "no-user-server-mode",
 	"old-style-uid", "shy", "tls-options",
 	"trim-domain", "user-server-mode",
 	"uw-kludge",
@@ -185,6 +187,7 @@ cfg_defaults(struct config *c)
 	c->chunky = CHUNKY_ALWAYS;
 	c->server_mode = 1;
 	c->mail_lock_check = MAIL_LOCK_CHECK_DEFAULT;
+	c->max_bulletins = MAX_BULLETINS_DEFAULT;
 	strlcpy(c->pam_service, "pop3", sizeof(c->pam_service));
 	strlcpy(c->spool_dir, "/var/mail", sizeof(c->spool_dir));
 	strlcpy(c->chroot_dir, "/var/lib/popsep/empty", sizeof(c->chroot_dir));

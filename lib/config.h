@@ -97,6 +97,8 @@ struct config {
 	int		 update_status_headers;	/* Status:, X-UIDL: */
 	int		 fast_update;	/* -F; always in place */
 	int		 mail_lock_check;	/* -L: messages per refresh */
+	char		 bulldir[CFG_PATH_MAX];	/* -b */
+	int		 max_bulletins;	/* for a user seen the first time */
 	char		 tracefile[CFG_PATH_MAX];
 };
 

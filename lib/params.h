@@ -52,6 +52,10 @@
 #define MAIL_LOCK_CHECK_DEFAULT	500	/* messages between lock refreshes (-L) */
 #define SPOOL_PROGRESS_BYTES	(16 * 1024 * 1024)	/* bytes between them */
 #define SPOOL_SIZE_MAX		(1ULL << 48)	/* a mailbox or journal, bytes */
+#define BULL_NUMBER_MAX		1000000000	/* a bulletin's number */
+#define BULL_SIZE_MAX		(1024 * 1024)	/* one bulletin, bytes */
+#define BULL_COUNT_MAX		1000	/* new bulletins at one login */
+#define MAX_BULLETINS_DEFAULT	1	/* bulletins a new user gets */
 
 /* TLS signing (see privsep/keyproc.c) */
 #define KEY_MAX_KEYS		8	/* certificate/key pairs */

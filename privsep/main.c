@@ -45,8 +45,8 @@
 static __attribute__((noreturn)) void
 usage(void)
 {
-	fprintf(stderr, "usage: popsepd [-dFinRSsv] [-f config] [-L lockcheck] "
-	    "[-T timeout]\n");
+	fprintf(stderr, "usage: popsepd [-dFinRSsv] [-b bulldir] [-f config] "
+	    "[-L lockcheck]\n               [-T timeout]\n");
 	exit(2);
 }
 
@@ -75,16 +75,19 @@ int
 main(int argc, char *argv[])
 {
 	static struct config	 cf;
-	const char		*e, *file = NULL;
+	const char		*e, *file = NULL, *bulldir = NULL;
 	long long		 timeout = -1;
 	long long		 lockcheck = -1;
 	int			 ch, stats = 0, norev = 0, fast = 0, srvmode = 0;
 
 	cfg_defaults(&cf);
-	while ((ch = getopt(argc, argv, "dFif:L:nsRST:v")) != -1) {
+	while ((ch = getopt(argc, argv, "b:dFif:L:nsRST:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			cf.debug = 1;
+			break;
+		case 'b':
+			bulldir = optarg;
 			break;
 		case 'F':
 			fast = 1;
@@ -146,6 +149,11 @@ main(int argc, char *argv[])
 		cf.timeout = (int)timeout;
 	if (fast)
 		cf.fast_update = 1;
+	if (bulldir != NULL && strlcpy(cf.bulldir, bulldir,
+	    sizeof(cf.bulldir)) >= sizeof(cf.bulldir)) {
+		fprintf(stderr, "popsepd: -b: path too long\n");
+		exit(2);
+	}
 	if (srvmode)
 		cf.server_mode = 1;
 	if (lockcheck != -1)

@@ -26,6 +26,7 @@
  * msg_lookup() against the tables below before a handler sees it.
  */
 
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -34,6 +35,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -84,6 +86,9 @@ struct monitor {
 	char			 mailbox[CFG_PATH_MAX];
 	char			 journal[CFG_PATH_MAX + 32];
 	char			 drop[CFG_PATH_MAX + POP_USER_MAX + 8];
+	char			 bull_state[CFG_PATH_MAX + 16];
+	int			 bull_fd;	/* new bulletins, or -1 */
+	long			 bull_newest;
 	uid_t			 uid;
 	gid_t			 gid;
 	struct msg		 m;		/* children's frames */
@@ -108,6 +113,7 @@ static void	mon_journal_commit(void *, struct msg *);
 static void	mon_journal_done(void *, struct msg *);
 static void	mon_progress(void *, struct msg *);
 static void	mon_quit_done(void *, struct msg *);
+static void	mon_bulletins_done(void *, struct msg *);
 static void	answer_auth(int, const char *, int);
 
 static const struct msg_handler net_handlers[] = {
@@ -136,6 +142,8 @@ static const struct msg_handler spool_handlers[] = {
 	    "PROGRESS" },
 	{ MSG_MS_REQ_QUIT_DONE, 1 + 1 + 24, 1 + POP_LINE_MAX + 24, 0,
 	    MON_AUTHED, mon_quit_done, "QUIT_DONE" },
+	{ MSG_MS_REQ_BULLETINS_DONE, 1, 1, 0, MON_AUTHED, mon_bulletins_done,
+	    "BULLETINS_DONE" },
 };
 
 static void
@@ -261,6 +269,47 @@ open_drop(const struct auth_result *res, const char **why)
 	return fd;
 }
 
+/*
+ * Bulletins (bulldir) the user has not seen, into a memory file the spool
+ * worker appends to the mailbox at login.  What cannot be read is logged
+ * and skipped: bulletins never keep a user from the mailbox.
+ */
+static void
+find_bulletins(const struct auth_result *res)
+{
+	const struct config	*cf = mon.s->cf;
+	struct passwd		*pw;
+	const char		*home = NULL;
+	long			 last;
+	int			 known, n;
+
+	mon.bull_fd = -1;
+	if (cf->bulldir[0] == '\0')
+		return;
+	/* A system user's ~/.popbull, as Qpopper kept it. */
+	if (strcmp(res->how, "pam") == 0 && (pw = getpwnam(mon.user)) != NULL &&
+	    pw->pw_uid == res->uid)
+		home = pw->pw_dir;
+	if (bull_state_path(home, res->mailbox, mon.bull_state,
+	    sizeof(mon.bull_state)) == -1)
+		return;
+	last = bull_last_seen(mon.bull_state, res->uid, &known);
+	if ((mon.bull_fd = memfd_create("bulletins", MFD_CLOEXEC)) == -1) {
+		log_warn("bulletins: memfd_create");
+		return;
+	}
+	n = bull_collect(cf->bulldir, last, known, cf->max_bulletins,
+	    mon.s->myname, mon.bull_fd, &mon.bull_newest);
+	if (n <= 0 || lseek(mon.bull_fd, 0, SEEK_SET) == -1) {
+		close(mon.bull_fd);
+		mon.bull_fd = -1;
+		/* Only old ones skipped (a new user): seen all the same. */
+		if (n == 0 && (!known || mon.bull_newest != last))
+			(void)bull_record(mon.bull_state, res->uid, res->gid,
+			    mon.bull_newest);
+	}
+}
+
 /* Whether a user is in a group, by primary group or membership. */
 static int
 in_group(const char *group, const char *user, gid_t gid)
@@ -329,6 +378,7 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		*text = "cannot open the mailbox";
 		goto fail;
 	}
+	find_bulletins(res);
 	if (!server_mode_for(res)) {
 		if ((mon.drop_fd = open_drop(res, text)) == -1)
 			goto fail;
@@ -548,6 +598,8 @@ mon_lock(void *arg, struct msg *m)
 	}
 	if (ok && mon.drop_fd != -1)
 		flags |= MS_FD_DROP;
+	if (ok && purpose == MS_LOCK_LOGIN && mon.bull_fd != -1)
+		flags |= MS_FD_BULLETINS;
 	msg_init(a, MSG_MS_ANS_LOCK);
 	msg_put_u32(a, ok ? 0 : 1);
 	msg_put_u8(a, ok ? flags : 0);
@@ -558,6 +610,8 @@ mon_lock(void *arg, struct msg *m)
 		send_fd(MS_FD_JOURNAL, jfd);
 	if (flags & MS_FD_DROP)
 		send_fd(MS_FD_DROP, mon.drop_fd);
+	if (flags & MS_FD_BULLETINS)
+		send_fd(MS_FD_BULLETINS, mon.bull_fd);
 	if (jfd != -1)
 		close(jfd);
 	if (!ok) {
@@ -689,6 +743,24 @@ mon_unlock(void *arg, struct msg *m)
 	mon.session_started = 1;
 	answer_auth(MN_AUTH_OK, "", net);
 	close(net);
+}
+
+/* The new bulletins are in the mailbox (or not): record them as seen. */
+static void
+mon_bulletins_done(void *arg, struct msg *m)
+{
+	uint8_t	ok;
+
+	(void)arg;
+	ok = msg_get_u8(m);
+	msg_end(m);
+	if (mon.locked != MS_LOCK_LOGIN || mon.bull_fd == -1 || ok > 1)
+		fatalx("spool worker: bulletins out of turn");
+	close(mon.bull_fd);
+	mon.bull_fd = -1;
+	if (ok && bull_record(mon.bull_state, mon.uid, mon.gid,
+	    mon.bull_newest) == 0)
+		log_info("bulletins up to %ld delivered", mon.bull_newest);
 }
 
 /* The worker's account of the end of the session; it exits next. */
@@ -825,6 +897,9 @@ release_mailbox(void)
 		mon.mbox_fd = -1;
 	}
 	close_drop();
+	if (mon.bull_fd != -1)
+		close(mon.bull_fd);
+	mon.bull_fd = -1;
 	if (mon.pending_auth != -1) {
 		close(mon.pending_auth);
 		mon.pending_auth = -1;
@@ -890,6 +965,7 @@ monitor_main(struct session *s)
 	mon.drop_fd = -1;
 	mon.pending_auth = -1;
 	mon.new_journal = -1;
+	mon.bull_fd = -1;
 	if (msg_socketpair(sv) == -1)
 		fatal("socketpair");
 	if ((pid = fork()) == -1)

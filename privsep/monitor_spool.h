@@ -29,8 +29,10 @@
  *       the frame carries a writable descriptor of the mailbox, and one
  *       MSG_MS_ANS_FD frame follows per flag, in this order:
  *       MS_FD_JOURNAL (an interrupted update's journal, to complete;
- *       login only), MS_FD_DROP (the temp drop, writable).  At login the
- *       flags are set only if there is something to write.
+ *       login only), MS_FD_DROP (the temp drop, writable),
+ *       MS_FD_BULLETINS (login only: new bulletins, as mbox messages, to
+ *       append to the mailbox).  At login the flags are set only if there
+ *       is something to write.
  *   MSG_MS_ANS_FD      u8 flag, fd                      mon -> spool
  *   MSG_MS_REQ_JOURNAL_NEW (empty), locked only
  *   MSG_MS_ANS_JOURNAL_NEW u32 status [, fd]: a new, unnamed journal
@@ -41,6 +43,8 @@
  *   MSG_MS_REQ_JOURNAL_DONE u8 MS_JOURNAL_REMOVE | MS_JOURNAL_SET_ASIDE:
  *       the update is complete (or never began), or the journal found at
  *       login does not belong to the mailbox
+ *   MSG_MS_REQ_BULLETINS_DONE u8 1 if the bulletins were appended (the
+ *       monitor then records them as seen), 0 if not
  *   MSG_MS_REQ_PROGRESS (empty) a long index or update goes on: the
  *       monitor refreshes the dot-lock (mail-lock-check)
  *   MSG_MS_REQ_UNLOCK  (empty) login only, after the worker closed every
@@ -77,10 +81,11 @@ enum {
 	MSG_MS_REQ_UNLOCK,
 	MSG_MS_ANS_UNLOCK,
 	MSG_MS_REQ_QUIT_DONE,
+	MSG_MS_REQ_BULLETINS_DONE,
 };
 
 enum { MS_LOCK_LOGIN = 1, MS_LOCK_UPDATE = 2 };
-enum { MS_FD_JOURNAL = 0x01, MS_FD_DROP = 0x02 };
+enum { MS_FD_JOURNAL = 0x01, MS_FD_DROP = 0x02, MS_FD_BULLETINS = 0x04 };
 enum { MS_JOURNAL_REMOVE = 1, MS_JOURNAL_SET_ASIDE = 2 };
 enum { MS_QUIT_OK = 0, MS_QUIT_ERR = 1 };
 

@@ -58,6 +58,7 @@ struct spoolworker {
 	int		 rw_mbox;	/* writable, only while locked */
 	int		 rw_drop;
 	int		 journal_fd;	/* of the update in progress */
+	int		 bull_fd;	/* new bulletins to append at login */
 	struct mbox	 mb;		/* of the drop in temp-drop mode */
 	const char	*broken;	/* why the mailbox cannot be served */
 	struct msg	 in;
@@ -413,8 +414,9 @@ mon_lock(uint8_t purpose, int *jfd_r)
 			fatalx("lock refused with descriptors");
 		return -1;
 	}
-	if ((flags & ~(MS_FD_JOURNAL | MS_FD_DROP)) != 0 ||
-	    (purpose == MS_LOCK_UPDATE && (flags & MS_FD_JOURNAL)) ||
+	if ((flags & ~(MS_FD_JOURNAL | MS_FD_DROP | MS_FD_BULLETINS)) != 0 ||
+	    (purpose == MS_LOCK_UPDATE &&
+	    (flags & (MS_FD_JOURNAL | MS_FD_BULLETINS))) ||
 	    ((flags != 0 || purpose == MS_LOCK_UPDATE) != (fd != -1)) ||
 	    (((flags & MS_FD_DROP) != 0) != (sw.drop_fd != -1) &&
 	    (purpose == MS_LOCK_UPDATE || flags != 0)))
@@ -425,6 +427,8 @@ mon_lock(uint8_t purpose, int *jfd_r)
 		*jfd_r = recv_fd(MS_FD_JOURNAL);
 	if (flags & MS_FD_DROP)
 		sw.rw_drop = recv_fd(MS_FD_DROP);
+	if (flags & MS_FD_BULLETINS)
+		sw.bull_fd = recv_fd(MS_FD_BULLETINS);
 	return 0;
 }
 
@@ -592,7 +596,7 @@ file_size(int fd)
 static void
 move_to_drop(void)
 {
-	struct jfiles	 f = { -1, sw.rw_mbox, sw.rw_drop };
+	struct jfiles	 f = { -1, sw.rw_mbox, sw.rw_drop, -1 };
 	struct jtarget	 tg[2];
 	struct jpiece	 p[2];
 	const char	*why = NULL;
@@ -635,6 +639,49 @@ move_to_drop(void)
 }
 
 /*
+ * At login and locked: new bulletins are appended to the spool like
+ * delivered mail, through the journal; the monitor records them as seen
+ * only once they are there.
+ */
+static void
+append_bulletins(void)
+{
+	struct jfiles	 f = { -1, sw.rw_mbox, -1, sw.bull_fd };
+	struct jtarget	 tg;
+	struct jpiece	 p[2];
+	struct msg	*m = &sw.in;
+	const char	*why = NULL;
+	uint64_t	 s = file_size(sw.rw_mbox), b = file_size(sw.bull_fd);
+	size_t		 n = 0;
+	int		 rc = -1;
+
+	if (sw.broken == NULL && (s == 0 || starts_with_separator(sw.rw_mbox,
+	    s))) {
+		add_separator(p, &n, sw.rw_mbox, s);
+		mbox_add_piece(p, &n, JSRC_BULLETINS, 0, b);
+		set_target(&tg, JT_SPOOL, s, s, p, n);
+		if ((f.journal = journal_new()) != -1) {
+			rc = journal_update(&f, &tg, 1, journal_commit, NULL,
+			    &why);
+			if (rc != -2)
+				journal_done(f.journal, MS_JOURNAL_REMOVE);
+			else
+				close(f.journal);
+			if (rc != 0)
+				log_warnx("bulletins: %s", why);
+		}
+	}
+	close(sw.bull_fd);
+	sw.bull_fd = -1;
+	msg_init(m, MSG_MS_REQ_BULLETINS_DONE);
+	msg_put_u8(m, rc == 0);
+	to_monitor(m, -1);
+	if (rc == -2)
+		sw.broken = "an update could not be completed; nothing was "
+		    "lost";
+}
+
+/*
  * The update at the end of a session, locked, with writable descriptors:
  * in place, the deleted messages removed; in temp-drop mode, the kept
  * messages of the drop followed by the mail that reached the spool since
@@ -644,7 +691,7 @@ move_to_drop(void)
 static int
 write_update(uint64_t *left_r, const char **why)
 {
-	struct jfiles	 f = { -1, sw.rw_mbox, sw.rw_drop };
+	struct jfiles	 f = { -1, sw.rw_mbox, sw.rw_drop, -1 };
 	struct jtarget	 tg[2];
 	struct jpiece	*p;
 	uint8_t		*mem;
@@ -837,6 +884,7 @@ login_locked(void)
 		f.journal = jfd;
 		f.spool = sw.rw_mbox;
 		f.drop = sw.rw_drop;
+		f.bulletins = -1;
 		rc = journal_recover(&f, &why);
 		if (rc == 0)
 			journal_done(jfd, MS_JOURNAL_REMOVE);
@@ -851,6 +899,8 @@ login_locked(void)
 			    "completed; nothing was changed";
 		}
 	}
+	if (sw.bull_fd != -1)
+		append_bulletins();
 	if (sw.broken == NULL && sw.rw_drop != -1)
 		move_to_drop();
 	close_writable();
@@ -879,7 +929,7 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	sw.mon_fd = mon_fd;
 	sw.mbox_fd = mbox_fd;
 	sw.drop_fd = drop_fd;
-	sw.rw_mbox = sw.rw_drop = sw.journal_fd = -1;
+	sw.rw_mbox = sw.rw_drop = sw.journal_fd = sw.bull_fd = -1;
 	/* Load the digest before the sandbox forbids opening its config. */
 	if (EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL) != 1)
 		fatalx("SHA-256 unavailable");

@@ -209,6 +209,8 @@ src_fd(const struct jfiles *f, int src)
 		return f->drop;
 	case JSRC_JOURNAL:
 		return f->journal;
+	case JSRC_BULLETINS:
+		return f->bulletins;
 	default:
 		return -1;
 	}

@@ -527,7 +527,7 @@ int
 mbox_compact(const struct mbox *mb, int fd, int jfd, uint64_t cur_size,
     uint64_t *new_size_r, const char **why)
 {
-	struct jfiles	f = { jfd, fd, -1 };
+	struct jfiles	f = { jfd, fd, -1, -1 };
 
 	return mbox_update_inplace(mb, &f, 0, cur_size, no_commit, NULL,
 	    new_size_r, why);

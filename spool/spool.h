@@ -56,6 +56,10 @@ int	spool_journal_commit(int, const char *);
 void	spool_journal_remove(const char *);
 void	spool_journal_set_aside(const char *);
 int	spool_lock(int, const char *, pid_t, struct spool_lock *);
+int	bull_state_path(const char *, const char *, char *, size_t);
+long	bull_last_seen(const char *, uid_t, int *);
+int	bull_collect(const char *, long, int, int, const char *, int, long *);
+int	bull_record(const char *, uid_t, gid_t, long);
 int	spool_lock_retarget(struct spool_lock *, pid_t);
 void	spool_lock_refresh(struct spool_lock *);
 void	spool_unlock(int, struct spool_lock *);
@@ -94,7 +98,7 @@ void	mbox_free(struct mbox *);
 /* spool/journal.c: the crash-safe update of the spool and the drop. */
 #define JT_MAX		2		/* files one update changes */
 enum { JT_SPOOL = 1, JT_DROP = 2 };
-enum { JSRC_SPOOL, JSRC_DROP, JSRC_JOURNAL, JSRC_MEM };
+enum { JSRC_SPOOL, JSRC_DROP, JSRC_JOURNAL, JSRC_MEM, JSRC_BULLETINS };
 
 struct jpiece {
 	int		 src;		/* JSRC_* */
@@ -116,6 +120,7 @@ struct jfiles {
 	int	journal;
 	int	spool;
 	int	drop;			/* -1 without a temp drop */
+	int	bulletins;		/* JSRC_BULLETINS, or -1 */
 };
 
 int	journal_update(const struct jfiles *, const struct jtarget *, size_t,
