@@ -50,13 +50,14 @@ build() {
 build fuzz_pop3_cmd "$TOP/proto/pop3_cmd.c"
 build fuzz_mbox "$TOP/spool/mbox.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
 build fuzz_msg "$TOP/privsep/msg.c"
+build fuzz_journal "$TOP/spool/journal.c"
 
 # seed DIR NAME PRINTF-FORMAT: one seed file, written once.
 seed() {
 	[ -f "$1/$2" ] || printf "$3" >"$1/$2"
 }
 C="$OUT/corpus"
-mkdir -p "$C/fuzz_pop3_cmd" "$C/fuzz_mbox" "$C/fuzz_msg"
+mkdir -p "$C/fuzz_pop3_cmd" "$C/fuzz_mbox" "$C/fuzz_msg" "$C/fuzz_journal"
 seed "$C/fuzz_pop3_cmd" user 'USER alice'
 seed "$C/fuzz_pop3_cmd" pass 'PASS my secret pass'
 seed "$C/fuzz_pop3_cmd" top 'top 1 10'
@@ -68,17 +69,21 @@ seed "$C/fuzz_mbox" body 'From a\nS: 1\n\nFrom inside\n>From x\n\n\nFrom b\n\n'
 # flags 0x44: repair header, known type; 2 ops: str, end; frame STR "hi".
 seed "$C/fuzz_msg" str '\014\002\055\006\003\000\001\001\007\000\000\000\003\000\000\000hi\000'
 seed "$C/fuzz_msg" fd '\125\001\002\003\000\002\001\004\000\000\000\001\002\003\004'
+# box length, bytes, w, three ranges, where the copy stopped, mail, damage.
+seed "$C/fuzz_journal" shrink '\040\000From a\n\nbody one\n\nFrom b\n\ntwo\n\000\010\000\020\000\010\000\030\000\004\000\000\000\000\001\000\001\001\001'
+seed "$C/fuzz_journal" grow '\377\377\000\000\000\000\000\377\377\000\000\377\377\000\001\000\000\001\000\020\000\001\000\001'
+seed "$C/fuzz_journal" damage '\020\000abcdefghijklmnop\000\004\000\002\000\004\000\000\000\000\000\000\000\000\000\000\000\003\000\000\011\377\000\000\024\377\000\000\000\000'
 seed "$C/fuzz_msg" any '\044\003\000\001\022\003\000\003\001\000\000\000\000\000\000\000\000'
 
 if [ -n "$REPLAY" ]; then
-	for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg; do
+	for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal; do
 		"$OUT/$t" "$C/$t"/* || exit 1
 	done
 	exit 0
 fi
 
 fail=0
-for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg; do
+for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal; do
 	A="$OUT/artifacts/$t"
 	mkdir -p "$A"
 	dict=
