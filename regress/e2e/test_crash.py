@@ -200,6 +200,8 @@ def disk_full():
         c.closed()
         t.check(r.startswith(b"-ERR [SYS/TEMP] Mailbox update failed") and
                 b"no messages were removed" in r, "disk-full-quit-says-so", r)
+        t.check("No space left on device" in srv.read_log(),
+                "disk-full-cause-logged")
         t.eq(box.read(), before, "disk-full-mailbox-unchanged")
         t.check(not os.path.exists(os.path.join(d, ".box.popsep-journal")),
                 "disk-full-no-journal-left")
@@ -212,7 +214,44 @@ def disk_full():
             P.run(["umount", "-l", d])
 
 
+def leftover_journals():
+    """Journals nobody can use: an empty one (root's, as a monitor killed
+    before handing it over could once leave) is removed and the login
+    works; one written for another mailbox content is set aside (renamed
+    .bad-TIME, logged) and never applied."""
+    sessions_over()
+    box = srv.mbox(USER, MSGS)
+    P.write_file(JOURNAL, b"", 0, 0, 0o600)
+    ok, detail = srv.works(USER)
+    t.check(ok, "empty-root-journal-login-works", detail)
+    t.check(not os.path.exists(JOURNAL), "empty-journal-removed")
+    t.eq(box.read(), box.original, "empty-journal-mailbox-unchanged")
+    # A real journal, then the mailbox replaced before the next login.
+    sessions_over()
+    c = srv.login(USER, tls=False)
+    for d in DELETED:
+        c.cmd("DELE %d" % d)
+    quit_under(c, kill_at(spool_worker(), "pwrite64", 9))
+    if not os.path.exists(JOURNAL):
+        t.fail("foreign-journal-setup", "no journal left by the crash")
+        return
+    other = srv.mbox(USER, [P.message(40, b"restored", b"from backup\n")])
+    mark = srv.log_mark()
+    ok, detail = srv.works(USER)
+    t.check(ok, "foreign-journal-login-works", detail)
+    t.eq(other.read(), other.original, "foreign-journal-not-applied")
+    d = os.path.dirname(JOURNAL)
+    aside = [f for f in os.listdir(d)
+             if f.startswith(os.path.basename(JOURNAL) + ".bad-")]
+    t.check(len(aside) == 1 and not os.path.exists(JOURNAL),
+            "foreign-journal-set-aside", os.listdir(d))
+    t.check("set aside" in srv.log_since(mark), "foreign-journal-logged")
+    for f in aside:
+        os.unlink(os.path.join(d, f))
+
+
 t.run("crash", crashes)
+t.run("leftover-journals", leftover_journals)
 t.run("full", disk_full)
 log = srv.read_log()
 t.check("update journal" in log, "recovery-logged")
