@@ -20,10 +20,12 @@
  * daemon refuses to start.  Options are a table sorted by name.
  */
 
+#include <sys/stat.h>
+
 #include <ctype.h>
-#include <stddef.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +173,7 @@ static int	parse_listen(struct config *, const char *, int,
 		    const char **);
 static char	*trim(char *);
 static char	*unquote(char *);
+static int	check_dir(const char *, const char *);
 static int	is_unsupported(const char *);
 
 void
@@ -226,6 +229,31 @@ trim(char *s)
 	while (e > s && isspace((unsigned char)e[-1]))
 		*--e = '\0';
 	return s;
+}
+
+/* A directory option: unset, or an absolute path to a directory. */
+static int
+check_dir(const char *name, const char *path)
+{
+	struct stat	st;
+
+	if (path[0] == '\0')
+		return 0;
+	if (path[0] != '/') {
+		fprintf(stderr, "popsepd: %s must be an absolute path: %s\n",
+		    name, path);
+		return -1;
+	}
+	if (stat(path, &st) == -1) {
+		fprintf(stderr, "popsepd: %s %s: %s\n", name, path,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "popsepd: %s %s: not a directory\n", name, path);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -520,6 +548,9 @@ cfg_finish(struct config *c)
 			    "tls-support\n");
 			return -1;
 		}
+	if (check_dir("temp-dir", c->temp_dir) == -1 ||
+	    check_dir("bulldir", c->bulldir) == -1)
+		return -1;
 	if (strchr(c->home_dir_mail, '/') != NULL ||
 	    strcmp(c->home_dir_mail, "..") == 0 ||
 	    strcmp(c->home_dir_mail, ".") == 0) {

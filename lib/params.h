@@ -49,12 +49,14 @@
 #define LOCK_EMPTY_GRACE_SECS	5	/* a dot-lock naming no pid, then stale */
 #define LOCK_REFRESH_SECS	30	/* touch a held dot-lock this often */
 #define LOCK_STUCK_SECS		120	/* a lock holder silent this long is killed */
+#define LOCK_HOLD_MAX_SECS	3600	/* and one holding it this long */
 #define MAIL_LOCK_CHECK_DEFAULT	500	/* messages between lock refreshes (-L) */
 #define SPOOL_PROGRESS_BYTES	(16 * 1024 * 1024)	/* bytes between them */
 #define SPOOL_SIZE_MAX		(1ULL << 48)	/* a mailbox or journal, bytes */
 #define BULL_NUMBER_MAX		1000000000	/* a bulletin's number */
 #define BULL_SIZE_MAX		(1024 * 1024)	/* one bulletin, bytes */
 #define BULL_COUNT_MAX		1000	/* new bulletins at one login */
+#define BULL_SCAN_MAX		1000000	/* entries of bulldir looked at */
 #define MAX_BULLETINS_DEFAULT	1	/* bulletins a new user gets */
 
 /* TLS signing (see privsep/keyproc.c) */

@@ -24,6 +24,7 @@
  * on stdin.
  */
 
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -59,6 +60,7 @@ struct master {
 	SSL_CTX		*ctx;
 	int		 sig_pipe[2];
 	int		 nsessions;
+	pid_t		*monitors;	/* the live sessions' monitors */
 	volatile int	 sig_lost;
 	struct msg	 m;
 };
@@ -202,7 +204,26 @@ spawn_session(struct master *m, int fd, int implicit_tls)
 	close(fd);
 	if (s.key_fd != -1)
 		close(s.key_fd);
-	m->nsessions++;
+	m->monitors[m->nsessions++] = pid;
+}
+
+/*
+ * Whether a reaped child was a session's monitor.  The master is the
+ * reaper of the processes a killed monitor leaves (PR_SET_CHILD_SUBREAPER):
+ * a spool worker whose monitor died is reaped at once, so the dot-lock
+ * naming it is seen as stale by delivery agents at once.
+ */
+static int
+forget_monitor(struct master *m, pid_t pid)
+{
+	int	i;
+
+	for (i = 0; i < m->nsessions; i++)
+		if (m->monitors[i] == pid) {
+			m->monitors[i] = m->monitors[--m->nsessions];
+			return 1;
+		}
+	return 0;
 }
 
 /* A key process replaced by SIGHUP is not a session when it exits. */
@@ -246,8 +267,7 @@ reap_children(struct master *m)
 				    WTERMSIG(status));
 			continue;
 		}
-		if (m->nsessions > 0)
-			m->nsessions--;
+		(void)forget_monitor(m, pid);
 	}
 }
 
@@ -433,6 +453,12 @@ master_main(struct config *cf)
 		detach_end(ready_fd);
 	if (pipe2(ms.sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe");
+	if ((ms.monitors = reallocarray(NULL, (size_t)cf->max_sessions,
+	    sizeof(*ms.monitors))) == NULL)
+		fatal("%s", __func__);
+	/* Orphans of a killed session come to us, to be reaped at once. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
+		fatal("prctl subreaper");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART;

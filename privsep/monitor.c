@@ -79,6 +79,8 @@ struct monitor {
 	uint8_t			 quit_result;
 	char			 quit_text[POP_LINE_MAX];
 	struct timespec		 spool_heard;	/* last frame from the worker */
+	struct timespec		 locked_at;
+	int			 njournals;	/* made under this lock */
 	int			 tls_done;
 	int			 signed_once;
 	int			 auth_fails;
@@ -88,6 +90,7 @@ struct monitor {
 	char			 drop[CFG_PATH_MAX + POP_USER_MAX + 8];
 	char			 bull_state[CFG_PATH_MAX + 16];
 	int			 bull_fd;	/* new bulletins, or -1 */
+	int			 bull_recorded;	/* seen: their journal is named */
 	long			 bull_newest;
 	uid_t			 uid;
 	gid_t			 gid;
@@ -212,21 +215,29 @@ answer_auth(int result, const char *text, int fd)
  * then linked to its name, so it is never seen with another owner.
  */
 static int
+drop_path(const struct auth_result *res, char *dir, size_t len)
+{
+	char	*slash;
+
+	if (mon.s->cf->temp_dir[0] != '\0')
+		strlcpy(dir, mon.s->cf->temp_dir, len);
+	else {
+		strlcpy(dir, res->mailbox, len);
+		if ((slash = strrchr(dir, '/')) != NULL)
+			*slash = '\0';
+	}
+	return (size_t)snprintf(mon.drop, sizeof(mon.drop), "%s/.%s.pop", dir,
+	    mon.user) >= sizeof(mon.drop) ? -1 : 0;
+}
+
+static int
 open_drop(const struct auth_result *res, const char **why)
 {
 	struct stat	 st;
-	char		 dir[CFG_PATH_MAX], *slash;
-	const char	*d = mon.s->cf->temp_dir;
+	char		 d[CFG_PATH_MAX];
 	int		 fd;
 
-	if (d[0] == '\0') {
-		strlcpy(dir, res->mailbox, sizeof(dir));
-		if ((slash = strrchr(dir, '/')) != NULL)
-			*slash = '\0';
-		d = dir;
-	}
-	if ((size_t)snprintf(mon.drop, sizeof(mon.drop), "%s/.%s.pop", d,
-	    mon.user) >= sizeof(mon.drop)) {
+	if (drop_path(res, d, sizeof(d)) == -1) {
 		*why = "temp drop path too long";
 		return -1;
 	}
@@ -310,6 +321,24 @@ find_bulletins(const struct auth_result *res)
 	}
 }
 
+/*
+ * A temp drop left by a session that was killed (or by temp-drop mode,
+ * before the site chose server mode): this session runs in temp-drop mode,
+ * which merges it and puts the mail back in the spool at the end.
+ */
+static int
+drop_left(const struct auth_result *res)
+{
+	struct stat	st;
+	char		d[CFG_PATH_MAX];
+
+	if (drop_path(res, d, sizeof(d)) == -1 || lstat(mon.drop, &st) == -1)
+		return 0;
+	log_info("found the temp drop %s of an earlier session; merging it",
+	    mon.drop);
+	return 1;
+}
+
 /* Whether a user is in a group, by primary group or membership. */
 static int
 in_group(const char *group, const char *user, gid_t gid)
@@ -379,7 +408,7 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		goto fail;
 	}
 	find_bulletins(res);
-	if (!server_mode_for(res)) {
+	if (!server_mode_for(res) || drop_left(res)) {
 		if ((mon.drop_fd = open_drop(res, text)) == -1)
 			goto fail;
 		if ((drop_ro = spool_reopen_rdonly(mon.drop, mon.drop_fd))
@@ -626,6 +655,8 @@ mon_lock(void *arg, struct msg *m)
 		return;
 	}
 	mon.locked = purpose;
+	mon.njournals = 0;
+	clock_gettime(CLOCK_MONOTONIC, &mon.locked_at);
 	if (purpose == MS_LOCK_UPDATE)
 		mon.upd = UPD_LOCKED;
 }
@@ -645,8 +676,10 @@ mon_journal_new(void *arg, struct msg *m)
 	(void)arg;
 	msg_end(m);
 	need_lock("JOURNAL_NEW");
-	if (mon.new_journal != -1 || mon.journal_named)
-		fatalx("spool worker: a second journal");
+	/* One at a time; at login one for bulletins and one for the drop. */
+	if (mon.new_journal != -1 || mon.journal_named ||
+	    ++mon.njournals > (mon.locked == MS_LOCK_LOGIN ? 2 : 1))
+		fatalx("spool worker: journal %d out of turn", mon.njournals);
 	mon.new_journal = spool_journal_new(mon.journal, mon.uid, mon.gid);
 	msg_init(a, MSG_MS_ANS_JOURNAL_NEW);
 	msg_put_u32(a, mon.new_journal == -1 ? 1 : 0);
@@ -673,6 +706,19 @@ mon_journal_commit(void *arg, struct msg *m)
 		mon.journal_named = 1;
 		if (mon.upd == UPD_LOCKED)
 			mon.upd = UPD_COMMITTED;
+		/*
+		 * At login the first journal with bulletins pending appends
+		 * them: named, it completes even after a crash, so they are
+		 * seen from now on, and never delivered twice.
+		 */
+		if (mon.locked == MS_LOCK_LOGIN && mon.bull_fd != -1 &&
+		    !mon.bull_recorded) {
+			mon.bull_recorded = 1;
+			if (bull_record(mon.bull_state, mon.uid, mon.gid,
+			    mon.bull_newest) == 0)
+				log_info("bulletins up to %ld delivered",
+				    mon.bull_newest);
+		}
 	}
 	msg_init(a, MSG_MS_ANS_JOURNAL_COMMIT);
 	msg_put_u32(a, rc == 0 ? 0 : 1);
@@ -691,6 +737,10 @@ mon_journal_done(void *arg, struct msg *m)
 	need_lock("JOURNAL_DONE");
 	if (how != MS_JOURNAL_REMOVE && how != MS_JOURNAL_SET_ASIDE)
 		fatalx("spool worker: journal done %u", how);
+	/* Only the journal found at login can be set aside. */
+	if (how == MS_JOURNAL_SET_ASIDE && (mon.locked != MS_LOCK_LOGIN ||
+	    mon.njournals != 0 || mon.new_journal != -1))
+		fatalx("spool worker: set aside out of turn");
 	if (mon.new_journal != -1) {
 		/* Never named: nothing to remove. */
 		close(mon.new_journal);
@@ -713,8 +763,8 @@ mon_progress(void *arg, struct msg *m)
 {
 	(void)arg;
 	msg_end(m);
-	need_lock("PROGRESS");
-	spool_lock_refresh(&mon.lock);
+	if (mon.locked)
+		spool_lock_refresh(&mon.lock);
 }
 
 /*
@@ -754,13 +804,14 @@ mon_bulletins_done(void *arg, struct msg *m)
 	(void)arg;
 	ok = msg_get_u8(m);
 	msg_end(m);
-	if (mon.locked != MS_LOCK_LOGIN || mon.bull_fd == -1 || ok > 1)
+	if (mon.locked != MS_LOCK_LOGIN || mon.bull_fd == -1 || ok > 1 ||
+	    (ok && !mon.bull_recorded))
 		fatalx("spool worker: bulletins out of turn");
 	close(mon.bull_fd);
 	mon.bull_fd = -1;
-	if (ok && bull_record(mon.bull_state, mon.uid, mon.gid,
-	    mon.bull_newest) == 0)
-		log_info("bulletins up to %ld delivered", mon.bull_newest);
+	if (!ok && !mon.bull_recorded)
+		log_warnx("bulletins up to %ld not delivered; they are tried "
+		    "again at the next login", mon.bull_newest);
 }
 
 /* The worker's account of the end of the session; it exits next. */
@@ -940,12 +991,17 @@ check_stuck(void)
 	if (!mon.locked || mon.spool_pid <= 0)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - mon.spool_heard.tv_sec < LOCK_STUCK_SECS)
+	if (now.tv_sec - mon.spool_heard.tv_sec >= LOCK_STUCK_SECS)
+		log_warnx("spool worker silent for %d seconds while holding the "
+		    "lock; killing it", LOCK_STUCK_SECS);
+	else if (now.tv_sec - mon.locked_at.tv_sec >= LOCK_HOLD_MAX_SECS)
+		log_warnx("spool worker has held the lock for %d seconds; "
+		    "killing it", LOCK_HOLD_MAX_SECS);
+	else
 		return;
-	log_warnx("spool worker silent for %d seconds while holding the "
-	    "lock; killing it", LOCK_STUCK_SECS);
 	(void)kill(mon.spool_pid, SIGKILL);
 	mon.spool_heard = now;
+	mon.locked_at = now;
 }
 
 void

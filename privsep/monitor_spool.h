@@ -25,8 +25,9 @@
  *   MSG_MS_REQ_LOCK    u8 purpose (MS_LOCK_LOGIN, MS_LOCK_UPDATE)
  *   MSG_MS_ANS_LOCK    u32 status (0 = locked), u8 flags [, fd]
  *       locked: the dot-lock names the worker and the fcntl lock is on
- *       the open file the monitor and the worker share.  With any flag
- *       the frame carries a writable descriptor of the mailbox, and one
+ *       the open file the monitor and the worker share.  With any flag,
+ *       and always for MS_LOCK_UPDATE, the frame carries a writable
+ *       descriptor of the mailbox, and one
  *       MSG_MS_ANS_FD frame follows per flag, in this order:
  *       MS_FD_JOURNAL (an interrupted update's journal, to complete;
  *       login only), MS_FD_DROP (the temp drop, writable),
@@ -43,8 +44,9 @@
  *   MSG_MS_REQ_JOURNAL_DONE u8 MS_JOURNAL_REMOVE | MS_JOURNAL_SET_ASIDE:
  *       the update is complete (or never began), or the journal found at
  *       login does not belong to the mailbox
- *   MSG_MS_REQ_BULLETINS_DONE u8 1 if the bulletins were appended (the
- *       monitor then records them as seen), 0 if not
+ *   MSG_MS_REQ_BULLETINS_DONE u8 1 if the bulletins were appended, 0 if
+ *       not; the monitor records them as seen when their journal (the
+ *       first one named at login while bulletins are pending) is named
  *   MSG_MS_REQ_PROGRESS (empty) a long index or update goes on: the
  *       monitor refreshes the dot-lock (mail-lock-check)
  *   MSG_MS_REQ_UNLOCK  (empty) login only, after the worker closed every

@@ -27,7 +27,9 @@
  *   MSG_NS_REQ_TOP    u32 msgno, u32 lines    -> ANS_MULTI
  *   MSG_NS_REQ_DELE   u32 msgno               -> ANS_OK text
  *   MSG_NS_REQ_RSET   (empty)                 -> ANS_OK text
- *   MSG_NS_REQ_QUIT   (empty)                 -> ANS_OK text, worker exits
+ *   MSG_NS_REQ_QUIT   (empty)                 -> no answer here: the worker
+ *                     updates the mailbox and exits, and the monitor
+ *                     answers (MSG_MN_ANS_QUIT on its own channel)
  *   any request                               -> ANS_ERR text
  *
  *   MSG_NS_ANS_MULTI  str status text, then MSG_NS_ANS_DATA frames (bytes

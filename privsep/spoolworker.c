@@ -896,7 +896,7 @@ login_locked(void)
 			    "they are", why);
 			close(jfd);
 			sw.broken = "an interrupted update could not be "
-			    "completed; nothing was changed";
+			    "completed; it is tried again at the next login";
 		}
 	}
 	if (sw.bull_fd != -1)

@@ -146,44 +146,85 @@ bull_cmp(const void *a, const void *b)
 	return x->num < y->num ? -1 : x->num > y->num;
 }
 
-/* Every bulletin in bulldir numbered above last, in order. */
+static int
+long_cmp(const void *a, const void *b)
+{
+	long	x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A bulletin's number, if the entry is one: a regular file, no link. */
+static long
+entry_number(DIR *d, const char *dir, const char *name, long last)
+{
+	struct stat	st;
+	long		num;
+
+	if ((num = bull_number(name)) <= last || num < 0)
+		return -1;
+	if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode)) {
+		log_warnx("bulletins: %s/%s is not a regular file; skipped", dir,
+		    name);
+		return -1;
+	}
+	return num;
+}
+
+/*
+ * The lowest max bulletins numbered above last, in order: a first pass
+ * finds their numbers, a second their names, so that those left for the
+ * next login are always the newer ones.
+ */
 static size_t
 bull_list(const char *dir, long last, struct bull *out, size_t max)
 {
 	struct dirent	*de;
-	struct stat	 st;
 	DIR		*d;
-	size_t		 n = 0;
-	long		 num;
+	long		*nums = NULL, *p, num, cutoff;
+	size_t		 n = 0, cap = 0, k = 0;
 
 	if ((d = opendir(dir)) == NULL) {
 		log_warn("bulletins: %s", dir);
 		return 0;
 	}
-	while ((de = readdir(d)) != NULL) {
-		if ((num = bull_number(de->d_name)) <= last || num < 0)
+	while ((de = readdir(d)) != NULL && n < BULL_SCAN_MAX) {
+		if ((num = entry_number(d, dir, de->d_name, last)) < 0)
 			continue;
-		/* Only regular files; a link or a directory is no bulletin. */
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-		    -1 || !S_ISREG(st.st_mode)) {
-			log_warnx("bulletins: %s/%s is not a regular file; "
-			    "skipped", dir, de->d_name);
-			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((p = reallocarray(nums, cap, sizeof(*p))) == NULL)
+				break;
+			nums = p;
 		}
-		if (n == max) {
-			log_warnx("bulletins: more than %zu new in %s; the "
-			    "rest wait for the next login", max, dir);
-			break;
-		}
-		out[n].num = num;
-		if (strlcpy(out[n].name, de->d_name, sizeof(out[n].name)) >=
-		    sizeof(out[n].name))
+		nums[n++] = num;
+	}
+	if (n == 0) {
+		free(nums);
+		closedir(d);
+		return 0;
+	}
+	qsort(nums, n, sizeof(*nums), long_cmp);
+	if (n > max)
+		log_warnx("bulletins: %zu new in %s; %zu now, the rest at the "
+		    "next login", n, dir, max);
+	cutoff = nums[(n > max ? max : n) - 1];
+	free(nums);
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL && k < max) {
+		if ((num = bull_number(de->d_name)) <= last || num < 0 ||
+		    num > cutoff || entry_number(d, dir, de->d_name, last) < 0)
 			continue;
-		n++;
+		out[k].num = num;
+		if (strlcpy(out[k].name, de->d_name, sizeof(out[k].name)) >=
+		    sizeof(out[k].name))
+			continue;
+		k++;
 	}
 	closedir(d);
-	qsort(out, n, sizeof(*out), bull_cmp);
-	return n;
+	qsort(out, k, sizeof(*out), bull_cmp);
+	return k;
 }
 
 static int

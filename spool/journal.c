@@ -22,9 +22,8 @@
  * journal file, synced, and given its name by the session monitor before
  * any of those files is touched; only then is it copied into place and
  * the files cut.  A crash at any instant leaves either no journal (the
- * files untouched) or a complete one that the next login (or the monitor,
- * at once) finishes with journal_recover(), keeping mail delivered in
- * between.
+ * files untouched) or a complete one that the next login finishes with
+ * journal_recover(), keeping mail delivered in between.
  *
  * A journal is a sequence of records; the last complete one counts.  A
  * record is a JOURNAL_HDR-byte header, then its body:
@@ -114,9 +113,9 @@ journal_progress_message(void)
 		progress_fn();
 }
 
-/* Called as bytes are copied: long updates keep the dot-lock fresh. */
-static void
-progress(uint64_t n)
+/* Called as bytes are read or copied: the dot-lock stays fresh. */
+void
+journal_progress(uint64_t n)
 {
 	progress_bytes += n;
 	if (progress_bytes >= SPOOL_PROGRESS_BYTES) {
@@ -263,6 +262,7 @@ digest_range(int fd, uint64_t off, uint64_t len, uint8_t *out)
 		if (full_pread(fd, buf, n, off) == -1 ||
 		    EVP_DigestUpdate(ctx, buf, n) != 1)
 			goto out;
+		journal_progress(n);
 		off += n;
 		len -= n;
 	}
@@ -430,7 +430,7 @@ emit(struct writer *wr, const uint8_t *p, size_t n)
 	if (EVP_DigestUpdate(wr->body, p, n) != 1)
 		return -1;
 	wr->pos += n;
-	progress(n);
+	journal_progress(n);
 	return 0;
 }
 
@@ -635,7 +635,7 @@ apply_target(const struct jfiles *f, const struct jrec_target *t,
 			log_warn("update: write the mailbox");
 			return -1;
 		}
-		progress(n);
+		journal_progress(n);
 	}
 	if (ftruncate(fd, (off_t)(t->w + t->len)) == -1) {
 		log_warn("update: ftruncate the mailbox");

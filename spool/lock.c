@@ -240,6 +240,33 @@ lock_pid(int fd)
 }
 
 /*
+ * Whether a process has exited: not there, or a zombie nobody has reaped
+ * yet (kill(2) still finds those, though they will never write again).
+ */
+static int
+process_gone(pid_t pid)
+{
+	char	path[64], buf[256], *p;
+	ssize_t	n;
+	int	fd;
+
+	if (kill(pid, 0) == -1)
+		return errno == ESRCH;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 0;
+	return p[2] == 'Z' || p[2] == 'X';
+}
+
+/*
  * Whether the lock someone else holds may be broken, judged as Debian's
  * liblockfile judges it: a lock naming a process that is not running on
  * this host is stale at once; one naming a live process never is; one
@@ -266,7 +293,7 @@ break_if_stale(const struct spool_lock *l)
 	pid = lock_pid(fd);
 	close(fd);
 	if (pid != 0) {
-		if (kill(pid, 0) == -1 && errno == ESRCH)
+		if (process_gone(pid))
 			why = "its process is gone";
 	} else if (time(NULL) - st.st_mtime >= LOCK_EMPTY_GRACE_SECS)
 		why = "it names no process";
@@ -319,7 +346,6 @@ try_dotlock(struct spool_lock *l, pid_t holder)
 	if (rc == 0) {
 		l->dotlocked = 1;
 		l->holder = holder;
-		l->touched = time(NULL);
 		return 0;
 	}
 	if (saved == EEXIST)
@@ -397,38 +423,6 @@ still_ours(const struct spool_lock *l)
 }
 
 /*
- * Make the held dot-lock name another process, which takes over the
- * writing: a new file with the new pid is renamed over the lock, so the
- * lock exists with valid content at every instant.
- */
-int
-spool_lock_retarget(struct spool_lock *l, pid_t holder)
-{
-	struct stat	st;
-	char		tmp[sizeof(l->path) + 32];
-
-	if (!l->dotlocked || !still_ours(l)) {
-		log_warnx("maillock error: %s is no longer ours", l->path);
-		return -1;
-	}
-	if (write_lock_file(l, holder, tmp, sizeof(tmp)) == -1 ||
-	    lstat(tmp, &st) == -1) {
-		log_warn("maillock error: cannot rewrite %s", l->path);
-		return -1;
-	}
-	if (rename(tmp, l->path) == -1) {
-		log_warn("maillock error: rename %s", tmp);
-		(void)unlink(tmp);
-		return -1;
-	}
-	l->dev = st.st_dev;
-	l->ino = st.st_ino;
-	l->holder = holder;
-	l->touched = time(NULL);
-	return 0;
-}
-
-/*
  * Touch the dot-lock (Qpopper's mail-lock-check), so that no delivery
  * agent judges it stale by its age while a long index or update runs:
  * whenever it is LOCK_REFRESH_SECS old, judged by the file's own time as
@@ -452,8 +446,6 @@ spool_lock_refresh(struct spool_lock *l)
 		return;
 	if (utimensat(AT_FDCWD, l->path, NULL, AT_SYMLINK_NOFOLLOW) == -1)
 		log_warn("maillock error: cannot refresh %s", l->path);
-	else
-		l->touched = now;
 }
 
 void

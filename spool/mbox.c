@@ -428,7 +428,6 @@ mbox_kept_pieces(const struct mbox *mb, size_t first, int src, int opts,
 	*mem_r = NULL;
 	/* The map covers mb->size bytes; the caller checked the file. */
 	for (i = first; i < mb->n; i++) {
-		journal_progress_message();
 		mbox_digest(mb->map + mb->msgs[i].from, mb->msgs[i].next -
 		    mb->msgs[i].from, digest);
 		if (memcmp(digest, mb->msgs[i].digest, sizeof(digest)) != 0) {

@@ -41,7 +41,6 @@ struct spool_lock {
 	dev_t	dev;			/* of the lock file we linked there */
 	ino_t	ino;
 	pid_t	holder;			/* the pid it names */
-	time_t	touched;
 	int	dotlocked;
 	int	fcntl_locked;
 };
@@ -60,7 +59,6 @@ int	bull_state_path(const char *, const char *, char *, size_t);
 long	bull_last_seen(const char *, uid_t, int *);
 int	bull_collect(const char *, long, int, int, const char *, int, long *);
 int	bull_record(const char *, uid_t, gid_t, long);
-int	spool_lock_retarget(struct spool_lock *, pid_t);
 void	spool_lock_refresh(struct spool_lock *);
 void	spool_unlock(int, struct spool_lock *);
 
@@ -128,6 +126,7 @@ int	journal_update(const struct jfiles *, const struct jtarget *, size_t,
 int	journal_recover(const struct jfiles *, const char **);
 void	journal_set_progress(void (*)(void), size_t);
 void	journal_progress_message(void);
+void	journal_progress(uint64_t);
 size_t	mbox_first_deleted(const struct mbox *);
 void	mbox_add_piece(struct jpiece *, size_t *, int, uint64_t, uint64_t);
 int	mbox_update_inplace(const struct mbox *, const struct jfiles *, int,

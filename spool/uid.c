@@ -42,6 +42,9 @@ mbox_digest(const uint8_t *p, size_t len, uint8_t *out)
 	if (EVP_Digest(p, len, out, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != 32)
 		fatalx("%s: SHA-256 failed", __func__);
+	/* Indexes and updates digest every message: the lock stays fresh. */
+	journal_progress(len);
+	journal_progress_message();
 }
 
 void
@@ -175,7 +178,6 @@ mbox_assign_uids(struct mbox *mb)
 
 	for (i = 0; i < mb->n; i++) {
 		m = &mb->msgs[i];
-		journal_progress_message();
 		m->uid_flags = m->uid[0] != '\0' ? MSG_UID_HEADER : 0;
 		if (m->uid[0] == '\0')
 			mbox_uid(mb->map + m->from, m->hdr_end - m->from,

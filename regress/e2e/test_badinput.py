@@ -401,6 +401,18 @@ def bad_configs():
     r = P.run([P.POPSEPD, "-n", "-f", os.path.join(d, "missing.conf")], timeout=20)
     t.check(r.returncode == 1 and b"missing.conf" in r.stderr,
             "config-missing-file", r.stderr)
+    # Directories that must exist.
+    for opt in ("temp-dir", "bulldir"):
+        for val, word in (("relative/dir", "absolute"),
+                          ("/nonexistent-popsep", "No such file"),
+                          ("/etc/hostname", "not a directory")):
+            bad = os.path.join(d, "dir.conf")
+            P.write_file(bad, (good + "set %s = %s\n" % (opt, val)).encode(),
+                         0, 0, 0o644)
+            r = P.run([P.POPSEPD, "-n", "-f", bad], timeout=20)
+            t.check(r.returncode == 1 and opt.encode() in r.stderr and
+                    word.encode() in r.stderr, "config-%s-%s" % (opt, word),
+                    r.stderr)
     # Qpopper's spool flags: -F (fast-update), -S (server mode), -L n.
     r = P.run([P.POPSEPD, "-n", "-F", "-S", "-L", "50", "-f", path],
               timeout=20)

@@ -191,7 +191,43 @@ def by_group():
         srv.stop()
 
 
+def switch_to_server_mode():
+    """A drop left by a killed temp-drop session, then the site switches
+    to server mode: the next login merges it and puts all the mail back in
+    the spool, and the drop is gone."""
+    srv = P.Server(t, "switch", cleartext="always",
+                   options={"server-mode": "false"})
+    path = srv.add_virtual_user(USER, PASS)
+    drop = os.path.join(os.path.dirname(path), "." + USER + ".pop")
+    srv.start()
+    box = srv.mbox(USER, msgs(3))
+    c = srv.login(USER, tls=False)
+    for pid in P.descendants(srv.proc.pid):
+        st = P.proc_status(pid) or {}
+        if st.get("PPid") == str(srv.proc.pid) and \
+                P.ids(st, "Uid")[0] == 0:
+            os.kill(pid, signal.SIGKILL)
+    c.close()
+    sessions_over(srv)
+    srv.stop()
+    t.eq(open(drop, "rb").read(), box.original, "switch-drop-left")
+    srv.options["server-mode"] = "true"
+    new = P.deliver(path, P.message(70, b"new", b"y\n"))
+    srv.start()
+    mark = srv.log_mark()
+    c = srv.login(USER, tls=False)
+    t.eq(c.cmd("STAT").split()[1], b"4", "switch-merged-count")
+    c.cmd("QUIT")
+    c.closed()
+    sessions_over(srv)
+    t.eq(open(path, "rb").read(), box.original + new, "switch-all-in-spool")
+    t.check(not os.path.lexists(drop), "switch-drop-gone")
+    t.check("found the temp drop" in srv.log_since(mark), "switch-logged")
+    srv.stop()
+
+
 t.run("tempdrop", main)
+t.run("switch", switch_to_server_mode)
 t.run("by-group", by_group)
 t.run("abort", abort)
 t.done()
