@@ -181,7 +181,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	blen = take(&in, 2) % BOX_MAX + 1;
 	if ((box = malloc(blen + 64)) == NULL ||
-	    (want = malloc(2 * blen + 64)) == NULL)
+	    (want = malloc(4 * blen + 64)) == NULL)
 		abort();
 	for (i = 0; i < blen; i++)
 		box[i] = (uint8_t)(take(&in, 1) ^ (i * 31));
