@@ -56,6 +56,7 @@ SPOOL_SRCS := \
 	spool/journal.c \
 	spool/lock.c \
 	spool/mbox.c \
+	spool/mbox_parse.c \
 	spool/uid.c
 
 PRIVSEP_SRCS := \

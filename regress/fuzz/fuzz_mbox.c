@@ -14,14 +14,14 @@
  * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
  */
 /*
- * libFuzzer target for spool/mbox.c and spool/uid.c: any bytes as a
- * mailbox.  Parse; emit every message whole (RETR) and as TOP 0, 1 and a
- * count taken from the input; rewrite the mailbox with every other
- * message deleted (mbox_compact on a memfd, journal included).  Checked besides the
- * sanitizers: offsets tile the input, octets equal the emitted bytes
- * without dot-stuffing, output is CRLF throughout, TOP is a prefix of
- * RETR, UIDs are valid and unique, and compaction keeps exactly the kept
- * messages' bytes.  fatal(), fatalx() and bug() abort here: no input may
+ * libFuzzer target for spool/mbox_parse.c, spool/mbox.c and spool/uid.c:
+ * any bytes as a mailbox.  Parse; emit every message whole (RETR) and as
+ * TOP 0, 1 and a count taken from the input; rewrite the mailbox with
+ * every other message deleted (mbox_compact on a memfd, journal
+ * included).  Checked besides the sanitizers: offsets tile the input,
+ * octets equal the emitted bytes without dot-stuffing, output is CRLF
+ * throughout, TOP is a prefix of RETR, UIDs are valid and unique, and
+ * compaction keeps exactly the kept messages' bytes.  fatal(), fatalx() and bug() abort here: no input may
  * reach them.
  */
 

@@ -48,7 +48,8 @@ build() {
 	    exit 1
 }
 build fuzz_pop3_cmd "$TOP/proto/pop3_cmd.c"
-build fuzz_mbox "$TOP/spool/mbox.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
+build fuzz_mbox "$TOP/spool/mbox.c" "$TOP/spool/mbox_parse.c" \
+    "$TOP/spool/uid.c" "$TOP/spool/journal.c"
 build fuzz_msg "$TOP/privsep/msg.c"
 
 # seed DIR NAME PRINTF-FORMAT: one seed file, written once.
