@@ -87,6 +87,7 @@ UNIT_TESTS := \
 	test_keyproc \
 	test_keysign \
 	test_mbox \
+	test_mbox_parse \
 	test_msg \
 	test_pop3_cmd \
 	test_sandbox

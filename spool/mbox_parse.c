@@ -17,11 +17,16 @@
  * The mbox parser of the spool worker (the mail user, no groups, chroot,
  * seccomp).  It indexes the mailbox the worker mapped read-only from the
  * descriptor the monitor handed it, and trusts nothing in it: anyone can
- * send mail, so every line and offset is bounded by the mapped size, and
- * no line length is assumed.  It never writes; mbox.c serves and rewrites
- * what it indexed.  A message starts at a "From " line that begins the
- * file or follows an empty line; the empty line before it belongs to the
- * separator, not to the message.
+ * send mail, so every line and offset is bounded by the mapped size, no
+ * line length is assumed, and a mailbox it cannot read is refused whole
+ * rather than guessed at.  It never writes; mbox.c serves and rewrites
+ * what it indexed.
+ *
+ * A message starts at a "From " line that begins the file or follows an
+ * empty line; the empty line before it belongs to the separator, not to
+ * the message.  Each message's bytes on disk, [from, next), follow the
+ * previous one's, so that an update that keeps or removes whole ranges
+ * never cuts a message or leaves stray bytes behind.
  */
 
 #include <stdlib.h>
@@ -31,29 +36,95 @@
 #include "params.h"
 #include "spool.h"
 
-static int	is_empty_line(const uint8_t *, size_t);
-static void	header_uid(struct mbox_msg *, const uint8_t *, size_t);
+#define FROM_ERR	"Unable to process From lines (envelope), change " \
+			"recognition modes"
+
+/* The mapped mailbox being indexed. */
+struct scan {
+	struct mbox	*mb;
+	const uint8_t	*map;
+	uint64_t	 size;
+};
+
+static uint64_t	line_end(const struct scan *, uint64_t, uint64_t);
+static uint64_t	line_octets(const struct scan *, uint64_t, uint64_t);
+static int	is_empty_line(const uint8_t *, uint64_t);
+static int	starts_from(const struct scan *, uint64_t);
+static int	field_value(const uint8_t *, uint64_t, const char *,
+		    const uint8_t **, uint64_t *);
+static void	header_uid(struct mbox_msg *, const uint8_t *, uint64_t);
+static void	header_line(struct mbox_msg *, const uint8_t *, uint64_t);
+static uint64_t	scan_header(const struct scan *, struct mbox_msg *);
+static void	scan_body(const struct scan *, struct mbox_msg *, uint64_t);
 static struct mbox_msg *new_msg(struct mbox *, uint64_t);
-static void	end_msg(struct mbox_msg *, uint64_t, uint64_t, int);
+static int	parse_from(struct scan *, const char **);
+static void	refuse(struct mbox *);
+
+/*
+ * The end of the line at pos, not beyond lim: just after its LF, or lim
+ * for a last line without one.
+ */
+static uint64_t
+line_end(const struct scan *sc, uint64_t pos, uint64_t lim)
+{
+	const uint8_t	*nl;
+
+	if (pos >= lim)
+		return lim;
+	nl = memchr(sc->map + pos, '\n', (size_t)(lim - pos));
+	/* UNSAFE: nl lies in [map + pos, map + lim). */
+	return nl != NULL ? (uint64_t)(nl - sc->map) + 1 : lim;
+}
+
+/*
+ * The size of line [pos, le) as mbox_emit sends it: a CRLF stays, a bare
+ * LF becomes CRLF, and a line without a line end gets one.  A CR before
+ * that added CRLF stays, as mbox_emit keeps it.
+ */
+static uint64_t
+line_octets(const struct scan *sc, uint64_t pos, uint64_t le)
+{
+	uint64_t	len = le - pos;
+
+	if (len == 0)
+		return 0;
+	if (sc->map[le - 1] != '\n')
+		return len + 2;
+	if (len >= 2 && sc->map[le - 2] == '\r')
+		return len;
+	return len + 1;
+}
 
 static int
-is_empty_line(const uint8_t *p, size_t len)
+is_empty_line(const uint8_t *p, uint64_t len)
 {
 	return (len == 1 && p[0] == '\n') ||
 	    (len == 2 && p[0] == '\r' && p[1] == '\n');
 }
 
-/* An X-UIDL header (Qpopper's) gives the message its UID, if valid. */
-static void
-header_uid(struct mbox_msg *m, const uint8_t *p, size_t len)
+/* A "From " line starts at pos (which may be the end of the map). */
+static int
+starts_from(const struct scan *sc, uint64_t pos)
 {
-	size_t	i, n;
+	return pos <= sc->size && sc->size - pos >= 5 &&
+	    memcmp(sc->map + pos, "From ", 5) == 0;
+}
 
-	if (m->uid[0] != '\0' || len < 7 || strncasecmp((const char *)p,
-	    "X-UIDL:", 7) != 0)
-		return;
-	p += 7;
-	len -= 7;
+/*
+ * If header line p (len bytes, its line end included) is field name
+ * ("Name:", any case), its value without the blanks around it and the
+ * line end.
+ */
+static int
+field_value(const uint8_t *p, uint64_t len, const char *name,
+    const uint8_t **v_r, uint64_t *vlen_r)
+{
+	size_t	nlen = strlen(name);
+
+	if (len < nlen || strncasecmp((const char *)p, name, nlen) != 0)
+		return 0;
+	p += nlen;
+	len -= nlen;
 	while (len > 0 && (*p == ' ' || *p == '\t')) {
 		p++;
 		len--;
@@ -61,14 +132,80 @@ header_uid(struct mbox_msg *m, const uint8_t *p, size_t len)
 	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' ||
 	    p[len - 1] == ' ' || p[len - 1] == '\t'))
 		len--;
-	n = len;
-	if (n == 0 || n > UID_LEN_MAX)
+	*v_r = p;
+	*vlen_r = len;
+	return 1;
+}
+
+/* An X-UIDL header (Qpopper's) gives the message its UID, if valid. */
+static void
+header_uid(struct mbox_msg *m, const uint8_t *v, uint64_t len)
+{
+	uint64_t	i;
+
+	if (m->uid[0] != '\0' || len == 0 || len > UID_LEN_MAX)
 		return;
-	for (i = 0; i < n; i++)
-		if (p[i] < 0x21 || p[i] > 0x7e)
+	for (i = 0; i < len; i++)
+		if (v[i] < 0x21 || v[i] > 0x7e)
 			return;
-	memcpy(m->uid, p, n);
-	m->uid[n] = '\0';
+	memcpy(m->uid, v, len);
+	m->uid[len] = '\0';
+}
+
+/* One line of the header block, its line end included. */
+static void
+header_line(struct mbox_msg *m, const uint8_t *p, uint64_t len)
+{
+	const uint8_t	*v;
+	uint64_t	 vlen;
+
+	if (field_value(p, len, "X-UIDL:", &v, &vlen))
+		header_uid(m, v, vlen);
+}
+
+/*
+ * Read the header block of m from m->body up to the empty line that ends
+ * it or the end of the map, and return where it stopped.  The empty line
+ * is left to the caller: it may be the separator before the next message.
+ */
+static uint64_t
+scan_header(const struct scan *sc, struct mbox_msg *m)
+{
+	uint64_t	pos, le;
+
+	for (pos = m->body; pos < sc->size; pos = le) {
+		le = line_end(sc, pos, sc->size);
+		if (is_empty_line(sc->map + pos, le - pos))
+			break;
+		header_line(m, sc->map + pos, le - pos);
+		m->octets += line_octets(sc, pos, le);
+	}
+	m->hdr_end = pos;
+	return pos;
+}
+
+/*
+ * The rest of m from pos: up to an empty line followed by a "From " line
+ * or the end of the map, which is the separator (so, of several empty
+ * lines before a "From " line, only the last one is), or the end of the
+ * map.
+ */
+static void
+scan_body(const struct scan *sc, struct mbox_msg *m, uint64_t pos)
+{
+	uint64_t	le;
+
+	for (; pos < sc->size; pos = le) {
+		le = line_end(sc, pos, sc->size);
+		if (is_empty_line(sc->map + pos, le - pos) &&
+		    (le == sc->size || starts_from(sc, le))) {
+			m->end = pos;
+			m->next = le;
+			return;
+		}
+		m->octets += line_octets(sc, pos, le);
+	}
+	m->end = m->next = sc->size;
 }
 
 static struct mbox_msg *
@@ -93,83 +230,58 @@ new_msg(struct mbox *mb, uint64_t from)
 	return m;
 }
 
-/*
- * Close message m: its content ends before the empty separator line that
- * starts at blank (if there is one inside the content), else at end.
- */
-static void
-end_msg(struct mbox_msg *m, uint64_t end, uint64_t blank, int has_blank)
+/* A mailbox of From_ separators; the first line is one. */
+static int
+parse_from(struct scan *sc, const char **why)
 {
-	m->next = end;
-	m->end = end;
-	if (has_blank && blank >= m->body) {
-		m->end = blank;
-		m->octets -= 2;		/* the separator's CRLF */
-		if (m->hdr_end > m->end)
-			m->hdr_end = m->end;
+	struct mbox_msg	*m;
+	uint64_t	 pos = 0, hend;
+
+	while (pos < sc->size) {
+		if ((m = new_msg(sc->mb, pos)) == NULL) {
+			*why = "Too many messages in the mailbox";
+			return -1;
+		}
+		m->body = line_end(sc, pos, sc->size);
+		hend = scan_header(sc, m);
+		scan_body(sc, m, hend);
+		pos = m->next;
 	}
+	return 0;
+}
+
+/* A refused mailbox has no messages: nothing in it is served or moved. */
+static void
+refuse(struct mbox *mb)
+{
+	free(mb->msgs);
+	mb->msgs = NULL;
+	mb->n = mb->cap = 0;
 }
 
 int
 mbox_parse(struct mbox *mb, const uint8_t *map, uint64_t size,
     const char **why)
 {
-	struct mbox_msg	*m = NULL;
-	const uint8_t	*nl;
-	uint64_t	 pos = 0, le, len, blank = 0;
-	int		 prev_empty = 1, in_headers = 0;
+	struct scan	 sc;
+	struct mbox_msg	*m;
 
 	memset(mb, 0, sizeof(*mb));
 	mb->map = map;
 	mb->size = size;
 	if (size == 0)
 		return 0;
-	if (size < 5 || memcmp(map, "From ", 5) != 0) {
-		*why = "Unable to process From lines (envelope), change "
-		    "recognition modes";
+	sc.mb = mb;
+	sc.map = map;
+	sc.size = size;
+	if (!starts_from(&sc, 0)) {
+		*why = FROM_ERR;
 		return -1;
 	}
-	while (pos < size) {
-		nl = memchr(map + pos, '\n', size - pos);
-		le = nl != NULL ? (uint64_t)(nl - map) + 1 : size;
-		len = le - pos;
-		if (prev_empty && len >= 5 && memcmp(map + pos, "From ", 5)
-		    == 0) {
-			if (m != NULL)
-				end_msg(m, pos, blank, 1);
-			if ((m = new_msg(mb, pos)) == NULL) {
-				*why = "Too many messages in the mailbox";
-				return -1;
-			}
-			m->body = le;
-			m->hdr_end = le;
-			in_headers = 1;
-			prev_empty = 0;
-			pos = le;
-			continue;
-		}
-		/* As sent: a bare LF becomes CRLF; a last line gets one. */
-		m->octets += len;
-		if (nl == NULL)
-			m->octets += 2;
-		else if (len < 2 || map[le - 2] != '\r')
-			m->octets += 1;
-		prev_empty = is_empty_line(map + pos, len);
-		if (prev_empty)
-			blank = pos;
-		if (in_headers) {
-			if (!prev_empty)
-				header_uid(m, map + pos, len);
-			if (prev_empty || nl == NULL) {
-				in_headers = 0;
-				m->hdr_end = prev_empty ? pos : le;
-			}
-		}
-		pos = le;
+	if (parse_from(&sc, why) == -1) {
+		refuse(mb);
+		return -1;
 	}
-	end_msg(m, size, blank, prev_empty);
-	if (in_headers)
-		m->hdr_end = m->end;
 	for (m = mb->msgs; m < mb->msgs + mb->n; m++)
 		mbox_digest(map + m->from, m->next - m->from, m->digest);
 	mbox_assign_uids(mb);

@@ -194,7 +194,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc = mbox_parse(&mb, data, size, &why);
 	if (rc == -1) {
+		/* Refused: not a message is served or moved. */
 		ASSERT(why != NULL);
+		ASSERT(mb.n == 0 && mb.msgs == NULL);
 		ASSERT(size < 5 || memcmp(data, "From ", 5) != 0);
 		mbox_free(&mb);
 		return 0;

@@ -1,0 +1,385 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * Unit tests of spool/mbox_parse.c, the spool worker's mbox parser, by
+ * what it promises the rest of the worker: for every case, the bytes on
+ * disk of each message ([from, next), what an update keeps or removes
+ * whole) and the message as RETR sends it, both written out by hand.
+ * Every parse is also checked against the output contract: the ranges
+ * tile the file from the first served message to the end, body <=
+ * hdr_end <= end <= next, the octet count is what mbox_emit sends without
+ * the dot-stuffing, UIDs are valid and unique, and a refused mailbox has
+ * no message at all.  Valid and invalid inputs sit side by side.
+ */
+
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "log.h"
+#include "params.h"
+#include "spool.h"
+#include "test.h"
+
+#define L(s)		s, sizeof(s) - 1
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define MAXM		6
+#define FROMERR		"Unable to process From lines (envelope), change " \
+			"recognition modes"
+
+struct sink {
+	uint8_t		*buf;
+	size_t		 len;
+	size_t		 cap;
+};
+
+struct pcase;
+
+static int	 sink_fn(void *, const uint8_t *, size_t);
+static int	 emit(const struct mbox *, size_t, int64_t, struct sink *);
+static size_t	 unstuffed_len(const uint8_t *, size_t);
+static int	 wire_ok(const uint8_t *, size_t);
+static const char *contract(const struct mbox *, size_t);
+static char	*shown(const char *, size_t);
+static void	 run_cases(const char *, const struct pcase *, size_t);
+
+/* Helpers ---------------------------------------------------------------- */
+
+static int
+sink_fn(void *arg, const uint8_t *p, size_t n)
+{
+	struct sink	*s = arg;
+	uint8_t		*nb;
+
+	if (s->len + n > s->cap) {
+		s->cap = (s->len + n) * 2;
+		if ((nb = realloc(s->buf, s->cap)) == NULL) {
+			perror("realloc");
+			exit(2);
+		}
+		s->buf = nb;
+	}
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+	return 0;
+}
+
+static int
+emit(const struct mbox *mb, size_t i, int64_t lines, struct sink *s)
+{
+	s->len = 0;
+	/* Never NULL, even when nothing is emitted: memcmp wants a buffer. */
+	if (s->buf == NULL) {
+		if ((s->buf = malloc(1)) == NULL)
+			exit(2);
+		s->cap = 1;
+	}
+	return mbox_emit(mb, i, lines, sink_fn, s);
+}
+
+/* Length of wire bytes with one leading '.' taken off every line. */
+static size_t
+unstuffed_len(const uint8_t *p, size_t len)
+{
+	size_t	i, n = len;
+	int	bol = 1;
+
+	for (i = 0; i < len; i++) {
+		if (bol && p[i] == '.')
+			n--;
+		bol = p[i] == '\n';
+	}
+	return n;
+}
+
+/* Every LF is part of a CRLF, and non-empty output ends with CRLF. */
+static int
+wire_ok(const uint8_t *p, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			return 0;
+	return len == 0 || (len >= 2 && p[len - 2] == '\r' &&
+	    p[len - 1] == '\n');
+}
+
+/*
+ * The output contract of a successful parse of a file of len bytes: NULL
+ * if it holds, else what broke.
+ */
+static const char *
+contract(const struct mbox *mb, size_t len)
+{
+	static struct sink	 s;
+	const struct mbox_msg	*m;
+	uint64_t		 at = 0;
+	size_t			 i, j, ul;
+
+	if (mb->size != len)
+		return "size is not the file's";
+	for (i = 0; i < mb->n; i++) {
+		m = &mb->msgs[i];
+		if (m->from != at)
+			return "a gap or an overlap before a message";
+		if (!(m->from <= m->body && m->body <= m->hdr_end &&
+		    m->hdr_end <= m->end && m->end <= m->next &&
+		    m->next <= len))
+			return "offsets out of order";
+		if (m->from == m->next && m->next != len)
+			return "an empty range before the end";
+		at = m->next;
+		if (emit(mb, i, -1, &s) != 0 || !wire_ok(s.buf, s.len))
+			return "RETR not CRLF throughout";
+		if (m->octets != unstuffed_len(s.buf, s.len))
+			return "octets differ from what RETR sends";
+		ul = strlen(m->uid);
+		if (ul == 0 || ul > UID_LEN_MAX)
+			return "UID length";
+		for (j = 0; j < ul; j++)
+			if (m->uid[j] < 0x21 || m->uid[j] > 0x7e)
+				return "UID character";
+		for (j = 0; j < i; j++)
+			if (strcmp(m->uid, mb->msgs[j].uid) == 0)
+				return "UID repeated";
+	}
+	if (at != len)
+		return "the last range does not end at the end of the file";
+	return NULL;
+}
+
+/* A printable copy of at most 60 bytes (static buffer). */
+static char *
+shown(const char *p, size_t len)
+{
+	static char	buf[4][256];
+	static int	which;
+	char		*b = buf[which++ % 4];
+	size_t		 i, k = 0;
+
+	if (p == NULL)
+		p = "";
+	for (i = 0; i < len && k + 8 < sizeof(buf[0]) && i < 60; i++) {
+		if (p[i] == '\n')
+			k += (size_t)snprintf(b + k, sizeof(buf[0]) - k, "\\n");
+		else if (p[i] == '\r')
+			k += (size_t)snprintf(b + k, sizeof(buf[0]) - k, "\\r");
+		else if ((unsigned char)p[i] < 0x20 ||
+		    (unsigned char)p[i] >= 0x7f)
+			k += (size_t)snprintf(b + k, sizeof(buf[0]) - k,
+			    "\\x%02x", (unsigned char)p[i]);
+		else
+			b[k++] = p[i];
+	}
+	if (i < len)
+		k += (size_t)snprintf(b + k, sizeof(buf[0]) - k, "...");
+	b[k] = '\0';
+	return b;
+}
+
+/* Table of mailboxes -------------------------------------------------------- */
+
+struct pmsg {
+	const char	*disk;		/* [from, next) */
+	size_t		 dlen;
+	const char	*wire;		/* as RETR sends it */
+	size_t		 wlen;
+};
+
+struct pcase {
+	const char	*name;
+	const char	*text;
+	size_t		 len;
+	int		 rc;		/* -1: refused with FROMERR */
+	size_t		 n;
+	struct pmsg	 m[MAXM];
+};
+
+#define M(d, w)	{ d, sizeof(d) - 1, w, sizeof(w) - 1 }
+#define NOMSG	{ { NULL, 0, NULL, 0 } }
+
+/*
+ * Run one table: each case parses to its messages, byte for byte on disk
+ * and on the wire, and keeps the contract.
+ */
+static void
+run_cases(const char *what, const struct pcase *cases, size_t ncases)
+{
+	const struct pcase	*c;
+	struct mbox		 mb;
+	struct sink		 s = { NULL, 0, 0 };
+	const struct mbox_msg	*m;
+	const char		*why, *broke;
+	size_t			 i, j;
+	int			 rc, ok;
+
+	for (i = 0; i < ncases; i++) {
+		c = &cases[i];
+		why = NULL;
+		rc = mbox_parse(&mb, (const uint8_t *)c->text, c->len, &why);
+		if (c->rc == -1) {
+			CHECK(rc == -1 && why != NULL && strcmp(why,
+			    FROMERR) == 0 && mb.n == 0 && mb.msgs == NULL,
+			    "%s %s: refused with Qpopper's text, no message "
+			    "(rc %d, %zu messages)", what, c->name, rc, mb.n);
+			mbox_free(&mb);
+			continue;
+		}
+		CHECK(rc == 0 && mb.n == c->n, "%s %s: %zu messages (rc %d, "
+		    "got %zu, why %s)", what, c->name, c->n, rc, mb.n,
+		    why ? why : "-");
+		if (rc != 0 || mb.n != c->n) {
+			mbox_free(&mb);
+			continue;
+		}
+		broke = contract(&mb, c->len);
+		CHECK(broke == NULL, "%s %s: contract holds (%s)", what,
+		    c->name, broke ? broke : "ok");
+		for (j = 0; j < mb.n; j++) {
+			m = &mb.msgs[j];
+			ok = m->next - m->from == c->m[j].dlen &&
+			    memcmp(c->text + m->from, c->m[j].disk,
+			    c->m[j].dlen) == 0;
+			CHECK(ok, "%s %s: message %zu on disk is \"%s\" (got "
+			    "\"%s\")", what, c->name, j + 1,
+			    shown(c->m[j].disk, c->m[j].dlen),
+			    shown(c->text + m->from, m->next - m->from));
+			ok = emit(&mb, j, -1, &s) == 0 &&
+			    s.len == c->m[j].wlen &&
+			    memcmp(s.buf, c->m[j].wire, s.len) == 0;
+			CHECK(ok, "%s %s: message %zu is sent as \"%s\" (got "
+			    "\"%s\")", what, c->name, j + 1,
+			    shown(c->m[j].wire, c->m[j].wlen),
+			    shown((const char *)s.buf, s.len));
+		}
+		mbox_free(&mb);
+	}
+	free(s.buf);
+}
+
+/* From_ lines ------------------------------------------------------------- */
+
+static const struct pcase from_cases[] = {
+	/* Refused: the first line is not a separator. */
+	{ "text first", L("Subject: x\n\nbody\n"), -1, 0, NOMSG },
+	{ "empty line first", L("\nFrom a\n\nx\n"), -1, 0, NOMSG },
+	{ "CRLF empty line first", L("\r\nFrom a\n\nx\n"), -1, 0, NOMSG },
+	{ "lower-case from", L("from a\n\nx\n"), -1, 0, NOMSG },
+	{ "\">From \" first", L(">From a\n\nx\n"), -1, 0, NOMSG },
+	{ "space before From", L(" From a\n\nx\n"), -1, 0, NOMSG },
+	{ "UTF-8 byte order mark", L("\xef\xbb\xbf" "From a\n\nx\n"), -1, 0,
+	    NOMSG },
+	{ "\"From\" without the space", L("From\n\nx\n"), -1, 0, NOMSG },
+	{ "\"From:\" header first", L("From: a@b\n\nx\n"), -1, 0, NOMSG },
+	{ "four bytes", L("From"), -1, 0, NOMSG },
+	{ "one NUL", L("\0"), -1, 0, NOMSG },
+	/* Accepted. */
+	{ "empty file", L(""), 0, 0, NOMSG },
+	{ "\"From \" alone", L("From "), 0, 1, { M("From ", "") } },
+	{ "one message", L("From a Mon\nS: 1\n\nbody\n"), 0, 1,
+	    { M("From a Mon\nS: 1\n\nbody\n", "S: 1\r\n\r\nbody\r\n") } },
+	{ "two messages: the empty line is the separator's",
+	    L("From a\nS: 1\n\nb1\n\nFrom b\nS: 2\n\nb2\n"), 0, 2,
+	    { M("From a\nS: 1\n\nb1\n\n", "S: 1\r\n\r\nb1\r\n"),
+	    M("From b\nS: 2\n\nb2\n", "S: 2\r\n\r\nb2\r\n") } },
+	{ "From_ without an empty line before it is content",
+	    L("From a\nS: 1\n\nx\nFrom y\n"), 0, 1,
+	    { M("From a\nS: 1\n\nx\nFrom y\n", "S: 1\r\n\r\nx\r\nFrom y\r\n") } },
+	{ "From_ after an empty line splits",
+	    L("From a\nS: 1\n\nx\n\nFrom y\nz\n"), 0, 2,
+	    { M("From a\nS: 1\n\nx\n\n", "S: 1\r\n\r\nx\r\n"),
+	    M("From y\nz\n", "z\r\n") } },
+	{ "a From_ header right after the separator",
+	    L("From a\nFrom b\n\nx\n"), 0, 1,
+	    { M("From a\nFrom b\n\nx\n", "From b\r\n\r\nx\r\n") } },
+	{ "\"Fromage\" after an empty line is content",
+	    L("From a\n\nx\n\nFromage\n"), 0, 1,
+	    { M("From a\n\nx\n\nFromage\n", "\r\nx\r\n\r\nFromage\r\n") } },
+	{ "\">From \" after an empty line is content",
+	    L("From a\n\nx\n\n>From b\n"), 0, 1,
+	    { M("From a\n\nx\n\n>From b\n", "\r\nx\r\n\r\n>From b\r\n") } },
+	{ "two empty lines: the first is content",
+	    L("From a\n\nx\n\n\nFrom b\n"), 0, 2,
+	    { M("From a\n\nx\n\n\n", "\r\nx\r\n\r\n"), M("From b\n", "") } },
+	{ "a final empty line is the separator's",
+	    L("From a\nS: 1\n\nx\n\n"), 0, 1,
+	    { M("From a\nS: 1\n\nx\n\n", "S: 1\r\n\r\nx\r\n") } },
+	{ "CRLF file", L("From a\r\nS: 1\r\n\r\nx\r\n\r\nFrom b\r\ny\r\n"), 0,
+	    2, { M("From a\r\nS: 1\r\n\r\nx\r\n\r\n", "S: 1\r\n\r\nx\r\n"),
+	    M("From b\r\ny\r\n", "y\r\n") } },
+	{ "a CRLF empty line before a From_ line splits",
+	    L("From a\n\nx\n\r\nFrom b\n"), 0, 2,
+	    { M("From a\n\nx\n\r\n", "\r\nx\r\n"), M("From b\n", "") } },
+	{ "a lone CR line is not empty", L("From a\n\nx\n\r\rFrom b\n"), 0, 1,
+	    { M("From a\n\nx\n\r\rFrom b\n", "\r\nx\r\n\r\rFrom b\r\n") } },
+	{ "last line without a newline", L("From a\nS: 1\n\nx"), 0, 1,
+	    { M("From a\nS: 1\n\nx", "S: 1\r\n\r\nx\r\n") } },
+	{ "last line a bare CR", L("From a\n\nx\r"), 0, 1,
+	    { M("From a\n\nx\r", "\r\nx\r\r\n") } },
+	{ "headers only", L("From a\nS: 1\nT: 2"), 0, 1,
+	    { M("From a\nS: 1\nT: 2", "S: 1\r\nT: 2\r\n") } },
+	{ "headers, then a separator",
+	    L("From a\nS: 1\n\nFrom b\nS: 2\n"), 0, 2,
+	    { M("From a\nS: 1\n\n", "S: 1\r\n"), M("From b\nS: 2\n",
+	    "S: 2\r\n") } },
+	{ "two empty messages", L("From a\n\nFrom b\n"), 0, 2,
+	    { M("From a\n\n", ""), M("From b\n", "") } },
+	{ "NUL bytes", L("From a\nS: \0\n\nb\0dy\n"), 0, 1,
+	    { M("From a\nS: \0\n\nb\0dy\n", "S: \0\r\n\r\nb\0dy\r\n") } },
+	{ "dot-stuffing is not counted",
+	    L("From a\n\n.\n..x\n"), 0, 1,
+	    { M("From a\n\n.\n..x\n", "\r\n..\r\n...x\r\n") } },
+};
+
+/* Refusal after a partial index leaves nothing behind either. */
+static void
+test_too_many(void)
+{
+	static const char	 one[] = "From \n\n";
+	const size_t		 ol = sizeof(one) - 1;
+	struct mbox		 mb;
+	const char		*why = NULL;
+	uint8_t			*box;
+	size_t			 i, n = (size_t)SPOOL_MSGS_MAX + 1;
+	int			 rc;
+
+	if ((box = malloc(n * ol)) == NULL)
+		exit(2);
+	for (i = 0; i < n; i++)
+		memcpy(box + i * ol, one, ol);
+	rc = mbox_parse(&mb, box, n * ol, &why);
+	CHECK(rc == -1 && why != NULL && strstr(why, "Too many") != NULL &&
+	    mb.n == 0 && mb.msgs == NULL, "SPOOL_MSGS_MAX + 1 messages: "
+	    "refused, no message kept (rc %d, n %zu)", rc, mb.n);
+	mbox_free(&mb);
+	free(box);
+}
+
+int
+main(void)
+{
+	log_init(1, LOG_DAEMON);
+	log_procname("test_mbox_parse");
+
+	run_cases("from", from_cases, NELEM(from_cases));
+	test_too_many();
+	TEST_EXIT();
+}
