@@ -24,9 +24,14 @@
  *
  * A message starts at a "From " line that begins the file or follows an
  * empty line; the empty line before it belongs to the separator, not to
- * the message.  Each message's bytes on disk, [from, next), follow the
- * previous one's, so that an update that keeps or removes whole ranges
- * never cuts a message or leaves stray bytes behind.
+ * the message.  A Content-Length header is believed only when the body it
+ * counts ends exactly where a separator or the end of the file is: then
+ * a "From " line inside that body does not split the message, and a
+ * wrong count (too large, too small, not a number) changes nothing, so
+ * that two messages are never served as one.  Each message's bytes on
+ * disk, [from, next), follow the previous one's, so that an update that
+ * keeps or removes whole ranges never cuts a message or leaves stray
+ * bytes behind.
  */
 
 #include <stdlib.h>
@@ -46,15 +51,30 @@ struct scan {
 	uint64_t	 size;
 };
 
+/* What the header block of one message says about where it ends. */
+struct hdr {
+	uint64_t	 clen;		/* the Content-Length value */
+	int		 nclen;		/* Content-Length headers seen */
+	int		 clen_bad;	/* one of them is not a plain number */
+	int		 in_clen;	/* the last header line was one */
+};
+
 static uint64_t	line_end(const struct scan *, uint64_t, uint64_t);
 static uint64_t	line_octets(const struct scan *, uint64_t, uint64_t);
+static uint64_t	range_octets(const struct scan *, uint64_t, uint64_t);
 static int	is_empty_line(const uint8_t *, uint64_t);
 static int	starts_from(const struct scan *, uint64_t);
 static int	field_value(const uint8_t *, uint64_t, const char *,
 		    const uint8_t **, uint64_t *);
 static void	header_uid(struct mbox_msg *, const uint8_t *, uint64_t);
-static void	header_line(struct mbox_msg *, const uint8_t *, uint64_t);
-static uint64_t	scan_header(const struct scan *, struct mbox_msg *);
+static int	parse_clen(const uint8_t *, uint64_t, uint64_t *);
+static void	header_line(struct mbox_msg *, struct hdr *, const uint8_t *,
+		    uint64_t);
+static uint64_t	scan_header(const struct scan *, struct mbox_msg *,
+		    struct hdr *);
+static int	is_separator(const struct scan *, uint64_t, uint64_t);
+static int	clen_end(const struct scan *, struct mbox_msg *,
+		    const struct hdr *, uint64_t);
 static void	scan_body(const struct scan *, struct mbox_msg *, uint64_t);
 static struct mbox_msg *new_msg(struct mbox *, uint64_t);
 static int	parse_from(struct scan *, const char **);
@@ -93,6 +113,19 @@ line_octets(const struct scan *sc, uint64_t pos, uint64_t le)
 	if (len >= 2 && sc->map[le - 2] == '\r')
 		return len;
 	return len + 1;
+}
+
+/* The octets of [pos, lim) as sent, lim being a line start or the end. */
+static uint64_t
+range_octets(const struct scan *sc, uint64_t pos, uint64_t lim)
+{
+	uint64_t	le, n = 0;
+
+	for (; pos < lim; pos = le) {
+		le = line_end(sc, pos, lim);
+		n += line_octets(sc, pos, le);
+	}
+	return n;
 }
 
 static int
@@ -152,15 +185,53 @@ header_uid(struct mbox_msg *m, const uint8_t *v, uint64_t len)
 	m->uid[len] = '\0';
 }
 
+/*
+ * A Content-Length value: decimal digits only (no sign, no blank inside),
+ * at most UINT64_MAX.  Anything else is not a count we can trust.
+ */
+static int
+parse_clen(const uint8_t *v, uint64_t len, uint64_t *n_r)
+{
+	uint64_t	i, n = 0, d;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return 0;
+		d = (uint64_t)(v[i] - '0');
+		if (n > (UINT64_MAX - d) / 10)
+			return 0;
+		n = n * 10 + d;
+	}
+	*n_r = n;
+	return 1;
+}
+
 /* One line of the header block, its line end included. */
 static void
-header_line(struct mbox_msg *m, const uint8_t *p, uint64_t len)
+header_line(struct mbox_msg *m, struct hdr *h, const uint8_t *p,
+    uint64_t len)
 {
 	const uint8_t	*v;
 	uint64_t	 vlen;
 
+	/* A value folded onto the next line is no longer a plain number. */
+	if (len > 0 && (p[0] == ' ' || p[0] == '\t')) {
+		if (h->in_clen)
+			h->clen_bad = 1;
+		return;
+	}
+	h->in_clen = 0;
 	if (field_value(p, len, "X-UIDL:", &v, &vlen))
 		header_uid(m, v, vlen);
+	else if (field_value(p, len, "Content-Length:", &v, &vlen)) {
+		h->in_clen = 1;
+		/* Several: which one would be right?  None is believed. */
+		h->nclen++;
+		if (!parse_clen(v, vlen, &h->clen))
+			h->clen_bad = 1;
+	}
 }
 
 /*
@@ -169,7 +240,7 @@ header_line(struct mbox_msg *m, const uint8_t *p, uint64_t len)
  * is left to the caller: it may be the separator before the next message.
  */
 static uint64_t
-scan_header(const struct scan *sc, struct mbox_msg *m)
+scan_header(const struct scan *sc, struct mbox_msg *m, struct hdr *h)
 {
 	uint64_t	pos, le;
 
@@ -177,7 +248,7 @@ scan_header(const struct scan *sc, struct mbox_msg *m)
 		le = line_end(sc, pos, sc->size);
 		if (is_empty_line(sc->map + pos, le - pos))
 			break;
-		header_line(m, sc->map + pos, le - pos);
+		header_line(m, h, sc->map + pos, le - pos);
 		m->octets += line_octets(sc, pos, le);
 	}
 	m->hdr_end = pos;
@@ -185,10 +256,55 @@ scan_header(const struct scan *sc, struct mbox_msg *m)
 }
 
 /*
- * The rest of m from pos: up to an empty line followed by a "From " line
- * or the end of the map, which is the separator (so, of several empty
- * lines before a "From " line, only the last one is), or the end of the
- * map.
+ * Line [pos, le) is a separator: an empty line followed by a "From " line
+ * or by the end of the map.
+ */
+static int
+is_separator(const struct scan *sc, uint64_t pos, uint64_t le)
+{
+	return is_empty_line(sc->map + pos, le - pos) &&
+	    (le == sc->size || starts_from(sc, le));
+}
+
+/*
+ * End m by its Content-Length, if the header holds exactly one, a plain
+ * number, and the body it counts (the bytes on disk after the empty line
+ * that ends the header, a CRLF counting two) ends at the end of the map
+ * or just before a separator.  hend is that empty line, or the end of
+ * the map if there is none.  Returns 0, m untouched, if the count is not
+ * believed: the separators then say where m ends.
+ */
+static int
+clen_end(const struct scan *sc, struct mbox_msg *m, const struct hdr *h,
+    uint64_t hend)
+{
+	uint64_t	bstart, at, next;
+
+	if (h->nclen != 1 || h->clen_bad || hend >= sc->size)
+		return 0;
+	bstart = line_end(sc, hend, sc->size);
+	/* Compared before it is added: no sum can wrap. */
+	if (h->clen > sc->size - bstart)
+		return 0;
+	at = bstart + h->clen;
+	if (at == sc->size)
+		next = at;
+	else {
+		/* The count must end a line, and a separator follow it. */
+		next = line_end(sc, at, sc->size);
+		if (sc->map[at - 1] != '\n' || !is_separator(sc, at, next))
+			return 0;
+	}
+	m->end = at;
+	m->next = next;
+	m->octets += range_octets(sc, hend, at);
+	return 1;
+}
+
+/*
+ * The rest of m from pos: up to a separator (so, of several empty lines
+ * before a "From " line, only the last one is the separator's) or the end
+ * of the map.
  */
 static void
 scan_body(const struct scan *sc, struct mbox_msg *m, uint64_t pos)
@@ -197,8 +313,7 @@ scan_body(const struct scan *sc, struct mbox_msg *m, uint64_t pos)
 
 	for (; pos < sc->size; pos = le) {
 		le = line_end(sc, pos, sc->size);
-		if (is_empty_line(sc->map + pos, le - pos) &&
-		    (le == sc->size || starts_from(sc, le))) {
+		if (is_separator(sc, pos, le)) {
 			m->end = pos;
 			m->next = le;
 			return;
@@ -235,6 +350,7 @@ static int
 parse_from(struct scan *sc, const char **why)
 {
 	struct mbox_msg	*m;
+	struct hdr	 h;
 	uint64_t	 pos = 0, hend;
 
 	while (pos < sc->size) {
@@ -243,8 +359,10 @@ parse_from(struct scan *sc, const char **why)
 			return -1;
 		}
 		m->body = line_end(sc, pos, sc->size);
-		hend = scan_header(sc, m);
-		scan_body(sc, m, hend);
+		memset(&h, 0, sizeof(h));
+		hend = scan_header(sc, m, &h);
+		if (!clen_end(sc, m, &h, hend))
+			scan_body(sc, m, hend);
 		pos = m->next;
 	}
 	return 0;

@@ -21,7 +21,10 @@
  * included).  Checked besides the sanitizers: offsets tile the input,
  * octets equal the emitted bytes without dot-stuffing, output is CRLF
  * throughout, TOP is a prefix of RETR, UIDs are valid and unique, and
- * compaction keeps exactly the kept messages' bytes.  fatal(), fatalx() and bug() abort here: no input may
+ * compaction keeps exactly the kept messages' bytes.  The boundaries are
+ * checked against a second, slow reading of the rules written here: a
+ * message ends at the first separator after its header, unless one plain
+ * Content-Length lands exactly on a separator or the end.  fatal(), fatalx() and bug() abort here: no input may
  * reach them.
  */
 
@@ -33,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -146,6 +150,120 @@ unstuffed_len(const struct sink *s)
 	return n;
 }
 
+/* The rules again, slowly, on the input ------------------------------- */
+
+static size_t
+fz_line_end(const uint8_t *d, size_t size, size_t p)
+{
+	const uint8_t	*nl = memchr(d + p, '\n', size - p);
+
+	return nl != NULL ? (size_t)(nl - d) + 1 : size;
+}
+
+static int
+fz_empty(const uint8_t *d, size_t p, size_t le)
+{
+	return (le - p == 1 && d[p] == '\n') ||
+	    (le - p == 2 && d[p] == '\r' && d[p + 1] == '\n');
+}
+
+/* An empty line at line start p, then "From " or the end of the input. */
+static int
+fz_sep(const uint8_t *d, size_t size, size_t p)
+{
+	size_t	le = fz_line_end(d, size, p);
+
+	return fz_empty(d, p, le) && (le == size ||
+	    (size - le >= 5 && memcmp(d + le, "From ", 5) == 0));
+}
+
+/* The value of header line [p, le) if it is a plain Content-Length. */
+static int
+fz_clen_line(const uint8_t *d, size_t p, size_t le, uint64_t *n_r,
+    int *bad)
+{
+	uint64_t	n = 0;
+	int		digits = 0;
+
+	if (le - p < 15 || strncasecmp((const char *)d + p,
+	    "content-length:", 15) != 0)
+		return 0;
+	for (p += 15; p < le && (d[p] == ' ' || d[p] == '\t'); p++)
+		;
+	for (; p < le && d[p] >= '0' && d[p] <= '9'; p++, digits++) {
+		if (n > (UINT64_MAX - (uint64_t)(d[p] - '0')) / 10)
+			*bad = 1;
+		n = n * 10 + (uint64_t)(d[p] - '0');
+	}
+	for (; p < le; p++)
+		if (d[p] != ' ' && d[p] != '\t' && d[p] != '\r' &&
+		    d[p] != '\n')
+			*bad = 1;
+	if (digits == 0)
+		*bad = 1;
+	*n_r = n;
+	return 1;
+}
+
+/* Header block [b, e) holds one plain Content-Length, and not folded. */
+static int
+fz_clen(const uint8_t *d, size_t b, size_t e, uint64_t *n_r)
+{
+	size_t	p, le;
+	int	count = 0, bad = 0, last = 0;
+
+	for (p = b; p < e; p = le) {
+		le = fz_line_end(d, e, p);
+		if (d[p] == ' ' || d[p] == '\t') {
+			bad |= last;
+			continue;
+		}
+		last = fz_clen_line(d, p, le, n_r, &bad);
+		count += last;
+	}
+	return count == 1 && !bad;
+}
+
+/*
+ * Message m of a From_ mailbox: its From_ line, its header block up to
+ * the first empty line, and its end at the first separator after that,
+ * unless a plain Content-Length lands on a separator or the end.
+ */
+static void
+check_from_msg(const uint8_t *d, size_t size, const struct mbox_msg *m)
+{
+	uint64_t	n = 0;
+	size_t		p, le, bstart, at = SIZE_MAX;
+
+	ASSERT(size - m->from >= 5 && memcmp(d + m->from, "From ", 5) == 0);
+	ASSERT(m->body == fz_line_end(d, size, m->from));
+	for (p = m->body; p < m->hdr_end; p = le) {
+		le = fz_line_end(d, size, p);
+		ASSERT(!fz_empty(d, p, le));
+	}
+	ASSERT(m->hdr_end == size || fz_empty(d, m->hdr_end,
+	    fz_line_end(d, size, m->hdr_end)));
+	/* What follows the content: nothing at the end, or a separator. */
+	if (m->end == m->next)
+		ASSERT(m->next == size);
+	else
+		ASSERT(fz_sep(d, size, m->end) &&
+		    fz_line_end(d, size, m->end) == m->next);
+	if (m->hdr_end < size && fz_clen(d, m->body, m->hdr_end, &n)) {
+		bstart = fz_line_end(d, size, m->hdr_end);
+		if (n <= size - bstart && (bstart + n == size ||
+		    (d[bstart + n - 1] == '\n' && fz_sep(d, size, bstart + n))))
+			at = bstart + n;
+	}
+	if (at != SIZE_MAX) {
+		ASSERT(m->end == at);
+		return;
+	}
+	/* Without a count believed, no separator inside the content. */
+	for (p = m->hdr_end; p < m->end; p = fz_line_end(d, size, p))
+		ASSERT(!fz_sep(d, size, p));
+}
+
 static void
 check_compact(const struct mbox *mb, const uint8_t *data, size_t size)
 {
@@ -213,7 +331,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    m->body == size));
 		ASSERT(m->body <= m->hdr_end && m->hdr_end <= m->end &&
 		    m->end <= m->next && m->next <= size);
-		ASSERT(memcmp(data + m->from, "From ", 5) == 0);
+		check_from_msg(data, size, m);
 		ASSERT(i == 0 ? m->from == 0 : m->from == mb.msgs[i - 1].next);
 		if (i + 1 == mb.n)
 			ASSERT(m->next == size);

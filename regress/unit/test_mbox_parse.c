@@ -195,7 +195,7 @@ shown(const char *p, size_t len)
 	return b;
 }
 
-/* Table of mailboxes -------------------------------------------------------- */
+/* Table of mailboxes ---------------------------------------------------- */
 
 struct pmsg {
 	const char	*disk;		/* [from, next) */
@@ -302,7 +302,8 @@ static const struct pcase from_cases[] = {
 	    M("From b\nS: 2\n\nb2\n", "S: 2\r\n\r\nb2\r\n") } },
 	{ "From_ without an empty line before it is content",
 	    L("From a\nS: 1\n\nx\nFrom y\n"), 0, 1,
-	    { M("From a\nS: 1\n\nx\nFrom y\n", "S: 1\r\n\r\nx\r\nFrom y\r\n") } },
+	    { M("From a\nS: 1\n\nx\nFrom y\n",
+	    "S: 1\r\n\r\nx\r\nFrom y\r\n") } },
 	{ "From_ after an empty line splits",
 	    L("From a\nS: 1\n\nx\n\nFrom y\nz\n"), 0, 2,
 	    { M("From a\nS: 1\n\nx\n\n", "S: 1\r\n\r\nx\r\n"),
@@ -349,6 +350,147 @@ static const struct pcase from_cases[] = {
 	    { M("From a\n\n.\n..x\n", "\r\n..\r\n...x\r\n") } },
 };
 
+/* Content-Length ---------------------------------------------------------- */
+
+/*
+ * A body of 29 bytes with an unescaped From_ line after an empty line:
+ * believed, the count keeps it in one message; not believed, the
+ * separator rule splits it, exactly as if there were no count.
+ */
+#define DESK	"Hi\n\nFrom the desk of Bob\nbye\n"
+#define DESKW	"Hi\r\n\r\nFrom the desk of Bob\r\nbye\r\n"
+#define CLBOX(h)	"From a\n" h "\n\n" DESK
+#define CL_ONE(h, hw)	L(CLBOX(h)), 0, 1, { M(CLBOX(h), hw "\r\n\r\n" DESKW) }
+#define CL_TWO(h, hw)	L(CLBOX(h)), 0, 2, { M("From a\n" h "\n\nHi\n\n", \
+			    hw "\r\n\r\nHi\r\n"), \
+			    M("From the desk of Bob\nbye\n", "bye\r\n") }
+#define CL_OK(h)	CL_ONE(h, h)
+#define CL_BAD(h)	CL_TWO(h, h)
+
+static const struct pcase clen_cases[] = {
+	/* Believed: the count ends at the end of the file or a separator. */
+	{ "right, at the end of the file", CL_OK("Content-Length: 29") },
+	{ "right, then a separator and a message",
+	    L(CLBOX("Content-Length: 29") "\nFrom b\nS: 2\n\nx\n"), 0, 2,
+	    { M(CLBOX("Content-Length: 29") "\n",
+	    "Content-Length: 29\r\n\r\n" DESKW),
+	    M("From b\nS: 2\n\nx\n", "S: 2\r\n\r\nx\r\n") } },
+	{ "right, then an empty line at the end of the file",
+	    L(CLBOX("Content-Length: 29") "\n"), 0, 1,
+	    { M(CLBOX("Content-Length: 29") "\n",
+	    "Content-Length: 29\r\n\r\n" DESKW) } },
+	{ "right, counting a final empty line",
+	    L("From a\nContent-Length: 3\n\nx\n\n"), 0, 1,
+	    { M("From a\nContent-Length: 3\n\nx\n\n",
+	    "Content-Length: 3\r\n\r\nx\r\n\r\n") } },
+	{ "right, not counting the final empty line",
+	    L("From a\nContent-Length: 2\n\nx\n\n"), 0, 1,
+	    { M("From a\nContent-Length: 2\n\nx\n\n",
+	    "Content-Length: 2\r\n\r\nx\r\n") } },
+	{ "right, last line without a newline",
+	    L("From a\nContent-Length: 6\n\nab\n\ncd"), 0, 1,
+	    { M("From a\nContent-Length: 6\n\nab\n\ncd",
+	    "Content-Length: 6\r\n\r\nab\r\n\r\ncd\r\n") } },
+	{ "right, a From_ line first in the body",
+	    L("From a\nContent-Length: 18\n\nFrom the desk\nbye\n"), 0, 1,
+	    { M("From a\nContent-Length: 18\n\nFrom the desk\nbye\n",
+	    "Content-Length: 18\r\n\r\nFrom the desk\r\nbye\r\n") } },
+	{ "right, 0", L("From a\nContent-Length: 0\n\n\nFrom b\n"), 0, 2,
+	    { M("From a\nContent-Length: 0\n\n\n", "Content-Length: 0\r\n\r\n"),
+	    M("From b\n", "") } },
+	{ "right, CRLF file counting its CRs",
+	    L("From a\r\nContent-Length: 21\r\n\r\nHi\r\n\r\n"
+	    "From the desk\r\n"), 0, 1,
+	    { M("From a\r\nContent-Length: 21\r\n\r\nHi\r\n\r\n"
+	    "From the desk\r\n", "Content-Length: 21\r\n\r\nHi\r\n\r\n"
+	    "From the desk\r\n") } },
+	{ "right, CRLF file, then a CRLF separator",
+	    L("From a\r\nContent-Length: 21\r\n\r\nHi\r\n\r\nFrom the desk\r\n"
+	    "\r\nFrom b\r\n"), 0, 2,
+	    { M("From a\r\nContent-Length: 21\r\n\r\nHi\r\n\r\n"
+	    "From the desk\r\n\r\n", "Content-Length: 21\r\n\r\nHi\r\n\r\n"
+	    "From the desk\r\n"), M("From b\r\n", "") } },
+	{ "right, lower case, blanks around",
+	    CL_OK("content-length:\t 29 \t") },
+	{ "right, no blank after the colon", CL_OK("Content-Length:29") },
+	{ "right, leading zeros", CL_OK("Content-Length: 00029") },
+	{ "right, among other headers",
+	    CL_ONE("S: 1\nContent-Length: 29\nT: 2",
+	    "S: 1\r\nContent-Length: 29\r\nT: 2") },
+	{ "right, spanning what looks like a whole message",
+	    L("From a\nContent-Length: 20\n\n\nFrom x\nS: 2\n\nbody2\n"), 0, 1,
+	    { M("From a\nContent-Length: 20\n\n\nFrom x\nS: 2\n\nbody2\n",
+	    "Content-Length: 20\r\n\r\n\r\nFrom x\r\nS: 2\r\n\r\n"
+	    "body2\r\n") } },
+	{ "right, on an earlier separator: as if there were none",
+	    L("From a\nContent-Length: 3\n\n" DESK), 0, 2,
+	    { M("From a\nContent-Length: 3\n\nHi\n\n",
+	    "Content-Length: 3\r\n\r\nHi\r\n"),
+	    M("From the desk of Bob\nbye\n", "bye\r\n") } },
+	{ "right in the second message only",
+	    L("From a\n\nx\n\nFrom b\nContent-Length: 29\n\n" DESK), 0, 2,
+	    { M("From a\n\nx\n\n", "\r\nx\r\n"),
+	    M("From b\nContent-Length: 29\n\n" DESK,
+	    "Content-Length: 29\r\n\r\n" DESKW) } },
+
+	/* Not believed: the separators decide, as without the header. */
+	{ "one too many", CL_BAD("Content-Length: 30") },
+	{ "one too few", CL_BAD("Content-Length: 28") },
+	{ "past the end of the file", CL_BAD("Content-Length: 999999") },
+	{ "into the next message",
+	    L(CLBOX("Content-Length: 35") "\nFrom b\nS: 2\n\nx\n"), 0, 3,
+	    { M("From a\nContent-Length: 35\n\nHi\n\n",
+	    "Content-Length: 35\r\n\r\nHi\r\n"),
+	    M("From the desk of Bob\nbye\n\n", "bye\r\n"),
+	    M("From b\nS: 2\n\nx\n", "S: 2\r\n\r\nx\r\n") } },
+	{ "onto an empty line not followed by From_",
+	    L("From a\nContent-Length: 2\n\nA\n\n>From x\n\nFrom the desk\n"),
+	    0, 2, { M("From a\nContent-Length: 2\n\nA\n\n>From x\n\n",
+	    "Content-Length: 2\r\n\r\nA\r\n\r\n>From x\r\n"),
+	    M("From the desk\n", "") } },
+	{ "inside a line, before a LF and a From_ line",
+	    L("From a\nContent-Length: 2\n\nab\nFrom the desk\n"), 0, 1,
+	    { M("From a\nContent-Length: 2\n\nab\nFrom the desk\n",
+	    "Content-Length: 2\r\n\r\nab\r\nFrom the desk\r\n") } },
+	{ "CRLF file counted without its CRs",
+	    L("From a\r\nContent-Length: 18\r\n\r\nHi\r\n\r\n"
+	    "From the desk\r\n"), 0, 2,
+	    { M("From a\r\nContent-Length: 18\r\n\r\nHi\r\n\r\n",
+	    "Content-Length: 18\r\n\r\nHi\r\n"),
+	    M("From the desk\r\n", "") } },
+	{ "UINT64_MAX", CL_BAD("Content-Length: 18446744073709551615") },
+	{ "UINT64_MAX + 1", CL_BAD("Content-Length: 18446744073709551616") },
+	{ "30 digits",
+	    CL_BAD("Content-Length: 999999999999999999999999999999") },
+	{ "negative", CL_BAD("Content-Length: -29") },
+	{ "plus sign", CL_BAD("Content-Length: +29") },
+	{ "trailing letters", CL_BAD("Content-Length: 29abc") },
+	{ "trailing semicolon", CL_BAD("Content-Length: 29;") },
+	{ "blank inside", CL_BAD("Content-Length: 2 9") },
+	{ "hexadecimal", CL_BAD("Content-Length: 0x1d") },
+	{ "empty", CL_BAD("Content-Length:") },
+	{ "NUL after the digits", CL_BAD("Content-Length: 29\0") },
+	{ "two, both right",
+	    CL_TWO("Content-Length: 29\nContent-Length: 29",
+	    "Content-Length: 29\r\nContent-Length: 29") },
+	{ "two, the second right",
+	    CL_TWO("Content-Length: 5\nContent-Length: 29",
+	    "Content-Length: 5\r\nContent-Length: 29") },
+	{ "folded: the number on the next line",
+	    CL_TWO("Content-Length:\n 29", "Content-Length:\r\n 29") },
+	{ "folded: a continuation after the number",
+	    CL_TWO("Content-Length: 29\n\t7", "Content-Length: 29\r\n\t7") },
+	{ "other header name", CL_BAD("Content-Lengths: 29") },
+	{ "header name with a blank", CL_BAD("Content-Length : 29") },
+	{ "in the body, not the header",
+	    L("From a\n\nContent-Length: 29\n\nFrom b\n"), 0, 2,
+	    { M("From a\n\nContent-Length: 29\n\n", "\r\nContent-Length: "
+	    "29\r\n"), M("From b\n", "") } },
+	{ "header block without an end",
+	    L("From a\nContent-Length: 0\n"), 0, 1,
+	    { M("From a\nContent-Length: 0\n", "Content-Length: 0\r\n") } },
+};
+
 /* Refusal after a partial index leaves nothing behind either. */
 static void
 test_too_many(void)
@@ -380,6 +522,7 @@ main(void)
 	log_procname("test_mbox_parse");
 
 	run_cases("from", from_cases, NELEM(from_cases));
+	run_cases("content-length", clen_cases, NELEM(clen_cases));
 	test_too_many();
 	TEST_EXIT();
 }
