@@ -28,10 +28,18 @@
  * counts ends exactly where a separator or the end of the file is: then
  * a "From " line inside that body does not split the message, and a
  * wrong count (too large, too small, not a number) changes nothing, so
- * that two messages are never served as one.  Each message's bytes on
- * disk, [from, next), follow the previous one's, so that an update that
- * keeps or removes whole ranges never cuts a message or leaves stray
- * bytes behind.
+ * that two messages are never served as one.
+ *
+ * An MMDF mailbox (SCO, MMDF, c-client) starts with a line of four ^A
+ * bytes; each message is enclosed in two such lines, and a "From " line
+ * just after the opening one is an envelope, not a header.  Delimiters,
+ * and empty lines between a closing delimiter and the next opening one,
+ * are not served; any other text there is served as a message of its own
+ * rather than hidden inside another's bytes on disk.
+ *
+ * Each message's bytes on disk, [from, next), follow the previous one's,
+ * so that an update that keeps or removes whole ranges never cuts a
+ * message or leaves stray bytes behind.
  */
 
 #include <stdlib.h>
@@ -49,6 +57,7 @@ struct scan {
 	struct mbox	*mb;
 	const uint8_t	*map;
 	uint64_t	 size;
+	int		 mmdf;		/* delimiters, not From_ separators */
 };
 
 /* What the header block of one message says about where it ends. */
@@ -64,6 +73,7 @@ static uint64_t	line_octets(const struct scan *, uint64_t, uint64_t);
 static uint64_t	range_octets(const struct scan *, uint64_t, uint64_t);
 static int	is_empty_line(const uint8_t *, uint64_t);
 static int	starts_from(const struct scan *, uint64_t);
+static int	is_delim(const uint8_t *, uint64_t);
 static int	field_value(const uint8_t *, uint64_t, const char *,
 		    const uint8_t **, uint64_t *);
 static void	header_uid(struct mbox_msg *, const uint8_t *, uint64_t);
@@ -76,8 +86,10 @@ static int	is_separator(const struct scan *, uint64_t, uint64_t);
 static int	clen_end(const struct scan *, struct mbox_msg *,
 		    const struct hdr *, uint64_t);
 static void	scan_body(const struct scan *, struct mbox_msg *, uint64_t);
+static void	scan_mmdf(const struct scan *, struct mbox_msg *, uint64_t);
 static struct mbox_msg *new_msg(struct mbox *, uint64_t);
 static int	parse_from(struct scan *, const char **);
+static int	parse_mmdf(struct scan *, const char **);
 static void	refuse(struct mbox *);
 
 /*
@@ -141,6 +153,19 @@ starts_from(const struct scan *sc, uint64_t pos)
 {
 	return pos <= sc->size && sc->size - pos >= 5 &&
 	    memcmp(sc->map + pos, "From ", 5) == 0;
+}
+
+/*
+ * Line p (len bytes, its line end included) is an MMDF delimiter: exactly
+ * four ^A, then LF, CRLF or the end of the map.
+ */
+static int
+is_delim(const uint8_t *p, uint64_t len)
+{
+	if (len < 4 || memcmp(p, "\1\1\1\1", 4) != 0)
+		return 0;
+	return len == 4 || (len == 5 && p[4] == '\n') ||
+	    (len == 6 && p[4] == '\r' && p[5] == '\n');
 }
 
 /*
@@ -236,8 +261,9 @@ header_line(struct mbox_msg *m, struct hdr *h, const uint8_t *p,
 
 /*
  * Read the header block of m from m->body up to the empty line that ends
- * it or the end of the map, and return where it stopped.  The empty line
- * is left to the caller: it may be the separator before the next message.
+ * it, an MMDF delimiter (in an MMDF mailbox) or the end of the map, and
+ * return where it stopped.  The empty line is left to the caller: it may
+ * be the separator before the next message.
  */
 static uint64_t
 scan_header(const struct scan *sc, struct mbox_msg *m, struct hdr *h)
@@ -246,7 +272,8 @@ scan_header(const struct scan *sc, struct mbox_msg *m, struct hdr *h)
 
 	for (pos = m->body; pos < sc->size; pos = le) {
 		le = line_end(sc, pos, sc->size);
-		if (is_empty_line(sc->map + pos, le - pos))
+		if (is_empty_line(sc->map + pos, le - pos) ||
+		    (sc->mmdf && is_delim(sc->map + pos, le - pos)))
 			break;
 		header_line(m, h, sc->map + pos, le - pos);
 		m->octets += line_octets(sc, pos, le);
@@ -323,6 +350,33 @@ scan_body(const struct scan *sc, struct mbox_msg *m, uint64_t pos)
 	m->end = m->next = sc->size;
 }
 
+/*
+ * The rest of MMDF message m from pos, up to its closing delimiter; the
+ * empty lines after that delimiter go with it, so that the next range
+ * starts at an opening delimiter or at text.  Without a closing
+ * delimiter, m ends at the end of the map.
+ */
+static void
+scan_mmdf(const struct scan *sc, struct mbox_msg *m, uint64_t pos)
+{
+	uint64_t	le;
+
+	for (; pos < sc->size; pos = le) {
+		le = line_end(sc, pos, sc->size);
+		if (is_delim(sc->map + pos, le - pos))
+			break;
+		m->octets += line_octets(sc, pos, le);
+	}
+	m->end = pos;
+	m->next = line_end(sc, pos, sc->size);
+	while (m->next < sc->size) {
+		le = line_end(sc, m->next, sc->size);
+		if (!is_empty_line(sc->map + m->next, le - m->next))
+			break;
+		m->next = le;
+	}
+}
+
 static struct mbox_msg *
 new_msg(struct mbox *mb, uint64_t from)
 {
@@ -368,6 +422,36 @@ parse_from(struct scan *sc, const char **why)
 	return 0;
 }
 
+/*
+ * A mailbox of MMDF delimiters; the first line is one.  A message without
+ * an opening delimiter (text after a closing one) starts at its first
+ * line.
+ */
+static int
+parse_mmdf(struct scan *sc, const char **why)
+{
+	struct mbox_msg	*m;
+	struct hdr	 h;
+	uint64_t	 pos = 0, le, hend;
+
+	while (pos < sc->size) {
+		if ((m = new_msg(sc->mb, pos)) == NULL) {
+			*why = "Too many messages in the mailbox";
+			return -1;
+		}
+		le = line_end(sc, pos, sc->size);
+		m->body = is_delim(sc->map + pos, le - pos) ? le : pos;
+		/* c-client writes an envelope line after the delimiter. */
+		if (starts_from(sc, m->body))
+			m->body = line_end(sc, m->body, sc->size);
+		memset(&h, 0, sizeof(h));
+		hend = scan_header(sc, m, &h);
+		scan_mmdf(sc, m, hend);
+		pos = m->next;
+	}
+	return 0;
+}
+
 /* A refused mailbox has no messages: nothing in it is served or moved. */
 static void
 refuse(struct mbox *mb)
@@ -383,6 +467,7 @@ mbox_parse(struct mbox *mb, const uint8_t *map, uint64_t size,
 {
 	struct scan	 sc;
 	struct mbox_msg	*m;
+	int		 rc;
 
 	memset(mb, 0, sizeof(*mb));
 	mb->map = map;
@@ -392,11 +477,15 @@ mbox_parse(struct mbox *mb, const uint8_t *map, uint64_t size,
 	sc.mb = mb;
 	sc.map = map;
 	sc.size = size;
-	if (!starts_from(&sc, 0)) {
+	/* The first line says which format; anything else is refused. */
+	sc.mmdf = is_delim(map, line_end(&sc, 0, size));
+	if (!sc.mmdf && !starts_from(&sc, 0)) {
 		*why = FROM_ERR;
 		return -1;
 	}
-	if (parse_from(&sc, why) == -1) {
+	mb->mmdf = sc.mmdf;
+	rc = sc.mmdf ? parse_mmdf(&sc, why) : parse_from(&sc, why);
+	if (rc == -1) {
 		refuse(mb);
 		return -1;
 	}

@@ -70,6 +70,7 @@ struct mbox {
 	struct mbox_msg	*msgs;
 	size_t		 n;
 	size_t		 cap;
+	int		 mmdf;		/* MMDF: ^A^A^A^A lines, not From_ */
 };
 
 /* Output of a message in wire form: called with at most MSG_DATA_CHUNK. */

@@ -24,7 +24,8 @@
  * compaction keeps exactly the kept messages' bytes.  The boundaries are
  * checked against a second, slow reading of the rules written here: a
  * message ends at the first separator after its header, unless one plain
- * Content-Length lands exactly on a separator or the end.  fatal(), fatalx() and bug() abort here: no input may
+ * Content-Length lands exactly on a separator or the end; in an MMDF
+ * mailbox, at the first delimiter line.  fatal(), fatalx() and bug() abort here: no input may
  * reach them.
  */
 
@@ -224,6 +225,59 @@ fz_clen(const uint8_t *d, size_t b, size_t e, uint64_t *n_r)
 	return count == 1 && !bad;
 }
 
+/* Line [p, le) is exactly ^A^A^A^A, then LF, CRLF or the end. */
+static int
+fz_delim(const uint8_t *d, size_t p, size_t le)
+{
+	return (le - p == 4 || (le - p == 5 && d[p + 4] == '\n') ||
+	    (le - p == 6 && d[p + 4] == '\r' && d[p + 5] == '\n')) &&
+	    memcmp(d + p, "\1\1\1\1", 4) == 0;
+}
+
+/*
+ * Message m of an MMDF mailbox: an opening delimiter (or, after another
+ * message, text) and an optional "From " line before its header, which
+ * ends at an empty line or a delimiter; its content up to the first
+ * delimiter, after which only empty lines go with it.
+ */
+static void
+check_mmdf_msg(const uint8_t *d, size_t size, const struct mbox_msg *m,
+    size_t i)
+{
+	size_t	p, le;
+
+	le = fz_line_end(d, size, m->from);
+	if (fz_delim(d, m->from, le))
+		p = le;
+	else {
+		ASSERT(i > 0 && !fz_empty(d, m->from, le));
+		p = m->from;
+	}
+	if (size - p >= 5 && memcmp(d + p, "From ", 5) == 0)
+		p = fz_line_end(d, size, p);
+	ASSERT(m->body == p);
+	for (; p < m->hdr_end; p = le) {
+		le = fz_line_end(d, size, p);
+		ASSERT(!fz_empty(d, p, le) && !fz_delim(d, p, le));
+	}
+	for (; p < m->end; p = le) {
+		le = fz_line_end(d, size, p);
+		ASSERT(!fz_delim(d, p, le));
+	}
+	if (m->end == size) {
+		ASSERT(m->next == size);
+		return;
+	}
+	le = fz_line_end(d, size, m->end);
+	ASSERT(fz_delim(d, m->end, le));
+	for (p = le; p < m->next; p = le) {
+		le = fz_line_end(d, size, p);
+		ASSERT(fz_empty(d, p, le));
+	}
+	ASSERT(m->next == size || !fz_empty(d, m->next,
+	    fz_line_end(d, size, m->next)));
+}
+
 /*
  * Message m of a From_ mailbox: its From_ line, its header block up to
  * the first empty line, and its end at the first separator after that,
@@ -316,10 +370,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ASSERT(why != NULL);
 		ASSERT(mb.n == 0 && mb.msgs == NULL);
 		ASSERT(size < 5 || memcmp(data, "From ", 5) != 0);
+		ASSERT(!fz_delim(data, 0, fz_line_end(data, size, 0)));
 		mbox_free(&mb);
 		return 0;
 	}
 	ASSERT(size == 0 || mb.n >= 1);
+	ASSERT(mb.mmdf == (size > 0 && fz_delim(data, 0,
+	    fz_line_end(data, size, 0))));
 	tops[0] = 0;
 	tops[1] = 1;
 	tops[2] = size > 0 ? data[size - 1] % 16 : 2;
@@ -327,11 +384,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct mbox_msg *m = &mb.msgs[i];
 
 		/* Offsets: inside the input, ordered, tiling it. */
-		ASSERT(m->from < m->body || (m->from == m->body &&
-		    m->body == size));
-		ASSERT(m->body <= m->hdr_end && m->hdr_end <= m->end &&
-		    m->end <= m->next && m->next <= size);
-		check_from_msg(data, size, m);
+		ASSERT(m->from <= m->body && m->body <= m->hdr_end &&
+		    m->hdr_end <= m->end && m->end <= m->next &&
+		    m->next <= size);
+		if (mb.mmdf)
+			check_mmdf_msg(data, size, m, i);
+		else
+			check_from_msg(data, size, m);
 		ASSERT(i == 0 ? m->from == 0 : m->from == mb.msgs[i - 1].next);
 		if (i + 1 == mb.n)
 			ASSERT(m->next == size);

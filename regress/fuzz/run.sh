@@ -69,6 +69,8 @@ seed "$C/fuzz_mbox" body 'From a\nS: 1\n\nFrom inside\n>From x\n\n\nFrom b\n\n'
 seed "$C/fuzz_mbox" clen 'From a\nContent-Length: 29\n\nHi\n\nFrom the desk of Bob\nbye\n\nFrom b\nS: 2\n\nx\n'
 seed "$C/fuzz_mbox" clen-bad 'From a\nContent-Length: 35\n\nHi\n\nFrom the desk\n\nFrom b\nContent-Length: 18446744073709551616\nContent-Length: 2\n\nab\nFrom c\n'
 seed "$C/fuzz_mbox" clen-crlf 'From a\r\nContent-Length: 21\r\n\r\nHi\r\n\r\nFrom the desk\r\n\r\nFrom b\r\ncontent-length:\r\n 3\r\n\r\nx\r\n'
+seed "$C/fuzz_mbox" mmdf '\001\001\001\001\nFrom a Mon\nS: 1\nX-UIDL: m1\n\nbody\n\nFrom x\n\001\001\001\001\n\001\001\001\001\nS: 2\n\n.dot\n\001\001\001\001\n\n'
+seed "$C/fuzz_mbox" mmdf-odd '\001\001\001\001\r\nS: 1\r\n\001\001\001\001\r\nstray\n\001\001\001\001\n\001\001\001\001\001\n\001\001\001\001\nFrom b\nno end'
 # flags 0x44: repair header, known type; 2 ops: str, end; frame STR "hi".
 seed "$C/fuzz_msg" str '\014\002\055\006\003\000\001\001\007\000\000\000\003\000\000\000hi\000'
 seed "$C/fuzz_msg" fd '\125\001\002\003\000\002\001\004\000\000\000\001\002\003\004'

@@ -58,7 +58,7 @@ static size_t	 unstuffed_len(const uint8_t *, size_t);
 static int	 wire_ok(const uint8_t *, size_t);
 static const char *contract(const struct mbox *, size_t);
 static char	*shown(const char *, size_t);
-static void	 run_cases(const char *, const struct pcase *, size_t);
+static void	 run_cases(const char *, const struct pcase *, size_t, int);
 
 /* Helpers ---------------------------------------------------------------- */
 
@@ -218,10 +218,12 @@ struct pcase {
 
 /*
  * Run one table: each case parses to its messages, byte for byte on disk
- * and on the wire, and keeps the contract.
+ * and on the wire, and keeps the contract; mmdf is the format expected of
+ * every case the table accepts.
  */
 static void
-run_cases(const char *what, const struct pcase *cases, size_t ncases)
+run_cases(const char *what, const struct pcase *cases, size_t ncases,
+    int mmdf)
 {
 	const struct pcase	*c;
 	struct mbox		 mb;
@@ -253,6 +255,8 @@ run_cases(const char *what, const struct pcase *cases, size_t ncases)
 		broke = contract(&mb, c->len);
 		CHECK(broke == NULL, "%s %s: contract holds (%s)", what,
 		    c->name, broke ? broke : "ok");
+		CHECK(mb.mmdf == (c->len > 0 && mmdf), "%s %s: read as %s",
+		    what, c->name, mmdf && c->len > 0 ? "MMDF" : "From_");
 		for (j = 0; j < mb.n; j++) {
 			m = &mb.msgs[j];
 			ok = m->next - m->from == c->m[j].dlen &&
@@ -491,6 +495,186 @@ static const struct pcase clen_cases[] = {
 	    { M("From a\nContent-Length: 0\n", "Content-Length: 0\r\n") } },
 };
 
+/* MMDF -------------------------------------------------------------------- */
+
+#define D	"\1\1\1\1\n"
+#define DCR	"\1\1\1\1\r\n"
+
+static const struct pcase mmdf_cases[] = {
+	/* Refused: the first line is not a delimiter (nor a From_ line). */
+	{ "three ^A", L("\1\1\1\n" "S: 1\n" D), -1, 0, NOMSG },
+	{ "five ^A", L("\1\1\1\1\1\n" "S: 1\n" D), -1, 0, NOMSG },
+	{ "a blank after the ^A", L("\1\1\1\1 \n" "S: 1\n" D), -1, 0, NOMSG },
+	{ "text after the ^A", L("\1\1\1\1x\n" "S: 1\n" D), -1, 0, NOMSG },
+	{ "CR CR LF after the ^A", L("\1\1\1\1\r\r\n" "S: 1\n" D), -1, 0,
+	    NOMSG },
+	{ "an empty line first", L("\n" D "S: 1\n" D), -1, 0, NOMSG },
+	{ "text first", L("S: 1\n" D "S: 2\n" D), -1, 0, NOMSG },
+	/* Accepted. */
+	{ "one message", L(D "S: 1\n\nbody\n" D), 0, 1,
+	    { M(D "S: 1\n\nbody\n" D, "S: 1\r\n\r\nbody\r\n") } },
+	{ "two messages", L(D "S: 1\n\nb1\n" D D "S: 2\n\nb2\n" D), 0, 2,
+	    { M(D "S: 1\n\nb1\n" D, "S: 1\r\n\r\nb1\r\n"),
+	    M(D "S: 2\n\nb2\n" D, "S: 2\r\n\r\nb2\r\n") } },
+	{ "the envelope line after the delimiter is not sent",
+	    L(D "From a Mon\nS: 1\n\nx\n" D), 0, 1,
+	    { M(D "From a Mon\nS: 1\n\nx\n" D, "S: 1\r\n\r\nx\r\n") } },
+	{ "\"From \" alone as the envelope", L(D "From \nS: 1\n" D), 0, 1,
+	    { M(D "From \nS: 1\n" D, "S: 1\r\n") } },
+	{ "a From_ line in the body does not split",
+	    L(D "S: 1\n\nx\n\nFrom y\nz\n\n" D), 0, 1,
+	    { M(D "S: 1\n\nx\n\nFrom y\nz\n\n" D,
+	    "S: 1\r\n\r\nx\r\n\r\nFrom y\r\nz\r\n\r\n") } },
+	{ "Content-Length is not needed, and ignored",
+	    L(D "Content-Length: 1\n\nabc\n" D), 0, 1,
+	    { M(D "Content-Length: 1\n\nabc\n" D,
+	    "Content-Length: 1\r\n\r\nabc\r\n") } },
+	{ "CRLF delimiters and lines",
+	    L(DCR "S: 1\r\n\r\nx\r\n" DCR DCR "y\r\n" DCR), 0, 2,
+	    { M(DCR "S: 1\r\n\r\nx\r\n" DCR, "S: 1\r\n\r\nx\r\n"),
+	    M(DCR "y\r\n" DCR, "y\r\n") } },
+	{ "an empty message", L(D D), 0, 1, { M(D D, "") } },
+	{ "a lone delimiter", L("\1\1\1\1"), 0, 1, { M("\1\1\1\1", "") } },
+	{ "a lone delimiter line", L(D), 0, 1, { M(D, "") } },
+	{ "no header", L(D "\nbody\n" D), 0, 1,
+	    { M(D "\nbody\n" D, "\r\nbody\r\n") } },
+	{ "header only", L(D "S: 1\n" D), 0, 1,
+	    { M(D "S: 1\n" D, "S: 1\r\n") } },
+	{ "empty lines between messages go with the one before",
+	    L(D "x\n" D "\n\r\n" D "y\n" D "\n"), 0, 2,
+	    { M(D "x\n" D "\n\r\n", "x\r\n"), M(D "y\n" D "\n", "y\r\n") } },
+	{ "text between messages is a message of its own",
+	    L(D "x\n" D "stray\n" D D "y\n" D), 0, 3,
+	    { M(D "x\n" D, "x\r\n"), M("stray\n" D, "stray\r\n"),
+	    M(D "y\n" D, "y\r\n") } },
+	{ "text after the last message is a message of its own",
+	    L(D "x\n" D "\nFrom b\nS: 2\n\nb\n"), 0, 2,
+	    { M(D "x\n" D "\n", "x\r\n"),
+	    M("From b\nS: 2\n\nb\n", "S: 2\r\n\r\nb\r\n") } },
+	{ "a missing opening delimiter",
+	    L(D "x\n" D "S: 2\n\ny\n" D D "z\n" D), 0, 3,
+	    { M(D "x\n" D, "x\r\n"), M("S: 2\n\ny\n" D, "S: 2\r\n\r\ny\r\n"),
+	    M(D "z\n" D, "z\r\n") } },
+	{ "no closing delimiter at the end", L(D "S: 1\n\nx\n"), 0, 1,
+	    { M(D "S: 1\n\nx\n", "S: 1\r\n\r\nx\r\n") } },
+	{ "no closing delimiter, no final newline", L(D "S: 1\n\nx"), 0, 1,
+	    { M(D "S: 1\n\nx", "S: 1\r\n\r\nx\r\n") } },
+	{ "the closing delimiter without a newline",
+	    L(D "x\n\1\1\1\1"), 0, 1, { M(D "x\n\1\1\1\1", "x\r\n") } },
+	{ "an opening delimiter at the end", L(D "x\n" D D), 0, 2,
+	    { M(D "x\n" D, "x\r\n"), M(D, "") } },
+	{ "five ^A in a message is text", L(D "\n\1\1\1\1\1\n" D), 0, 1,
+	    { M(D "\n\1\1\1\1\1\n" D, "\r\n\1\1\1\1\1\r\n") } },
+	{ "^A^A^A^A and more on a line is text",
+	    L(D "\n\1\1\1\1 x\n" D), 0, 1,
+	    { M(D "\n\1\1\1\1 x\n" D, "\r\n\1\1\1\1 x\r\n") } },
+	{ "a delimiter ends the header block",
+	    L(D "S: 1\n" D D "T: 2\n\nb\n" D), 0, 2,
+	    { M(D "S: 1\n" D, "S: 1\r\n"), M(D "T: 2\n\nb\n" D,
+	    "T: 2\r\n\r\nb\r\n") } },
+	{ "dot-stuffing", L(D "S: 1\n\n.\n.x\n" D), 0, 1,
+	    { M(D "S: 1\n\n.\n.x\n" D, "S: 1\r\n\r\n..\r\n..x\r\n") } },
+};
+
+/* TOP stops after the header and n lines, whatever ended the message. */
+struct top_case {
+	const char	*name;
+	const char	*text;
+	size_t		 len;
+	size_t		 msg;
+	int64_t		 lines;
+	const char	*want;
+};
+
+static const struct top_case top_cases[] = {
+	{ "MMDF TOP 0", L(D "From e\nS: 1\n\nL1\nL2\n" D), 0, 0,
+	    "S: 1\r\n\r\n" },
+	{ "MMDF TOP 1", L(D "From e\nS: 1\n\nL1\nL2\n" D), 0, 1,
+	    "S: 1\r\n\r\nL1\r\n" },
+	{ "MMDF TOP 9", L(D "From e\nS: 1\n\nL1\nL2\n" D), 0, 9,
+	    "S: 1\r\n\r\nL1\r\nL2\r\n" },
+	{ "MMDF TOP 0, header only", L(D "S: 1\n" D), 0, 0, "S: 1\r\n" },
+	{ "MMDF TOP 0 of a message without an opening delimiter",
+	    L(D D "S: 2\n\nx\n" D), 1, 0, "S: 2\r\n\r\n" },
+	{ "Content-Length TOP 2", L(CLBOX("Content-Length: 29")), 0, 2,
+	    "Content-Length: 29\r\n\r\nHi\r\n\r\n" },
+	{ "Content-Length TOP 9", L(CLBOX("Content-Length: 29")), 0, 9,
+	    "Content-Length: 29\r\n\r\n" DESKW },
+};
+
+static void
+test_top(void)
+{
+	const struct top_case	*c;
+	struct mbox		 mb;
+	struct sink		 s = { NULL, 0, 0 };
+	const char		*why;
+	size_t			 i;
+	int			 ok;
+
+	for (i = 0; i < NELEM(top_cases); i++) {
+		c = &top_cases[i];
+		ok = mbox_parse(&mb, (const uint8_t *)c->text, c->len,
+		    &why) == 0 && c->msg < mb.n;
+		ok = ok && emit(&mb, c->msg, c->lines, &s) == 0 &&
+		    s.len == strlen(c->want) && memcmp(s.buf, c->want,
+		    s.len) == 0;
+		CHECK(ok, "top %s: \"%s\" (got \"%s\")", c->name,
+		    shown(c->want, strlen(c->want)),
+		    shown((const char *)s.buf, s.len));
+		mbox_free(&mb);
+	}
+	free(s.buf);
+}
+
+/* Every prefix of a sample mailbox ---------------------------------------- */
+
+static const char from_sample[] =
+    "From a Mon\nS: 1\nContent-Length: 29\n\n" DESK "\n"
+    "From b Tue\r\nContent-Length: 999\r\nX-UIDL: b\r\n\r\nx\r\n\r\n"
+    "From c Wed\n\n\nFrom d\nContent-Length: 3\n\nab\n\n"
+    "From e\nS: 5\n\nlast line\r";
+
+static const char mmdf_sample[] =
+    D "From a Mon\nS: 1\nX-UIDL: a\n\nbody\n\nFrom x\n" D "\n"
+    DCR "S: 2\r\n\r\n.dot\r\n" DCR
+    "stray\n" D D D "\1\1\1\1\1\n" D "From e\nS: 5\n\nno end";
+
+/*
+ * Parse every prefix of sample from a private copy of exactly its length
+ * (so that the sanitizers see any read past it): each is refused only
+ * while too short to name its format, and otherwise keeps the contract.
+ */
+static void
+test_prefixes(const char *name, const char *sample, size_t size,
+    size_t shortest)
+{
+	struct mbox	 mb;
+	const char	*why, *broke = NULL;
+	uint8_t		*p;
+	size_t		 k, bad = 0, badk = 0;
+	int		 rc, ok;
+
+	for (k = 0; k <= size; k++) {
+		if ((p = malloc(k ? k : 1)) == NULL)
+			exit(2);
+		memcpy(p, sample, k);
+		why = NULL;
+		rc = mbox_parse(&mb, p, k, &why);
+		if (k > 0 && k < shortest)
+			ok = rc == -1 && mb.n == 0;
+		else
+			ok = rc == 0 && (broke = contract(&mb, k)) == NULL;
+		if (!ok && bad++ == 0)
+			badk = k;
+		mbox_free(&mb);
+		free(p);
+	}
+	CHECK(bad == 0, "every prefix of the %s sample keeps the contract "
+	    "(%zu bad, first at %zu bytes: %s)", name, bad, badk,
+	    broke ? broke : "-");
+}
+
 /* Refusal after a partial index leaves nothing behind either. */
 static void
 test_too_many(void)
@@ -521,8 +705,12 @@ main(void)
 	log_init(1, LOG_DAEMON);
 	log_procname("test_mbox_parse");
 
-	run_cases("from", from_cases, NELEM(from_cases));
-	run_cases("content-length", clen_cases, NELEM(clen_cases));
+	run_cases("from", from_cases, NELEM(from_cases), 0);
+	run_cases("content-length", clen_cases, NELEM(clen_cases), 0);
+	run_cases("mmdf", mmdf_cases, NELEM(mmdf_cases), 1);
+	test_top();
+	test_prefixes("From_", L(from_sample), 5);
+	test_prefixes("MMDF", L(mmdf_sample), 4);
 	test_too_many();
 	TEST_EXIT();
 }
