@@ -37,9 +37,17 @@
  * are not served; any other text there is served as a message of its own
  * rather than hidden inside another's bytes on disk.
  *
- * Each message's bytes on disk, [from, next), follow the previous one's,
- * so that an update that keeps or removes whole ranges never cuts a
- * message or leaves stray bytes behind.
+ * The first message of the file may be the pseudo message c-client (UW
+ * IMAP, Pine) keeps its folder data in: its Subject is PSEUDO_SUBJECT and
+ * it has an X-IMAP or X-IMAPbase header.  It is left out of the index,
+ * so no client sees or deletes it, and mb->start, the first served
+ * message, says where the bytes that updates must keep end.  A sender
+ * cannot make a message first in a mailbox that holds mail, so only mail
+ * to an empty mailbox could hide itself this way.
+ *
+ * Each message's bytes on disk, [from, next), follow the previous one's
+ * from mb->start to the end of the file, so that an update that keeps or
+ * removes whole ranges never cuts a message or leaves stray bytes behind.
  */
 
 #include <stdlib.h>
@@ -51,6 +59,7 @@
 
 #define FROM_ERR	"Unable to process From lines (envelope), change " \
 			"recognition modes"
+#define PSEUDO_SUBJECT	"DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
 
 /* The mapped mailbox being indexed. */
 struct scan {
@@ -66,6 +75,8 @@ struct hdr {
 	int		 nclen;		/* Content-Length headers seen */
 	int		 clen_bad;	/* one of them is not a plain number */
 	int		 in_clen;	/* the last header line was one */
+	int		 pseudo_subject; /* Subject: PSEUDO_SUBJECT */
+	int		 ximap;		/* X-IMAP: or X-IMAPbase: */
 };
 
 static uint64_t	line_end(const struct scan *, uint64_t, uint64_t);
@@ -88,6 +99,7 @@ static int	clen_end(const struct scan *, struct mbox_msg *,
 static void	scan_body(const struct scan *, struct mbox_msg *, uint64_t);
 static void	scan_mmdf(const struct scan *, struct mbox_msg *, uint64_t);
 static struct mbox_msg *new_msg(struct mbox *, uint64_t);
+static void	end_msg(struct mbox *, const struct hdr *);
 static int	parse_from(struct scan *, const char **);
 static int	parse_mmdf(struct scan *, const char **);
 static void	refuse(struct mbox *);
@@ -256,7 +268,13 @@ header_line(struct mbox_msg *m, struct hdr *h, const uint8_t *p,
 		h->nclen++;
 		if (!parse_clen(v, vlen, &h->clen))
 			h->clen_bad = 1;
-	}
+	} else if (field_value(p, len, "Subject:", &v, &vlen)) {
+		if (vlen == sizeof(PSEUDO_SUBJECT) - 1 && memcmp(v,
+		    PSEUDO_SUBJECT, vlen) == 0)
+			h->pseudo_subject = 1;
+	} else if (field_value(p, len, "X-IMAP:", &v, &vlen) ||
+	    field_value(p, len, "X-IMAPbase:", &v, &vlen))
+		h->ximap = 1;
 }
 
 /*
@@ -399,6 +417,23 @@ new_msg(struct mbox *mb, uint64_t from)
 	return m;
 }
 
+/*
+ * The message just indexed is complete.  If it is c-client's pseudo
+ * message, which only the first message of the file can be, take it out
+ * of the index: the served messages start after it.
+ */
+static void
+end_msg(struct mbox *mb, const struct hdr *h)
+{
+	struct mbox_msg	*m = &mb->msgs[mb->n - 1];
+
+	if (m->from != 0 || !h->pseudo_subject || !h->ximap)
+		return;
+	mb->start = m->next;
+	mb->hidden = 1;
+	mb->n--;
+}
+
 /* A mailbox of From_ separators; the first line is one. */
 static int
 parse_from(struct scan *sc, const char **why)
@@ -418,6 +453,7 @@ parse_from(struct scan *sc, const char **why)
 		if (!clen_end(sc, m, &h, hend))
 			scan_body(sc, m, hend);
 		pos = m->next;
+		end_msg(sc->mb, &h);
 	}
 	return 0;
 }
@@ -448,6 +484,7 @@ parse_mmdf(struct scan *sc, const char **why)
 		hend = scan_header(sc, m, &h);
 		scan_mmdf(sc, m, hend);
 		pos = m->next;
+		end_msg(sc->mb, &h);
 	}
 	return 0;
 }
@@ -459,6 +496,8 @@ refuse(struct mbox *mb)
 	free(mb->msgs);
 	mb->msgs = NULL;
 	mb->n = mb->cap = 0;
+	mb->start = 0;
+	mb->hidden = 0;
 }
 
 int

@@ -25,7 +25,9 @@
  * checked against a second, slow reading of the rules written here: a
  * message ends at the first separator after its header, unless one plain
  * Content-Length lands exactly on a separator or the end; in an MMDF
- * mailbox, at the first delimiter line.  fatal(), fatalx() and bug() abort here: no input may
+ * mailbox, at the first delimiter line.  The first message is hidden,
+ * before mb.start, exactly when it is c-client's pseudo message, and
+ * compaction keeps it.  fatal(), fatalx() and bug() abort here: no input may
  * reach them.
  */
 
@@ -241,8 +243,7 @@ fz_delim(const uint8_t *d, size_t p, size_t le)
  * delimiter, after which only empty lines go with it.
  */
 static void
-check_mmdf_msg(const uint8_t *d, size_t size, const struct mbox_msg *m,
-    size_t i)
+check_mmdf_msg(const uint8_t *d, size_t size, const struct mbox_msg *m)
 {
 	size_t	p, le;
 
@@ -250,7 +251,7 @@ check_mmdf_msg(const uint8_t *d, size_t size, const struct mbox_msg *m,
 	if (fz_delim(d, m->from, le))
 		p = le;
 	else {
-		ASSERT(i > 0 && !fz_empty(d, m->from, le));
+		ASSERT(m->from > 0 && !fz_empty(d, m->from, le));
 		p = m->from;
 	}
 	if (size - p >= 5 && memcmp(d + p, "From ", 5) == 0)
@@ -276,6 +277,71 @@ check_mmdf_msg(const uint8_t *d, size_t size, const struct mbox_msg *m,
 	}
 	ASSERT(m->next == size || !fz_empty(d, m->next,
 	    fz_line_end(d, size, m->next)));
+}
+
+/* Header block [b, e) has c-client's Subject and an X-IMAP header. */
+static int
+fz_pseudo(const uint8_t *d, size_t b, size_t e)
+{
+	static const char	 subj[] =
+	    "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA";
+	size_t			 p, le, v, ve;
+	int			 has_subj = 0, has_imap = 0;
+
+	for (p = b; p < e; p = le) {
+		le = fz_line_end(d, e, p);
+		if ((le - p >= 7 && strncasecmp((const char *)d + p,
+		    "x-imap:", 7) == 0) || (le - p >= 11 &&
+		    strncasecmp((const char *)d + p, "x-imapbase:", 11) == 0))
+			has_imap = 1;
+		if (le - p < 8 || strncasecmp((const char *)d + p, "subject:",
+		    8) != 0)
+			continue;
+		for (v = p + 8; v < le && (d[v] == ' ' || d[v] == '\t'); v++)
+			;
+		for (ve = le; ve > v && (d[ve - 1] == ' ' ||
+		    d[ve - 1] == '\t' || d[ve - 1] == '\r' ||
+		    d[ve - 1] == '\n'); ve--)
+			;
+		if (ve - v == sizeof(subj) - 1 && memcmp(d + v, subj,
+		    ve - v) == 0)
+			has_subj = 1;
+	}
+	return has_subj && has_imap;
+}
+
+/*
+ * The first message of the file is hidden exactly when its header block
+ * makes it the pseudo message; it then ends at mb.start, and the bytes
+ * before mb.start, parsed alone, are that one hidden message.
+ */
+static void
+check_pseudo(const uint8_t *d, size_t size, const struct mbox *mb)
+{
+	struct mbox	 alone;
+	const char	*why = NULL;
+	size_t		 b, e, le;
+
+	ASSERT(mb->start <= size && mb->hidden <= 1);
+	ASSERT((mb->start > 0) == (mb->hidden == 1));
+	ASSERT(mb->n > 0 || mb->start == size);
+	if (size == 0)
+		return;
+	b = fz_line_end(d, size, 0);
+	if (mb->mmdf && size - b >= 5 && memcmp(d + b, "From ", 5) == 0)
+		b = fz_line_end(d, size, b);
+	for (e = b; e < size; e = le) {
+		le = fz_line_end(d, size, e);
+		if (fz_empty(d, e, le) || (mb->mmdf && fz_delim(d, e, le)))
+			break;
+	}
+	ASSERT(fz_pseudo(d, b, e) == (mb->hidden == 1));
+	if (!mb->hidden)
+		return;
+	ASSERT(e <= mb->start);
+	ASSERT(mbox_parse(&alone, d, mb->start, &why) == 0);
+	ASSERT(alone.n == 0 && alone.hidden == 1 && alone.start == mb->start);
+	mbox_free(&alone);
 }
 
 /*
@@ -336,6 +402,9 @@ check_compact(const struct mbox *mb, const uint8_t *data, size_t size)
 	if ((want = malloc(size + 1)) == NULL || (got = malloc(size + 1)) ==
 	    NULL)
 		abort();
+	/* The hidden pseudo message stays, whatever is deleted. */
+	memcpy(want, data, mb->start);
+	wl = mb->start;
 	for (i = 0; i < mb->n; i++)
 		if (!mb->msgs[i].deleted) {
 			memcpy(want + wl, data + mb->msgs[i].from,
@@ -374,9 +443,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mbox_free(&mb);
 		return 0;
 	}
-	ASSERT(size == 0 || mb.n >= 1);
 	ASSERT(mb.mmdf == (size > 0 && fz_delim(data, 0,
 	    fz_line_end(data, size, 0))));
+	check_pseudo(data, size, &mb);
 	tops[0] = 0;
 	tops[1] = 1;
 	tops[2] = size > 0 ? data[size - 1] % 16 : 2;
@@ -388,10 +457,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    m->hdr_end <= m->end && m->end <= m->next &&
 		    m->next <= size);
 		if (mb.mmdf)
-			check_mmdf_msg(data, size, m, i);
+			check_mmdf_msg(data, size, m);
 		else
 			check_from_msg(data, size, m);
-		ASSERT(i == 0 ? m->from == 0 : m->from == mb.msgs[i - 1].next);
+		ASSERT(i == 0 ? m->from == mb.start :
+		    m->from == mb.msgs[i - 1].next);
 		if (i + 1 == mb.n)
 			ASSERT(m->next == size);
 		/* UID: 1 to 70 printable characters, unique. */

@@ -17,21 +17,24 @@
  * Unit tests of spool/mbox_parse.c, the spool worker's mbox parser, by
  * what it promises the rest of the worker: for every case, the bytes on
  * disk of each message ([from, next), what an update keeps or removes
- * whole) and the message as RETR sends it, both written out by hand.
- * Every parse is also checked against the output contract: the ranges
- * tile the file from the first served message to the end, body <=
+ * whole) and the message as RETR sends it, both written out by hand, and
+ * the bytes before the first served message (c-client's pseudo message,
+ * hidden).  Every parse is also checked against the output contract: the
+ * ranges tile the file from the first served message to the end, body <=
  * hdr_end <= end <= next, the octet count is what mbox_emit sends without
  * the dot-stuffing, UIDs are valid and unique, and a refused mailbox has
  * no message at all.  Valid and invalid inputs sit side by side.
  */
 
 #include <sys/types.h>
+#include <sys/mman.h>
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "params.h"
@@ -58,7 +61,8 @@ static size_t	 unstuffed_len(const uint8_t *, size_t);
 static int	 wire_ok(const uint8_t *, size_t);
 static const char *contract(const struct mbox *, size_t);
 static char	*shown(const char *, size_t);
-static void	 run_cases(const char *, const struct pcase *, size_t, int);
+static void	 run_case(const char *, const struct pcase *, int,
+		    const char *, size_t);
 
 /* Helpers ---------------------------------------------------------------- */
 
@@ -136,6 +140,10 @@ contract(const struct mbox *mb, size_t len)
 
 	if (mb->size != len)
 		return "size is not the file's";
+	if (mb->start > len || (mb->start > 0) != (mb->hidden == 1) ||
+	    mb->hidden > 1)
+		return "start and hidden disagree";
+	at = mb->start;
 	for (i = 0; i < mb->n; i++) {
 		m = &mb->msgs[i];
 		if (m->from != at)
@@ -213,70 +221,72 @@ struct pcase {
 	struct pmsg	 m[MAXM];
 };
 
+/* A case with bytes before its first served message: the pseudo one. */
+struct hcase {
+	const char	*kept;		/* [0, start) */
+	size_t		 klen;
+	struct pcase	 c;
+};
+
 #define M(d, w)	{ d, sizeof(d) - 1, w, sizeof(w) - 1 }
 #define NOMSG	{ { NULL, 0, NULL, 0 } }
 
 /*
- * Run one table: each case parses to its messages, byte for byte on disk
- * and on the wire, and keeps the contract; mmdf is the format expected of
- * every case the table accepts.
+ * Run one case: it parses to its messages, byte for byte on disk and on
+ * the wire, after klen bytes kept (hidden), and keeps the contract; mmdf
+ * is the format expected if it is accepted.
  */
 static void
-run_cases(const char *what, const struct pcase *cases, size_t ncases,
-    int mmdf)
+run_case(const char *what, const struct pcase *c, int mmdf,
+    const char *kept, size_t klen)
 {
-	const struct pcase	*c;
+	static struct sink	 s;
 	struct mbox		 mb;
-	struct sink		 s = { NULL, 0, 0 };
 	const struct mbox_msg	*m;
 	const char		*why, *broke;
-	size_t			 i, j;
+	size_t			 j;
 	int			 rc, ok;
 
-	for (i = 0; i < ncases; i++) {
-		c = &cases[i];
-		why = NULL;
-		rc = mbox_parse(&mb, (const uint8_t *)c->text, c->len, &why);
-		if (c->rc == -1) {
-			CHECK(rc == -1 && why != NULL && strcmp(why,
-			    FROMERR) == 0 && mb.n == 0 && mb.msgs == NULL,
-			    "%s %s: refused with Qpopper's text, no message "
-			    "(rc %d, %zu messages)", what, c->name, rc, mb.n);
-			mbox_free(&mb);
-			continue;
-		}
-		CHECK(rc == 0 && mb.n == c->n, "%s %s: %zu messages (rc %d, "
-		    "got %zu, why %s)", what, c->name, c->n, rc, mb.n,
-		    why ? why : "-");
-		if (rc != 0 || mb.n != c->n) {
-			mbox_free(&mb);
-			continue;
-		}
-		broke = contract(&mb, c->len);
-		CHECK(broke == NULL, "%s %s: contract holds (%s)", what,
-		    c->name, broke ? broke : "ok");
-		CHECK(mb.mmdf == (c->len > 0 && mmdf), "%s %s: read as %s",
-		    what, c->name, mmdf && c->len > 0 ? "MMDF" : "From_");
-		for (j = 0; j < mb.n; j++) {
-			m = &mb.msgs[j];
-			ok = m->next - m->from == c->m[j].dlen &&
-			    memcmp(c->text + m->from, c->m[j].disk,
-			    c->m[j].dlen) == 0;
-			CHECK(ok, "%s %s: message %zu on disk is \"%s\" (got "
-			    "\"%s\")", what, c->name, j + 1,
-			    shown(c->m[j].disk, c->m[j].dlen),
-			    shown(c->text + m->from, m->next - m->from));
-			ok = emit(&mb, j, -1, &s) == 0 &&
-			    s.len == c->m[j].wlen &&
-			    memcmp(s.buf, c->m[j].wire, s.len) == 0;
-			CHECK(ok, "%s %s: message %zu is sent as \"%s\" (got "
-			    "\"%s\")", what, c->name, j + 1,
-			    shown(c->m[j].wire, c->m[j].wlen),
-			    shown((const char *)s.buf, s.len));
-		}
+	why = NULL;
+	rc = mbox_parse(&mb, (const uint8_t *)c->text, c->len, &why);
+	if (c->rc == -1) {
+		CHECK(rc == -1 && why != NULL && strcmp(why, FROMERR) == 0 &&
+		    mb.n == 0 && mb.msgs == NULL, "%s %s: refused with "
+		    "Qpopper's text, no message (rc %d, %zu messages)", what,
+		    c->name, rc, mb.n);
 		mbox_free(&mb);
+		return;
 	}
-	free(s.buf);
+	CHECK(rc == 0 && mb.n == c->n, "%s %s: %zu messages (rc %d, got %zu, "
+	    "why %s)", what, c->name, c->n, rc, mb.n, why ? why : "-");
+	if (rc != 0 || mb.n != c->n) {
+		mbox_free(&mb);
+		return;
+	}
+	broke = contract(&mb, c->len);
+	CHECK(broke == NULL, "%s %s: contract holds (%s)", what, c->name,
+	    broke ? broke : "ok");
+	CHECK(mb.mmdf == (c->len > 0 && mmdf), "%s %s: read as %s", what,
+	    c->name, mmdf && c->len > 0 ? "MMDF" : "From_");
+	ok = mb.start == klen && mb.hidden == (klen > 0) &&
+	    (klen == 0 || memcmp(c->text, kept, klen) == 0);
+	CHECK(ok, "%s %s: %s before the first message (start %llu, %zu "
+	    "hidden)", what, c->name, klen ? shown(kept, klen) :
+	    "nothing hidden", (unsigned long long)mb.start, mb.hidden);
+	for (j = 0; j < mb.n; j++) {
+		m = &mb.msgs[j];
+		ok = m->next - m->from == c->m[j].dlen &&
+		    memcmp(c->text + m->from, c->m[j].disk, c->m[j].dlen) == 0;
+		CHECK(ok, "%s %s: message %zu on disk is \"%s\" (got \"%s\")",
+		    what, c->name, j + 1, shown(c->m[j].disk, c->m[j].dlen),
+		    shown(c->text + m->from, m->next - m->from));
+		ok = emit(&mb, j, -1, &s) == 0 && s.len == c->m[j].wlen &&
+		    memcmp(s.buf, c->m[j].wire, s.len) == 0;
+		CHECK(ok, "%s %s: message %zu is sent as \"%s\" (got \"%s\")",
+		    what, c->name, j + 1, shown(c->m[j].wire, c->m[j].wlen),
+		    shown((const char *)s.buf, s.len));
+	}
+	mbox_free(&mb);
 }
 
 /* From_ lines ------------------------------------------------------------- */
@@ -627,15 +637,202 @@ test_top(void)
 	free(s.buf);
 }
 
+/* c-client's pseudo message ------------------------------------------------ */
+
+#define PSUBJ	"DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
+#define PHEAD	"From MAILER-DAEMON Mon Jan  1 00:00:00 2024\n" \
+		"Date: Mon, 1 Jan 2024 00:00:00 +0000\n" \
+		"From: Mail System Internal Data <MAILER-DAEMON@x>\n"
+#define PBODY	"\nThis text is part of the internal format of your " \
+		"mail folder.\n"
+#define PSEUDO	PHEAD "Subject: " PSUBJ "\nX-IMAP: 1236697492 0000000010\n" \
+		"Status: RO\n" PBODY "\n"
+#define MA	"From a\nS: 1\n\nx\n\n"
+#define MB	"From b\nS: 2\n\ny\n"
+#define MAW	"S: 1\r\n\r\nx\r\n"
+#define MBW	"S: 2\r\n\r\ny\r\n"
+#define K(s)	s, sizeof(s) - 1
+#define NOK	NULL, 0
+/* Pseudo message look-alikes: the first message is served after all. */
+#define SERVED(h, hw)	L("From M\n" h "\nt\n\n" MB), 0, 2, \
+			{ M("From M\n" h "\nt\n\n", hw "\r\nt\r\n"), \
+			M(MB, MBW) }
+#define PSEUDOW	"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nFrom: Mail System " \
+		"Internal Data <MAILER-DAEMON@x>\r\nSubject: " PSUBJ "\r\n" \
+		"X-IMAP: 1236697492 0000000010\r\nStatus: RO\r\n\r\nThis " \
+		"text is part of the internal format of your mail folder.\r\n"
+
+static const struct hcase pseudo_cases[] = {
+	{ K(PSEUDO), { "hidden, two messages after it", L(PSEUDO MA MB), 0, 2,
+	    { M(MA, MAW), M(MB, MBW) } } },
+	{ K(PSEUDO), { "hidden, alone in the file", L(PSEUDO), 0, 0, NOMSG } },
+	{ K(PHEAD "Subject: " PSUBJ "\nX-IMAP: 1\n" PBODY),
+	    { "hidden, alone, no final empty line",
+	    L(PHEAD "Subject: " PSUBJ "\nX-IMAP: 1\n" PBODY), 0, 0, NOMSG } },
+	{ K(PHEAD "Subject: " PSUBJ "\nX-IMAPbase: 1 2\n" PBODY "\n"),
+	    { "hidden, with X-IMAPbase", L(PHEAD "Subject: " PSUBJ
+	    "\nX-IMAPbase: 1 2\n" PBODY "\n" MB), 0, 1, { M(MB, MBW) } } },
+	{ K(PHEAD "X-IMAP: 1\nSubject: " PSUBJ "\n" PBODY "\n"),
+	    { "hidden, X-IMAP before the Subject", L(PHEAD "X-IMAP: 1\n"
+	    "Subject: " PSUBJ "\n" PBODY "\n" MB), 0, 1, { M(MB, MBW) } } },
+	{ K(PHEAD "SUBJECT: " PSUBJ "\nx-imap: 1\n" PBODY "\n"),
+	    { "hidden, header names in any case", L(PHEAD "SUBJECT: " PSUBJ
+	    "\nx-imap: 1\n" PBODY "\n" MB), 0, 1, { M(MB, MBW) } } },
+	{ K(PHEAD "Subject:\t " PSUBJ " \t\nX-IMAP: 1\n" PBODY "\n"),
+	    { "hidden, blanks around the Subject", L(PHEAD "Subject:\t "
+	    PSUBJ " \t\nX-IMAP: 1\n" PBODY "\n" MB), 0, 1, { M(MB, MBW) } } },
+	{ K("From M\r\nSubject: " PSUBJ "\r\nX-IMAP: 1\r\n\r\nt\r\n\r\n"),
+	    { "hidden, CRLF file", L("From M\r\nSubject: " PSUBJ "\r\n"
+	    "X-IMAP: 1\r\n\r\nt\r\n\r\nFrom b\r\n\r\ny\r\n"), 0, 1,
+	    { M("From b\r\n\r\ny\r\n", "\r\ny\r\n") } } },
+	{ K("From M\nSubject: " PSUBJ "\nX-IMAP: 1\nContent-Length: 29\n\n"
+	    DESK "\n"), { "hidden, its Content-Length believed",
+	    L("From M\nSubject: " PSUBJ "\nX-IMAP: 1\nContent-Length: 29\n\n"
+	    DESK "\n" MB), 0, 1, { M(MB, MBW) } } },
+	{ K(PSEUDO), { "hidden, then a second one served",
+	    L(PSEUDO PSEUDO MB), 0, 2, { M(PSEUDO, PSEUDOW), M(MB, MBW) } } },
+
+	/* Served: only the first message of the file, with both headers. */
+	{ NOK, { "second in the file", L(MA PSEUDO), 0, 2,
+	    { M(MA, MAW), M(PSEUDO, PSEUDOW) } } },
+	{ NOK, { "no X-IMAP", SERVED("Subject: " PSUBJ "\n",
+	    "Subject: " PSUBJ "\r\n") } },
+	{ NOK, { "no Subject", SERVED("X-IMAP: 1\n", "X-IMAP: 1\r\n") } },
+	{ NOK, { "another Subject", SERVED("Subject: Hello\nX-IMAP: 1\n",
+	    "Subject: Hello\r\nX-IMAP: 1\r\n") } },
+	{ NOK, { "the Subject in lower case",
+	    SERVED("Subject: don't delete this message -- folder internal "
+	    "data\nX-IMAP: 1\n", "Subject: don't delete this message -- "
+	    "folder internal data\r\nX-IMAP: 1\r\n") } },
+	{ NOK, { "more in the Subject",
+	    SERVED("Subject: Re: " PSUBJ "\nX-IMAP: 1\n",
+	    "Subject: Re: " PSUBJ "\r\nX-IMAP: 1\r\n") } },
+	{ NOK, { "the Subject folded",
+	    SERVED("Subject:\n " PSUBJ "\nX-IMAP: 1\n",
+	    "Subject:\r\n " PSUBJ "\r\nX-IMAP: 1\r\n") } },
+	{ NOK, { "X-IMAP without a colon",
+	    SERVED("Subject: " PSUBJ "\nX-IMAP 1\n",
+	    "Subject: " PSUBJ "\r\nX-IMAP 1\r\n") } },
+	{ NOK, { "X-IMAPx", SERVED("Subject: " PSUBJ "\nX-IMAPx: 1\n",
+	    "Subject: " PSUBJ "\r\nX-IMAPx: 1\r\n") } },
+	{ NOK, { "X-IMAP in the body",
+	    L("From M\nSubject: " PSUBJ "\n\nX-IMAP: 1\n\n" MB), 0, 2,
+	    { M("From M\nSubject: " PSUBJ "\n\nX-IMAP: 1\n\n", "Subject: "
+	    PSUBJ "\r\n\r\nX-IMAP: 1\r\n"), M(MB, MBW) } } },
+	{ NOK, { "the Subject in the body",
+	    L("From M\nX-IMAP: 1\n\nSubject: " PSUBJ "\n\n" MB), 0, 2,
+	    { M("From M\nX-IMAP: 1\n\nSubject: " PSUBJ "\n\n", "X-IMAP: "
+	    "1\r\n\r\nSubject: " PSUBJ "\r\n"), M(MB, MBW) } } },
+};
+
+/* In an MMDF mailbox, as c-client writes it. */
+#define PMMDF	D PHEAD "Subject: " PSUBJ "\nX-IMAP: 1\nStatus: RO\n" PBODY D
+
+static const struct hcase pseudo_mmdf_cases[] = {
+	{ K(PMMDF), { "hidden in MMDF", L(PMMDF D "S: 2\n\ny\n" D), 0, 1,
+	    { M(D "S: 2\n\ny\n" D, MBW) } } },
+	{ K(PMMDF "\n\n"), { "hidden in MMDF, empty lines after it",
+	    L(PMMDF "\n\n" D "S: 2\n\ny\n" D), 0, 1,
+	    { M(D "S: 2\n\ny\n" D, MBW) } } },
+	{ K(PMMDF), { "hidden in MMDF, then text outside the delimiters",
+	    L(PMMDF "From b\nS: 2\n\ny\n"), 0, 1,
+	    { M("From b\nS: 2\n\ny\n", MBW) } } },
+	{ K(PMMDF), { "hidden in MMDF, alone", L(PMMDF), 0, 0, NOMSG } },
+	{ NOK, { "served in MMDF without X-IMAP",
+	    L(D "Subject: " PSUBJ "\n" D), 0, 1,
+	    { M(D "Subject: " PSUBJ "\n" D, "Subject: " PSUBJ "\r\n") } } },
+};
+
+/*
+ * The pseudo message survives every update: mbox_compact of the messages
+ * after it, on a memory file, leaves it in place byte for byte.
+ */
+struct keep_case {
+	const char	*name;
+	unsigned int	 del;		/* bit i: delete message i + 1 */
+	const char	*want;
+};
+
+static const struct keep_case keep_cases[] = {
+	{ "delete the first served message", 0x1, PSEUDO MB },
+	{ "delete the last", 0x2, PSEUDO MA },
+	{ "delete all", 0x3, PSEUDO },
+};
+
+static void
+test_pseudo_kept(void)
+{
+	static const char	 box[] = PSEUDO MA MB;
+	const struct keep_case	*c;
+	struct mbox		 mb;
+	const char		*why;
+	char			 got[sizeof(box)];
+	uint8_t			*map;
+	uint64_t		 newsize;
+	size_t			 i, j;
+	int			 fd, jfd, rc;
+
+	for (i = 0; i < NELEM(keep_cases); i++) {
+		c = &keep_cases[i];
+		if ((fd = memfd_create("mbox", 0)) == -1 ||
+		    (jfd = memfd_create("journal", 0)) == -1 ||
+		    write(fd, box, sizeof(box) - 1) != sizeof(box) - 1)
+			exit(2);
+		map = mmap(NULL, sizeof(box) - 1, PROT_READ, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED ||
+		    mbox_parse(&mb, map, sizeof(box) - 1, &why) != 0 ||
+		    mb.n != 2)
+			exit(2);
+		for (j = 0; j < mb.n; j++)
+			mb.msgs[j].deleted = (c->del >> j) & 1;
+		why = NULL;
+		rc = mbox_compact(&mb, fd, jfd, sizeof(box) - 1, &newsize,
+		    &why);
+		memset(got, 0, sizeof(got));
+		CHECK(rc == 0 && newsize == strlen(c->want) &&
+		    pread(fd, got, sizeof(got), 0) == (ssize_t)newsize &&
+		    memcmp(got, c->want, newsize) == 0, "pseudo message kept: "
+		    "%s (rc %d, why %s)", c->name, rc, why ? why : "-");
+		mbox_free(&mb);
+		munmap(map, sizeof(box) - 1);
+		close(jfd);
+		close(fd);
+	}
+}
+
+/* Hiding the pseudo message changes no other message's UID or size. */
+static void
+test_pseudo_uids(void)
+{
+	static const char	 with[] = PSEUDO MA "\n" MB;
+	static const char	 without[] = MA "\n" MB;
+	struct mbox		 a, b;
+	const char		*why;
+	int			 ok;
+
+	ok = mbox_parse(&a, (const uint8_t *)with, sizeof(with) - 1,
+	    &why) == 0 && mbox_parse(&b, (const uint8_t *)without,
+	    sizeof(without) - 1, &why) == 0 && a.n == 2 && b.n == 2 &&
+	    strcmp(a.msgs[0].uid, b.msgs[0].uid) == 0 &&
+	    strcmp(a.msgs[1].uid, b.msgs[1].uid) == 0 &&
+	    a.msgs[0].octets == b.msgs[0].octets &&
+	    a.msgs[1].octets == b.msgs[1].octets;
+	CHECK(ok, "pseudo message: the others keep their UIDs and sizes");
+	mbox_free(&a);
+	mbox_free(&b);
+}
+
 /* Every prefix of a sample mailbox ---------------------------------------- */
 
 static const char from_sample[] =
+    PSEUDO
     "From a Mon\nS: 1\nContent-Length: 29\n\n" DESK "\n"
     "From b Tue\r\nContent-Length: 999\r\nX-UIDL: b\r\n\r\nx\r\n\r\n"
     "From c Wed\n\n\nFrom d\nContent-Length: 3\n\nab\n\n"
     "From e\nS: 5\n\nlast line\r";
 
 static const char mmdf_sample[] =
+    PMMDF
     D "From a Mon\nS: 1\nX-UIDL: a\n\nbody\n\nFrom x\n" D "\n"
     DCR "S: 2\r\n\r\n.dot\r\n" DCR
     "stray\n" D D D "\1\1\1\1\1\n" D "From e\nS: 5\n\nno end";
@@ -702,12 +899,25 @@ test_too_many(void)
 int
 main(void)
 {
+	size_t	i;
+
 	log_init(1, LOG_DAEMON);
 	log_procname("test_mbox_parse");
 
-	run_cases("from", from_cases, NELEM(from_cases), 0);
-	run_cases("content-length", clen_cases, NELEM(clen_cases), 0);
-	run_cases("mmdf", mmdf_cases, NELEM(mmdf_cases), 1);
+	for (i = 0; i < NELEM(from_cases); i++)
+		run_case("from", &from_cases[i], 0, NULL, 0);
+	for (i = 0; i < NELEM(clen_cases); i++)
+		run_case("content-length", &clen_cases[i], 0, NULL, 0);
+	for (i = 0; i < NELEM(mmdf_cases); i++)
+		run_case("mmdf", &mmdf_cases[i], 1, NULL, 0);
+	for (i = 0; i < NELEM(pseudo_cases); i++)
+		run_case("pseudo", &pseudo_cases[i].c, 0,
+		    pseudo_cases[i].kept, pseudo_cases[i].klen);
+	for (i = 0; i < NELEM(pseudo_mmdf_cases); i++)
+		run_case("pseudo", &pseudo_mmdf_cases[i].c, 1,
+		    pseudo_mmdf_cases[i].kept, pseudo_mmdf_cases[i].klen);
+	test_pseudo_kept();
+	test_pseudo_uids();
 	test_top();
 	test_prefixes("From_", L(from_sample), 5);
 	test_prefixes("MMDF", L(mmdf_sample), 4);
