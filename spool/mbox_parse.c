@@ -191,6 +191,7 @@ field_value(const uint8_t *p, uint64_t len, const char *name,
 {
 	size_t	nlen = strlen(name);
 
+	/* UNSAFE: p is not a string; strncasecmp reads at most nlen <= len. */
 	if (len < nlen || strncasecmp((const char *)p, name, nlen) != 0)
 		return 0;
 	p += nlen;

@@ -455,7 +455,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Offsets: inside the input, ordered, tiling it. */
 		ASSERT(m->from <= m->body && m->body <= m->hdr_end &&
 		    m->hdr_end <= m->end && m->end <= m->next &&
-		    m->next <= size);
+		    m->next <= size && m->from < m->next);
 		if (mb.mmdf)
 			check_mmdf_msg(data, size, m);
 		else
