@@ -57,6 +57,7 @@ SPOOL_SRCS := \
 	spool/journal.c \
 	spool/lock.c \
 	spool/mbox.c \
+	spool/mbox_parse.c \
 	spool/uid.c
 
 PRIVSEP_SRCS := \
@@ -88,6 +89,7 @@ UNIT_TESTS := \
 	test_keyproc \
 	test_keysign \
 	test_mbox \
+	test_mbox_parse \
 	test_msg \
 	test_pop3_cmd \
 	test_sandbox

@@ -85,6 +85,16 @@ struct mbox {
 	struct mbox_msg	*msgs;
 	size_t		 n;
 	size_t		 cap;
+	int		 mmdf;		/* MMDF: ^A^A^A^A lines, not From_ */
+	/*
+	 * Where msgs[0].from is (size if msgs[] is empty): msgs[] tiles
+	 * [start, size).  Bytes before it are c-client's pseudo message
+	 * (UW IMAP, Pine), hidden from the client and kept verbatim by
+	 * every update, which must never move or remove them.  0 when the
+	 * mailbox has no pseudo message.
+	 */
+	uint64_t	 start;
+	size_t		 hidden;	/* messages in [0, start): 0 or 1 */
 };
 
 /* Output of a message in wire form: called with at most MSG_DATA_CHUNK. */

@@ -14,14 +14,20 @@
  * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
  */
 /*
- * libFuzzer target for spool/mbox.c and spool/uid.c: any bytes as a
- * mailbox.  Parse; emit every message whole (RETR) and as TOP 0, 1 and a
- * count taken from the input; rewrite the mailbox with every other
- * message deleted (mbox_compact on a memfd, journal included).  Checked besides the
- * sanitizers: offsets tile the input, octets equal the emitted bytes
- * without dot-stuffing, output is CRLF throughout, TOP is a prefix of
- * RETR, UIDs are valid and unique, and compaction keeps exactly the kept
- * messages' bytes.  fatal(), fatalx() and bug() abort here: no input may
+ * libFuzzer target for spool/mbox_parse.c, spool/mbox.c and spool/uid.c:
+ * any bytes as a mailbox.  Parse; emit every message whole (RETR) and as
+ * TOP 0, 1 and a count taken from the input; rewrite the mailbox with
+ * every other message deleted (mbox_compact on a memfd, journal
+ * included).  Checked besides the sanitizers: offsets tile the input,
+ * octets equal the emitted bytes without dot-stuffing, output is CRLF
+ * throughout, TOP is a prefix of RETR, UIDs are valid and unique, and
+ * compaction keeps exactly the kept messages' bytes.  The boundaries are
+ * checked against a second, slow reading of the rules written here: a
+ * message ends at the first separator after its header, unless one plain
+ * Content-Length lands exactly on a separator or the end; in an MMDF
+ * mailbox, at the first delimiter line.  The first message is hidden,
+ * before mb.start, exactly when it is c-client's pseudo message, and
+ * compaction keeps it.  fatal(), fatalx() and bug() abort here: no input may
  * reach them.
  */
 
@@ -33,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -180,6 +187,237 @@ expect_msg(const struct mbox *mb, size_t i, int rewritten,
 	return a + n + m->next - m->hdr_end;
 }
 
+/* The rules again, slowly, on the input ------------------------------- */
+
+static size_t
+fz_line_end(const uint8_t *d, size_t size, size_t p)
+{
+	const uint8_t	*nl = memchr(d + p, '\n', size - p);
+
+	return nl != NULL ? (size_t)(nl - d) + 1 : size;
+}
+
+static int
+fz_empty(const uint8_t *d, size_t p, size_t le)
+{
+	return (le - p == 1 && d[p] == '\n') ||
+	    (le - p == 2 && d[p] == '\r' && d[p + 1] == '\n');
+}
+
+/* An empty line at line start p, then "From " or the end of the input. */
+static int
+fz_sep(const uint8_t *d, size_t size, size_t p)
+{
+	size_t	le = fz_line_end(d, size, p);
+
+	return fz_empty(d, p, le) && (le == size ||
+	    (size - le >= 5 && memcmp(d + le, "From ", 5) == 0));
+}
+
+/* The value of header line [p, le) if it is a plain Content-Length. */
+static int
+fz_clen_line(const uint8_t *d, size_t p, size_t le, uint64_t *n_r,
+    int *bad)
+{
+	uint64_t	n = 0;
+	int		digits = 0;
+
+	if (le - p < 15 || strncasecmp((const char *)d + p,
+	    "content-length:", 15) != 0)
+		return 0;
+	for (p += 15; p < le && (d[p] == ' ' || d[p] == '\t'); p++)
+		;
+	for (; p < le && d[p] >= '0' && d[p] <= '9'; p++, digits++) {
+		if (n > (UINT64_MAX - (uint64_t)(d[p] - '0')) / 10)
+			*bad = 1;
+		n = n * 10 + (uint64_t)(d[p] - '0');
+	}
+	for (; p < le; p++)
+		if (d[p] != ' ' && d[p] != '\t' && d[p] != '\r' &&
+		    d[p] != '\n')
+			*bad = 1;
+	if (digits == 0)
+		*bad = 1;
+	*n_r = n;
+	return 1;
+}
+
+/* Header block [b, e) holds one plain Content-Length, and not folded. */
+static int
+fz_clen(const uint8_t *d, size_t b, size_t e, uint64_t *n_r)
+{
+	size_t	p, le;
+	int	count = 0, bad = 0, last = 0;
+
+	for (p = b; p < e; p = le) {
+		le = fz_line_end(d, e, p);
+		if (d[p] == ' ' || d[p] == '\t') {
+			bad |= last;
+			continue;
+		}
+		last = fz_clen_line(d, p, le, n_r, &bad);
+		count += last;
+	}
+	return count == 1 && !bad;
+}
+
+/* Line [p, le) is exactly ^A^A^A^A, then LF, CRLF or the end. */
+static int
+fz_delim(const uint8_t *d, size_t p, size_t le)
+{
+	return (le - p == 4 || (le - p == 5 && d[p + 4] == '\n') ||
+	    (le - p == 6 && d[p + 4] == '\r' && d[p + 5] == '\n')) &&
+	    memcmp(d + p, "\1\1\1\1", 4) == 0;
+}
+
+/*
+ * Message m of an MMDF mailbox: an opening delimiter (or, after another
+ * message, text) and an optional "From " line before its header, which
+ * ends at an empty line or a delimiter; its content up to the first
+ * delimiter, after which only empty lines go with it.
+ */
+static void
+check_mmdf_msg(const uint8_t *d, size_t size, const struct mbox_msg *m)
+{
+	size_t	p, le;
+
+	le = fz_line_end(d, size, m->from);
+	if (fz_delim(d, m->from, le))
+		p = le;
+	else {
+		ASSERT(m->from > 0 && !fz_empty(d, m->from, le));
+		p = m->from;
+	}
+	if (size - p >= 5 && memcmp(d + p, "From ", 5) == 0)
+		p = fz_line_end(d, size, p);
+	ASSERT(m->body == p);
+	for (; p < m->hdr_end; p = le) {
+		le = fz_line_end(d, size, p);
+		ASSERT(!fz_empty(d, p, le) && !fz_delim(d, p, le));
+	}
+	for (; p < m->end; p = le) {
+		le = fz_line_end(d, size, p);
+		ASSERT(!fz_delim(d, p, le));
+	}
+	if (m->end == size) {
+		ASSERT(m->next == size);
+		return;
+	}
+	le = fz_line_end(d, size, m->end);
+	ASSERT(fz_delim(d, m->end, le));
+	for (p = le; p < m->next; p = le) {
+		le = fz_line_end(d, size, p);
+		ASSERT(fz_empty(d, p, le));
+	}
+	ASSERT(m->next == size || !fz_empty(d, m->next,
+	    fz_line_end(d, size, m->next)));
+}
+
+/* Header block [b, e) has c-client's Subject and an X-IMAP header. */
+static int
+fz_pseudo(const uint8_t *d, size_t b, size_t e)
+{
+	static const char	 subj[] =
+	    "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA";
+	size_t			 p, le, v, ve;
+	int			 has_subj = 0, has_imap = 0;
+
+	for (p = b; p < e; p = le) {
+		le = fz_line_end(d, e, p);
+		if ((le - p >= 7 && strncasecmp((const char *)d + p,
+		    "x-imap:", 7) == 0) || (le - p >= 11 &&
+		    strncasecmp((const char *)d + p, "x-imapbase:", 11) == 0))
+			has_imap = 1;
+		if (le - p < 8 || strncasecmp((const char *)d + p, "subject:",
+		    8) != 0)
+			continue;
+		for (v = p + 8; v < le && (d[v] == ' ' || d[v] == '\t'); v++)
+			;
+		for (ve = le; ve > v && (d[ve - 1] == ' ' ||
+		    d[ve - 1] == '\t' || d[ve - 1] == '\r' ||
+		    d[ve - 1] == '\n'); ve--)
+			;
+		if (ve - v == sizeof(subj) - 1 && memcmp(d + v, subj,
+		    ve - v) == 0)
+			has_subj = 1;
+	}
+	return has_subj && has_imap;
+}
+
+/*
+ * The first message of the file is hidden exactly when its header block
+ * makes it the pseudo message; it then ends at mb.start, and the bytes
+ * before mb.start, parsed alone, are that one hidden message.
+ */
+static void
+check_pseudo(const uint8_t *d, size_t size, const struct mbox *mb)
+{
+	struct mbox	 alone;
+	const char	*why = NULL;
+	size_t		 b, e, le;
+
+	ASSERT(mb->start <= size && mb->hidden <= 1);
+	ASSERT((mb->start > 0) == (mb->hidden == 1));
+	ASSERT(mb->n > 0 || mb->start == size);
+	if (size == 0)
+		return;
+	b = fz_line_end(d, size, 0);
+	if (mb->mmdf && size - b >= 5 && memcmp(d + b, "From ", 5) == 0)
+		b = fz_line_end(d, size, b);
+	for (e = b; e < size; e = le) {
+		le = fz_line_end(d, size, e);
+		if (fz_empty(d, e, le) || (mb->mmdf && fz_delim(d, e, le)))
+			break;
+	}
+	ASSERT(fz_pseudo(d, b, e) == (mb->hidden == 1));
+	if (!mb->hidden)
+		return;
+	ASSERT(e <= mb->start);
+	ASSERT(mbox_parse(&alone, d, mb->start, &why) == 0);
+	ASSERT(alone.n == 0 && alone.hidden == 1 && alone.start == mb->start);
+	mbox_free(&alone);
+}
+
+/*
+ * Message m of a From_ mailbox: its From_ line, its header block up to
+ * the first empty line, and its end at the first separator after that,
+ * unless a plain Content-Length lands on a separator or the end.
+ */
+static void
+check_from_msg(const uint8_t *d, size_t size, const struct mbox_msg *m)
+{
+	uint64_t	n = 0;
+	size_t		p, le, bstart, at = SIZE_MAX;
+
+	ASSERT(size - m->from >= 5 && memcmp(d + m->from, "From ", 5) == 0);
+	ASSERT(m->body == fz_line_end(d, size, m->from));
+	for (p = m->body; p < m->hdr_end; p = le) {
+		le = fz_line_end(d, size, p);
+		ASSERT(!fz_empty(d, p, le));
+	}
+	ASSERT(m->hdr_end == size || fz_empty(d, m->hdr_end,
+	    fz_line_end(d, size, m->hdr_end)));
+	/* What follows the content: nothing at the end, or a separator. */
+	if (m->end == m->next)
+		ASSERT(m->next == size);
+	else
+		ASSERT(fz_sep(d, size, m->end) &&
+		    fz_line_end(d, size, m->end) == m->next);
+	if (m->hdr_end < size && fz_clen(d, m->body, m->hdr_end, &n)) {
+		bstart = fz_line_end(d, size, m->hdr_end);
+		if (n <= size - bstart && (bstart + n == size ||
+		    (d[bstart + n - 1] == '\n' && fz_sep(d, size, bstart + n))))
+			at = bstart + n;
+	}
+	if (at != SIZE_MAX) {
+		ASSERT(m->end == at);
+		return;
+	}
+	/* Without a count believed, no separator inside the content. */
+	for (p = m->hdr_end; p < m->end; p = fz_line_end(d, size, p))
+		ASSERT(!fz_sep(d, size, p));
+}
+
 static void
 check_compact(const struct mbox *mb, const uint8_t *data, size_t size)
 {
@@ -204,6 +442,9 @@ check_compact(const struct mbox *mb, const uint8_t *data, size_t size)
 	for (i = 0; i < mb->n && !mb->msgs[i].deleted; i++)
 		;
 	first = i;
+	/* The hidden pseudo message stays, whatever is deleted. */
+	memcpy(want, data, mb->start);
+	wl = mb->start;
 	for (i = 0; i < mb->n; i++)
 		if (!mb->msgs[i].deleted)
 			wl += expect_msg(mb, i, i > first, data, want + wl);
@@ -233,12 +474,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc = mbox_parse(&mb, data, size, &why);
 	if (rc == -1) {
+		/* Refused: not a message is served or moved. */
 		ASSERT(why != NULL);
+		ASSERT(mb.n == 0 && mb.msgs == NULL);
 		ASSERT(size < 5 || memcmp(data, "From ", 5) != 0);
+		ASSERT(!fz_delim(data, 0, fz_line_end(data, size, 0)));
 		mbox_free(&mb);
 		return 0;
 	}
-	ASSERT(size == 0 || mb.n >= 1);
+	ASSERT(mb.mmdf == (size > 0 && fz_delim(data, 0,
+	    fz_line_end(data, size, 0))));
+	check_pseudo(data, size, &mb);
 	tops[0] = 0;
 	tops[1] = 1;
 	tops[2] = size > 0 ? data[size - 1] % 16 : 2;
@@ -246,12 +492,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct mbox_msg *m = &mb.msgs[i];
 
 		/* Offsets: inside the input, ordered, tiling it. */
-		ASSERT(m->from < m->body || (m->from == m->body &&
-		    m->body == size));
-		ASSERT(m->body <= m->hdr_end && m->hdr_end <= m->end &&
-		    m->end <= m->next && m->next <= size);
-		ASSERT(memcmp(data + m->from, "From ", 5) == 0);
-		ASSERT(i == 0 ? m->from == 0 : m->from == mb.msgs[i - 1].next);
+		ASSERT(m->from <= m->body && m->body <= m->hdr_end &&
+		    m->hdr_end <= m->end && m->end <= m->next &&
+		    m->next <= size && m->from < m->next);
+		if (mb.mmdf)
+			check_mmdf_msg(data, size, m);
+		else
+			check_from_msg(data, size, m);
+		ASSERT(i == 0 ? m->from == mb.start :
+		    m->from == mb.msgs[i - 1].next);
 		if (i + 1 == mb.n)
 			ASSERT(m->next == size);
 		/* UID: 1 to 70 printable characters, unique. */

@@ -48,7 +48,8 @@ build() {
 	    exit 1
 }
 build fuzz_pop3_cmd "$TOP/proto/pop3_cmd.c"
-build fuzz_mbox "$TOP/spool/mbox.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
+build fuzz_mbox "$TOP/spool/mbox.c" "$TOP/spool/mbox_parse.c" \
+    "$TOP/spool/uid.c" "$TOP/spool/journal.c"
 build fuzz_msg "$TOP/privsep/msg.c"
 build fuzz_journal "$TOP/spool/journal.c"
 
@@ -66,6 +67,13 @@ seed "$C/fuzz_pop3_cmd" apop 'APOP bob c4c9334bac560ecc979e58001b3e22fb'
 seed "$C/fuzz_mbox" two 'From a Mon\nSubject: one\nX-UIDL: abc\n\nbody\n.dot\n\nFrom b Tue\r\nS: 2\r\n\r\nx\r\n'
 seed "$C/fuzz_mbox" dups 'From a\nX-UIDL: d\n\n1\n\nFrom a\nX-UIDL: d\n\n2\n\nFrom a\nS: 1\n\n3\n\nFrom a\nS: 1\n\n4'
 seed "$C/fuzz_mbox" body 'From a\nS: 1\n\nFrom inside\n>From x\n\n\nFrom b\n\n'
+seed "$C/fuzz_mbox" clen 'From a\nContent-Length: 29\n\nHi\n\nFrom the desk of Bob\nbye\n\nFrom b\nS: 2\n\nx\n'
+seed "$C/fuzz_mbox" clen-bad 'From a\nContent-Length: 35\n\nHi\n\nFrom the desk\n\nFrom b\nContent-Length: 18446744073709551616\nContent-Length: 2\n\nab\nFrom c\n'
+seed "$C/fuzz_mbox" clen-crlf 'From a\r\nContent-Length: 21\r\n\r\nHi\r\n\r\nFrom the desk\r\n\r\nFrom b\r\ncontent-length:\r\n 3\r\n\r\nx\r\n'
+seed "$C/fuzz_mbox" mmdf '\001\001\001\001\nFrom a Mon\nS: 1\nX-UIDL: m1\n\nbody\n\nFrom x\n\001\001\001\001\n\001\001\001\001\nS: 2\n\n.dot\n\001\001\001\001\n\n'
+seed "$C/fuzz_mbox" mmdf-odd '\001\001\001\001\r\nS: 1\r\n\001\001\001\001\r\nstray\n\001\001\001\001\n\001\001\001\001\001\n\001\001\001\001\nFrom b\nno end'
+seed "$C/fuzz_mbox" pseudo "From MAILER-DAEMON Mon\nSubject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\nX-IMAP: 1 2\n\ntext\n\nFrom a\nS: 1\n\nx\n\nFrom b\nS: 2\n\ny\n"
+seed "$C/fuzz_mbox" pseudo-mmdf "\001\001\001\001\nFrom MAILER-DAEMON\nX-IMAPbase: 1\nSubject:  DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA \r\n\nt\n\001\001\001\001\n\001\001\001\001\nS: 2\n\ny\n\001\001\001\001\n"
 # flags 0x44: repair header, known type; 2 ops: str, end; frame STR "hi".
 seed "$C/fuzz_msg" str '\014\002\055\006\003\000\001\001\007\000\000\000\003\000\000\000hi\000'
 seed "$C/fuzz_msg" fd '\125\001\002\003\000\002\001\004\000\000\000\001\002\003\004'

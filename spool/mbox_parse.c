@@ -1,0 +1,536 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * The mbox parser of the spool worker (the mail user, no groups, chroot,
+ * seccomp).  It indexes the mailbox the worker mapped read-only from the
+ * descriptor the monitor handed it, and trusts nothing in it: anyone can
+ * send mail, so every line and offset is bounded by the mapped size, no
+ * line length is assumed, and a mailbox it cannot read is refused whole
+ * rather than guessed at.  It never writes; mbox.c serves and rewrites
+ * what it indexed.
+ *
+ * A message starts at a "From " line that begins the file or follows an
+ * empty line; the empty line before it belongs to the separator, not to
+ * the message.  A Content-Length header is believed only when the body it
+ * counts ends exactly where a separator or the end of the file is: then
+ * a "From " line inside that body does not split the message, and a
+ * wrong count (too large, too small, not a number) changes nothing, so
+ * that two messages are never served as one.
+ *
+ * An MMDF mailbox (SCO, MMDF, c-client) starts with a line of four ^A
+ * bytes; each message is enclosed in two such lines, and a "From " line
+ * just after the opening one is an envelope, not a header.  Delimiters,
+ * and empty lines between a closing delimiter and the next opening one,
+ * are not served; any other text there is served as a message of its own
+ * rather than hidden inside another's bytes on disk.
+ *
+ * The first message of the file may be the pseudo message c-client (UW
+ * IMAP, Pine) keeps its folder data in: its Subject is PSEUDO_SUBJECT and
+ * it has an X-IMAP or X-IMAPbase header.  It is left out of the index,
+ * so no client sees or deletes it, and mb->start, the first served
+ * message, says where the bytes that updates must keep end.  A sender
+ * cannot make a message first in a mailbox that holds mail, so only mail
+ * to an empty mailbox could hide itself this way.
+ *
+ * Each message's bytes on disk, [from, next), follow the previous one's
+ * from mb->start to the end of the file, so that an update that keeps or
+ * removes whole ranges never cuts a message or leaves stray bytes behind.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "params.h"
+#include "spool.h"
+
+#define FROM_ERR	"Unable to process From lines (envelope), change " \
+			"recognition modes"
+#define PSEUDO_SUBJECT	"DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
+
+/* The mapped mailbox being indexed. */
+struct scan {
+	struct mbox	*mb;
+	const uint8_t	*map;
+	uint64_t	 size;
+	int		 mmdf;		/* delimiters, not From_ separators */
+};
+
+/* What the header block of one message says about where it ends. */
+struct hdr {
+	uint64_t	 clen;		/* the Content-Length value */
+	int		 nclen;		/* Content-Length headers seen */
+	int		 clen_bad;	/* one of them is not a plain number */
+	int		 in_clen;	/* the last header line was one */
+	int		 pseudo_subject; /* Subject: PSEUDO_SUBJECT */
+	int		 ximap;		/* X-IMAP: or X-IMAPbase: */
+};
+
+static uint64_t	line_end(const struct scan *, uint64_t, uint64_t);
+static uint64_t	line_octets(const struct scan *, uint64_t, uint64_t);
+static uint64_t	range_octets(const struct scan *, uint64_t, uint64_t);
+static int	is_empty_line(const uint8_t *, uint64_t);
+static int	starts_from(const struct scan *, uint64_t);
+static int	is_delim(const uint8_t *, uint64_t);
+static int	field_value(const uint8_t *, uint64_t, const char *,
+		    const uint8_t **, uint64_t *);
+static void	header_uid(struct mbox_msg *, const uint8_t *, uint64_t);
+static int	parse_clen(const uint8_t *, uint64_t, uint64_t *);
+static void	header_line(struct mbox_msg *, struct hdr *, const uint8_t *,
+		    uint64_t);
+static uint64_t	scan_header(const struct scan *, struct mbox_msg *,
+		    struct hdr *);
+static int	is_separator(const struct scan *, uint64_t, uint64_t);
+static int	clen_end(const struct scan *, struct mbox_msg *,
+		    const struct hdr *, uint64_t);
+static void	scan_body(const struct scan *, struct mbox_msg *, uint64_t);
+static void	scan_mmdf(const struct scan *, struct mbox_msg *, uint64_t);
+static struct mbox_msg *new_msg(struct mbox *, uint64_t);
+static void	end_msg(struct mbox *, const struct hdr *);
+static int	parse_from(struct scan *, const char **);
+static int	parse_mmdf(struct scan *, const char **);
+static void	refuse(struct mbox *);
+
+/*
+ * The end of the line at pos, not beyond lim: just after its LF, or lim
+ * for a last line without one.
+ */
+static uint64_t
+line_end(const struct scan *sc, uint64_t pos, uint64_t lim)
+{
+	const uint8_t	*nl;
+
+	if (pos >= lim)
+		return lim;
+	nl = memchr(sc->map + pos, '\n', (size_t)(lim - pos));
+	/* UNSAFE: nl lies in [map + pos, map + lim). */
+	return nl != NULL ? (uint64_t)(nl - sc->map) + 1 : lim;
+}
+
+/*
+ * The size of line [pos, le) as mbox_emit sends it: a CRLF stays, a bare
+ * LF becomes CRLF, and a line without a line end gets one.  A CR before
+ * that added CRLF stays, as mbox_emit keeps it.
+ */
+static uint64_t
+line_octets(const struct scan *sc, uint64_t pos, uint64_t le)
+{
+	uint64_t	len = le - pos;
+
+	if (len == 0)
+		return 0;
+	if (sc->map[le - 1] != '\n')
+		return len + 2;
+	if (len >= 2 && sc->map[le - 2] == '\r')
+		return len;
+	return len + 1;
+}
+
+/* The octets of [pos, lim) as sent, lim being a line start or the end. */
+static uint64_t
+range_octets(const struct scan *sc, uint64_t pos, uint64_t lim)
+{
+	uint64_t	le, n = 0;
+
+	for (; pos < lim; pos = le) {
+		le = line_end(sc, pos, lim);
+		n += line_octets(sc, pos, le);
+	}
+	return n;
+}
+
+static int
+is_empty_line(const uint8_t *p, uint64_t len)
+{
+	return (len == 1 && p[0] == '\n') ||
+	    (len == 2 && p[0] == '\r' && p[1] == '\n');
+}
+
+/* A "From " line starts at pos (which may be the end of the map). */
+static int
+starts_from(const struct scan *sc, uint64_t pos)
+{
+	return pos <= sc->size && sc->size - pos >= 5 &&
+	    memcmp(sc->map + pos, "From ", 5) == 0;
+}
+
+/*
+ * Line p (len bytes, its line end included) is an MMDF delimiter: exactly
+ * four ^A, then LF, CRLF or the end of the map.
+ */
+static int
+is_delim(const uint8_t *p, uint64_t len)
+{
+	if (len < 4 || memcmp(p, "\1\1\1\1", 4) != 0)
+		return 0;
+	return len == 4 || (len == 5 && p[4] == '\n') ||
+	    (len == 6 && p[4] == '\r' && p[5] == '\n');
+}
+
+/*
+ * If header line p (len bytes, its line end included) is field name
+ * ("Name:", any case), its value without the blanks around it and the
+ * line end.
+ */
+static int
+field_value(const uint8_t *p, uint64_t len, const char *name,
+    const uint8_t **v_r, uint64_t *vlen_r)
+{
+	size_t	nlen = strlen(name);
+
+	/* UNSAFE: p is not a string; strncasecmp reads at most nlen <= len. */
+	if (len < nlen || strncasecmp((const char *)p, name, nlen) != 0)
+		return 0;
+	p += nlen;
+	len -= nlen;
+	while (len > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		len--;
+	}
+	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' ||
+	    p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	*v_r = p;
+	*vlen_r = len;
+	return 1;
+}
+
+/* An X-UIDL header (Qpopper's) gives the message its UID, if valid. */
+static void
+header_uid(struct mbox_msg *m, const uint8_t *v, uint64_t len)
+{
+	uint64_t	i;
+
+	if (m->uid[0] != '\0' || len == 0 || len > UID_LEN_MAX)
+		return;
+	for (i = 0; i < len; i++)
+		if (v[i] < 0x21 || v[i] > 0x7e)
+			return;
+	memcpy(m->uid, v, len);
+	m->uid[len] = '\0';
+}
+
+/*
+ * A Content-Length value: decimal digits only (no sign, no blank inside),
+ * at most UINT64_MAX.  Anything else is not a count we can trust.
+ */
+static int
+parse_clen(const uint8_t *v, uint64_t len, uint64_t *n_r)
+{
+	uint64_t	i, n = 0, d;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return 0;
+		d = (uint64_t)(v[i] - '0');
+		if (n > (UINT64_MAX - d) / 10)
+			return 0;
+		n = n * 10 + d;
+	}
+	*n_r = n;
+	return 1;
+}
+
+/* One line of the header block, its line end included. */
+static void
+header_line(struct mbox_msg *m, struct hdr *h, const uint8_t *p,
+    uint64_t len)
+{
+	const uint8_t	*v;
+	uint64_t	 vlen;
+
+	/* A value folded onto the next line is no longer a plain number. */
+	if (len > 0 && (p[0] == ' ' || p[0] == '\t')) {
+		if (h->in_clen)
+			h->clen_bad = 1;
+		return;
+	}
+	h->in_clen = 0;
+	if (field_value(p, len, "X-UIDL:", &v, &vlen))
+		header_uid(m, v, vlen);
+	else if (field_value(p, len, "Content-Length:", &v, &vlen)) {
+		h->in_clen = 1;
+		/* Several: which one would be right?  None is believed. */
+		h->nclen++;
+		if (!parse_clen(v, vlen, &h->clen))
+			h->clen_bad = 1;
+	} else if (field_value(p, len, "Subject:", &v, &vlen)) {
+		if (vlen == sizeof(PSEUDO_SUBJECT) - 1 && memcmp(v,
+		    PSEUDO_SUBJECT, vlen) == 0)
+			h->pseudo_subject = 1;
+	} else if (field_value(p, len, "X-IMAP:", &v, &vlen) ||
+	    field_value(p, len, "X-IMAPbase:", &v, &vlen))
+		h->ximap = 1;
+}
+
+/*
+ * Read the header block of m from m->body up to the empty line that ends
+ * it, an MMDF delimiter (in an MMDF mailbox) or the end of the map, and
+ * return where it stopped.  The empty line is left to the caller: it may
+ * be the separator before the next message.
+ */
+static uint64_t
+scan_header(const struct scan *sc, struct mbox_msg *m, struct hdr *h)
+{
+	uint64_t	pos, le;
+
+	for (pos = m->body; pos < sc->size; pos = le) {
+		le = line_end(sc, pos, sc->size);
+		if (is_empty_line(sc->map + pos, le - pos) ||
+		    (sc->mmdf && is_delim(sc->map + pos, le - pos)))
+			break;
+		header_line(m, h, sc->map + pos, le - pos);
+		m->octets += line_octets(sc, pos, le);
+	}
+	m->hdr_end = pos;
+	return pos;
+}
+
+/*
+ * Line [pos, le) is a separator: an empty line followed by a "From " line
+ * or by the end of the map.
+ */
+static int
+is_separator(const struct scan *sc, uint64_t pos, uint64_t le)
+{
+	return is_empty_line(sc->map + pos, le - pos) &&
+	    (le == sc->size || starts_from(sc, le));
+}
+
+/*
+ * End m by its Content-Length, if the header holds exactly one, a plain
+ * number, and the body it counts (the bytes on disk after the empty line
+ * that ends the header, a CRLF counting two) ends at the end of the map
+ * or just before a separator.  hend is that empty line, or the end of
+ * the map if there is none.  Returns 0, m untouched, if the count is not
+ * believed: the separators then say where m ends.
+ */
+static int
+clen_end(const struct scan *sc, struct mbox_msg *m, const struct hdr *h,
+    uint64_t hend)
+{
+	uint64_t	bstart, at, next;
+
+	if (h->nclen != 1 || h->clen_bad || hend >= sc->size)
+		return 0;
+	bstart = line_end(sc, hend, sc->size);
+	/* Compared before it is added: no sum can wrap. */
+	if (h->clen > sc->size - bstart)
+		return 0;
+	at = bstart + h->clen;
+	if (at == sc->size)
+		next = at;
+	else {
+		/* The count must end a line, and a separator follow it. */
+		next = line_end(sc, at, sc->size);
+		if (sc->map[at - 1] != '\n' || !is_separator(sc, at, next))
+			return 0;
+	}
+	m->end = at;
+	m->next = next;
+	m->octets += range_octets(sc, hend, at);
+	return 1;
+}
+
+/*
+ * The rest of m from pos: up to a separator (so, of several empty lines
+ * before a "From " line, only the last one is the separator's) or the end
+ * of the map.
+ */
+static void
+scan_body(const struct scan *sc, struct mbox_msg *m, uint64_t pos)
+{
+	uint64_t	le;
+
+	for (; pos < sc->size; pos = le) {
+		le = line_end(sc, pos, sc->size);
+		if (is_separator(sc, pos, le)) {
+			m->end = pos;
+			m->next = le;
+			return;
+		}
+		m->octets += line_octets(sc, pos, le);
+	}
+	m->end = m->next = sc->size;
+}
+
+/*
+ * The rest of MMDF message m from pos, up to its closing delimiter; the
+ * empty lines after that delimiter go with it, so that the next range
+ * starts at an opening delimiter or at text.  Without a closing
+ * delimiter, m ends at the end of the map.
+ */
+static void
+scan_mmdf(const struct scan *sc, struct mbox_msg *m, uint64_t pos)
+{
+	uint64_t	le;
+
+	for (; pos < sc->size; pos = le) {
+		le = line_end(sc, pos, sc->size);
+		if (is_delim(sc->map + pos, le - pos))
+			break;
+		m->octets += line_octets(sc, pos, le);
+	}
+	m->end = pos;
+	m->next = line_end(sc, pos, sc->size);
+	while (m->next < sc->size) {
+		le = line_end(sc, m->next, sc->size);
+		if (!is_empty_line(sc->map + m->next, le - m->next))
+			break;
+		m->next = le;
+	}
+}
+
+static struct mbox_msg *
+new_msg(struct mbox *mb, uint64_t from)
+{
+	struct mbox_msg	*m;
+	size_t		 cap;
+
+	if (mb->n >= SPOOL_MSGS_MAX)
+		return NULL;
+	if (mb->n == mb->cap) {
+		cap = mb->cap ? mb->cap * 2 : 64;
+		m = reallocarray(mb->msgs, cap, sizeof(*m));
+		if (m == NULL)
+			return NULL;
+		mb->msgs = m;
+		mb->cap = cap;
+	}
+	m = &mb->msgs[mb->n++];
+	memset(m, 0, sizeof(*m));
+	m->from = from;
+	return m;
+}
+
+/*
+ * The message just indexed is complete.  If it is c-client's pseudo
+ * message, which only the first message of the file can be, take it out
+ * of the index: the served messages start after it.
+ */
+static void
+end_msg(struct mbox *mb, const struct hdr *h)
+{
+	struct mbox_msg	*m = &mb->msgs[mb->n - 1];
+
+	if (m->from != 0 || !h->pseudo_subject || !h->ximap)
+		return;
+	mb->start = m->next;
+	mb->hidden = 1;
+	mb->n--;
+}
+
+/* A mailbox of From_ separators; the first line is one. */
+static int
+parse_from(struct scan *sc, const char **why)
+{
+	struct mbox_msg	*m;
+	struct hdr	 h;
+	uint64_t	 pos = 0, hend;
+
+	while (pos < sc->size) {
+		if ((m = new_msg(sc->mb, pos)) == NULL) {
+			*why = "Too many messages in the mailbox";
+			return -1;
+		}
+		m->body = line_end(sc, pos, sc->size);
+		memset(&h, 0, sizeof(h));
+		hend = scan_header(sc, m, &h);
+		if (!clen_end(sc, m, &h, hend))
+			scan_body(sc, m, hend);
+		pos = m->next;
+		end_msg(sc->mb, &h);
+	}
+	return 0;
+}
+
+/*
+ * A mailbox of MMDF delimiters; the first line is one.  A message without
+ * an opening delimiter (text after a closing one) starts at its first
+ * line.
+ */
+static int
+parse_mmdf(struct scan *sc, const char **why)
+{
+	struct mbox_msg	*m;
+	struct hdr	 h;
+	uint64_t	 pos = 0, le, hend;
+
+	while (pos < sc->size) {
+		if ((m = new_msg(sc->mb, pos)) == NULL) {
+			*why = "Too many messages in the mailbox";
+			return -1;
+		}
+		le = line_end(sc, pos, sc->size);
+		m->body = is_delim(sc->map + pos, le - pos) ? le : pos;
+		/* c-client writes an envelope line after the delimiter. */
+		if (starts_from(sc, m->body))
+			m->body = line_end(sc, m->body, sc->size);
+		memset(&h, 0, sizeof(h));
+		hend = scan_header(sc, m, &h);
+		scan_mmdf(sc, m, hend);
+		pos = m->next;
+		end_msg(sc->mb, &h);
+	}
+	return 0;
+}
+
+/* A refused mailbox has no messages: nothing in it is served or moved. */
+static void
+refuse(struct mbox *mb)
+{
+	free(mb->msgs);
+	mb->msgs = NULL;
+	mb->n = mb->cap = 0;
+	mb->start = 0;
+	mb->hidden = 0;
+}
+
+int
+mbox_parse(struct mbox *mb, const uint8_t *map, uint64_t size,
+    const char **why)
+{
+	struct scan	 sc;
+	struct mbox_msg	*m;
+	int		 rc;
+
+	memset(mb, 0, sizeof(*mb));
+	mb->map = map;
+	mb->size = size;
+	if (size == 0)
+		return 0;
+	sc.mb = mb;
+	sc.map = map;
+	sc.size = size;
+	/* The first line says which format; anything else is refused. */
+	sc.mmdf = is_delim(map, line_end(&sc, 0, size));
+	if (!sc.mmdf && !starts_from(&sc, 0)) {
+		*why = FROM_ERR;
+		return -1;
+	}
+	mb->mmdf = sc.mmdf;
+	rc = sc.mmdf ? parse_mmdf(&sc, why) : parse_from(&sc, why);
+	if (rc == -1) {
+		refuse(mb);
+		return -1;
+	}
+	for (m = mb->msgs; m < mb->msgs + mb->n; m++)
+		mbox_digest(map + m->from, m->next - m->from, m->digest);
+	mbox_assign_uids(mb);
+	return 0;
+}
