@@ -81,6 +81,8 @@ struct monitor {
 	struct timespec		 spool_heard;	/* last frame from the worker */
 	struct timespec		 locked_at;
 	int			 njournals;	/* made under this lock */
+	int			 recovering;	/* a recovery worker runs */
+	int			 recover_answered;
 	int			 tls_done;
 	int			 signed_once;
 	int			 auth_fails;
@@ -118,6 +120,9 @@ static void	mon_progress(void *, struct msg *);
 static void	mon_quit_done(void *, struct msg *);
 static void	mon_bulletins_done(void *, struct msg *);
 static void	answer_auth(int, const char *, int);
+static void	answer_recover(void);
+static int	start_recovery(void);
+static void	reap(pid_t, const char *);
 
 static const struct msg_handler net_handlers[] = {
 	{ MSG_MN_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_ANY, mon_log_net,
@@ -609,6 +614,10 @@ mon_lock(void *arg, struct msg *m)
 	(void)arg;
 	purpose = msg_get_u8(m);
 	msg_end(m);
+	if (purpose == MS_LOCK_RECOVER) {
+		answer_recover();
+		return;
+	}
 	if ((purpose != MS_LOCK_LOGIN && purpose != MS_LOCK_UPDATE) ||
 	    mon.locked != 0 || (purpose == MS_LOCK_LOGIN) !=
 	    (mon.pending_auth != -1) || mon.upd != UPD_NONE)
@@ -659,6 +668,41 @@ mon_lock(void *arg, struct msg *m)
 	clock_gettime(CLOCK_MONOTONIC, &mon.locked_at);
 	if (purpose == MS_LOCK_UPDATE)
 		mon.upd = UPD_LOCKED;
+}
+
+/*
+ * The recovery worker's request: the locks are still held; it gets the
+ * writable descriptors and the named journal.
+ */
+static void
+answer_recover(void)
+{
+	struct msg	*a = &mon.m2;
+	uint8_t		 flags = MS_FD_JOURNAL;
+	int		 jfd = -1;
+
+	if (!mon.recovering || !mon.locked || mon.recover_answered++)
+		fatalx("spool worker: recovery out of turn");
+	(void)spool_journal_open(mon.journal, mon.uid, &jfd);
+	if (jfd == -1) {
+		msg_init(a, MSG_MS_ANS_LOCK);
+		msg_put_u32(a, 1);
+		msg_put_u8(a, 0);
+		if (msg_send(mon.spool_fd, a, -1) == -1)
+			log_warn("send to the spool worker");
+		return;
+	}
+	if (mon.drop_fd != -1)
+		flags |= MS_FD_DROP;
+	msg_init(a, MSG_MS_ANS_LOCK);
+	msg_put_u32(a, 0);
+	msg_put_u8(a, flags);
+	if (msg_send(mon.spool_fd, a, mon.mbox_fd) == -1)
+		log_warn("send to the spool worker");
+	send_fd(MS_FD_JOURNAL, jfd);
+	if (flags & MS_FD_DROP)
+		send_fd(MS_FD_DROP, mon.drop_fd);
+	close(jfd);
 }
 
 static void
@@ -737,9 +781,10 @@ mon_journal_done(void *arg, struct msg *m)
 	need_lock("JOURNAL_DONE");
 	if (how != MS_JOURNAL_REMOVE && how != MS_JOURNAL_SET_ASIDE)
 		fatalx("spool worker: journal done %u", how);
-	/* Only the journal found at login can be set aside. */
-	if (how == MS_JOURNAL_SET_ASIDE && (mon.locked != MS_LOCK_LOGIN ||
-	    mon.njournals != 0 || mon.new_journal != -1))
+	/* Only a journal found, by a login or a recovery, can be set aside. */
+	if (how == MS_JOURNAL_SET_ASIDE && !mon.recovering &&
+	    (mon.locked != MS_LOCK_LOGIN || mon.njournals != 0 ||
+	    mon.new_journal != -1))
 		fatalx("spool worker: set aside out of turn");
 	if (mon.new_journal != -1) {
 		/* Never named: nothing to remove. */
@@ -927,6 +972,53 @@ close_drop(void)
 }
 
 /*
+ * Fork the recovery worker.  The dead worker is not reaped before the
+ * dot-lock names its successor: until then its process id stays taken,
+ * so no delivery agent judges the lock stale in between.
+ */
+static int
+start_recovery(void)
+{
+	int	ms[2];
+	pid_t	pid, me = getpid(), dead = mon.spool_pid;
+
+	if (mon.new_journal != -1)
+		close(mon.new_journal);
+	mon.new_journal = -1;
+	if (msg_socketpair(ms) == -1) {
+		log_warn("socketpair");
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		close(ms[0]);
+		close(ms[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		priv_die_with_parent(me);
+		log_set_fatal_hook(NULL);
+		close(ms[0]);
+		close(mon.mbox_fd);
+		if (mon.drop_fd != -1)
+			close(mon.drop_fd);
+		spool_main(mon.s->cf, mon.uid, mon.gid, -1, -1, -1, ms[1]);
+		/* NOTREACHED */
+	}
+	close(ms[1]);
+	mon.spool_pid = pid;
+	mon.spool_fd = ms[0];
+	mon.recovering = 1;
+	clock_gettime(CLOCK_MONOTONIC, &mon.spool_heard);
+	mon.locked_at = mon.spool_heard;
+	if (spool_lock_retarget(&mon.lock, pid) == -1)
+		log_warnx("the lock still names the spool worker that died");
+	reap(dead, "spool worker");
+	log_info("completing the update of a spool worker that died");
+	return 0;
+}
+
+/*
  * The spool worker is gone.  Only now, with the writer reaped, are the
  * locks released and the mailbox closed (which also drops the session's
  * flock claim, so the user's next session is not refused); then the
@@ -935,6 +1027,14 @@ close_drop(void)
 static void
 release_mailbox(void)
 {
+	/*
+	 * A worker that died with a named journal: another completes it at
+	 * once, under the same locks, so the mailbox is never left half
+	 * rewritten and the client learns what became of it.
+	 */
+	if (mon.locked && mon.journal_named && !mon.recovering &&
+	    start_recovery() == 0)
+		return;
 	reap(mon.spool_pid, "spool worker");
 	mon.spool_pid = 0;
 	if (mon.new_journal != -1)

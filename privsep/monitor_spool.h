@@ -22,7 +22,11 @@
  * directory needs group mail, which the worker must not have.
  *
  *   MSG_MS_REQ_LOG     u8 priority, data line (no NUL)  spool -> mon
- *   MSG_MS_REQ_LOCK    u8 purpose (MS_LOCK_LOGIN, MS_LOCK_UPDATE)
+ *   MSG_MS_REQ_LOCK    u8 purpose (MS_LOCK_LOGIN, MS_LOCK_UPDATE,
+ *       MS_LOCK_RECOVER: a worker the monitor started, still holding the
+ *       locks, to complete the named journal of a worker that died; it
+ *       gets the writable descriptors and MS_FD_JOURNAL, completes the
+ *       journal, says MSG_MS_REQ_JOURNAL_DONE and exits)
  *   MSG_MS_ANS_LOCK    u32 status (0 = locked), u8 flags [, fd]
  *       locked: the dot-lock names the worker and the fcntl lock is on
  *       the open file the monitor and the worker share.  With any flag,
@@ -86,7 +90,7 @@ enum {
 	MSG_MS_REQ_BULLETINS_DONE,
 };
 
-enum { MS_LOCK_LOGIN = 1, MS_LOCK_UPDATE = 2 };
+enum { MS_LOCK_LOGIN = 1, MS_LOCK_UPDATE = 2, MS_LOCK_RECOVER = 3 };
 enum { MS_FD_JOURNAL = 0x01, MS_FD_DROP = 0x02, MS_FD_BULLETINS = 0x04 };
 enum { MS_JOURNAL_REMOVE = 1, MS_JOURNAL_SET_ASIDE = 2 };
 enum { MS_QUIT_OK = 0, MS_QUIT_ERR = 1 };

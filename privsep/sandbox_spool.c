@@ -35,6 +35,7 @@ static const struct sandbox_rule rules[] = {
 	ALLOW(fstat, "mailbox size"),
 	ALLOW(newfstatat, "mailbox size (glibc fstat)"),
 	ALLOW(ftruncate, "mailbox update: drop the deleted tail"),
+	ALLOW(fallocate, "mailbox update: room for a file that grows"),
 	ALLOW(fsync, "mailbox update reaches the disk"),
 	ALLOW(fdatasync, "mailbox update reaches the disk"),
 	ALLOW(recvmsg, "frames from the network child and the monitor"),

@@ -417,9 +417,11 @@ mon_lock(uint8_t purpose, int *jfd_r)
 	if ((flags & ~(MS_FD_JOURNAL | MS_FD_DROP | MS_FD_BULLETINS)) != 0 ||
 	    (purpose == MS_LOCK_UPDATE &&
 	    (flags & (MS_FD_JOURNAL | MS_FD_BULLETINS))) ||
+	    (purpose == MS_LOCK_RECOVER && (flags & MS_FD_JOURNAL) == 0) ||
 	    ((flags != 0 || purpose == MS_LOCK_UPDATE) != (fd != -1)) ||
 	    (((flags & MS_FD_DROP) != 0) != (sw.drop_fd != -1) &&
-	    (purpose == MS_LOCK_UPDATE || flags != 0)))
+	    (purpose == MS_LOCK_UPDATE || flags != 0) &&
+	    purpose != MS_LOCK_RECOVER))
 		fatalx("lock answer: flags %#x %s a descriptor", flags,
 		    fd == -1 ? "without" : "with");
 	sw.rw_mbox = fd;
@@ -868,6 +870,34 @@ index_mailbox(void)
 }
 
 /*
+ * Started by the monitor, which still holds the locks, when a worker died
+ * with a named journal: complete it now, then exit.
+ */
+static __attribute__((noreturn)) void
+recover_only(void)
+{
+	struct jfiles	 f;
+	const char	*why;
+	int		 jfd, rc;
+
+	if (mon_lock(MS_LOCK_RECOVER, &jfd) == -1 || jfd == -1)
+		_exit(1);
+	f.journal = jfd;
+	f.spool = sw.rw_mbox;
+	f.drop = sw.rw_drop;
+	f.bulletins = -1;
+	rc = journal_recover(&f, &why);
+	if (rc == 0)
+		journal_done(jfd, MS_JOURNAL_REMOVE);
+	else if (rc == -2) {
+		log_warnx("%s", why);
+		journal_done(jfd, MS_JOURNAL_SET_ASIDE);
+	} else
+		log_warnx("%s; the journal is kept for the next login", why);
+	_exit(0);
+}
+
+/*
  * Under the monitor's locks: finish an interrupted update, move new mail
  * to the temp drop, close every writable descriptor, then index.
  */
@@ -940,6 +970,8 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	sandbox_spool();
 	journal_set_progress(send_progress, (size_t)cf->mail_lock_check);
 
+	if (net_fd == -1)
+		recover_only();
 	login_locked();
 	for (;;) {
 		rc = msg_recv(net_fd, &sw.in);

@@ -56,6 +56,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -664,6 +665,38 @@ apply_rec(const struct jfiles *f, const struct jrec *r)
 }
 
 /*
+ * Room for what a target grows by, reserved before the journal is named
+ * (FALLOC_FL_KEEP_SIZE: the files look the same), so that a full disk
+ * stops an update before it begins rather than half-way.  A file system
+ * that cannot reserve is not an error: the journal still completes an
+ * update that stops.
+ */
+static int
+reserve_rec(const struct jfiles *f, const struct jrec *r)
+{
+	struct stat	st;
+	size_t		i;
+	int		fd;
+
+	for (i = 0; i < r->nt; i++) {
+		fd = target_fd(f, r->t[i].kind);
+		if (fstat(fd, &st) == -1)
+			return -1;
+		if (r->t[i].w + r->t[i].len <= (uint64_t)st.st_size)
+			continue;
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size,
+		    (off_t)(r->t[i].w + r->t[i].len - (uint64_t)st.st_size))
+		    == -1) {
+			if (errno == EOPNOTSUPP || errno == ENOSYS)
+				continue;
+			log_warn("update: reserve room for the mailbox");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * The update, journal first.  Each target is the file (spool or temp
  * drop) to rewrite from w with the bytes of its pieces; s_cur its size
  * now.  commit(arg) gives the synced journal its name (the monitor does
@@ -679,6 +712,10 @@ journal_update(const struct jfiles *f, const struct jtarget *tg, size_t nt,
 
 	if (append_rec(f, 0, tg, nt, &r) == -1) {
 		*why = "cannot write the update journal";
+		return -1;
+	}
+	if (reserve_rec(f, &r) == -1) {
+		*why = "no room on the disk for the update";
 		return -1;
 	}
 	if (commit(arg) == -1) {

@@ -423,6 +423,37 @@ still_ours(const struct spool_lock *l)
 }
 
 /*
+ * Make the held dot-lock name another process, which takes over the
+ * writing: a new file with the new pid is renamed over the lock, so the
+ * lock exists with valid content at every instant.
+ */
+int
+spool_lock_retarget(struct spool_lock *l, pid_t holder)
+{
+	struct stat	st;
+	char		tmp[sizeof(l->path) + 32];
+
+	if (!l->dotlocked || !still_ours(l)) {
+		log_warnx("maillock error: %s is no longer ours", l->path);
+		return -1;
+	}
+	if (write_lock_file(l, holder, tmp, sizeof(tmp)) == -1 ||
+	    lstat(tmp, &st) == -1) {
+		log_warn("maillock error: cannot rewrite %s", l->path);
+		return -1;
+	}
+	if (rename(tmp, l->path) == -1) {
+		log_warn("maillock error: rename %s", tmp);
+		(void)unlink(tmp);
+		return -1;
+	}
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	l->holder = holder;
+	return 0;
+}
+
+/*
  * Touch the dot-lock (Qpopper's mail-lock-check), so that no delivery
  * agent judges it stale by its age while a long index or update runs:
  * whenever it is LOCK_REFRESH_SECS old, judged by the file's own time as

@@ -55,6 +55,7 @@ int	spool_journal_commit(int, const char *);
 void	spool_journal_remove(const char *);
 void	spool_journal_set_aside(const char *);
 int	spool_lock(int, const char *, pid_t, struct spool_lock *);
+int	spool_lock_retarget(struct spool_lock *, pid_t);
 int	bull_state_path(const char *, const char *, char *, size_t);
 long	bull_last_seen(const char *, uid_t, int *);
 int	bull_collect(const char *, long, int, int, const char *, int, long *);

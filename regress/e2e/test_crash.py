@@ -2,16 +2,20 @@
 The QUIT update is crash-safe.  The spool worker is killed (SIGKILL, by
 strace's fault injection) on entry to each write, sync, truncate and close
 it makes during the update, one run per crash point; mail is delivered
-before QUIT and again after the crash.  At the next login the update
-journal is replayed or dropped, and the mailbox must then hold exactly
-every message either with the deleted ones removed or with all of them,
-followed by both new mails: nothing undeleted is ever lost or damaged,
-whatever the instant of the crash.
+before QUIT and again after the crash.  Once the journal is named, the
+session monitor completes the update at once with a new worker, so QUIT
+is answered +OK with the update made; before, nothing was changed and
+QUIT says so.  The mailbox must then hold exactly every message either
+with the deleted ones removed or with all of them, followed by both new
+mails: nothing undeleted is ever lost or damaged, whatever the instant of
+the crash.  The recovery itself is killed too, at each of its writes: the
+journal then stays, and the next login completes the update.
 """
 
 import os
 import pwd
 import subprocess
+import tempfile
 
 import popseptest as P
 
@@ -56,12 +60,22 @@ def spool_worker():
 def kill_at(pid, syscall, n, follow=False):
     """strace pid (and, with follow, the children it forks from now on) and
     kill it with SIGKILL on entry to its n-th call of syscall; returns the
-    strace process once it is attached."""
+    strace process once it is attached.  st.killed() says whether it
+    killed one."""
+    out = tempfile.NamedTemporaryFile(prefix="popsep-e2e-strace-",
+                                      delete=False)
+    out.close()
     st = subprocess.Popen(["strace", "-q"] + (["-f"] if follow else []) +
-                          ["-p", str(pid), "-o", "/dev/null", "-e",
+                          ["-p", str(pid), "-o", out.name, "-e",
                            "trace=%s" % syscall, "-e",
                            "inject=%s:signal=SIGKILL:when=%d" % (syscall, n)],
                           stderr=subprocess.DEVNULL)
+    t.cleanup(os.unlink, out.name)
+
+    def killed():
+        with open(out.name, "rb") as f:
+            return b"killed by SIGKILL" in f.read()
+    st.killed = killed
     P.wait_for(lambda: (P.proc_status(pid) or {}).get("TracerPid", "0")
                == str(st.pid), 30)
     return st
@@ -98,7 +112,9 @@ def one_crash(syscall, n):
         c.cmd("DELE %d" % d)
     during = P.deliver(mbox_path, P.message(10, b"during", b"new one\n"))
     st = kill_at(spool_worker(), syscall, n)
-    killed = not quit_under(c, st).startswith(b"+OK")
+    r = quit_under(c, st)
+    killed = st.killed()
+    after_crash = box.read()
     after = P.deliver(mbox_path, P.message(11, b"after", b"new two\n"))
     # The next login finishes (or drops) the interrupted update.
     c = srv.login(USER, tls=False)
@@ -115,8 +131,14 @@ def one_crash(syscall, n):
                 len(got), len(applied), len(untouched)))
     t.check(r2.startswith(b"+OK") and not os.path.exists(JOURNAL),
             "%s-journal-gone-after-next-login" % label, r2)
-    if not killed:
-        t.eq(got, applied, "%s-update-done" % label)
+    # The reply says what happened: +OK the update is made, -ERR nothing.
+    keep_crash = box.data(keep) + during
+    if r.startswith(b"+OK"):
+        t.eq(after_crash, keep_crash, "%s-quit-ok-update-made" % label)
+    else:
+        t.check(b"no messages were removed" in r and
+                after_crash == original + during,
+                "%s-quit-err-nothing-removed" % label, r)
     return killed
 
 
@@ -131,24 +153,23 @@ def monitor_of(conn_port):
 
 
 def crash_in_recovery(n):
-    """Crash mid-update (on the 9th pwrite), then crash the recovery at its
-    n-th pwrite; a third login must still end with a whole mailbox."""
+    """Crash mid-update (on the 9th pwrite), then crash the recovery the
+    monitor starts at once, at its n-th pwrite: QUIT says the update will
+    be completed, and the next login does it; the mailbox is whole."""
     sessions_over()
     box = srv.mbox(USER, MSGS)
     original = box.read()
     c = srv.login(USER, tls=False)
     for d in DELETED:
         c.cmd("DELE %d" % d)
-    quit_under(c, kill_at(spool_worker(), "pwrite64", 9))
+    # The monitor's children from now on (the recovery worker) are traced
+    # from their first instruction; the worker already running is not.
+    st2 = kill_at(monitor_of(srv.port), "pwrite64", n, follow=True)
+    r = quit_under(c, kill_at(spool_worker(), "pwrite64", 9))
+    st2.terminate()
+    st2.wait()
+    killed = st2.killed()
     after = P.deliver(mbox_path, P.message(11, b"after", b"new two\n"))
-    # Second login: trace the monitor, so the worker it forks is traced
-    # from its first instruction, and kill the recovery.
-    c = srv.connect(tls=False)
-    st = kill_at(monitor_of(srv.port), "pwrite64", n, follow=True)
-    c.cmd("USER " + USER)
-    r = c.cmd("PASS c-pass")
-    killed = not r.startswith(b"+OK")
-    quit_under(c, st)
     c = srv.login(USER, tls=False)
     c.cmd("QUIT")
     c.closed()
@@ -158,6 +179,9 @@ def crash_in_recovery(n):
             "recovery-crash-%d-mailbox-whole" % n)
     t.check(not os.path.exists(JOURNAL),
             "recovery-crash-%d-journal-gone" % n)
+    if killed:
+        t.check(r.startswith(b"-ERR") and b"next login" in r,
+                "recovery-crash-%d-quit-says-next-login" % n, r)
     return killed
 
 
@@ -231,7 +255,11 @@ def leftover_journals():
     c = srv.login(USER, tls=False)
     for d in DELETED:
         c.cmd("DELE %d" % d)
+    # Both the worker and the recovery the monitor starts are killed.
+    st2 = kill_at(monitor_of(srv.port), "pwrite64", 1, follow=True)
     quit_under(c, kill_at(spool_worker(), "pwrite64", 9))
+    st2.terminate()
+    st2.wait()
     if not os.path.exists(JOURNAL):
         t.fail("foreign-journal-setup", "no journal left by the crash")
         return

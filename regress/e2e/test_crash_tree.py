@@ -1020,17 +1020,20 @@ def leftover_journal(label, data, uid):
 
 
 def replaced_mailbox(steps, label, new_msgs):
-    """A crash leaves a complete journal (the worker killed at its first
-    write into the mailbox); the mailbox is then replaced by another one.
+    """A crash leaves a complete journal (the whole session killed while
+    the worker is held at its first write into the mailbox, so no process
+    is left to complete it); the mailbox is then replaced by another one.
     The journal was not written for it: it must be served unchanged."""
     prefix = "journal.replaced-%s" % label
     step = first_step(steps, "pwrite64", "mailbox")
     if not t.check(step is not None, prefix + ".step-found"):
         return
     box, c, tree = start_session()
-    hold = Hold(tree.worker, step, "signal=SIGKILL")
+    hold = Hold(tree.worker, step)
     try:
         c.send("QUIT\r\n")
+        P.wait_for(hold.holding, 15, 0.01)
+        P.kill_pids(tree.of("tree"))
         P.wait_for(lambda: dying(tree.worker), 15, 0.01)
     finally:
         hold.release()
