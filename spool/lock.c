@@ -541,18 +541,19 @@ spool_journal_open(const char *path, uid_t uid, int *fd_r)
 		spool_journal_set_aside(path);
 		return 0;
 	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+		/* Whoever made it, it holds no record: no update began. */
+		log_info("removing empty update journal %s", path);
+		close(fd);
+		spool_journal_remove(path);
+		return 0;
+	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_nlink != 1 || st.st_uid != uid) {
 		log_warnx("%s: not a regular file with one link owned by uid "
 		    "%u", path, (unsigned)uid);
 		close(fd);
 		spool_journal_set_aside(path);
-		return 0;
-	}
-	if (st.st_size == 0) {
-		log_info("removing empty update journal %s", path);
-		close(fd);
-		spool_journal_remove(path);
 		return 0;
 	}
 	*fd_r = fd;
@@ -647,14 +648,21 @@ void
 spool_journal_set_aside(const char *path)
 {
 	char	to[1100];
-	int	dfd;
+	int	dfd, i, rc = -1;
 
-	if ((size_t)snprintf(to, sizeof(to), "%s.bad-%lld", path,
-	    (long long)time(NULL)) >= sizeof(to)) {
-		log_warnx("update journal: %s: name too long", path);
-		return;
+	/* Never over an earlier one: it may hold mail too. */
+	for (i = 1; i <= 100 && rc == -1; i++) {
+		if ((size_t)snprintf(to, sizeof(to), i == 1 ? "%s.bad-%lld" :
+		    "%s.bad-%lld.%d", path, (long long)time(NULL), i) >=
+		    sizeof(to)) {
+			log_warnx("update journal: %s: name too long", path);
+			return;
+		}
+		rc = renameat2(AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE);
+		if (rc == -1 && errno != EEXIST)
+			break;
 	}
-	if (rename(path, to) == -1) {
+	if (rc == -1) {
 		log_warn("update journal: rename %s", path);
 		return;
 	}
