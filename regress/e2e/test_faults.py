@@ -1243,8 +1243,9 @@ class Env:
         path = os.path.join(srv.dir, "check.conf")
         srv.write_config(path, listen=True, extra=extra)
         r = P.run([P.POPSEPD, "-n", "-f", path])
-        return r.returncode == 0, (r.stderr.decode().strip().splitlines()
-                                   or ["exit %d" % r.returncode])[0]
+        why = (r.stderr.decode().strip().splitlines() or
+               ["exit %d" % r.returncode])[0]
+        return r.returncode == 0, why.replace(path + ":", "line ")
 
     def add_server(self, mode, extra_fn):
         srv = P.Server(self.t, "faults-" + mode, tls=False, cleartext="always")
