@@ -51,7 +51,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -460,11 +459,13 @@ class Agents:
                     str(CONCURRENT_BOUND)], None
         if self.kind == "dotlockfile":
             # An append that rolls back a short write, as MDAs do.
-            script = ('s=$(stat -c %s "$1") && cat "$2" >> "$1" || '
-                      '{ truncate -s "$s" "$1"; exit 75; }')
+            # dotlockfile exits 0 whatever its command did, so the
+            # command reports success in a file of its own.
+            script = ('s=$(stat -c %s "$1") && cat "$2" >> "$1" && '
+                      'echo delivered > "$3" || truncate -s "$s" "$1"')
             return ["dotlockfile", "-l", "-r", "60", "-i", "1", "-p",
                     self.mailbox + ".lock", "sh", "-c", script, "sh",
-                    self.mailbox, msgfile], None
+                    self.mailbox, msgfile, msgfile + ".status"], None
         return ["procmail", "-m", self.rc_file], msgfile
 
     def start(self, mark, content, when, bound=CONCURRENT_BOUND):
@@ -474,6 +475,7 @@ class Agents:
         msgfile = os.path.join(self.dir, "msg-%s" % mark.decode())
         with open(msgfile, "wb") as f:
             f.write(chunk)
+        d.msgfile = msgfile
         cmd, stdin = self.command(msgfile)
         d.t0 = time.time()
         d.state = "running"
@@ -491,6 +493,14 @@ class Agents:
         try:
             d.rc = d.proc.wait(bound)
             d.state = "done" if d.rc == 0 else "failed"
+            if self.kind == "dotlockfile" and d.rc == 0:
+                try:
+                    with open(d.msgfile + ".status") as f:
+                        ok = f.read() == "delivered\n"
+                except OSError:
+                    ok = False
+                if not ok:
+                    d.state = "failed"
         except subprocess.TimeoutExpired:
             # Still waiting for a lock: stop it (procmail cleans up on
             # SIGTERM); it wrote nothing, or rolls back.
@@ -505,9 +515,6 @@ class Agents:
                 P.stop_process(d.proc)
             d.rc = d.proc.returncode
         d.t1 = time.time()
-
-    def running(self):
-        return [d for d in self.items if d.state in ("new", "running")]
 
     def wait(self, d, timeout):
         d.thread.join(timeout)
@@ -760,8 +767,7 @@ class Fault:
         self.ended.set()
         if self.thread:
             self.thread.join(DELIVERY_BOUND + 20)
-        if self.plan.fault == "kill-strace":
-            self.stop_strace()
+        self.stop_strace()
 
     def disarm(self):
         self.phase_end()
