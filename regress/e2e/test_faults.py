@@ -35,10 +35,12 @@ itself must show: every message not confirmed deleted (DELE +OK and QUIT
 message twice; after QUIT +OK the deleted messages gone, after QUIT -ERR
 none of them gone.
 
-Environment: POPSEP_FAULT_SEED (a fixed default), POPSEP_FAULT_TRIALS (a
-sample of a few minutes), POPSEP_FAULT_ONLY (trial numbers, "7" or
-"3-9,12", to replay), POPSEP_FAULT_RESULTS (a file to append one JSON line
-per trial to; "make faults" tabulates them with --table FILE...).  Every
+Environment: POPSEP_FAULT_SEED (a fixed default), POPSEP_FAULT_TRIALS (60
+by default, about 3 minutes) starting at POPSEP_FAULT_FIRST (1),
+POPSEP_FAULT_ONLY (trial numbers, "7" or "3-9,12", to replay), and
+POPSEP_FAULT_RESULTS (a file to append one JSON line per trial to; "make
+faults" tabulates them with --table FILE...).  Each trial is drawn from
+the seed and its own number alone, so it replays the same by itself.  Every
 failing trial prints a FAIL line naming its number, seed, fault, point,
 target, mode and agent, and the details and the command that replays it
 on stderr.
@@ -761,7 +763,20 @@ class Fault:
         self.stop_strace()
 
     def stop_strace(self):
-        if self.strace and self.strace.poll() is None:
+        """Let strace go: it ends by itself once its tracee is dead, and
+        detaches (letting a held process go on) on SIGTERM; either way
+        it has written what it saw, which tells whether it struck."""
+        if not self.strace or self.strace.poll() is not None:
+            return
+        try:
+            self.strace.wait(1 if P.gone(self.traced_pid) else 0.01)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        self.strace.terminate()
+        try:
+            self.strace.wait(3)
+        except subprocess.TimeoutExpired:
             self.strace.kill()
             self.strace.wait()
 
