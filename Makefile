@@ -136,6 +136,16 @@ fuzz:
 	@sh etc/deps.sh fuzz
 	@sh regress/fuzz/run.sh $(FUZZ_SECONDS)
 
+# Fault injection at scale: FAULT_TRIALS randomized trials of
+# regress/e2e/test_faults.py in FAULT_JOBS parallel runs, a random seed
+# unless FAULT_SEED is given; prints a table by fault, point, target, mode.
+FAULT_TRIALS ?= 2000
+FAULT_JOBS ?= 4
+FAULT_SEED ?=
+faults: deps
+	@$(MAKE) --no-print-directory -j2 all
+	@sh regress/e2e/faults.sh $(BUILD) $(FAULT_TRIALS) $(FAULT_JOBS) $(FAULT_SEED)
+
 lint-man:
 	mandoc -Tlint -Wwarning $(MANS)
 
@@ -156,4 +166,4 @@ install: all
 clean:
 	rm -rf build build-san build-bench build-fuzz
 
-.PHONY: all unit deps check demo fuzz lint-man bench install clean
+.PHONY: all unit deps check demo fuzz faults lint-man bench install clean

@@ -13,7 +13,7 @@ set -e
 BUILD="gcc make pkg-config libc6-dev libssl-dev libbsd-dev libseccomp-dev
 libpam0g-dev libpam-modules libcrypt-dev openssl passwd mandoc"
 CHECK="$BUILD fetchmail mpop curl ca-certificates python3 openbsd-inetd
-strace procps systemd liblockfile-bin iproute2"
+strace procps systemd liblockfile-bin iproute2 procmail"
 case "${1:-check}" in
 build)	want=$BUILD ;;
 check)	want=$CHECK ;;

@@ -581,7 +581,12 @@ class Server:
         for k, v in opts.items():
             if v is None:
                 continue
-            lines.append("set %s = %s" % (k, v) if v is not True else "set %s" % k)
+            if v is True:
+                lines.append("set %s" % k)
+            elif v is False:
+                lines.append("reset %s" % k)
+            else:
+                lines.append("set %s = %s" % (k, v))
         return "\n".join(lines) + "\n"
 
     def write_config(self, path=None, listen=True, extra=None):
