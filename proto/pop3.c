@@ -191,9 +191,12 @@ cmd_quit(struct pop3 *p, struct pop3_cmd *cmd)
 	else if (rc == POP3_ANS_ERR)
 		reply(p, 0, "%s", text);
 	else
-		/* Nobody is left to say what became of the mailbox. */
-		reply(p, 0, "[SYS/TEMP] Internal error; the mailbox update "
-		    "may or may not have been made");
+		/*
+		 * Nobody is left who knows what became of the mailbox: no
+		 * reply rather than one that may be false.
+		 */
+		log_info("QUIT: the session monitor is gone; closing without "
+		    "a reply");
 }
 
 static void
