@@ -800,6 +800,29 @@ test_pseudo_kept(void)
 	}
 }
 
+/* UIDs in an MMDF mailbox: X-UIDL as anywhere, else a digest. */
+static void
+test_mmdf_uids(void)
+{
+	static const char	 box[] = D "From e\nX-UIDL: m-1\n\nx\n" D
+				    D "S: 2\n\ny\n" D "stray\n" D;
+	struct mbox		 mb;
+	const char		*why;
+	size_t			 i, n;
+	int			 ok;
+
+	ok = mbox_parse(&mb, (const uint8_t *)box, sizeof(box) - 1,
+	    &why) == 0 && mb.n == 3 && strcmp(mb.msgs[0].uid, "m-1") == 0;
+	for (i = 1; ok && i < mb.n; i++) {
+		n = strspn(mb.msgs[i].uid, "0123456789abcdef");
+		ok = n == 32 && mb.msgs[i].uid[n] == '\0';
+	}
+	CHECK(ok, "mmdf: X-UIDL honoured, digest ids otherwise (%s %s %s)",
+	    mb.n > 0 ? mb.msgs[0].uid : "-", mb.n > 1 ? mb.msgs[1].uid : "-",
+	    mb.n > 2 ? mb.msgs[2].uid : "-");
+	mbox_free(&mb);
+}
+
 /* Hiding the pseudo message changes no other message's UID or size. */
 static void
 test_pseudo_uids(void)
@@ -918,6 +941,7 @@ main(void)
 		    pseudo_mmdf_cases[i].kept, pseudo_mmdf_cases[i].klen);
 	test_pseudo_kept();
 	test_pseudo_uids();
+	test_mmdf_uids();
 	test_top();
 	test_prefixes("From_", L(from_sample), 5);
 	test_prefixes("MMDF", L(mmdf_sample), 4);
