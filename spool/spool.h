@@ -15,13 +15,16 @@
  */
 /*
  * The mailbox engine.  Two parts with different owners:
- *  - spool/lock.c runs in the session monitor (root): opens the mailbox
- *    safely and takes and releases the dot-lock and the fcntl lock, on a
- *    path derived from the authenticated identity, never from client text;
- *  - spool/mbox.c and spool/uid.c run in the spool worker (the mail user,
- *    sandboxed): parse the mbox it was handed as a descriptor, serve
- *    messages, and rewrite it after QUIT.  Mail content is attacker-
- *    controlled: every offset is checked against the mapped size.
+ *  - spool/lock.c and spool/bulletin.c run in the session monitor (root):
+ *    open the mailbox safely, take and release the dot-lock and the fcntl
+ *    lock, make, name and remove the update journal, and collect and
+ *    record bulletins, on paths derived from the authenticated identity,
+ *    never from client text;
+ *  - spool/mbox_parse.c, spool/mbox.c, spool/uid.c and spool/journal.c
+ *    run in the spool worker (the mail user, sandboxed): parse the mbox
+ *    it was handed as a descriptor, serve messages, and rewrite it,
+ *    always through the journal.  Mail content is attacker-controlled:
+ *    every offset is checked against the mapped size.
  */
 
 #ifndef POPSEP_SPOOL_H
