@@ -103,6 +103,7 @@ answer(uint16_t type, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static __attribute__((noreturn)) void	session_end(int);
 static int	edit_opts(void);
+static int	recover_journal(int);
 
 /*
  * The network child is gone (the client hung up mid-answer): end as for
@@ -715,7 +716,7 @@ write_update(uint64_t *left_r, const char **why)
 	    &mem, why) == -1)
 		return -1;
 	/* Whatever precedes the first message is kept as it is. */
-	start = sw.mb.n > 0 ? sw.mb.msgs[0].from : sw.mb.size;
+	start = sw.mb.start;
 	if (start > 0) {
 		memmove(p + 1, p, n * sizeof(*p));
 		p[0].src = JSRC_DROP;
@@ -876,25 +877,39 @@ index_mailbox(void)
 static __attribute__((noreturn)) void
 recover_only(void)
 {
-	struct jfiles	 f;
-	const char	*why;
-	int		 jfd, rc;
+	int	jfd;
 
 	if (mon_lock(MS_LOCK_RECOVER, &jfd) == -1 || jfd == -1)
 		_exit(1);
-	f.journal = jfd;
-	f.spool = sw.rw_mbox;
-	f.drop = sw.rw_drop;
-	f.bulletins = -1;
+	(void)recover_journal(jfd);
+	_exit(0);
+}
+
+/*
+ * Complete the journal of an interrupted update with the writable
+ * descriptors the lock brought, and tell the monitor what to do with it.
+ * Returns -1 if it could be neither completed nor set aside: then both
+ * stay as they are, for the next login.
+ */
+static int
+recover_journal(int jfd)
+{
+	struct jfiles	 f = { jfd, sw.rw_mbox, sw.rw_drop, -1 };
+	const char	*why;
+	int		 rc;
+
 	rc = journal_recover(&f, &why);
 	if (rc == 0)
 		journal_done(jfd, MS_JOURNAL_REMOVE);
 	else if (rc == -2) {
 		log_warnx("%s", why);
 		journal_done(jfd, MS_JOURNAL_SET_ASIDE);
-	} else
-		log_warnx("%s; the journal is kept for the next login", why);
-	_exit(0);
+	} else {
+		log_warnx("%s; the mailbox and its journal are left as they are",
+		    why);
+		close(jfd);
+	}
+	return rc == -1 ? -1 : 0;
 }
 
 /*
@@ -904,31 +919,13 @@ recover_only(void)
 static void
 login_locked(void)
 {
-	struct jfiles	 f;
-	const char	*why;
-	int		 jfd, rc;
+	int	jfd;
 
 	if (mon_lock(MS_LOCK_LOGIN, &jfd) == -1)
 		_exit(0);	/* the monitor tells the client */
-	if (jfd != -1) {
-		f.journal = jfd;
-		f.spool = sw.rw_mbox;
-		f.drop = sw.rw_drop;
-		f.bulletins = -1;
-		rc = journal_recover(&f, &why);
-		if (rc == 0)
-			journal_done(jfd, MS_JOURNAL_REMOVE);
-		else if (rc == -2) {
-			log_warnx("%s", why);
-			journal_done(jfd, MS_JOURNAL_SET_ASIDE);
-		} else {
-			log_warnx("%s; the mailbox and its journal are left as "
-			    "they are", why);
-			close(jfd);
-			sw.broken = "an interrupted update could not be "
-			    "completed; it is tried again at the next login";
-		}
-	}
+	if (jfd != -1 && recover_journal(jfd) == -1)
+		sw.broken = "an interrupted update could not be completed; it "
+		    "is tried again at the next login";
 	if (sw.bull_fd != -1)
 		append_bulletins();
 	if (sw.broken == NULL && sw.rw_drop != -1)

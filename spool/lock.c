@@ -345,7 +345,6 @@ try_dotlock(struct spool_lock *l, pid_t holder)
 		log_warn("maillock error: unlink %s", tmp);
 	if (rc == 0) {
 		l->dotlocked = 1;
-		l->holder = holder;
 		return 0;
 	}
 	if (saved == EEXIST)
@@ -449,7 +448,6 @@ spool_lock_retarget(struct spool_lock *l, pid_t holder)
 	}
 	l->dev = st.st_dev;
 	l->ino = st.st_ino;
-	l->holder = holder;
 	return 0;
 }
 

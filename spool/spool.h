@@ -43,7 +43,6 @@ struct spool_lock {
 	char	path[1024 + 8];		/* USER.lock */
 	dev_t	dev;			/* of the lock file we linked there */
 	ino_t	ino;
-	pid_t	holder;			/* the pid it names */
 	int	dotlocked;
 	int	fcntl_locked;
 };
