@@ -41,73 +41,11 @@
 #include "log.h"
 #include "params.h"
 #include "spool.h"
+#include "fuzz.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define ASSERT(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "invariant failed: %s (line %d)\n", #c,	\
-		    __LINE__);						\
-		abort();						\
-	}								\
-} while (0)
 
 #define BOX_MAX		(64 * 1024)
 
-static void	 vdie(const char *, va_list) __attribute__((noreturn));
-
-static void
-vdie(const char *fmt, va_list ap)
-{
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vdie(fmt, ap);
-}
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vdie(fmt, ap);
-}
-
-void
-bug(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vdie(fmt, ap);
-}
-
-void
-log_info(const char *fmt, ...)
-{
-	(void)fmt;
-}
-
-void
-log_warn(const char *fmt, ...)
-{
-	(void)fmt;
-}
-
-void
-log_warnx(const char *fmt, ...)
-{
-	(void)fmt;
-}
 
 struct in {
 	const uint8_t	*p;

@@ -45,16 +45,8 @@
 #include "log.h"
 #include "params.h"
 #include "spool.h"
+#include "fuzz.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define ASSERT(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "invariant failed: %s (line %d)\n", #c,	\
-		    __LINE__);						\
-		abort();						\
-	}								\
-} while (0)
 
 struct sink {
 	uint8_t		*buf;
@@ -62,61 +54,6 @@ struct sink {
 	size_t		 cap;
 };
 
-static void	 vdie(const char *, va_list) __attribute__((noreturn));
-
-static void
-vdie(const char *fmt, va_list ap)
-{
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vdie(fmt, ap);
-}
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vdie(fmt, ap);
-}
-
-void
-bug(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vdie(fmt, ap);
-}
-
-/* The update journal's informational lines are of no interest here. */
-void
-log_info(const char *fmt, ...)
-{
-	(void)fmt;
-}
-
-void
-log_warn(const char *fmt, ...)
-{
-	(void)fmt;
-}
-
-void
-log_warnx(const char *fmt, ...)
-{
-	(void)fmt;
-}
 
 static int
 sink_fn(void *arg, const uint8_t *p, size_t n)

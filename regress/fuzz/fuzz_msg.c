@@ -50,16 +50,8 @@
 #include "log.h"
 #include "msg.h"
 #include "params.h"
+#include "fuzz.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define ASSERT(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "invariant failed: %s (line %d)\n", #c,	\
-		    __LINE__);						\
-		abort();						\
-	}								\
-} while (0)
 
 static jmp_buf	 fatal_jmp;
 static int	 in_target;

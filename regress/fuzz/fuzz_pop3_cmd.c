@@ -30,15 +30,8 @@
 
 #include "params.h"
 #include "pop3.h"
+#include "fuzz.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define ASSERT(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "invariant failed: %s\n", #c);		\
-		abort();						\
-	}								\
-} while (0)
 
 static void
 check_msgno(const char *s)

@@ -48,10 +48,10 @@ build() {
 	    exit 1
 }
 build fuzz_pop3_cmd "$TOP/proto/pop3_cmd.c"
-build fuzz_mbox "$TOP/spool/mbox.c" "$TOP/spool/mbox_parse.c" \
+build fuzz_mbox "$SRC/spool_stubs.c" "$TOP/spool/mbox.c" "$TOP/spool/mbox_parse.c" \
     "$TOP/spool/uid.c" "$TOP/spool/journal.c"
 build fuzz_msg "$TOP/privsep/msg.c"
-build fuzz_journal "$TOP/spool/journal.c"
+build fuzz_journal "$SRC/spool_stubs.c" "$TOP/spool/journal.c"
 
 # seed DIR NAME PRINTF-FORMAT: one seed file, written once.
 seed() {

@@ -1,0 +1,40 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * What every fuzz target shares: its entry point and the invariant check,
+ * which aborts so that libFuzzer (or the replay) reports the input.  Runs
+ * in no process of the daemon.
+ */
+
+#ifndef POPSEP_FUZZ_H
+#define POPSEP_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define ASSERT(c) do {							\
+	if (!(c)) {							\
+		fprintf(stderr, "invariant failed: %s (line %d)\n", #c,	\
+		    __LINE__);						\
+		abort();						\
+	}								\
+} while (0)
+
+#endif /* POPSEP_FUZZ_H */
