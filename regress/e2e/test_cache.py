@@ -1,0 +1,951 @@
+"""
+The start-up cache (`cache-dir`), judged only from outside: the replies
+a client gets and the bytes on disk, never the cache's own format.  In
+both spool modes every session of a server with its cache is compared,
+reply for reply (login, STAT, LIST, UIDL, TOP, RETR), with a session of a
+reference server that reads the same mailbox with `cache-dir = none`,
+and the messages it serves with the bytes this test wrote.
+
+- An unchanged spool gets the same replies, ids included, session after
+  session; the cache is USERNAME in cache-dir, a regular file owned by
+  the user, mode 0600, and the daemon makes a missing cache-dir owned by
+  root with mode 0711.
+- A spool changed between sessions is served as it is now, never as the
+  cache remembers it: mail appended (also during the session that wrote
+  the cache), a byte of a Subject or a body changed in place with the
+  size and the times put back, messages removed, added, reordered, a
+  From_ line changed, the file replaced (new inode, or the same inode
+  number reused) with the same or other content of the same size and
+  mtime, truncated, removed, or turned into junk (the same error as
+  without the cache); and the session's own QUIT update.
+- After such a change, DELE and QUIT remove exactly the message chosen,
+  byte for byte.
+- A bad cache is ignored and rebuilt, nothing hangs and nothing is
+  lost: truncated, random, bit flips spread over it, junk appended,
+  another user's, an older one of the same user, 2 GiB sparse, a
+  symlink (its target is never changed or created), a directory, a FIFO,
+  a socket, a file of another uid or writable by group or others; what
+  is left at the path is either that object untouched or a proper cache.
+- With `cache-dir = none` no cache file appears anywhere.
+- The daemon refuses to start, naming cache-dir, when cache-dir is a
+  symlink, writable by group or others, not root's, or not a directory.
+
+A popsepd that does not know the option yet gets the same sessions
+without it; the checks that need the option are then skipped.
+"""
+
+import os
+import random
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+
+import popseptest as P
+
+t = P.Test("cache")
+P.need_root()
+
+PASSWORD = "c-pass"
+OTHER_UID = P.VIRT_UID + 1
+SESSION_TIMEOUT = 10        # seconds a reply may take before a FAIL
+DEFAULT_DIR = "/var/cache/popsep"
+DEFAULT_DIR_EXISTED = os.path.lexists(DEFAULT_DIR)
+GIB2 = 2 * 1024 * 1024 * 1024
+
+# One virtual user per case, so that a case that goes wrong (a session
+# that hangs and keeps the mailbox claimed) cannot spoil the others.
+CASES = [
+    "unchanged", "append", "append-live", "edit-subject", "edit-body",
+    "edit-append", "replace-same", "replace-more", "reorder", "from-line",
+    "copy-rename", "copy-other", "inode-reuse", "truncate", "remove",
+    "junk", "own-dele", "dele-edit", "dele-reorder", "dele-replace",
+    "corrupt", "other-user", "replay", "sym-user", "sym-root",
+    "sym-dangling", "sym-zero", "directory", "fifo", "socket", "other-uid",
+    "mode-0666", "mode-0620",
+]
+
+
+def knows_cache_dir():
+    """This popsepd has the cache-dir option (a check-only run)."""
+    d = tempfile.mkdtemp(prefix="popsep-e2e-", dir="/tmp")
+    try:
+        conf = os.path.join(d, "c.conf")
+        P.write_file(conf, b"set cache-dir = none\n", 0, 0, 0o644)
+        r = P.run([P.POPSEPD, "-n", "-f", conf], timeout=30)
+        return b'unknown option "cache-dir"' not in r.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+HAVE_CACHE = knows_cache_dir()
+
+
+def cache_check(cond, name, detail=None):
+    """A check that needs the cache: skipped by a popsepd without it."""
+    if not HAVE_CACHE:
+        t.skip(name, "popsepd has no cache-dir option")
+        return True
+    return t.check(cond, name, detail)
+
+
+# ---------------------------------------------------------------- mail
+
+def msg(n, tag, lines=None):
+    """Message n of a case: a distinct Message-ID, a unique token in its
+    body, and a length that differs from its neighbours'."""
+    if lines is None:
+        lines = 2 + (n * 5) % 11
+    body = b"".join(b"%s line %d of message %d\n" % (tag, i, n)
+                    for i in range(lines))
+    return P.message(n, b"%s %d" % (tag, n), b"token-%d-%s\n" % (n, tag) +
+                     body + b".dot line\n>From quoted\nFrom after text\n")
+
+
+def msgs(n, tag):
+    return [msg(i + 1, tag) for i in range(n)]
+
+
+def sized(n, tag, length):
+    """A message of exactly `length` bytes (its chunk in the mbox is
+    as long as that of any other message of the same length)."""
+    m = P.message(n, b"%s %d" % (tag, n), b"")
+    pad = length - len(m) - 1
+    if pad < 0:
+        raise ValueError("message too short for %d bytes" % length)
+    return m + b"p" * pad + b"\n"
+
+
+def mbox(messages, froms=None):
+    return b"".join((froms[i] if froms else P.FROM_LINE) + m + b"\n"
+                    for i, m in enumerate(messages))
+
+
+def swap_one(data, old, new):
+    """data with its one occurrence of old replaced by new (same length)."""
+    if len(old) != len(new) or data.count(old) != 1:
+        raise ValueError("%r is not once in the data" % old)
+    return data.replace(old, new)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_spool(u, data):
+    P.write_file(u.path, data, u.uid, P.VIRT_GID, 0o600)
+
+
+def rewrite_in_place(path, data, keep_times=True):
+    """New bytes in the same inode; atime and mtime put back, so only the
+    ctime and the content tell the change."""
+    st = os.stat(path)
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+    try:
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if keep_times:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def replace_by_rename(u, data, times=None):
+    """cp + rename: the same name, a new inode."""
+    tmp = u.path + ".new"
+    P.write_file(tmp, data, u.uid, P.VIRT_GID, 0o600)
+    if times is not None:
+        os.utime(tmp, ns=times)
+    os.rename(tmp, u.path)
+
+
+# ---------------------------------------------------------------- servers
+
+class User:
+    def __init__(self, key, name, path, cache):
+        self.key, self.name, self.path, self.cache = key, name, path, cache
+        self.uid = P.VIRT_UID
+
+
+class Pair:
+    """The server under test (cache in its own cache-dir, made by the
+    daemon) and the reference (cache-dir = none) in one spool mode, with
+    the same users on the same mailboxes.  Sessions never overlap: a
+    mailbox is claimed by one session at a time."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        opts = {"server-mode": "true" if mode == "server" else "false"}
+        self.c = P.Server(t, "cache-" + mode, tls=False, cleartext="always",
+                          options=dict(opts))
+        self.r = P.Server(t, "ref-" + mode, tls=False, cleartext="always",
+                          options=dict(opts))
+        self.cachedir = os.path.join(self.c.dir, "cache")
+        if HAVE_CACHE:
+            self.c.options["cache-dir"] = self.cachedir
+            self.r.options["cache-dir"] = "none"
+        if mode == "drop":
+            for s in (self.c, self.r):
+                tmp = os.path.join(s.dir, "drops")
+                os.mkdir(tmp, 0o755)
+                s.options["temp-dir"] = tmp
+        self.u = {}
+        for key in CASES:
+            name = "popsep-e2e-c-" + key
+            path = self.c.add_virtual_user(name, PASSWORD)
+            self.r.add_virtual_user(name, PASSWORD, mailbox=path)
+            self.u[key] = User(key, name, path,
+                               os.path.join(self.cachedir, name))
+
+    def start(self):
+        self.c.start()
+        self.r.start()
+        if not HAVE_CACHE and not os.path.isdir(self.cachedir):
+            os.mkdir(self.cachedir, 0o711)
+
+
+def root_sessions(srv):
+    """The session monitors (root children of the master) still there."""
+    return [p for p in P.children(srv.proc.pid)
+            if P.ids(P.proc_status(p) or {}, "Uid")[:1] == [0]]
+
+
+def kill_sessions(srv):
+    for pid in root_sessions(srv):
+        P.kill_pids(P.descendants(pid) + [pid])
+    P.wait_for(lambda: not root_sessions(srv), 5, 0.01)
+
+
+class Session:
+    def __init__(self):
+        self.replies = []       # every reply line, (line, body) when multi-line
+        self.bodies = []        # RETR bodies in order
+        self.stat = None
+        self.quit = None
+        self.error = None
+
+
+def session(srv, u, dele=(), during=None):
+    """One whole session of user u; a reply that does not come within
+    SESSION_TIMEOUT, or a session that does not end, is an error (and the
+    session is killed, so the next one can claim the mailbox)."""
+    s = Session()
+    c = None
+    try:
+        c = P.RawPop(srv, timeout=SESSION_TIMEOUT)
+        s.replies.append(c.greeting)
+        s.replies.append(c.cmd("USER " + u.name))
+        r = c.cmd("PASS " + PASSWORD)
+        s.replies.append(r)
+        if r.startswith(b"+OK"):
+            if during is not None:
+                during()
+            s.stat = c.cmd("STAT")
+            s.replies.append(s.stat)
+            n = int(s.stat.split()[1]) if s.stat.startswith(b"+OK") else 0
+            s.replies.append(c.multi_cmd("LIST"))
+            s.replies.append(c.multi_cmd("UIDL"))
+            for i in range(1, n + 1):
+                s.replies.append(c.multi_cmd("LIST %d" % i))
+                s.replies.append(c.multi_cmd("TOP %d 2" % i))
+                rr = c.retr(i)
+                s.replies.append(rr)
+                s.bodies.append(rr[1])
+            s.replies.append(c.cmd("RETR %d" % (n + 1)))
+            for k in dele:
+                s.replies.append(c.cmd("DELE %d" % k))
+            s.quit = c.cmd("QUIT")
+            s.replies.append(s.quit)
+        if not c.closed(SESSION_TIMEOUT):
+            raise RuntimeError("connection not closed")
+    except (OSError, EOFError, RuntimeError, ValueError, IndexError) as e:
+        s.error = "%s: %s" % (type(e).__name__, e)
+        kill_sessions(srv)
+    finally:
+        if c is not None:
+            c.close()
+    if not P.wait_for(lambda: not root_sessions(srv), 20, 0.01):
+        s.error = (s.error or "") + " session did not end"
+        kill_sessions(srv)
+    if s.error:
+        s.replies.append(("error", s.error))
+    return s
+
+
+def first_diff_detail(got, want):
+    for i in range(max(len(got), len(want))):
+        g = got[i] if i < len(got) else "(none)"
+        w = want[i] if i < len(want) else "(none)"
+        if g != w:
+            return "reply %d: got %s, want %s" % (i, P.short(g, 300),
+                                                   P.short(w, 300))
+    return "equal"
+
+
+def same(name, got, want):
+    """Reply for reply, the session got what the reference got."""
+    return t.check(got.replies == want.replies and got.error is None, name,
+                   first_diff_detail(got.replies, want.replies))
+
+
+def served(name, s, messages):
+    """The session served exactly these messages."""
+    want = [P.wire(m) for m in messages]
+    ok = s.bodies == want and s.stat is not None and \
+        s.stat.split()[1:2] == [b"%d" % len(messages)]
+    detail = "STAT %r, %d messages, want %d; %s" % (
+        s.stat, len(s.bodies), len(want), first_diff_detail(s.bodies, want))
+    return t.check(ok, name, detail)
+
+
+def judge(p, name, u, messages, spool):
+    """A session of the cached server, then one of the reference on the
+    same bytes: the same replies, these messages, the spool kept."""
+    s = session(p.c, u)
+    t.eq(read(u.path), spool, name + "-spool-kept")
+    ref = session(p.r, u)
+    same(name + "-as-no-cache", s, ref)
+    if messages is not None:
+        served(name + "-served", s, messages)
+    return s, ref
+
+
+def is_cache_file(u):
+    """A regular file owned by the user, mode 0600, at the cache path."""
+    try:
+        st = os.lstat(u.cache)
+    except FileNotFoundError:
+        return False, "missing"
+    ok = stat.S_ISREG(st.st_mode) and st.st_uid == u.uid and \
+        stat.S_IMODE(st.st_mode) == 0o600 and st.st_nlink == 1
+    return ok, "mode %o uid %d links %d" % (st.st_mode, st.st_uid,
+                                            st.st_nlink)
+
+
+def check_cache_file(name, u):
+    ok, detail = is_cache_file(u)
+    return cache_check(ok, name, detail)
+
+
+def cache_bytes(u):
+    try:
+        return read(u.cache)
+    except OSError:
+        return b""
+
+
+def remove_any(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+# ---------------------------------------------------------------- cases
+
+def unchanged(p):
+    u = p.u["unchanged"]
+    m = msgs(5, b"unchanged")
+    write_spool(u, mbox(m))
+    pre = p.mode + ".unchanged"
+    s1 = session(p.c, u)
+    check_cache_file(pre + "-cache-file-0600", u)
+    s2 = session(p.c, u)
+    s3 = session(p.c, u)
+    ref = session(p.r, u)
+    same(pre + "-session-1-as-no-cache", s1, ref)
+    same(pre + "-session-2-as-no-cache", s2, ref)
+    same(pre + "-session-3-as-no-cache", s3, ref)
+    served(pre + "-served", s3, m)
+    t.eq(len(set(l.split()[1] for l in s3.replies[5][1].splitlines())), 5,
+         pre + "-ids-unique")
+    t.eq(read(u.path), mbox(m), pre + "-spool-kept")
+
+
+def append(p):
+    u = p.u["append"]
+    m = msgs(4, b"append")
+    write_spool(u, mbox(m))
+    session(p.c, u)
+    m.append(msg(5, b"append-new"))
+    P.deliver(u.path, m[-1])
+    judge(p, p.mode + ".append", u, m, mbox(m))
+
+    # Delivered after the login of the session that wrote the cache.
+    u = p.u["append-live"]
+    m = msgs(4, b"live")
+    write_spool(u, mbox(m))
+    new = msg(5, b"live-new")
+    s = session(p.c, u, during=lambda: P.deliver(u.path, new))
+    pre = p.mode + ".append-during-session"
+    served(pre + "-not-seen-yet", s, m)
+    judge(p, pre, u, m + [new], mbox(m + [new]))
+
+
+def in_place(p):
+    """Same-size edits of an earlier message, times put back."""
+    for key, old, new in (
+            ("edit-subject", b"Subject: edit-subject 2\n",
+             b"Subject: edit-subjecT 2\n"),
+            ("edit-body", b"token-2-edit-body\n", b"token-2-edit-bodY\n")):
+        u = p.u[key]
+        m = msgs(5, key.encode())
+        write_spool(u, mbox(m))
+        session(p.c, u)
+        m[1] = swap_one(m[1], old, new)
+        rewrite_in_place(u.path, mbox(m))
+        judge(p, "%s.%s" % (p.mode, key), u, m, mbox(m))
+
+    # The same edit and an append in one step, the old times put back.
+    u = p.u["edit-append"]
+    m = msgs(5, b"edit-append")
+    write_spool(u, mbox(m))
+    session(p.c, u)
+    m[1] = swap_one(m[1], b"Subject: edit-append 2\n",
+                    b"Subject: edit-appenD 2\n")
+    m.append(msg(6, b"edit-append-new"))
+    rewrite_in_place(u.path, mbox(m))
+    judge(p, p.mode + ".edit-and-append", u, m, mbox(m))
+
+
+def rewrites(p):
+    """Whole rewrites in place, the size unchanged or larger, the times
+    put back."""
+    for key, extra in (("replace-same", 0), ("replace-more", 300)):
+        u = p.u[key]
+        m = msgs(5, key.encode())
+        write_spool(u, mbox(m))
+        session(p.c, u)
+        gone = m.pop(1)
+        m.append(sized(9, b"new " + key.encode(), len(gone) + extra))
+        rewrite_in_place(u.path, mbox(m))
+        if extra == 0:
+            t.eq(len(mbox(m)), len(mbox(msgs(5, key.encode()))),
+                 "%s.%s-size-unchanged" % (p.mode, key))
+        judge(p, "%s.%s" % (p.mode, key), u, m, mbox(m))
+
+    u = p.u["reorder"]
+    m = msgs(5, b"reorder")
+    write_spool(u, mbox(m))
+    session(p.c, u)
+    m[0], m[2] = m[2], m[0]
+    rewrite_in_place(u.path, mbox(m))
+    judge(p, p.mode + ".reorder", u, m, mbox(m))
+
+    u = p.u["from-line"]
+    m = msgs(5, b"from-line")
+    write_spool(u, mbox(m))
+    session(p.c, u)
+    froms = [P.FROM_LINE] * 5
+    froms[2] = P.FROM_LINE.replace(b"01:05:34", b"01:05:35")
+    rewrite_in_place(u.path, mbox(m, froms))
+    judge(p, p.mode + ".from-line", u, m, mbox(m, froms))
+
+
+def replaced(p):
+    """A new file at the spool's name."""
+    u = p.u["copy-rename"]
+    m = msgs(5, b"copy-rename")
+    write_spool(u, mbox(m))
+    session(p.c, u)
+    replace_by_rename(u, mbox(m))
+    judge(p, p.mode + ".copy-rename-same-content", u, m, mbox(m))
+
+    # Other content, same size and mtime, a new inode.
+    u = p.u["copy-other"]
+    m = msgs(5, b"copy-other")
+    write_spool(u, mbox(m))
+    session(p.c, u)
+    st = os.stat(u.path)
+    m[1] = swap_one(m[1], b"Subject: copy-other 2\n", b"Subject: copy-otheR 2\n")
+    m[3] = swap_one(m[3], b"token-4-copy-other\n", b"token-4-copy-otheR\n")
+    replace_by_rename(u, mbox(m), (st.st_atime_ns, st.st_mtime_ns))
+    judge(p, p.mode + ".copy-other-content", u, m, mbox(m))
+
+    # Removed and written again: ext4 and tmpfs hand out the freed inode
+    # number again, so name, inode number, size and mtime may all match.
+    u = p.u["inode-reuse"]
+    m = msgs(5, b"inode-reuse")
+    write_spool(u, mbox(m))
+    session(p.c, u)
+    st = os.stat(u.path)
+    m[2] = swap_one(m[2], b"token-3-inode-reuse\n", b"token-3-inode-reusE\n")
+    os.unlink(u.path)
+    write_spool(u, mbox(m))
+    os.utime(u.path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    reused = os.stat(u.path).st_ino == st.st_ino
+    pre = p.mode + ".inode-reuse" + ("" if reused else "-new-number")
+    judge(p, pre, u, m, mbox(m))
+
+
+def emptied(p):
+    u = p.u["truncate"]
+    m = msgs(4, b"truncate")
+    write_spool(u, mbox(m))
+    session(p.c, u)
+    os.truncate(u.path, 0)
+    judge(p, p.mode + ".truncated-to-0", u, [], b"")
+    new = [msg(7, b"after-truncate")]
+    P.deliver(u.path, new[0])
+    judge(p, p.mode + ".delivered-after-truncate", u, new, mbox(new))
+
+    u = p.u["remove"]
+    m = msgs(4, b"remove")
+    write_spool(u, mbox(m))
+    session(p.c, u)
+    os.unlink(u.path)
+    judge(p, p.mode + ".removed", u, [], b"")
+    st = os.lstat(u.path)
+    t.check(stat.S_ISREG(st.st_mode) and st.st_uid == u.uid,
+            p.mode + ".removed-recreated-empty", "%o %d" % (st.st_mode, st.st_uid))
+    m = msgs(4, b"remove")
+    m[0] = swap_one(m[0], b"token-1-remove\n", b"token-1-removE\n")
+    write_spool(u, mbox(m))
+    judge(p, p.mode + ".removed-then-delivered", u, m, mbox(m))
+
+    # Junk of the same size in the same inode, times put back.
+    u = p.u["junk"]
+    m = msgs(4, b"junk")
+    good = mbox(m)
+    write_spool(u, good)
+    session(p.c, u)
+    junk = (b"Received: by example.org\nnot a mailbox\n" * 1000)[:len(good)]
+    rewrite_in_place(u.path, junk)
+    pre = p.mode + ".junk"
+    s, ref = judge(p, pre, u, None, junk)
+    t.check(len(s.replies) > 2 and s.replies[2].startswith(b"-ERR") and
+            b"Unable to process From lines" in s.replies[2],
+            pre + "-refused", s.replies[2:3])
+    rewrite_in_place(u.path, good, keep_times=False)
+    judge(p, pre + "-then-mbox-again", u, m, good)
+
+
+def own_update(p):
+    """The session that wrote the cache deletes: the next one sees that."""
+    u = p.u["own-dele"]
+    m = msgs(5, b"own-dele")
+    write_spool(u, mbox(m))
+    s = session(p.c, u, dele=[2])
+    pre = p.mode + ".own-dele"
+    t.check(s.quit is not None and s.quit.startswith(b"+OK"), pre + "-quit",
+            s.replies[-1:])
+    del m[1]
+    judge(p, pre, u, m, mbox(m))
+
+
+def dele_after_change(p):
+    """The first session after a change behind the cache's back deletes
+    one message: exactly that one goes."""
+    pre = p.mode + ".dele-after-"
+
+    def run(key, m, change, want, k):
+        u = p.u[key]
+        write_spool(u, mbox(m))
+        session(p.c, u)
+        data = change(u)
+        s = session(p.c, u, dele=[k])
+        served(pre + key + "-served", s, want)
+        t.check(s.quit is not None and s.quit.startswith(b"+OK"),
+                pre + key + "-quit", s.replies[-1:])
+        left = want[:k - 1] + want[k:]
+        t.eq(read(u.path), mbox(left), pre + key + "-exactly-one-gone")
+        t.check(data is not None, pre + key + "-changed")
+        judge(p, pre + key + "-next", u, left, mbox(left))
+
+    m = msgs(5, b"dele-edit")
+    e = list(m)
+    e[1] = swap_one(e[1], b"Subject: dele-edit 2\n", b"Subject: dele-ediT 2\n")
+
+    def edit(u):
+        rewrite_in_place(u.path, mbox(e))
+        return True
+    run("dele-edit", m, edit, e, 3)
+
+    m = msgs(5, b"dele-reorder")
+    r = [m[2], m[1], m[0], m[3], m[4]]
+
+    def reorder(u):
+        rewrite_in_place(u.path, mbox(r))
+        return True
+    run("dele-reorder", m, reorder, r, 1)
+
+    m = msgs(5, b"dele-replace")
+    n = [m[0], m[2], m[3], m[4], sized(9, b"dele-replace-new", len(m[1]))]
+
+    def replace(u):
+        rewrite_in_place(u.path, mbox(n))
+        return True
+    run("dele-replace", m, replace, n, 4)
+
+
+# ---------------------------------------------------------------- bad caches
+
+def rebuilt(u, bad):
+    """After a session, the path holds a proper cache again, not the bad
+    bytes."""
+    ok, detail = is_cache_file(u)
+    if ok and cache_bytes(u) == bad:
+        return False, "the bad bytes are still there"
+    return ok, detail
+
+
+def write_cache(u, data):
+    """New bytes in the cache file in place (owner and mode kept)."""
+    fd = os.open(u.cache, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def corrupt(p):
+    """Regular files with bad contents, one after another: each session
+    must serve what the reference serves and leave a proper cache."""
+    pre = p.mode + ".corrupt-"
+    u = p.u["corrupt"]
+    m = msgs(5, b"corrupt")
+    spool = mbox(m)
+    write_spool(u, spool)
+    ref = session(p.r, u)
+    served(pre + "reference", ref, m)
+    session(p.c, u)
+    ok, detail = is_cache_file(u)
+    if not cache_check(ok, pre + "cache-written", detail) or not HAVE_CACHE:
+        return
+
+    # Another user's cache, of another mailbox.
+    o = p.u["other-user"]
+    om = msgs(3, b"other-user")
+    write_spool(o, mbox(om))
+    session(p.c, o)
+    other = cache_bytes(o)
+    rnd = random.Random(20260103)
+
+    kinds = [
+        ("truncated-0", lambda d: b""),
+        ("truncated-1", lambda d: d[:1]),
+        ("truncated-7", lambda d: d[:7]),
+        ("truncated-half", lambda d: d[:len(d) // 2]),
+        ("truncated-all-but-1", lambda d: d[:-1]),
+        ("random-same-length", lambda d: bytes(rnd.getrandbits(8)
+                                               for _ in d)),
+        ("junk-appended", lambda d: d + b"junk\n" * 20),
+        ("twice", lambda d: d + d),
+        ("other-users", lambda d: other),
+    ]
+    for name, fn in kinds:
+        good = cache_bytes(u)
+        bad = fn(good)
+        write_cache(u, bad)
+        mark = p.c.log_mark()
+        s = session(p.c, u)
+        same(pre + name + "-as-no-cache", s, ref)
+        ok, detail = rebuilt(u, bad)
+        t.check(ok, pre + name + "-rebuilt", detail)
+        logged(pre + name, p.c, mark)
+    t.eq(read(u.path), spool, pre + "spool-kept")
+
+    # 2 GiB, the valid cache followed by a hole.
+    good = cache_bytes(u)
+    os.truncate(u.cache, GIB2)
+    s = session(p.c, u)
+    same(pre + "sparse-2GiB-as-no-cache", s, ref)
+    ok, detail = is_cache_file(u)
+    t.check(ok and os.path.getsize(u.cache) < GIB2, pre + "sparse-2GiB-rebuilt",
+            detail + " size %d" % os.path.getsize(u.cache))
+
+    # Single bit flips spread over the file, one session each; each
+    # session's rebuilt cache is the next one's to flip.
+    wrong, kept, n = [], [], 50
+    for i in range(n):
+        good = cache_bytes(u)
+        if not good:
+            wrong.append((i, "no cache to flip"))
+            break
+        pos = i * (len(good) - 1) // (n - 1)
+        bad = bytearray(good)
+        bad[pos] ^= 1 << (i % 8)
+        write_cache(u, bytes(bad))
+        s = session(p.c, u)
+        if s.replies != ref.replies:
+            wrong.append((pos, i % 8, first_diff_detail(s.replies,
+                                                        ref.replies)))
+        ok, detail = rebuilt(u, bytes(bad))
+        if not ok:
+            kept.append((pos, i % 8, detail))
+    t.check(not wrong, pre + "bit-flips-as-no-cache", wrong[:5])
+    t.check(not kept, pre + "bit-flips-rebuilt", kept[:10])
+    t.eq(read(u.path), spool, pre + "bit-flips-spool-kept")
+
+
+def replay(p):
+    """An older cache of the same user, valid when it was written, put
+    back after the spool changed in place (same size, times put back)."""
+    pre = p.mode + ".old-cache-"
+    u = p.u["replay"]
+    m = msgs(5, b"replay")
+    write_spool(u, mbox(m))
+    session(p.c, u)
+    old = cache_bytes(u)
+    m[3] = swap_one(m[3], b"Subject: replay 4\n", b"Subject: replaY 4\n")
+    rewrite_in_place(u.path, mbox(m))
+    session(p.c, u)
+    if HAVE_CACHE and os.path.isfile(u.cache):
+        write_cache(u, old)
+    judge(p, pre + "put-back", u, m, mbox(m))
+
+
+def logged(name, srv, mark):
+    """The session that met a bad cache says so in the log."""
+    text = srv.log_since(mark)
+    return cache_check(any("cache" in l.lower() for l in text.splitlines()),
+                       name + "-logged", text[-1000:])
+
+
+def snapshot(path):
+    """What is at a path: type, inode, owner, mode, mtime, link target,
+    bytes of a regular file."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    data = None
+    if stat.S_ISREG(st.st_mode):
+        with open(path, "rb") as f:
+            data = f.read(1 << 20)
+    link = os.readlink(path) if stat.S_ISLNK(st.st_mode) else None
+    return (stat.S_IFMT(st.st_mode), st.st_ino, st.st_uid,
+            stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns, link, data)
+
+
+def bad_objects(p):
+    """Things at the cache path that are not a cache to trust.  Each:
+    the session is right and ends; a symlink's target is not changed or
+    created; what is left is the object untouched or a proper cache; a
+    second session is right; once the object is gone, a session leaves a
+    proper cache."""
+    victim_dir = os.path.join(p.c.dir, "victims")
+    os.mkdir(victim_dir, 0o755)
+    kinds = ["sym-user", "sym-root", "sym-dangling", "sym-zero",
+             "directory", "fifo", "socket", "other-uid", "mode-0666",
+             "mode-0620"]
+    for kind in kinds:
+        pre = "%s.%s-" % (p.mode, kind)
+        u = p.u[kind]
+        m = msgs(4, kind.encode())
+        spool = mbox(m)
+        write_spool(u, spool)
+        ref = session(p.r, u)
+        session(p.c, u)
+        good = cache_bytes(u)
+        remove_any(u.cache)
+        watch = None
+        sock = None
+        if kind == "sym-user":
+            watch = os.path.join(victim_dir, kind)
+            P.write_file(watch, good or b"a cache\n", u.uid, P.VIRT_GID, 0o600)
+            os.symlink(watch, u.cache)
+        elif kind == "sym-root":
+            watch = os.path.join(victim_dir, kind)
+            P.write_file(watch, b"precious\n", 0, 0, 0o644)
+            os.symlink(watch, u.cache)
+        elif kind == "sym-dangling":
+            watch = os.path.join(victim_dir, kind)
+            os.symlink(watch, u.cache)
+        elif kind == "sym-zero":
+            os.symlink("/dev/zero", u.cache)
+        elif kind == "directory":
+            os.mkdir(u.cache, 0o700)
+            os.chown(u.cache, u.uid, P.VIRT_GID)
+        elif kind == "fifo":
+            os.mkfifo(u.cache, 0o600)
+            os.chown(u.cache, u.uid, P.VIRT_GID)
+        elif kind == "socket":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.bind(u.cache)
+            sock.listen(1)
+            os.chown(u.cache, u.uid, P.VIRT_GID)
+            os.chmod(u.cache, 0o600)
+        elif kind == "other-uid":
+            P.write_file(u.cache, good, OTHER_UID, P.VIRT_GID, 0o600)
+        elif kind == "mode-0666":
+            P.write_file(u.cache, good, u.uid, P.VIRT_GID, 0o666)
+        elif kind == "mode-0620":
+            P.write_file(u.cache, good, u.uid, P.VIRT_GID, 0o620)
+        obj = snapshot(u.cache)
+        target = snapshot(watch) if watch else None
+        try:
+            mark = p.c.log_mark()
+            s = session(p.c, u)
+            same(pre + "as-no-cache", s, ref)
+            t.eq(read(u.path), spool, pre + "spool-kept")
+            if watch:
+                t.eq(snapshot(watch), target, pre + "target-untouched")
+            left = snapshot(u.cache)
+            ok, detail = is_cache_file(u)
+            cache_check(left == obj or ok, pre + "left-untouched-or-proper",
+                        "before %s, after %s" % (P.short(obj[:7]),
+                                                 P.short(left and left[:7])))
+            logged(pre[:-1], p.c, mark)
+            s = session(p.c, u)
+            same(pre + "second-session-as-no-cache", s, ref)
+            if watch:
+                t.eq(snapshot(watch), target, pre + "target-untouched-2")
+        finally:
+            if sock is not None:
+                sock.close()
+        if not is_cache_file(u)[0]:
+            remove_any(u.cache)
+        s = session(p.c, u)
+        same(pre + "after-removal-as-no-cache", s, ref)
+        check_cache_file(pre + "after-removal-rebuilt", u)
+
+
+# ---------------------------------------------------------------- no cache
+
+def no_cache_files(p):
+    """The reference (cache-dir = none) wrote no cache anywhere."""
+    names = set(u.name for u in p.u.values())
+    found = []
+    for top in (p.r.dir, DEFAULT_DIR):
+        for d, dirs, files in os.walk(top):
+            found += [os.path.join(d, f) for f in files + dirs if f in names]
+    for path in (os.path.join(p.r.dir, "none"), "/none",
+                 os.path.join(p.r.chroot, "none")):
+        if os.path.lexists(path):
+            found.append(path)
+    cache_check(not found, p.mode + ".no-cache-files-with-none", found)
+    if not DEFAULT_DIR_EXISTED:
+        cache_check(not os.path.lexists(DEFAULT_DIR),
+                    p.mode + ".default-dir-not-made-with-none")
+
+
+def run_mode(mode):
+    p = Pair(mode)
+    p.start()
+    if HAVE_CACHE:
+        st = os.lstat(p.cachedir)
+        t.check(stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and
+                stat.S_IMODE(st.st_mode) == 0o711,
+                mode + ".cache-dir-created-root-0711",
+                "mode %o uid %d" % (st.st_mode, st.st_uid))
+    else:
+        t.skip(mode + ".cache-dir-created-root-0711",
+               "popsepd has no cache-dir option")
+    for fn in (unchanged, append, in_place, rewrites, replaced, emptied,
+               own_update, dele_after_change, corrupt, replay, bad_objects):
+        t.run("%s.%s" % (mode, fn.__name__), fn, p)
+    no_cache_files(p)
+    p.c.check_log_clean(mode + ".log-clean")
+    p.r.check_log_clean(mode + ".reference-log-clean")
+    p.c.stop()
+    p.r.stop()
+
+
+# ---------------------------------------------------------------- start-up
+
+def try_start(srv, cachedir, umask=-1):
+    """Start popsepd -d with this cache-dir: ("started", log) once it
+    serves (then stopped), or (exit status, log)."""
+    srv.options["cache-dir"] = cachedir
+    srv.write_config()
+    log = os.path.join(srv.dir, "start.log")
+    with open(log, "wb") as f:
+        proc = subprocess.Popen(
+            [P.POPSEPD, "-d", "-f", srv.conf], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=f, start_new_session=True,
+            cwd=srv.dir, umask=umask)
+    try:
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            text = read(log).decode("utf-8", "replace")
+            if proc.poll() is not None:
+                return proc.returncode, read(log).decode("utf-8", "replace")
+            if "started" in text and P.listening(srv.port):
+                return "started", text
+            time.sleep(0.02)
+        return "neither started nor exited", read(log).decode("utf-8",
+                                                              "replace")
+    finally:
+        P.stop_process(proc)
+
+
+def startup():
+    srv = P.Server(t, "cache-startup", tls=False, cleartext="always")
+    base = os.path.join(srv.dir, "c")
+    os.mkdir(base, 0o755)
+    if not HAVE_CACHE:
+        t.skip("startup", "popsepd has no cache-dir option")
+        return
+    n = [0]
+
+    def fresh():
+        n[0] += 1
+        return os.path.join(base, "d%d" % n[0])
+
+    # Missing: made, root's, 0711, whatever the umask.
+    for umask in (0o022, 0o077, 0o000):
+        d = fresh()
+        rc, log = try_start(srv, d, umask)
+        name = "startup-missing-made-umask-%03o" % umask
+        t.eq(rc, "started", name + "-starts")
+        st = os.lstat(d) if os.path.lexists(d) else None
+        t.check(st is not None and stat.S_ISDIR(st.st_mode) and
+                st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o711, name,
+                st and "mode %o uid %d" % (st.st_mode, st.st_uid))
+
+    # Acceptable directories start.
+    for mode in (0o711, 0o755, 0o700):
+        d = fresh()
+        os.mkdir(d)
+        os.chmod(d, mode)
+        rc, log = try_start(srv, d)
+        t.eq(rc, "started", "startup-root-%03o-starts" % mode)
+
+    def refused(name, d, keep=None):
+        rc, log = try_start(srv, d)
+        t.check(isinstance(rc, int) and rc != 0 and "cache-dir" in log,
+                "startup-refuses-" + name, "status %s: %s" % (rc, log[-600:]))
+
+    good = fresh()
+    os.mkdir(good, 0o711)
+    os.chmod(good, 0o711)
+    link = fresh()
+    os.symlink(good, link)
+    before = snapshot(good)
+    refused("symlink", link)
+    t.eq(snapshot(good), before, "startup-symlink-target-untouched")
+    t.eq(os.listdir(good), [], "startup-symlink-target-empty")
+
+    link = fresh()
+    target = fresh()
+    os.symlink(target, link)
+    refused("dangling-symlink", link)
+    t.check(not os.path.lexists(target), "startup-dangling-target-not-made")
+
+    for name, mode, uid in (("group-writable", 0o771, 0),
+                            ("other-writable", 0o713, 0),
+                            ("sticky-world-writable", 0o1777, 0),
+                            ("not-roots", 0o711, P.VIRT_UID)):
+        d = fresh()
+        os.mkdir(d)
+        os.chown(d, uid, 0)
+        os.chmod(d, mode)
+        refused(name, d)
+
+    f = fresh()
+    P.write_file(f, b"not a directory\n", 0, 0, 0o600)
+    refused("regular-file", f)
+    t.eq(read(f), b"not a directory\n", "startup-regular-file-untouched")
+
+
+if not HAVE_CACHE:
+    t.skip("cache-dir-option", "this popsepd rejects cache-dir")
+for mode in ("server", "drop"):
+    t.run(mode, run_mode, mode)
+t.run("startup", startup)
+t.done()
