@@ -284,6 +284,24 @@ sw_uidl(void *arg, struct msg *m)
 	list_common(m, 1);
 }
 
+/*
+ * The pages of the mapped mailbox a command read are dropped from the
+ * worker again (they stay in the page cache): an idle session holds none
+ * of them, whatever the size of the mailbox.
+ */
+static void
+release_map(uint64_t from, uint64_t to)
+{
+	uintptr_t	a, b, pg = (uintptr_t)getpagesize();
+
+	if (sw.mb.map == NULL || to <= from || to > sw.mb.size)
+		return;
+	a = ((uintptr_t)sw.mb.map + (uintptr_t)from) & ~(pg - 1);
+	b = (uintptr_t)sw.mb.map + (uintptr_t)to;
+	if (madvise((void *)a, (size_t)(b - a), MADV_DONTNEED) == -1)
+		log_warn("madvise");
+}
+
 static void
 send_message(uint32_t no, int64_t lines)
 {
@@ -294,6 +312,7 @@ send_message(uint32_t no, int64_t lines)
 	answer(MSG_NS_ANS_MULTI, "%llu octets", (unsigned long long)mm->octets);
 	if (mbox_emit(&sw.mb, no - 1, lines, send_data, NULL) == -1)
 		net_gone();
+	release_map(mm->from, mm->next);
 	answer_type(MSG_NS_ANS_END);
 }
 
@@ -868,6 +887,7 @@ index_mailbox(void)
 		log_warnx("%s", sw.broken);
 	else if (sw.broken != NULL)
 		memset(&sw.mb, 0, sizeof(sw.mb));
+	release_map(0, size);
 }
 
 /*

@@ -530,7 +530,8 @@ mbox_parse(struct mbox *mb, const uint8_t *map, uint64_t size,
 		return -1;
 	}
 	for (m = mb->msgs; m < mb->msgs + mb->n; m++)
-		mbox_digest(map + m->from, m->next - m->from, m->digest);
-	mbox_assign_uids(mb);
+		mbox_digest(map + m->from, m->hdr_end - m->from, m->digest);
+	mbox_assign_uids(mb, 0);
+	mbox_tail_digest(mb, mb->tail);
 	return 0;
 }

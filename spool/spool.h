@@ -74,7 +74,7 @@ struct mbox_msg {
 	uint64_t	 next;		/* start of the next From_ line or EOF */
 	uint64_t	 octets;	/* size as sent: CRLF line ends */
 	int		 deleted;
-	uint8_t		 digest[32];	/* SHA-256 of [from, next) at login */
+	uint8_t		 digest[32];	/* SHA-256 of [from, hdr_end) */
 	char		 uid[UID_LEN_MAX + 1];
 	uint8_t		 uid_flags;	/* MSG_UID_*, set by mbox_assign_uids */
 #define MSG_UID_HEADER	0x01		/* from its X-UIDL header */
@@ -98,7 +98,9 @@ struct mbox {
 	 */
 	uint64_t	 start;
 	size_t		 hidden;	/* messages in [0, start): 0 or 1 */
+	uint8_t		 tail[32];	/* mbox_tail_digest() at login */
 };
+#define MBOX_TAIL_LEN	4096		/* bytes of the end tail[] covers */
 
 /* Output of a message in wire form: called with at most MSG_DATA_CHUNK. */
 typedef int (*mbox_out_fn)(void *, const uint8_t *, size_t);
@@ -151,9 +153,10 @@ int	mbox_compact(const struct mbox *, int, int, uint64_t, uint64_t *,
 int	mbox_kept_pieces(const struct mbox *, size_t, int, int, size_t,
 	    struct jpiece **, size_t *, uint8_t **, const char **);
 size_t	mbox_first_edit(const struct mbox *, int);
+int	mbox_unchanged(const struct mbox *, size_t);
+void	mbox_tail_digest(const struct mbox *, uint8_t *);
 
-void	mbox_uid(const uint8_t *, size_t, char *);
 void	mbox_digest(const uint8_t *, size_t, uint8_t *);
-void	mbox_assign_uids(struct mbox *);
+void	mbox_assign_uids(struct mbox *, size_t);
 
 #endif /* POPSEP_SPOOL_H */
