@@ -463,3 +463,39 @@ mbox_compact(const struct mbox *mb, int fd, int jfd, uint64_t cur_size,
 	return mbox_update_inplace(mb, &f, 0, cur_size, no_commit, NULL,
 	    new_size_r, why);
 }
+
+/*
+ * The index of the mailbox as a successful in-place update left it: the
+ * kept messages, each moved back by the bytes deleted before it (mail
+ * that arrived during the session follows them, not indexed).  Returns
+ * -1, mb unusable, if the update wrote header lines into a message: its
+ * offsets are then not worth working out, and the next login indexes
+ * again.
+ */
+int
+mbox_after_update(struct mbox *mb, int opts)
+{
+	struct mbox_msg	*m;
+	uint64_t	 shift = 0, a, b;
+	size_t		 i, k = 0, first = mbox_first_edit(mb, opts);
+	char		 text[EDIT_MAX];
+
+	for (i = 0; i < mb->n; i++) {
+		m = &mb->msgs[i];
+		if (m->deleted) {
+			shift += m->next - m->from;
+			continue;
+		}
+		if (i >= first && msg_edit(mb, m, opts, &a, &b, text) > 0)
+			return -1;
+		m->from -= shift;
+		m->body -= shift;
+		m->hdr_end -= shift;
+		m->end -= shift;
+		m->next -= shift;
+		m->retrieved = 0;
+		mb->msgs[k++] = *m;
+	}
+	mb->n = k;
+	return 0;
+}

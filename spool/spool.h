@@ -57,6 +57,7 @@ int	spool_journal_commit(int, const char *);
 void	spool_journal_remove(const char *);
 void	spool_journal_set_aside(const char *);
 int	spool_lock(int, const char *, pid_t, struct spool_lock *);
+int	spool_cache_open(const char *, const char *, uid_t, gid_t);
 int	spool_lock_retarget(struct spool_lock *, pid_t);
 int	bull_state_path(const char *, const char *, char *, size_t);
 long	bull_last_seen(const char *, uid_t, int *);
@@ -106,6 +107,8 @@ struct mbox {
 typedef int (*mbox_out_fn)(void *, const uint8_t *, size_t);
 
 int	mbox_parse(struct mbox *, const uint8_t *, uint64_t, const char **);
+int	mbox_parse_more(struct mbox *, const uint8_t *, uint64_t, uint64_t,
+	    const char **);
 int	mbox_emit(const struct mbox *, size_t, int64_t, mbox_out_fn, void *);
 void	mbox_free(struct mbox *);
 /* spool/journal.c: the crash-safe update of the spool and the drop. */
@@ -157,6 +160,13 @@ int	mbox_unchanged(const struct mbox *, size_t);
 void	mbox_tail_digest(const struct mbox *, uint8_t *);
 
 void	mbox_digest(const uint8_t *, size_t, uint8_t *);
-void	mbox_assign_uids(struct mbox *, size_t);
+/* spool/cache.c: the start-up cache. */
+struct stat;
+int	cache_load(int, struct mbox *, const uint8_t *, uint64_t,
+	    const struct stat *, uint64_t *, uint64_t *, const char **);
+void	cache_store(int, const struct mbox *, int, const struct stat *);
+void	cache_clear(int);
+int	mbox_after_update(struct mbox *, int);
+int	mbox_assign_uids(struct mbox *, size_t);
 
 #endif /* POPSEP_SPOOL_H */

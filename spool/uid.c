@@ -73,42 +73,89 @@ digest_uid(const uint8_t *md, char *uid)
  * suffixed id is checked against every other id in constant time: mail
  * content chooses X-UIDL values, including ones that look like our
  * suffixes ("d", "d.2", "d"), and must not make two messages share an id.
+ * Each slot keeps a 64-bit key of its id; ids are compared only when
+ * keys are equal.
  */
-struct uid_set {
-	size_t	*slot;		/* message index + 1, 0 = empty */
-	size_t	 mask;
+struct uid_slot {
+	uint64_t	key;
+	size_t		msg;		/* message index + 1, 0 = empty */
 };
 
-static uint64_t
-uid_hash(const char *s)
-{
-	uint64_t	h = 1469598103934665603ULL;
+struct uid_set {
+	struct uid_slot	*slot;
+	size_t		 mask;
+};
 
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * The key of an id string: for the UID_HEX lower-case hex digits a
+ * digest gives, their first 64 bits (so a digest id's key is read off
+ * its digest, below, without looking at the string); otherwise FNV-1a.
+ * Equal strings always have equal keys, whichever way they were made.
+ */
+static uint64_t
+uid_key_str(const char *s)
+{
+	uint64_t	h = 1469598103934665603ULL, k = 0;
+	size_t		i;
+	int		v;
+
+	for (i = 0; i < UID_HEX && (v = hexval(s[i])) != -1; i++)
+		if (i < 16)
+			k = k << 4 | (uint64_t)v;
+	if (i == UID_HEX && s[i] == '\0')
+		return k;
 	while (*s != '\0')
 		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
 	return h;
 }
 
-/* The message that has id uid, or SIZE_MAX. */
-static size_t
-set_find(const struct uid_set *set, const struct mbox *mb, const char *uid)
+static uint64_t
+uid_key(const struct mbox_msg *m)
 {
-	size_t	i = (size_t)uid_hash(uid) & set->mask;
+	uint64_t	k = 0;
+	size_t		i;
 
-	for (; set->slot[i] != 0; i = (i + 1) & set->mask)
-		if (strcmp(mb->msgs[set->slot[i] - 1].uid, uid) == 0)
-			return set->slot[i] - 1;
+	if (m->uid_flags != 0)
+		return uid_key_str(m->uid);
+	/* The id is the hex of the digest's first bytes. */
+	for (i = 0; i < 8; i++)
+		k = k << 8 | m->digest[i];
+	return k;
+}
+
+/* The message that has id uid (whose key is key), or SIZE_MAX. */
+static size_t
+set_find(const struct uid_set *set, const struct mbox *mb, const char *uid,
+    uint64_t key)
+{
+	size_t	i = (size_t)(key ^ key >> 29) & set->mask;
+
+	for (; set->slot[i].msg != 0; i = (i + 1) & set->mask)
+		if (set->slot[i].key == key &&
+		    strcmp(mb->msgs[set->slot[i].msg - 1].uid, uid) == 0)
+			return set->slot[i].msg - 1;
 	return SIZE_MAX;
 }
 
 static void
-set_add(struct uid_set *set, const struct mbox *mb, size_t msg)
+set_add(struct uid_set *set, size_t msg, uint64_t key)
 {
-	size_t	i = (size_t)uid_hash(mb->msgs[msg].uid) & set->mask;
+	size_t	i = (size_t)(key ^ key >> 29) & set->mask;
 
-	while (set->slot[i] != 0)
+	while (set->slot[i].msg != 0)
 		i = (i + 1) & set->mask;
-	set->slot[i] = msg + 1;
+	set->slot[i].key = key;
+	set->slot[i].msg = msg + 1;
 }
 
 /*
@@ -132,7 +179,7 @@ suffix(struct mbox *mb, struct uid_set *set, size_t i, size_t *next)
 		memcpy(cand, base, blen);
 		cand[blen] = '\0';
 		strlcat(cand, sfx, sizeof(cand));
-		if (set_find(set, mb, cand) == SIZE_MAX)
+		if (set_find(set, mb, cand, uid_key_str(cand)) == SIZE_MAX)
 			break;
 	}
 	(*next)++;
@@ -141,17 +188,18 @@ suffix(struct mbox *mb, struct uid_set *set, size_t i, size_t *next)
 
 /*
  * Ids for messages first..n-1, those before first already having theirs
- * (from the start-up cache).  A message without an X-UIDL header whose
+ * (from the start-up cache, which must not repeat one: -1 if they do).  A message without an X-UIDL header whose
  * digest id an earlier message has is marked MSG_UID_SHARED: its suffix
  * depends on the earlier copy, so an update that rewrites it writes the
  * id into it (X-UIDL), and deleting the earlier copy cannot renumber it.
  */
-void
+int
 mbox_assign_uids(struct mbox *mb, size_t first)
 {
 	struct mbox_msg	*m;
 	struct uid_set	 set;
 	size_t		*next, i, holder, cap;
+	uint64_t	 key;
 
 	for (i = first; i < mb->n; i++) {
 		m = &mb->msgs[i];
@@ -160,7 +208,7 @@ mbox_assign_uids(struct mbox *mb, size_t first)
 			digest_uid(m->digest, m->uid);
 	}
 	if (mb->n < 2 || first == mb->n)
-		return;
+		return 0;
 	for (cap = 4; cap < 2 * mb->n; cap *= 2)
 		;
 	set.slot = calloc(cap, sizeof(*set.slot));
@@ -168,19 +216,29 @@ mbox_assign_uids(struct mbox *mb, size_t first)
 	if (set.slot == NULL || next == NULL)
 		fatal("%s", __func__);
 	set.mask = cap - 1;
-	for (i = 0; i < first; i++)
-		set_add(&set, mb, i);
+	for (i = 0; i < first; i++) {
+		key = uid_key(&mb->msgs[i]);
+		if (set_find(&set, mb, mb->msgs[i].uid, key) != SIZE_MAX) {
+			free(next);
+			free(set.slot);
+			return -1;
+		}
+		set_add(&set, i, key);
+	}
 	for (i = first; i < mb->n; i++) {
 		m = &mb->msgs[i];
-		if ((holder = set_find(&set, mb, m->uid)) != SIZE_MAX) {
+		key = uid_key(m);
+		if ((holder = set_find(&set, mb, m->uid, key)) != SIZE_MAX) {
 			if (next[holder] < 2)
 				next[holder] = 2;
 			if (!(m->uid_flags & MSG_UID_HEADER))
 				m->uid_flags |= MSG_UID_SHARED;
 			suffix(mb, &set, i, &next[holder]);
+			key = uid_key_str(m->uid);
 		}
-		set_add(&set, mb, i);
+		set_add(&set, i, key);
 	}
 	free(next);
 	free(set.slot);
+	return 0;
 }
