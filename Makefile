@@ -54,6 +54,7 @@ AUTH_SRCS := \
 
 SPOOL_SRCS := \
 	spool/bulletin.c \
+	spool/cache.c \
 	spool/journal.c \
 	spool/lock.c \
 	spool/mbox.c \

@@ -103,6 +103,7 @@ static const struct cfg_enum tls_version_enums[] = {
 static const struct cfg_opt cfg_opts[] = {
 	INT("auth-fail-delay", auth_fail_delay, 0, 60000),
 	STR("bulldir", bulldir),
+	STR("cache-dir", cache_dir),
 	STR("chroot-dir", chroot_dir),
 	ENUM("chunky-writes", chunky, chunky_enums),
 	ENUM("clear-text-password", cleartext, cleartext_enums),
@@ -174,6 +175,7 @@ static int	parse_listen(struct config *, const char *, int,
 static char	*trim(char *);
 static char	*unquote(char *);
 static int	check_dir(const char *, const char *);
+static int	check_cache_dir(const char *);
 static int	is_unsupported(const char *);
 
 void
@@ -193,6 +195,7 @@ cfg_defaults(struct config *c)
 	c->max_bulletins = MAX_BULLETINS_DEFAULT;
 	strlcpy(c->pam_service, "pop3", sizeof(c->pam_service));
 	strlcpy(c->spool_dir, "/var/mail", sizeof(c->spool_dir));
+	strlcpy(c->cache_dir, CACHE_DIR_DEFAULT, sizeof(c->cache_dir));
 	strlcpy(c->chroot_dir, "/var/lib/popsep/empty", sizeof(c->chroot_dir));
 	strlcpy(c->privsep_user, "_popsep", sizeof(c->privsep_user));
 	strlcpy(c->key_user, "_popsepkey", sizeof(c->key_user));
@@ -251,6 +254,42 @@ check_dir(const char *name, const char *path)
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "popsepd: %s %s: not a directory\n", name, path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * cache-dir: "none", or an absolute path that is, if it exists, a
+ * directory (not a symbolic link) owned by root and writable only by
+ * root, since the monitor creates each user's cache there as root and
+ * trusts that no one else can put a file in its place.  A missing one is
+ * created at start-up (priv_prepare_cache_dir()).
+ */
+static int
+check_cache_dir(const char *path)
+{
+	struct stat	st;
+
+	if (strcmp(path, "none") == 0)
+		return 0;
+	if (path[0] != '/') {
+		fprintf(stderr, "popsepd: cache-dir must be an absolute path or "
+		    "\"none\": %s\n", path);
+		return -1;
+	}
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		fprintf(stderr, "popsepd: cache-dir %s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		fprintf(stderr, "popsepd: cache-dir %s: must be a directory "
+		    "(not a symbolic link) owned by root and writable only by "
+		    "root\n", path);
 		return -1;
 	}
 	return 0;
@@ -549,7 +588,8 @@ cfg_finish(struct config *c)
 			return -1;
 		}
 	if (check_dir("temp-dir", c->temp_dir) == -1 ||
-	    check_dir("bulldir", c->bulldir) == -1)
+	    check_dir("bulldir", c->bulldir) == -1 ||
+	    check_cache_dir(c->cache_dir) == -1)
 		return -1;
 	if (strchr(c->home_dir_mail, '/') != NULL ||
 	    strcmp(c->home_dir_mail, "..") == 0 ||

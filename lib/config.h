@@ -93,6 +93,7 @@ struct config {
 	char		 group_server_mode[64];	/* in place for this group */
 	char		 group_no_server_mode[64];	/* temp drop for it */
 	char		 temp_dir[CFG_PATH_MAX];	/* "" = the mailbox's */
+	char		 cache_dir[CFG_PATH_MAX];	/* "none" = no cache */
 	int		 update_on_abort;
 	int		 update_status_headers;	/* Status:, X-UIDL: */
 	int		 fast_update;	/* -F; always in place */

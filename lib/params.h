@@ -45,6 +45,7 @@
 #define SPOOL_MSGS_MAX		1000000	/* messages in one mailbox */
 #define SPOOL_READ_CHUNK	(256 * 1024)
 #define UID_LEN_MAX		70	/* RFC 1939 7. */
+#define CACHE_DIR_DEFAULT	"/var/cache/popsep"	/* cache-dir */
 #define LOCK_TRIES		10	/* dot-lock attempts, one a second */
 #define LOCK_EMPTY_GRACE_SECS	5	/* a dot-lock naming no pid, then stale */
 #define LOCK_REFRESH_SECS	30	/* touch a held dot-lock this often */

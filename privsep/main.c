@@ -180,6 +180,7 @@ main(int argc, char *argv[])
 	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)
 		fatalx("OpenSSL initialisation failed");
 	priv_prepare_chroot(cf.chroot_dir);
+	priv_prepare_cache_dir(cf.cache_dir);
 	check_users(&cf);
 	if (cf.inetd)
 		inetd_main(&cf);

@@ -387,7 +387,7 @@ server_mode_for(const struct auth_result *res)
 static int
 start_spool(const struct auth_result *res, int *result, const char **text)
 {
-	int	ns[2], ms[2], ro = -1, drop_ro = -1;
+	int	ns[2], ms[2], ro = -1, drop_ro = -1, cache = -1;
 	pid_t	pid, me = getpid();
 
 	strlcpy(mon.mailbox, res->mailbox, sizeof(mon.mailbox));
@@ -422,6 +422,10 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 			goto fail;
 		}
 	}
+	/* The drop is a new file at each login: a cache would not hold. */
+	if (mon.drop_fd == -1 && strcmp(mon.s->cf->cache_dir, "none") != 0)
+		cache = spool_cache_open(mon.s->cf->cache_dir, mon.user,
+		    res->uid, res->gid);
 	if (msg_socketpair(ns) == -1 || msg_socketpair(ms) == -1)
 		fatal("socketpair");
 	if ((pid = fork()) == -1)
@@ -433,7 +437,7 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		close(mon.mbox_fd);
 		if (mon.drop_fd != -1)
 			close(mon.drop_fd);
-		spool_main(mon.s->cf, res->uid, res->gid, ro, drop_ro,
+		spool_main(mon.s->cf, res->uid, res->gid, ro, drop_ro, cache,
 		    ns[1], ms[1]);
 		/* NOTREACHED */
 	}
@@ -441,6 +445,8 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 	close(ns[1]);
 	close(ms[1]);
 	close(ro);
+	if (cache != -1)
+		close(cache);
 	if (drop_ro != -1)
 		close(drop_ro);
 	mon.spool_fd = ms[0];
@@ -1002,7 +1008,8 @@ start_recovery(void)
 		close(mon.mbox_fd);
 		if (mon.drop_fd != -1)
 			close(mon.drop_fd);
-		spool_main(mon.s->cf, mon.uid, mon.gid, -1, -1, -1, ms[1]);
+		spool_main(mon.s->cf, mon.uid, mon.gid, -1, -1, -1, -1,
+		    ms[1]);
 		/* NOTREACHED */
 	}
 	close(ms[1]);

@@ -98,6 +98,29 @@ priv_prepare_chroot(const char *dir)
 }
 
 /*
+ * The directory of the start-up caches (cache-dir): created if missing,
+ * mode 0711 (the monitor opens files in it by name; no one lists it),
+ * and then it must be a directory owned by root that only root writes.
+ */
+void
+priv_prepare_cache_dir(const char *dir)
+{
+	struct stat	st;
+
+	if (strcmp(dir, "none") == 0)
+		return;
+	make_parents(dir);
+	if (mkdir(dir, 0711) == -1 && errno != EEXIST)
+		fatal("mkdir %s", dir);
+	if (lstat(dir, &st) == -1)
+		fatal("stat %s", dir);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		fatalx("cache-dir %s: must be a directory owned by root and "
+		    "writable only by root", dir);
+}
+
+/*
  * A dropped process logs through a channel, never to a file: standard
  * input, output and error become /dev/null, so it holds no descriptor but
  * its sockets (and the spool worker its mailbox).  The sanitizer build

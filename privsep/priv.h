@@ -32,6 +32,7 @@ struct priv_user {
 
 int	priv_lookup(const char *, struct priv_user *);
 void	priv_prepare_chroot(const char *);
+void	priv_prepare_cache_dir(const char *);
 void	priv_drop(const char *, const struct priv_user *);
 void	priv_no_new_privs(void);
 void	priv_die_with_parent(pid_t);

@@ -45,7 +45,7 @@ void	session_setup_socket(struct session *);
 __attribute__((noreturn)) void monitor_main(struct session *);
 __attribute__((noreturn)) void netchild_main(struct session *, int);
 __attribute__((noreturn)) void spool_main(const struct config *, uid_t,
-	    gid_t, int, int, int, int);
+		    gid_t, int, int, int, int, int);
 __attribute__((noreturn)) void master_main(struct config *);
 __attribute__((noreturn)) void inetd_main(struct config *);
 void	close_all_but(const int *, size_t);

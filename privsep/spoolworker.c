@@ -59,6 +59,7 @@ struct spoolworker {
 	int		 rw_drop;
 	int		 journal_fd;	/* of the update in progress */
 	int		 bull_fd;	/* new bulletins to append at login */
+	int		 cache_fd;	/* the start-up cache, or -1 */
 	struct mbox	 mb;		/* of the drop in temp-drop mode */
 	const char	*broken;	/* why the mailbox cannot be served */
 	struct msg	 in;
@@ -284,6 +285,24 @@ sw_uidl(void *arg, struct msg *m)
 	list_common(m, 1);
 }
 
+/*
+ * The pages of the mapped mailbox a command read are dropped from the
+ * worker again (they stay in the page cache): an idle session holds none
+ * of them, whatever the size of the mailbox.
+ */
+static void
+release_map(uint64_t from, uint64_t to)
+{
+	uintptr_t	a, b, pg = (uintptr_t)getpagesize();
+
+	if (sw.mb.map == NULL || to <= from || to > sw.mb.size)
+		return;
+	a = ((uintptr_t)sw.mb.map + (uintptr_t)from) & ~(pg - 1);
+	b = (uintptr_t)sw.mb.map + (uintptr_t)to;
+	if (madvise((void *)a, (size_t)(b - a), MADV_DONTNEED) == -1)
+		log_warn("madvise");
+}
+
 static void
 send_message(uint32_t no, int64_t lines)
 {
@@ -294,6 +313,7 @@ send_message(uint32_t no, int64_t lines)
 	answer(MSG_NS_ANS_MULTI, "%llu octets", (unsigned long long)mm->octets);
 	if (mbox_emit(&sw.mb, no - 1, lines, send_data, NULL) == -1)
 		net_gone();
+	release_map(mm->from, mm->next);
 	answer_type(MSG_NS_ANS_END);
 }
 
@@ -850,24 +870,57 @@ sw_quit(void *arg, struct msg *m)
 
 /* ---------------------------------------------------------- login */
 
+/*
+ * Index the mailbox (the drop in temp-drop mode), from the start-up cache
+ * and the mail that arrived since if the cache holds, else whole; then
+ * leave the index in the cache for the next login.
+ */
 static void
 index_mailbox(void)
 {
-	uint64_t	size;
-	int		fd = sw.drop_fd != -1 ? sw.drop_fd : sw.mbox_fd;
+	struct stat	 st;
+	const char	*cwhy;
+	uint64_t	 size, pos, csize;
+	int		 fd = sw.drop_fd != -1 ? sw.drop_fd : sw.mbox_fd;
+	int		 cached = 0;
 	void		*map = NULL;
 
-	size = file_size(fd);
+	if (fstat(fd, &st) == -1)
+		fatal("fstat");
+	size = (uint64_t)st.st_size;
 	if (size > 0) {
 		map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
 		if (map == MAP_FAILED)
 			fatal("mmap mailbox");
 	}
-	if (sw.broken == NULL &&
-	    mbox_parse(&sw.mb, map, size, &sw.broken) == -1)
-		log_warnx("%s", sw.broken);
-	else if (sw.broken != NULL)
+	if (sw.broken != NULL) {
 		memset(&sw.mb, 0, sizeof(sw.mb));
+		release_map(0, size);
+		return;
+	}
+	if (size > 0 && cache_load(sw.cache_fd, &sw.mb, map, size, &st, &pos,
+	    &csize, &cwhy) == 1) {
+		cached = 1;
+		if (pos < size && mbox_parse_more(&sw.mb, map, size, pos,
+		    &sw.broken) == -1) {
+			log_info("start-up cache: cannot be continued; "
+			    "indexing the whole mailbox");
+			sw.broken = NULL;
+			cached = 0;
+		}
+	} else if (cwhy != NULL && size > 0)
+		log_info("start-up cache %s: indexing the whole mailbox", cwhy);
+	if (!cached && mbox_parse(&sw.mb, map, size, &sw.broken) == -1) {
+		log_warnx("%s", sw.broken);
+		cache_clear(sw.cache_fd);
+	} else {
+		log_debug("indexed %zu messages, %llu bytes, %s", sw.mb.n,
+		    (unsigned long long)size, cached ? "from the start-up "
+		    "cache and the mail after it" : "whole");
+		if (!cached || csize != size)
+			cache_store(sw.cache_fd, &sw.mb, fd, &st);
+	}
+	release_map(0, size);
 }
 
 /*
@@ -938,24 +991,25 @@ login_locked(void)
 
 void
 spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
-    int drop_fd, int net_fd, int mon_fd)
+    int drop_fd, int cache_fd, int net_fd, int mon_fd)
 {
 	struct priv_user	 u = { uid, gid };
 	const struct msg_handler *h;
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen;
 	pid_t			 parent;
-	int			 keep[5] = { STDERR_FILENO, mbox_fd, net_fd,
-				    mon_fd, drop_fd };
+	int			 keep[6] = { STDERR_FILENO, mbox_fd, net_fd,
+				    mon_fd, drop_fd, cache_fd };
 	int			 rc;
 
 	log_procname("spool");
-	close_all_but(keep, 5);
+	close_all_but(keep, 6);
 	sw.cf = cf;
 	sw.net_fd = net_fd;
 	sw.mon_fd = mon_fd;
 	sw.mbox_fd = mbox_fd;
 	sw.drop_fd = drop_fd;
+	sw.cache_fd = cache_fd;
 	sw.rw_mbox = sw.rw_drop = sw.journal_fd = sw.bull_fd = -1;
 	/* Load the digest before the sandbox forbids opening its config. */
 	if (EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL) != 1)

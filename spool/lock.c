@@ -27,7 +27,8 @@
  * flock(2), is held for the whole session and keeps a second POP3 session
  * of the same mailbox out (see spool_claim()).  Also creates, names,
  * removes and sets aside the update journal (spool/journal.c) next to the
- * mailbox.
+ * mailbox, and opens the user's start-up cache (spool/cache.c) for the
+ * worker.
  */
 
 #include <sys/file.h>
@@ -119,6 +120,69 @@ spool_open(const char *path, uid_t uid, gid_t gid, int *fd_r,
 	}
 	*fd_r = fd;
 	return 0;
+}
+
+/*
+ * The start-up cache of a user: DIR/USER, a regular file with one link
+ * owned by the user, mode 0600, in a directory only root writes (checked
+ * at start-up), created here as root and given to the user.  Anything
+ * else found at that name (a symbolic link, a FIFO, a file of another
+ * owner or mode, a second link) is not used but removed and replaced:
+ * only the monitor makes files there.  A directory stays, and the session
+ * has no cache.  Returns a read-write descriptor for the spool worker, or
+ * -1 (no cache; never an error for the session).  The user name is the
+ * authenticated one; one that is not a plain file name gets no cache.
+ */
+int
+spool_cache_open(const char *dir, const char *user, uid_t uid, gid_t gid)
+{
+	struct stat	st;
+	char		path[1024];
+	int		fd, tries;
+
+	if (user[0] == '\0' || strchr(user, '/') != NULL ||
+	    strcmp(user, ".") == 0 || strcmp(user, "..") == 0 ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, user) >=
+	    sizeof(path))
+		return -1;
+	for (tries = 0; tries < 2; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC, 0600);
+		if (fd == -1) {
+			if (errno == ELOOP && tries == 0 && unlink(path) == 0) {
+				log_warnx("start-up cache %s: a symbolic link; "
+				    "replaced", path);
+				continue;
+			}
+			log_warn("start-up cache %s", path);
+			return -1;
+		}
+		if (fstat(fd, &st) == -1) {
+			log_warn("start-up cache %s: fstat", path);
+			close(fd);
+			return -1;
+		}
+		if (S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == 0 &&
+		    st.st_size == 0 && uid != 0 && (fchown(fd, uid, gid) == -1 ||
+		    fchmod(fd, 0600) == -1)) {
+			log_warn("start-up cache %s: fchown", path);
+			close(fd);
+			return -1;
+		}
+		if (S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+		    (st.st_uid == uid || (st.st_uid == 0 && st.st_size == 0)) &&
+		    (st.st_mode & 077) == 0)
+			return fd;
+		close(fd);
+		if (S_ISDIR(st.st_mode) || tries > 0 || unlink(path) == -1) {
+			log_warnx("start-up cache %s: not a regular file of uid "
+			    "%u with mode 0600; no cache", path, (unsigned)uid);
+			return -1;
+		}
+		log_warnx("start-up cache %s: not a regular file of uid %u with "
+		    "mode 0600; replaced", path, (unsigned)uid);
+	}
+	return -1;
 }
 
 /*

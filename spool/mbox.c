@@ -258,14 +258,69 @@ mbox_first_edit(const struct mbox *mb, int opts)
 }
 
 /*
+ * Whether every message from first on is still where it was indexed: its
+ * From_ line and header block hold the same bytes at the same offset
+ * (the digest the parser took), and the bytes before the indexed end of
+ * the file are the same (mb->tail).  That is what makes the stale
+ * offsets safe to use.  An update removes exactly the ranges [from,
+ * next) of the deleted messages, writes header lines at hdr_end of the
+ * messages it edits, and moves everything else as it is now.  Another
+ * program can change the file between login and QUIT by appending to it
+ * (delivery), which moves nothing, or by rewriting it (a mail reader, an
+ * administrator).  A rewrite that adds, removes or resizes a message
+ * moves every boundary after the change, and so changes the bytes found
+ * at the next message's offset (a From_ line and a header block that
+ * hold the envelope, the Received trace, the date and the Message-ID of
+ * one delivery), or, after the last message, the bytes before the
+ * indexed end.  A rewrite that keeps every boundary (a byte changed in
+ * place inside a body) makes no offset wrong, and the update copies the
+ * changed bytes as they are.  A cryptographic digest of every byte of
+ * every message at login would cost as much as reading the mailbox
+ * twice; this costs the headers, once at login and once at QUIT.
+ */
+int
+mbox_unchanged(const struct mbox *mb, size_t first)
+{
+	const struct mbox_msg	*m;
+	uint8_t			 digest[32];
+	size_t			 i;
+
+	for (i = first; i < mb->n; i++) {
+		m = &mb->msgs[i];
+		mbox_digest(mb->map + m->from, m->hdr_end - m->from, digest);
+		if (memcmp(digest, m->digest, sizeof(digest)) != 0)
+			return 0;
+	}
+	if (first < mb->n) {
+		mbox_tail_digest(mb, digest);
+		if (memcmp(digest, mb->tail, sizeof(digest)) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* SHA-256 of the indexed file's last bytes, within its last message. */
+void
+mbox_tail_digest(const struct mbox *mb, uint8_t *out)
+{
+	uint64_t	len = 0;
+
+	if (mb->n > 0)
+		len = mb->size - mb->msgs[mb->n - 1].from;
+	if (len > MBOX_TAIL_LEN)
+		len = MBOX_TAIL_LEN;
+	mbox_digest(mb->map + mb->size - len, (size_t)len, out);
+}
+
+/*
  * The kept messages from message first on, as ranges of src (the file mb
  * indexes) and the header lines the update writes into them (in *mem_r,
  * to be freed after the update), in an array with room for extra more
- * pieces.  Every message from first on must still hold what was indexed
- * at login, byte for byte (bytes before it are not rewritten): another
+ * pieces.  Every message from first on must still be where it was
+ * indexed (mbox_unchanged(); bytes before it are not rewritten): another
  * program may have changed the file under the locks (a mail reader
  * removing a message, say), and moving data by stale offsets would then
- * destroy mail nobody deleted.  If anything differs, the answer is -1 and
+ * destroy mail nobody deleted.  If anything moved, the answer is -1 and
  * nothing is to be changed.
  */
 int
@@ -275,20 +330,16 @@ mbox_kept_pieces(const struct mbox *mb, size_t first, int src, int opts,
 {
 	const struct mbox_msg	*m;
 	struct jpiece		*p;
-	uint8_t			 digest[32], *mem = NULL;
+	uint8_t			*mem = NULL;
 	uint64_t		 a, b;
 	size_t			 i, len, used = 0;
 
 	*n_r = 0;
 	*mem_r = NULL;
 	/* The map covers mb->size bytes; the caller checked the file. */
-	for (i = first; i < mb->n; i++) {
-		mbox_digest(mb->map + mb->msgs[i].from, mb->msgs[i].next -
-		    mb->msgs[i].from, digest);
-		if (memcmp(digest, mb->msgs[i].digest, sizeof(digest)) != 0) {
-			*why = "mailbox changed during the session";
-			return -1;
-		}
+	if (!mbox_unchanged(mb, first)) {
+		*why = "mailbox changed during the session";
+		return -1;
 	}
 	p = reallocarray(NULL, 3 * (mb->n - first) + extra, sizeof(*p));
 	if (first < mb->n)
@@ -328,6 +379,22 @@ no_commit(void *arg)
 	return 0;
 }
 
+static int
+truncate_at(int fd, uint64_t w, uint64_t *new_size_r, const char **why)
+{
+	if (ftruncate(fd, (off_t)w) == -1) {
+		log_warn("update: ftruncate the mailbox");
+		*why = "cannot truncate the mailbox";
+		return -1;
+	}
+	if (fsync(fd) == -1) {
+		/* Cut, maybe not yet on disk: what the client asked for. */
+		log_warn("update: fsync the mailbox");
+	}
+	*new_size_r = w;
+	return 0;
+}
+
 /*
  * Remove the deleted messages in place, through the update journal
  * (spool/journal.c): the new tail, kept messages after the first deleted
@@ -359,6 +426,16 @@ mbox_update_inplace(const struct mbox *mb, const struct jfiles *f, int opts,
 	    why) == -1)
 		return -1;
 	mbox_add_piece(p, &n, JSRC_SPOOL, mb->size, cur_size - mb->size);
+	if (n == 0) {
+		/*
+		 * Nothing kept from the first deleted message on, and no new
+		 * mail: the update is a truncate, which a crash cannot tear.
+		 */
+		free(p);
+		free(mem);
+		return truncate_at(f->spool, mb->msgs[first].from, new_size_r,
+		    why);
+	}
 	memset(&tg, 0, sizeof(tg));
 	tg.kind = JT_SPOOL;
 	tg.w = mb->msgs[first].from;
@@ -385,4 +462,40 @@ mbox_compact(const struct mbox *mb, int fd, int jfd, uint64_t cur_size,
 
 	return mbox_update_inplace(mb, &f, 0, cur_size, no_commit, NULL,
 	    new_size_r, why);
+}
+
+/*
+ * The index of the mailbox as a successful in-place update left it: the
+ * kept messages, each moved back by the bytes deleted before it (mail
+ * that arrived during the session follows them, not indexed).  Returns
+ * -1, mb unusable, if the update wrote header lines into a message: its
+ * offsets are then not worth working out, and the next login indexes
+ * again.
+ */
+int
+mbox_after_update(struct mbox *mb, int opts)
+{
+	struct mbox_msg	*m;
+	uint64_t	 shift = 0, a, b;
+	size_t		 i, k = 0, first = mbox_first_edit(mb, opts);
+	char		 text[EDIT_MAX];
+
+	for (i = 0; i < mb->n; i++) {
+		m = &mb->msgs[i];
+		if (m->deleted) {
+			shift += m->next - m->from;
+			continue;
+		}
+		if (i >= first && msg_edit(mb, m, opts, &a, &b, text) > 0)
+			return -1;
+		m->from -= shift;
+		m->body -= shift;
+		m->hdr_end -= shift;
+		m->end -= shift;
+		m->next -= shift;
+		m->retrieved = 0;
+		mb->msgs[k++] = *m;
+	}
+	mb->n = k;
+	return 0;
 }

@@ -54,6 +54,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "params.h"
 #include "spool.h"
 
@@ -100,8 +101,8 @@ static void	scan_body(const struct scan *, struct mbox_msg *, uint64_t);
 static void	scan_mmdf(const struct scan *, struct mbox_msg *, uint64_t);
 static struct mbox_msg *new_msg(struct mbox *, uint64_t);
 static void	end_msg(struct mbox *, const struct hdr *);
-static int	parse_from(struct scan *, const char **);
-static int	parse_mmdf(struct scan *, const char **);
+static int	parse_from(struct scan *, uint64_t, const char **);
+static int	parse_mmdf(struct scan *, uint64_t, const char **);
 static void	refuse(struct mbox *);
 
 /*
@@ -435,13 +436,13 @@ end_msg(struct mbox *mb, const struct hdr *h)
 	mb->n--;
 }
 
-/* A mailbox of From_ separators; the first line is one. */
+/* A mailbox of From_ separators from pos, a message's start. */
 static int
-parse_from(struct scan *sc, const char **why)
+parse_from(struct scan *sc, uint64_t pos, const char **why)
 {
 	struct mbox_msg	*m;
 	struct hdr	 h;
-	uint64_t	 pos = 0, hend;
+	uint64_t	 hend;
 
 	while (pos < sc->size) {
 		if ((m = new_msg(sc->mb, pos)) == NULL) {
@@ -465,11 +466,11 @@ parse_from(struct scan *sc, const char **why)
  * line.
  */
 static int
-parse_mmdf(struct scan *sc, const char **why)
+parse_mmdf(struct scan *sc, uint64_t pos, const char **why)
 {
 	struct mbox_msg	*m;
 	struct hdr	 h;
-	uint64_t	 pos = 0, le, hend;
+	uint64_t	 le, hend;
 
 	while (pos < sc->size) {
 		if ((m = new_msg(sc->mb, pos)) == NULL) {
@@ -501,12 +502,25 @@ refuse(struct mbox *mb)
 	mb->hidden = 0;
 }
 
+/* Digests and ids of the messages from first on, and the file's end. */
+static int
+finish(struct mbox *mb, size_t first)
+{
+	struct mbox_msg	*m;
+
+	for (m = mb->msgs + first; m < mb->msgs + mb->n; m++)
+		mbox_digest(mb->map + m->from, m->hdr_end - m->from, m->digest);
+	if (mbox_assign_uids(mb, first) == -1)
+		return -1;
+	mbox_tail_digest(mb, mb->tail);
+	return 0;
+}
+
 int
 mbox_parse(struct mbox *mb, const uint8_t *map, uint64_t size,
     const char **why)
 {
 	struct scan	 sc;
-	struct mbox_msg	*m;
 	int		 rc;
 
 	memset(mb, 0, sizeof(*mb));
@@ -524,13 +538,45 @@ mbox_parse(struct mbox *mb, const uint8_t *map, uint64_t size,
 		return -1;
 	}
 	mb->mmdf = sc.mmdf;
-	rc = sc.mmdf ? parse_mmdf(&sc, why) : parse_from(&sc, why);
+	rc = sc.mmdf ? parse_mmdf(&sc, 0, why) : parse_from(&sc, 0, why);
 	if (rc == -1) {
 		refuse(mb);
 		return -1;
 	}
-	for (m = mb->msgs; m < mb->msgs + mb->n; m++)
-		mbox_digest(map + m->from, m->next - m->from, m->digest);
-	mbox_assign_uids(mb);
+	if (finish(mb, 0) == -1)
+		bug("%s: ids of a fresh index repeat", __func__);
+	return 0;
+}
+
+/*
+ * Continue an index that ends at pos (a message's start, where the first
+ * mb->n messages end: the start-up cache) over the file as it is now,
+ * map of size bytes.  The format, mb->start and mb->hidden are those of
+ * the cached index.  Returns 0, or -1 if the index cannot be continued
+ * (too many messages, or the cached ids repeat): then mb is emptied and
+ * the caller indexes the whole file again.
+ */
+int
+mbox_parse_more(struct mbox *mb, const uint8_t *map, uint64_t size,
+    uint64_t pos, const char **why)
+{
+	struct scan	sc;
+	size_t		first = mb->n;
+	int		rc;
+
+	if (pos > size || (first > 0 && mb->msgs[first - 1].next != pos))
+		bug("%s: the index does not end at %llu", __func__,
+		    (unsigned long long)pos);
+	mb->map = map;
+	mb->size = size;
+	sc.mb = mb;
+	sc.map = map;
+	sc.size = size;
+	sc.mmdf = mb->mmdf;
+	rc = sc.mmdf ? parse_mmdf(&sc, pos, why) : parse_from(&sc, pos, why);
+	if (rc == -1 || finish(mb, first) == -1) {
+		refuse(mb);
+		return -1;
+	}
 	return 0;
 }

@@ -57,6 +57,7 @@ int	spool_journal_commit(int, const char *);
 void	spool_journal_remove(const char *);
 void	spool_journal_set_aside(const char *);
 int	spool_lock(int, const char *, pid_t, struct spool_lock *);
+int	spool_cache_open(const char *, const char *, uid_t, gid_t);
 int	spool_lock_retarget(struct spool_lock *, pid_t);
 int	bull_state_path(const char *, const char *, char *, size_t);
 long	bull_last_seen(const char *, uid_t, int *);
@@ -74,7 +75,7 @@ struct mbox_msg {
 	uint64_t	 next;		/* start of the next From_ line or EOF */
 	uint64_t	 octets;	/* size as sent: CRLF line ends */
 	int		 deleted;
-	uint8_t		 digest[32];	/* SHA-256 of [from, next) at login */
+	uint8_t		 digest[32];	/* SHA-256 of [from, hdr_end) */
 	char		 uid[UID_LEN_MAX + 1];
 	uint8_t		 uid_flags;	/* MSG_UID_*, set by mbox_assign_uids */
 #define MSG_UID_HEADER	0x01		/* from its X-UIDL header */
@@ -98,12 +99,16 @@ struct mbox {
 	 */
 	uint64_t	 start;
 	size_t		 hidden;	/* messages in [0, start): 0 or 1 */
+	uint8_t		 tail[32];	/* mbox_tail_digest() at login */
 };
+#define MBOX_TAIL_LEN	4096		/* bytes of the end tail[] covers */
 
 /* Output of a message in wire form: called with at most MSG_DATA_CHUNK. */
 typedef int (*mbox_out_fn)(void *, const uint8_t *, size_t);
 
 int	mbox_parse(struct mbox *, const uint8_t *, uint64_t, const char **);
+int	mbox_parse_more(struct mbox *, const uint8_t *, uint64_t, uint64_t,
+	    const char **);
 int	mbox_emit(const struct mbox *, size_t, int64_t, mbox_out_fn, void *);
 void	mbox_free(struct mbox *);
 /* spool/journal.c: the crash-safe update of the spool and the drop. */
@@ -151,9 +156,17 @@ int	mbox_compact(const struct mbox *, int, int, uint64_t, uint64_t *,
 int	mbox_kept_pieces(const struct mbox *, size_t, int, int, size_t,
 	    struct jpiece **, size_t *, uint8_t **, const char **);
 size_t	mbox_first_edit(const struct mbox *, int);
+int	mbox_unchanged(const struct mbox *, size_t);
+void	mbox_tail_digest(const struct mbox *, uint8_t *);
 
-void	mbox_uid(const uint8_t *, size_t, char *);
 void	mbox_digest(const uint8_t *, size_t, uint8_t *);
-void	mbox_assign_uids(struct mbox *);
+/* spool/cache.c: the start-up cache. */
+struct stat;
+int	cache_load(int, struct mbox *, const uint8_t *, uint64_t,
+	    const struct stat *, uint64_t *, uint64_t *, const char **);
+void	cache_store(int, const struct mbox *, int, const struct stat *);
+void	cache_clear(int);
+int	mbox_after_update(struct mbox *, int);
+int	mbox_assign_uids(struct mbox *, size_t);
 
 #endif /* POPSEP_SPOOL_H */

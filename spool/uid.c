@@ -18,8 +18,12 @@
  * previous server (Qpopper) wrote, so clients of a migrated site do not
  * fetch everything again; otherwise its id is a digest of its From_ line
  * and headers, which no update changes.  Ids are unique within the
- * mailbox: a repeated id gets ".2", ".3", ... in mailbox order.  Input is
- * mail content, hence hostile; the digest bounds it.
+ * mailbox and given in mailbox order: a message whose id an earlier
+ * message already has gets ".2", ".3", ..., the lowest suffix no earlier
+ * message uses.  So a message's id depends only on the messages before
+ * it, and mail appended later never changes an id already given (the
+ * start-up cache relies on it).  Input is mail content, hence hostile:
+ * the work per message stays bounded however ids are chosen.
  */
 
 #include <stdio.h>
@@ -33,7 +37,11 @@
 
 #define UID_HEX	32	/* 128 bits of SHA-256 */
 
-/* What a message was at login, to tell at QUIT whether it still is. */
+/*
+ * The digest of a message's From_ line and header block, [from, hdr_end):
+ * its id when it has no X-UIDL header, and at QUIT the proof that the
+ * message indexed at that offset is still there (spool/mbox.c).
+ */
 void
 mbox_digest(const uint8_t *p, size_t len, uint8_t *out)
 {
@@ -47,17 +55,12 @@ mbox_digest(const uint8_t *p, size_t len, uint8_t *out)
 	journal_progress_message();
 }
 
-void
-mbox_uid(const uint8_t *p, size_t len, char *uid)
+static void
+digest_uid(const uint8_t *md, char *uid)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen;
-	size_t			 i;
+	static const char	hex[] = "0123456789abcdef";
+	size_t			i;
 
-	if (EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen * 2 < UID_HEX)
-		fatalx("%s: SHA-256 failed", __func__);
 	for (i = 0; i < UID_HEX / 2; i++) {
 		uid[2 * i] = hex[md[i] >> 4];
 		uid[2 * i + 1] = hex[md[i] & 0xf];
@@ -65,151 +68,177 @@ mbox_uid(const uint8_t *p, size_t len, char *uid)
 	uid[UID_HEX] = '\0';
 }
 
-static const struct mbox *sort_mb;
+/*
+ * The ids in use: open addressing over message indexes, so that a
+ * suffixed id is checked against every other id in constant time: mail
+ * content chooses X-UIDL values, including ones that look like our
+ * suffixes ("d", "d.2", "d"), and must not make two messages share an id.
+ * Each slot keeps a 64-bit key of its id; ids are compared only when
+ * keys are equal.
+ */
+struct uid_slot {
+	uint64_t	key;
+	size_t		msg;		/* message index + 1, 0 = empty */
+};
+
+struct uid_set {
+	struct uid_slot	*slot;
+	size_t		 mask;
+};
 
 static int
-uid_cmp(const void *a, const void *b)
+hexval(char c)
 {
-	size_t	ia = *(const size_t *)a, ib = *(const size_t *)b;
-	int	c;
-
-	c = strcmp(sort_mb->msgs[ia].uid, sort_mb->msgs[ib].uid);
-	if (c != 0)
-		return c;
-	return ia < ib ? -1 : ia > ib;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
 }
 
 /*
- * A set of the ids in use, open addressing over message indexes, so that
- * a suffixed id is checked against every other id in constant time: mail
- * content chooses X-UIDL values, including ones that look like our
- * suffixes ("d", "d.2", "d"), and must not make two messages share an id.
+ * The key of an id string: for the UID_HEX lower-case hex digits a
+ * digest gives, their first 64 bits (so a digest id's key is read off
+ * its digest, below, without looking at the string); otherwise FNV-1a.
+ * Equal strings always have equal keys, whichever way they were made.
  */
-struct uid_set {
-	size_t	*slot;		/* message index + 1, 0 = empty */
-	size_t	 mask;
-};
-
 static uint64_t
-uid_hash(const char *s)
+uid_key_str(const char *s)
 {
-	uint64_t	h = 1469598103934665603ULL;
+	uint64_t	h = 1469598103934665603ULL, k = 0;
+	size_t		i;
+	int		v;
 
+	for (i = 0; i < UID_HEX && (v = hexval(s[i])) != -1; i++)
+		if (i < 16)
+			k = k << 4 | (uint64_t)v;
+	if (i == UID_HEX && s[i] == '\0')
+		return k;
 	while (*s != '\0')
 		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
 	return h;
 }
 
-static int
-set_has(const struct uid_set *set, const struct mbox *mb, const char *uid)
+static uint64_t
+uid_key(const struct mbox_msg *m)
 {
-	size_t	i = (size_t)uid_hash(uid) & set->mask;
+	uint64_t	k = 0;
+	size_t		i;
 
-	for (; set->slot[i] != 0; i = (i + 1) & set->mask)
-		if (strcmp(mb->msgs[set->slot[i] - 1].uid, uid) == 0)
-			return 1;
-	return 0;
+	if (m->uid_flags != 0)
+		return uid_key_str(m->uid);
+	/* The id is the hex of the digest's first bytes. */
+	for (i = 0; i < 8; i++)
+		k = k << 8 | m->digest[i];
+	return k;
+}
+
+/* The message that has id uid (whose key is key), or SIZE_MAX. */
+static size_t
+set_find(const struct uid_set *set, const struct mbox *mb, const char *uid,
+    uint64_t key)
+{
+	size_t	i = (size_t)(key ^ key >> 29) & set->mask;
+
+	for (; set->slot[i].msg != 0; i = (i + 1) & set->mask)
+		if (set->slot[i].key == key &&
+		    strcmp(mb->msgs[set->slot[i].msg - 1].uid, uid) == 0)
+			return set->slot[i].msg - 1;
+	return SIZE_MAX;
 }
 
 static void
-set_add(struct uid_set *set, const struct mbox *mb, size_t msg)
+set_add(struct uid_set *set, size_t msg, uint64_t key)
 {
-	size_t	i = (size_t)uid_hash(mb->msgs[msg].uid) & set->mask;
+	size_t	i = (size_t)(key ^ key >> 29) & set->mask;
 
-	while (set->slot[i] != 0)
+	while (set->slot[i].msg != 0)
 		i = (i + 1) & set->mask;
-	set->slot[i] = msg + 1;
+	set->slot[i].key = key;
+	set->slot[i].msg = msg + 1;
 }
 
 /*
- * Give the later copies of a repeated id ".2", ".3", ... (in mailbox
- * order), each the lowest number that no other message uses, the base cut
- * so that the whole stays within UID_LEN_MAX.  One counter per group of
- * equal ids keeps the search linear however the ids were chosen.
+ * Message i's id is taken: give it the lowest ".k" no earlier message
+ * uses, the base cut so that the whole stays within UID_LEN_MAX.  *next
+ * is where the search for this base starts (one counter per base keeps
+ * a mailbox of many copies linear).
  */
 static void
-suffix_group(struct mbox *mb, struct uid_set *set, const size_t *idx,
-    size_t first, size_t end)
+suffix(struct mbox *mb, struct uid_set *set, size_t i, size_t *next)
 {
-	char		 cand[UID_LEN_MAX + 1], suffix[24];
-	const char	*base = mb->msgs[idx[first]].uid;
-	size_t		 i, k = 2, blen;
+	char	 base[UID_LEN_MAX + 1], cand[UID_LEN_MAX + 1], sfx[24];
+	size_t	 blen;
 
-	for (i = first + 1; i < end; i++) {
-		for (;; k++) {
-			snprintf(suffix, sizeof(suffix), ".%zu", k);
-			blen = strlen(base);
-			if (blen + strlen(suffix) > UID_LEN_MAX)
-				blen = UID_LEN_MAX - strlen(suffix);
-			memcpy(cand, base, blen);
-			cand[blen] = '\0';
-			strlcat(cand, suffix, sizeof(cand));
-			if (!set_has(set, mb, cand))
-				break;
-		}
-		k++;
-		strlcpy(mb->msgs[idx[i]].uid, cand, sizeof(mb->msgs[0].uid));
-		set_add(set, mb, idx[i]);
+	strlcpy(base, mb->msgs[i].uid, sizeof(base));
+	for (;; (*next)++) {
+		snprintf(sfx, sizeof(sfx), ".%zu", *next);
+		blen = strlen(base);
+		if (blen + strlen(sfx) > UID_LEN_MAX)
+			blen = UID_LEN_MAX - strlen(sfx);
+		memcpy(cand, base, blen);
+		cand[blen] = '\0';
+		strlcat(cand, sfx, sizeof(cand));
+		if (set_find(set, mb, cand, uid_key_str(cand)) == SIZE_MAX)
+			break;
 	}
+	(*next)++;
+	strlcpy(mb->msgs[i].uid, cand, sizeof(mb->msgs[i].uid));
 }
 
 /*
- * Digest ids shared by several messages (identical headers): their
- * suffixes follow mailbox order, so removing one copy would renumber the
- * later ones.  An update that rewrites such a message writes its id into
- * it (X-UIDL), and the id stays.
+ * Ids for messages first..n-1, those before first already having theirs
+ * (from the start-up cache, which must not repeat one: -1 if they do).  A message without an X-UIDL header whose
+ * digest id an earlier message has is marked MSG_UID_SHARED: its suffix
+ * depends on the earlier copy, so an update that rewrites it writes the
+ * id into it (X-UIDL), and deleting the earlier copy cannot renumber it.
  */
-static void
-mark_shared(struct mbox *mb, const size_t *idx, size_t first, size_t end)
-{
-	size_t	i;
-
-	for (i = first; i < end; i++)
-		if (!(mb->msgs[idx[i]].uid_flags & MSG_UID_HEADER))
-			mb->msgs[idx[i]].uid_flags |= MSG_UID_SHARED;
-}
-
-void
-mbox_assign_uids(struct mbox *mb)
+int
+mbox_assign_uids(struct mbox *mb, size_t first)
 {
 	struct mbox_msg	*m;
 	struct uid_set	 set;
-	size_t		*idx, i, j, cap;
+	size_t		*next, i, holder, cap;
+	uint64_t	 key;
 
-	for (i = 0; i < mb->n; i++) {
+	for (i = first; i < mb->n; i++) {
 		m = &mb->msgs[i];
 		m->uid_flags = m->uid[0] != '\0' ? MSG_UID_HEADER : 0;
 		if (m->uid[0] == '\0')
-			mbox_uid(mb->map + m->from, m->hdr_end - m->from,
-			    m->uid);
+			digest_uid(m->digest, m->uid);
 	}
-	if (mb->n < 2)
-		return;
+	if (mb->n < 2 || first == mb->n)
+		return 0;
 	for (cap = 4; cap < 2 * mb->n; cap *= 2)
 		;
-	idx = reallocarray(NULL, mb->n, sizeof(*idx));
 	set.slot = calloc(cap, sizeof(*set.slot));
-	if (idx == NULL || set.slot == NULL)
+	next = calloc(mb->n, sizeof(*next));
+	if (set.slot == NULL || next == NULL)
 		fatal("%s", __func__);
 	set.mask = cap - 1;
-	for (i = 0; i < mb->n; i++)
-		idx[i] = i;
-	sort_mb = mb;
-	qsort(idx, mb->n, sizeof(*idx), uid_cmp);
-	/* Every first copy keeps its id; they all go in the set first. */
-	for (i = 0; i < mb->n; i++)
-		if (i == 0 || strcmp(mb->msgs[idx[i]].uid,
-		    mb->msgs[idx[i - 1]].uid) != 0)
-			set_add(&set, mb, idx[i]);
-	for (i = 0; i < mb->n; i = j) {
-		for (j = i + 1; j < mb->n && strcmp(mb->msgs[idx[j]].uid,
-		    mb->msgs[idx[i]].uid) == 0; j++)
-			;
-		if (j - i > 1) {
-			mark_shared(mb, idx, i, j);
-			suffix_group(mb, &set, idx, i, j);
+	for (i = 0; i < first; i++) {
+		key = uid_key(&mb->msgs[i]);
+		if (set_find(&set, mb, mb->msgs[i].uid, key) != SIZE_MAX) {
+			free(next);
+			free(set.slot);
+			return -1;
 		}
+		set_add(&set, i, key);
 	}
+	for (i = first; i < mb->n; i++) {
+		m = &mb->msgs[i];
+		key = uid_key(m);
+		if ((holder = set_find(&set, mb, m->uid, key)) != SIZE_MAX) {
+			if (next[holder] < 2)
+				next[holder] = 2;
+			if (!(m->uid_flags & MSG_UID_HEADER))
+				m->uid_flags |= MSG_UID_SHARED;
+			suffix(mb, &set, i, &next[holder]);
+			key = uid_key_str(m->uid);
+		}
+		set_add(&set, i, key);
+	}
+	free(next);
 	free(set.slot);
-	free(idx);
+	return 0;
 }
