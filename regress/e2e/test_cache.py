@@ -49,6 +49,7 @@ t = P.Test("cache")
 P.need_root()
 
 PASSWORD = "c-pass"
+PASSWORD_HASH = P.hash_password(PASSWORD)
 OTHER_UID = P.VIRT_UID + 1
 SESSION_TIMEOUT = 10        # seconds a reply may take before a FAIL
 DEFAULT_DIR = "/var/cache/popsep"
@@ -58,14 +59,16 @@ GIB2 = 2 * 1024 * 1024 * 1024
 # One virtual user per case, so that a case that goes wrong (a session
 # that hangs and keeps the mailbox claimed) cannot spoil the others.
 CASES = [
-    "unchanged", "append", "append-live", "edit-subject", "edit-body",
-    "edit-append", "replace-same", "replace-more", "reorder", "from-line",
-    "copy-rename", "copy-other", "inode-reuse", "truncate", "remove",
-    "junk", "own-dele", "dele-edit", "dele-reorder", "dele-replace",
-    "corrupt", "other-user", "replay", "sym-user", "sym-root",
-    "sym-dangling", "sym-zero", "directory", "fifo", "socket", "other-uid",
+    "unchanged", "append", "append-live", "copy-rename", "copy-other",
+    "inode-reuse", "inode-reuse-a", "truncate", "remove", "junk",
+    "own-dele", "dele-subject", "dele-swap", "dele-replace",
+    "dele-subject-a", "dele-split-a", "dele-swap-equal-a", "corrupt",
+    "other-user", "replay", "sym-user", "sym-root", "sym-dangling",
+    "sym-zero", "hardlink", "directory", "fifo", "socket", "other-uid",
     "mode-0666", "mode-0620",
-]
+] + ["ch-%s%s" % (name, a) for name in (
+    "subject", "body", "newline", "split", "from-line", "join", "swap-equal",
+    "swap", "replace") for a in ("", "-a")]
 
 
 def knows_cache_dir():
@@ -83,8 +86,11 @@ def knows_cache_dir():
 HAVE_CACHE = knows_cache_dir()
 
 
-def cache_check(cond, name, detail=None):
-    """A check that needs the cache: skipped by a popsepd without it."""
+def cache_check(cond, name, detail=None, p=None):
+    """A check that needs the cache: skipped by a popsepd without it, and
+    not made for a pair p whose mode has no cache."""
+    if p is not None and not p.caches:
+        return True
     if not HAVE_CACHE:
         t.skip(name, "popsepd has no cache-dir option")
         return True
@@ -179,6 +185,8 @@ class Pair:
 
     def __init__(self, mode):
         self.mode = mode
+        # The drop is a new file at each login: no cache in that mode.
+        self.caches = mode == "server"
         opts = {"server-mode": "true" if mode == "server" else "false"}
         self.c = P.Server(t, "cache-" + mode, tls=False, cleartext="always",
                           options=dict(opts))
@@ -196,10 +204,15 @@ class Pair:
         self.u = {}
         for key in CASES:
             name = "popsep-e2e-c-" + key
-            path = self.c.add_virtual_user(name, PASSWORD)
-            self.r.add_virtual_user(name, PASSWORD, mailbox=path)
+            path = os.path.join(self.c.spool, name)
+            for s in (self.c, self.r):
+                s.passwd_lines.append("%s:%s:%d:%d:%s" % (
+                    name, PASSWORD_HASH, P.VIRT_UID, P.VIRT_GID, path))
+                s.users[name] = (PASSWORD, P.VIRT_UID, P.VIRT_GID, path)
             self.u[key] = User(key, name, path,
                                os.path.join(self.cachedir, name))
+        self.c.write_passwd()
+        self.r.write_passwd()
 
     def start(self):
         self.c.start()
@@ -326,9 +339,9 @@ def is_cache_file(u):
                                             st.st_nlink)
 
 
-def check_cache_file(name, u):
+def check_cache_file(p, name, u):
     ok, detail = is_cache_file(u)
-    return cache_check(ok, name, detail)
+    return cache_check(ok, name, detail, p)
 
 
 def cache_bytes(u):
@@ -353,7 +366,7 @@ def unchanged(p):
     write_spool(u, mbox(m))
     pre = p.mode + ".unchanged"
     s1 = session(p.c, u)
-    check_cache_file(pre + "-cache-file-0600", u)
+    check_cache_file(p, pre + "-cache-file-0600", u)
     s2 = session(p.c, u)
     s3 = session(p.c, u)
     ref = session(p.r, u)
@@ -386,64 +399,97 @@ def append(p):
     judge(p, pre, u, m + [new], mbox(m + [new]))
 
 
-def in_place(p):
-    """Same-size edits of an earlier message, times put back."""
-    for key, old, new in (
-            ("edit-subject", b"Subject: edit-subject 2\n",
-             b"Subject: edit-subjecT 2\n"),
-            ("edit-body", b"token-2-edit-body\n", b"token-2-edit-bodY\n")):
-        u = p.u[key]
-        m = msgs(5, key.encode())
-        write_spool(u, mbox(m))
-        session(p.c, u)
-        m[1] = swap_one(m[1], old, new)
-        rewrite_in_place(u.path, mbox(m))
-        judge(p, "%s.%s" % (p.mode, key), u, m, mbox(m))
+# Changes behind the cache's back, each to "message 2" of 40 (message 4
+# is as long as message 2), keeping the size; each is tried alone and
+# together with a new message at the end, and the times are put back.
 
-    # The same edit and an append in one step, the old times put back.
-    u = p.u["edit-append"]
-    m = msgs(5, b"edit-append")
-    write_spool(u, mbox(m))
-    session(p.c, u)
-    m[1] = swap_one(m[1], b"Subject: edit-append 2\n",
-                    b"Subject: edit-appenD 2\n")
-    m.append(msg(6, b"edit-append-new"))
-    rewrite_in_place(u.path, mbox(m))
-    judge(p, p.mode + ".edit-and-append", u, m, mbox(m))
+def ch_subject(m, f, tag):
+    m[1] = swap_one(m[1], b"Subject: %s 2\n" % tag, b"Subject: %s 7\n" % tag)
 
 
-def rewrites(p):
-    """Whole rewrites in place, the size unchanged or larger, the times
-    put back."""
-    for key, extra in (("replace-same", 0), ("replace-more", 300)):
-        u = p.u[key]
-        m = msgs(5, key.encode())
-        write_spool(u, mbox(m))
-        session(p.c, u)
-        gone = m.pop(1)
-        m.append(sized(9, b"new " + key.encode(), len(gone) + extra))
-        rewrite_in_place(u.path, mbox(m))
-        if extra == 0:
-            t.eq(len(mbox(m)), len(mbox(msgs(5, key.encode()))),
-                 "%s.%s-size-unchanged" % (p.mode, key))
-        judge(p, "%s.%s" % (p.mode, key), u, m, mbox(m))
+def ch_body(m, f, tag):
+    m[1] = swap_one(m[1], b"token-2-", b"tokeN-2-")
 
-    u = p.u["reorder"]
-    m = msgs(5, b"reorder")
-    write_spool(u, mbox(m))
-    session(p.c, u)
+
+def ch_newline(m, f, tag):
+    m[1] = swap_one(m[1], b"token-2-", b"toke\n-2-")
+
+
+def ch_split(m, f, tag):
+    """An empty line before a "From " line inside the body: two messages."""
+    a = swap_one(m[1], b">From quoted\nFrom after text\n",
+                 b">From quote\n\nFrom after text\n")
+    i = a.index(b">From quote\n") + len(b">From quote\n")
+    m[1:2] = [a[:i], b""]
+    f[1:2] = [f[1], b"From after text\n"]
+
+
+def ch_from_line(m, f, tag):
+    f[1] = f[1].replace(b"01:05:34", b"01:05:35")
+
+
+def ch_join(m, f, tag):
+    """Message 2's From_ line spoilt: it is part of message 1."""
+    m[0:2] = [m[0] + b"\nX" + f[1][1:] + m[1]]
+    f[0:2] = [f[0]]
+
+
+def ch_swap_equal(m, f, tag):
+    m[1], m[3] = m[3], m[1]
+
+
+def ch_swap(m, f, tag):
     m[0], m[2] = m[2], m[0]
-    rewrite_in_place(u.path, mbox(m))
-    judge(p, p.mode + ".reorder", u, m, mbox(m))
 
-    u = p.u["from-line"]
-    m = msgs(5, b"from-line")
-    write_spool(u, mbox(m))
-    session(p.c, u)
-    froms = [P.FROM_LINE] * 5
-    froms[2] = P.FROM_LINE.replace(b"01:05:34", b"01:05:35")
-    rewrite_in_place(u.path, mbox(m, froms))
-    judge(p, p.mode + ".from-line", u, m, mbox(m, froms))
+
+def ch_replace(m, f, tag):
+    """Message 2 removed, one as long appended."""
+    gone = m.pop(1)
+    f.pop(1)
+    m.append(sized(90, tag + b" new", len(gone)))
+    f.append(P.FROM_LINE)
+
+
+CHANGES = [
+    ("subject", ch_subject), ("body", ch_body), ("newline", ch_newline),
+    ("split", ch_split), ("from-line", ch_from_line), ("join", ch_join),
+    ("swap-equal", ch_swap_equal), ("swap", ch_swap),
+    ("replace", ch_replace),
+]
+
+
+def change_msgs(tag):
+    m = msgs(40, tag)
+    m[3] = sized(4, tag + b" equal", len(m[1]))
+    return m, [P.FROM_LINE] * len(m)
+
+
+def changed(fn, m, f, tag, append):
+    """The messages and From_ lines after the change; the new bytes."""
+    size = len(mbox(m, f))
+    fn(m, f, tag)
+    if len(mbox(m, f)) != size:
+        raise ValueError("change %s resized the mailbox" % fn.__name__)
+    if append:
+        m.append(msg(99, tag + b" appended"))
+        f.append(P.FROM_LINE)
+    return mbox(m, f)
+
+
+def changes(p):
+    for name, fn in CHANGES:
+        for append in (False, True):
+            key = "ch-" + name + ("-a" if append else "")
+            pre = "%s.%s%s" % (p.mode, name, "-and-append" if append else "")
+            u = p.u[key]
+            tag = key.encode()
+            m, f = change_msgs(tag)
+            write_spool(u, mbox(m, f))
+            session(p.c, u)
+            data = changed(fn, m, f, tag, append)
+            rewrite_in_place(u.path, data)
+            s, ref = judge(p, pre, u, m, data)
+            same(pre + "-next-session-as-no-cache", session(p.c, u), ref)
 
 
 def replaced(p):
@@ -467,19 +513,22 @@ def replaced(p):
     judge(p, p.mode + ".copy-other-content", u, m, mbox(m))
 
     # Removed and written again: ext4 and tmpfs hand out the freed inode
-    # number again, so name, inode number, size and mtime may all match.
-    u = p.u["inode-reuse"]
-    m = msgs(5, b"inode-reuse")
-    write_spool(u, mbox(m))
-    session(p.c, u)
-    st = os.stat(u.path)
-    m[2] = swap_one(m[2], b"token-3-inode-reuse\n", b"token-3-inode-reusE\n")
-    os.unlink(u.path)
-    write_spool(u, mbox(m))
-    os.utime(u.path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    reused = os.stat(u.path).st_ino == st.st_ino
-    pre = p.mode + ".inode-reuse" + ("" if reused else "-new-number")
-    judge(p, pre, u, m, mbox(m))
+    # number again, so name, inode number, size and mtime may all match;
+    # also with a new message at the end.
+    for key, append in (("inode-reuse", False), ("inode-reuse-a", True)):
+        u = p.u[key]
+        tag = key.encode()
+        m, f = change_msgs(tag)
+        write_spool(u, mbox(m, f))
+        session(p.c, u)
+        st = os.stat(u.path)
+        data = changed(ch_subject, m, f, tag, append)
+        os.unlink(u.path)
+        write_spool(u, data)
+        os.utime(u.path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        reused = os.stat(u.path).st_ino == st.st_ino
+        pre = "%s.%s%s" % (p.mode, key, "" if reused else "-new-number")
+        judge(p, pre, u, m, data)
 
 
 def emptied(p):
@@ -539,47 +588,31 @@ def own_update(p):
 
 def dele_after_change(p):
     """The first session after a change behind the cache's back deletes
-    one message: exactly that one goes."""
-    pre = p.mode + ".dele-after-"
-
-    def run(key, m, change, want, k):
+    one message: exactly that one goes, byte for byte."""
+    for key, fn, append, k in (
+            ("dele-subject", ch_subject, False, 3),
+            ("dele-swap", ch_swap, False, 1),
+            ("dele-replace", ch_replace, False, 4),
+            ("dele-subject-a", ch_subject, True, 2),
+            ("dele-split-a", ch_split, True, 2),
+            ("dele-swap-equal-a", ch_swap_equal, True, 4)):
+        pre = "%s.%s-dele-%d" % (p.mode, key, k)
         u = p.u[key]
-        write_spool(u, mbox(m))
+        tag = key.encode()
+        m, f = change_msgs(tag)
+        write_spool(u, mbox(m, f))
         session(p.c, u)
-        data = change(u)
+        rewrite_in_place(u.path, changed(fn, m, f, tag, append))
         s = session(p.c, u, dele=[k])
-        served(pre + key + "-served", s, want)
+        served(pre + "-served", s, m)
         t.check(s.quit is not None and s.quit.startswith(b"+OK"),
-                pre + key + "-quit", s.replies[-1:])
-        left = want[:k - 1] + want[k:]
-        t.eq(read(u.path), mbox(left), pre + key + "-exactly-one-gone")
-        t.check(data is not None, pre + key + "-changed")
-        judge(p, pre + key + "-next", u, left, mbox(left))
-
-    m = msgs(5, b"dele-edit")
-    e = list(m)
-    e[1] = swap_one(e[1], b"Subject: dele-edit 2\n", b"Subject: dele-ediT 2\n")
-
-    def edit(u):
-        rewrite_in_place(u.path, mbox(e))
-        return True
-    run("dele-edit", m, edit, e, 3)
-
-    m = msgs(5, b"dele-reorder")
-    r = [m[2], m[1], m[0], m[3], m[4]]
-
-    def reorder(u):
-        rewrite_in_place(u.path, mbox(r))
-        return True
-    run("dele-reorder", m, reorder, r, 1)
-
-    m = msgs(5, b"dele-replace")
-    n = [m[0], m[2], m[3], m[4], sized(9, b"dele-replace-new", len(m[1]))]
-
-    def replace(u):
-        rewrite_in_place(u.path, mbox(n))
-        return True
-    run("dele-replace", m, replace, n, 4)
+                pre + "-quit", s.replies[-1:])
+        del m[k - 1]
+        del f[k - 1]
+        if t.eq(read(u.path), mbox(m, f), pre + "-exactly-that-one-gone"):
+            judge(p, pre + "-next", u, m, mbox(m, f))
+        else:
+            judge(p, pre + "-next", u, None, read(u.path))
 
 
 # ---------------------------------------------------------------- bad caches
@@ -625,7 +658,7 @@ def corrupt(p):
     ref = session(p.r, u)
     served(pre + "reference", ref, m)
     session(p.c, u)
-    check_cache_file(pre + "cache-written", u)
+    check_cache_file(p, pre + "cache-written", u)
 
     # Another user's cache, of another mailbox.
     o = p.u["other-user"]
@@ -654,8 +687,10 @@ def corrupt(p):
         s = session(p.c, u)
         same(pre + name + "-as-no-cache", s, ref)
         ok, detail = rebuilt(u, bad)
-        cache_check(ok, pre + name + "-rebuilt", detail)
-        logged(pre + name, p.c, mark)
+        cache_check(ok, pre + name + "-rebuilt", detail, p)
+        # An empty file is what the daemon leaves when it has no cache.
+        if bad:
+            logged(p, pre + name, mark)
     t.eq(read(u.path), spool, pre + "spool-kept")
 
     # Single bit flips spread over the file, one session each; each
@@ -678,7 +713,7 @@ def corrupt(p):
         if not ok:
             kept.append((pos, i % 8, detail))
     t.check(not wrong, pre + "bit-flips-as-no-cache", wrong[:5])
-    cache_check(not kept, pre + "bit-flips-rebuilt", kept[:10])
+    cache_check(not kept, pre + "bit-flips-rebuilt", kept[:10], p)
     t.eq(read(u.path), spool, pre + "bit-flips-spool-kept")
 
     # 2 GiB: the valid cache followed by a hole.
@@ -689,7 +724,7 @@ def corrupt(p):
     ok, detail = is_cache_file(u)
     size = os.lstat(u.cache).st_size if ok else -1
     cache_check(ok and size < GIB2, pre + "sparse-2GiB-rebuilt",
-                "%s, size %d" % (detail, size))
+                "%s, size %d" % (detail, size), p)
     t.eq(read(u.path), spool, pre + "sparse-2GiB-spool-kept")
 
 
@@ -710,11 +745,13 @@ def replay(p):
     judge(p, pre + "put-back", u, m, mbox(m))
 
 
-def logged(name, srv, mark):
-    """The session that met a bad cache says so in the log."""
-    text = srv.log_since(mark)
-    return cache_check(any("cache" in l.lower() for l in text.splitlines()),
-                       name + "-logged", text[-1000:])
+def logged(p, name, mark):
+    """The session that met a bad cache says so in the log, in more than
+    the line that tells how the mailbox was indexed."""
+    text = p.c.log_since(mark)
+    lines = [l for l in text.splitlines()
+             if "cache" in l.lower() and " indexed " not in l]
+    return cache_check(bool(lines), name + "-logged", text[-1000:], p)
 
 
 def snapshot(path):
@@ -735,13 +772,13 @@ def snapshot(path):
 
 def bad_objects(p):
     """Things at the cache path that are not a cache to trust.  Each:
-    the session is right and ends; a symlink's target is not changed or
-    created; what is left is the object untouched or a proper cache; a
+    the session is right and ends; a symlink's target (or the other name
+    of a hard link) is not changed or created; what is left is the object untouched or a proper cache; a
     second session is right; once the object is gone, a session leaves a
     proper cache."""
     victim_dir = os.path.join(p.c.dir, "victims")
     os.mkdir(victim_dir, 0o755)
-    kinds = ["sym-user", "sym-root", "sym-dangling", "sym-zero",
+    kinds = ["sym-user", "sym-root", "sym-dangling", "sym-zero", "hardlink",
              "directory", "fifo", "socket", "other-uid", "mode-0666",
              "mode-0620"]
     for kind in kinds:
@@ -769,6 +806,10 @@ def bad_objects(p):
             os.symlink(watch, u.cache)
         elif kind == "sym-zero":
             os.symlink("/dev/zero", u.cache)
+        elif kind == "hardlink":
+            watch = os.path.join(victim_dir, kind)
+            P.write_file(watch, good, u.uid, P.VIRT_GID, 0o600)
+            os.link(watch, u.cache)
         elif kind == "directory":
             os.mkdir(u.cache, 0o700)
             os.chown(u.cache, u.uid, P.VIRT_GID)
@@ -801,7 +842,7 @@ def bad_objects(p):
             cache_check(left == obj or ok, pre + "left-untouched-or-proper",
                         "before %s, after %s" % (P.short(obj[:7]),
                                                  P.short(left and left[:7])))
-            logged(pre[:-1], p.c, mark)
+            logged(p, pre[:-1], mark)
             s = session(p.c, u)
             same(pre + "second-session-as-no-cache", s, ref)
             if watch:
@@ -813,7 +854,7 @@ def bad_objects(p):
             remove_any(u.cache)
         s = session(p.c, u)
         same(pre + "after-removal-as-no-cache", s, ref)
-        check_cache_file(pre + "after-removal-rebuilt", u)
+        check_cache_file(p, pre + "after-removal-rebuilt", u)
 
 
 # ---------------------------------------------------------------- no cache
@@ -847,7 +888,7 @@ def run_mode(mode):
     else:
         t.skip(mode + ".cache-dir-created-root-0711",
                "popsepd has no cache-dir option")
-    for fn in (unchanged, append, in_place, rewrites, replaced, emptied,
+    for fn in (unchanged, append, changes, replaced, emptied,
                own_update, dele_after_change, corrupt, replay, bad_objects):
         t.run("%s.%s" % (mode, fn.__name__), fn, p)
     no_cache_files(p)
