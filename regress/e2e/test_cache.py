@@ -107,7 +107,7 @@ def msg(n, tag, lines=None):
     body = b"".join(b"%s line %d of message %d\n" % (tag, i, n)
                     for i in range(lines))
     return P.message(n, b"%s %d" % (tag, n), b"token-%d-%s\n" % (n, tag) +
-                     body + b".dot line\n>From quoted\nFrom after text\n")
+                     b".dot line\n>From quoted\nFrom after text\n" + body)
 
 
 def msgs(n, tag):
@@ -420,7 +420,8 @@ def ch_split(m, f, tag):
     a = swap_one(m[1], b">From quoted\nFrom after text\n",
                  b">From quote\n\nFrom after text\n")
     i = a.index(b">From quote\n") + len(b">From quote\n")
-    m[1:2] = [a[:i], b""]
+    j = a.index(b"From after text\n") + len(b"From after text\n")
+    m[1:2] = [a[:i], a[j:]]
     f[1:2] = [f[1], b"From after text\n"]
 
 
