@@ -768,6 +768,26 @@ edit_opts(void)
 	return sw.cf->update_status_headers ? MBOX_EDIT_STATUS : 0;
 }
 
+/*
+ * After an update in place, the index moved to where the update put the
+ * messages goes to the start-up cache (the mail that arrived during the
+ * session follows them, and is indexed at the next login as new).
+ */
+static void
+cache_after_update(void)
+{
+	struct stat	st;
+
+	if (sw.cache_fd == -1)
+		return;
+	if (sw.drop_fd != -1 || mbox_after_update(&sw.mb, edit_opts()) == -1 ||
+	    fstat(sw.rw_mbox, &st) == -1) {
+		cache_clear(sw.cache_fd);
+		return;
+	}
+	cache_store(sw.cache_fd, &sw.mb, sw.rw_mbox, &st);
+}
+
 /* Whether the session's end must write anything. */
 static int
 must_write(void)
@@ -845,8 +865,11 @@ session_end(int quit)
 		journal_done(sw.journal_fd, MS_JOURNAL_REMOVE);
 	if (rc == 0) {
 		quit_done(MS_QUIT_OK, "");
+		/* Still locked: the monitor unlocks once the worker is gone. */
+		cache_after_update();
 		_exit(0);
 	}
+	cache_clear(sw.cache_fd);
 	log_warnx("update failed: %s", why);
 	if (rc == -1)
 		snprintf(text, sizeof(text), "[SYS/TEMP] Mailbox update failed "

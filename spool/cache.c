@@ -37,13 +37,16 @@
  *		48  u64 start (see struct mbox), u64 hidden
  *		64  u64 number of messages
  *		72  32-byte SHA-256 of the CACHE_LEAD bytes before the last
- *		    message (fewer if the file has fewer)
+ *		    message (fewer if the file has fewer) and of its
+ *		    separator line
  *		104 u64 length of the records, u64 sum of the records
- *		120 u64 sum of bytes 0 to 119
+ *		120 u64 reparse (see struct mbox): where a continued index
+ *		    starts at the latest, UINT64_MAX for nowhere
+ *		128 u64 sum of bytes 0 to 127
  *	records, one per message in mailbox order:
  *		u64 from, body, hdr_end, end, next, octets (struct mbox_msg);
  *		32-byte header digest; u8 id flags (MSG_UID_*); u8 id length,
- *		0 for the id the digest gives; the id's bytes
+ *		0 for the id the digest gives; u8 clen_unused; the id's bytes
  *
  * The sums are 64-bit hashes that catch a torn or damaged file, not an
  * attacker: the only writer besides the worker is the user, whose cache
@@ -57,6 +60,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -64,18 +68,19 @@
 #include "spool.h"
 
 #define CACHE_MAGIC	"PSC1"
-#define CACHE_HDR	128
+#define CACHE_HDR	136
 #define CACHE_MMDF	0x1
-#define CACHE_REC_MIN	(6 * 8 + 32 + 2)
+#define CACHE_REC_MIN	(6 * 8 + 32 + 3)
 #define CACHE_REC_MAX	(CACHE_REC_MIN + UID_LEN_MAX)
 #define CACHE_LEAD	4096		/* bytes before the last message */
+#define CACHE_LEAD_LINE	256		/* and of its separator line */
 #define CACHE_SAMPLES	16		/* headers checked besides the last */
 
 struct cache_hdr {
 	uint32_t	flags;
 	uint64_t	dev, ino, size, ctime_s, ctime_ns, start, hidden, n;
 	uint8_t		lead[32];
-	uint64_t	rec_len, rec_sum;
+	uint64_t	rec_len, rec_sum, reparse;
 };
 
 static void
@@ -113,13 +118,27 @@ sum64(const uint8_t *p, size_t n)
 	return h;
 }
 
-/* SHA-256 of the bytes before the last message: where the index ends. */
+/*
+ * The bytes the parse of every message before the last one depends on
+ * most closely: the CACHE_LEAD bytes before the last message and its
+ * separator line (at most CACHE_LEAD_LINE bytes of it), [*a_r, *b_r).
+ */
 static void
-lead_digest(const struct mbox *mb, uint64_t at, uint8_t *out)
+lead_range(const struct mbox_msg *last, uint64_t *a_r, uint64_t *b_r)
 {
-	uint64_t	len = at < CACHE_LEAD ? at : CACHE_LEAD;
+	*a_r = last->from < CACHE_LEAD ? 0 : last->from - CACHE_LEAD;
+	*b_r = last->body - last->from > CACHE_LEAD_LINE ?
+	    last->from + CACHE_LEAD_LINE : last->body;
+}
 
-	mbox_digest(mb->map + at - len, (size_t)len, out);
+static void
+lead_digest(const struct mbox *mb, const struct mbox_msg *last,
+    uint8_t *out)
+{
+	uint64_t	a, b;
+
+	lead_range(last, &a, &b);
+	mbox_digest(mb->map + a, (size_t)(b - a), out);
 }
 
 static int
@@ -158,12 +177,15 @@ get_hdr(const uint8_t *b, struct cache_hdr *h)
 	memcpy(h->lead, b + 72, 32);
 	h->rec_len = get64(b + 104);
 	h->rec_sum = get64(b + 112);
+	h->reparse = get64(b + 120);
 	if ((h->flags & ~CACHE_MMDF) != 0 || h->size > SPOOL_SIZE_MAX ||
 	    h->start > h->size || h->hidden > 1 ||
 	    (h->hidden == 1) != (h->start > 0) ||
 	    h->n == 0 || h->n > SPOOL_MSGS_MAX ||
 	    h->rec_len < h->n * CACHE_REC_MIN ||
-	    h->rec_len > h->n * CACHE_REC_MAX)
+	    h->rec_len > h->n * CACHE_REC_MAX ||
+	    (h->reparse != UINT64_MAX && (h->reparse < h->start ||
+	    h->reparse >= h->size)))
 		return -1;
 	return 0;
 }
@@ -203,13 +225,16 @@ get_rec(const uint8_t *p, size_t left, uint64_t at, struct mbox_msg *m)
 	memcpy(m->digest, p + 48, 32);
 	m->uid_flags = p[80];
 	len = p[81];
+	m->clen_unused = p[82];
 	if (m->from != at || m->from >= m->body || m->body > m->hdr_end ||
 	    m->hdr_end > m->end || m->end > m->next ||
 	    m->next > SPOOL_SIZE_MAX ||
 	    m->octets > 2 * (m->end - m->body) + 2 ||
 	    (m->uid_flags != 0 && m->uid_flags != MSG_UID_HEADER &&
-	    m->uid_flags != MSG_UID_SHARED) ||
-	    (m->uid_flags == 0) != (len == 0) || len > left - CACHE_REC_MIN)
+	    m->uid_flags != (MSG_UID_HEADER | MSG_UID_SUFFIXED) &&
+	    m->uid_flags != (MSG_UID_SHARED | MSG_UID_SUFFIXED)) ||
+	    (m->uid_flags == 0) != (len == 0) || m->clen_unused > 1 ||
+	    len > left - CACHE_REC_MIN)
 		return 0;
 	if (len > 0) {
 		if (!good_uid(p + CACHE_REC_MIN, len))
@@ -268,9 +293,9 @@ digest_ids(struct mbox *mb)
  * Whether the mailbox (mapped, st its state now) still is what the
  * cached index says, up to the last cached message: the same file
  * (device, inode), no shorter, not rewritten in place (a file of the
- * same size whose ctime moved is indexed again), the same bytes before
- * the last message, and the same header bytes at the first message and
- * at CACHE_SAMPLES more spread over the index.  Delivery only appends;
+ * same size whose ctime moved is indexed again), the same first line,
+ * the same bytes before the last message, and the same header bytes at
+ * the first message and at CACHE_SAMPLES more drawn at random.  Delivery only appends;
  * a rewrite that added, removed or resized a message moves every
  * boundary after it, and so the bytes before the last message.
  */
@@ -278,8 +303,10 @@ static int
 confirmed(const struct mbox *mb, const struct cache_hdr *h,
     const struct stat *st)
 {
-	uint8_t	d[32];
-	size_t	k, i, last = mb->n - 1;
+	struct timespec	ts;
+	uint8_t		d[32];
+	uint64_t	r;
+	size_t		k, i, last = mb->n - 1;
 
 	if ((uint64_t)st->st_dev != h->dev || (uint64_t)st->st_ino != h->ino ||
 	    (uint64_t)st->st_size < h->size)
@@ -288,11 +315,22 @@ confirmed(const struct mbox *mb, const struct cache_hdr *h,
 	    ((uint64_t)st->st_ctim.tv_sec != h->ctime_s ||
 	    (uint64_t)st->st_ctim.tv_nsec != h->ctime_ns))
 		return 0;
-	lead_digest(mb, mb->msgs[last].from, d);
+	/* The first line still says the same format. */
+	if (mb->mmdf ? memcmp(mb->map, "\1\1\1\1", 4) != 0 :
+	    memcmp(mb->map, "From ", 5) != 0)
+		return 0;
+	lead_digest(mb, &mb->msgs[last], d);
 	if (memcmp(d, h->lead, 32) != 0)
 		return 0;
+	/*
+	 * The first message, and others drawn anew at each login, so that
+	 * a change the samples missed once is found by a later one.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
 	for (k = 0; k <= CACHE_SAMPLES && last > 0; k++) {
-		i = k * (last - 1) / CACHE_SAMPLES;
+		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+		i = k == 0 ? 0 : (size_t)((r >> 33) % last);
 		mbox_digest(mb->map + mb->msgs[i].from, mb->msgs[i].hdr_end -
 		    mb->msgs[i].from, d);
 		if (memcmp(d, mb->msgs[i].digest, 32) != 0)
@@ -359,10 +397,24 @@ cache_load(int fd, struct mbox *mb, const uint8_t *map, uint64_t size,
 	if (size == h.size) {
 		/* Unchanged: the whole index holds, ids and all. */
 		*pos_r = size;
+		mb->reparse = h.reparse;
 		mbox_tail_digest(mb, mb->tail);
 	} else {
-		*pos_r = mb->msgs[mb->n - 1].from;
+		/* The last message, and any judged by the file's end. */
 		mb->n--;
+		while (mb->n > 0 && mb->msgs[mb->n].from > h.reparse)
+			mb->n--;
+		if (h.reparse != UINT64_MAX &&
+		    mb->msgs[mb->n].from != h.reparse) {
+			*why_r = "damaged";
+			goto out;
+		}
+		/* Nothing left to keep: the parser judges the format. */
+		*why_r = "out of date";
+		if (mb->n == 0)
+			goto out;
+		*pos_r = mb->msgs[mb->n].from;
+		mb->reparse = UINT64_MAX;
 	}
 	ok = 1;
 	*why_r = NULL;
@@ -399,6 +451,7 @@ put_rec(uint8_t *p, const struct mbox_msg *m, size_t *len_r)
 		memcpy(p + CACHE_REC_MIN, m->uid, len);
 	}
 	p[81] = (uint8_t)len;
+	p[82] = m->clen_unused;
 	*len_r = CACHE_REC_MIN + len;
 }
 
@@ -412,8 +465,8 @@ put_rec(uint8_t *p, const struct mbox_msg *m, size_t *len_r)
 void
 cache_store(int fd, const struct mbox *mb, int mfd, const struct stat *st)
 {
-	uint8_t		*b, lead[CACHE_LEAD];
-	uint64_t	 at, llen;
+	uint8_t		*b, lead[CACHE_LEAD + CACHE_LEAD_LINE];
+	uint64_t	 la, lb;
 	uint32_t	 flags;
 	size_t		 i, len, off = CACHE_HDR;
 
@@ -442,18 +495,18 @@ cache_store(int fd, const struct mbox *mb, int mfd, const struct stat *st)
 	put64(b + 56, mb->hidden);
 	put64(b + 64, mb->n);
 	/* From the file: after an update the map shows the old layout. */
-	at = mb->msgs[mb->n - 1].from;
-	llen = at < CACHE_LEAD ? at : CACHE_LEAD;
-	if (read_all(mfd, lead, (size_t)llen, at - llen) == -1) {
+	lead_range(&mb->msgs[mb->n - 1], &la, &lb);
+	if (read_all(mfd, lead, (size_t)(lb - la), la) == -1) {
 		log_warn("start-up cache: read the mailbox");
 		free(b);
 		cache_clear(fd);
 		return;
 	}
-	mbox_digest(lead, (size_t)llen, b + 72);
+	mbox_digest(lead, (size_t)(lb - la), b + 72);
 	put64(b + 104, off - CACHE_HDR);
 	put64(b + 112, sum64(b + CACHE_HDR, off - CACHE_HDR));
-	put64(b + 120, sum64(b, CACHE_HDR - 8));
+	put64(b + 120, mb->reparse);
+	put64(b + 128, sum64(b, CACHE_HDR - 8));
 	if (pwrite(fd, b, off, 0) != (ssize_t)off ||
 	    ftruncate(fd, (off_t)off) == -1) {
 		log_warn("start-up cache: write");

@@ -468,17 +468,16 @@ mbox_compact(const struct mbox *mb, int fd, int jfd, uint64_t cur_size,
  * The index of the mailbox as a successful in-place update left it: the
  * kept messages, each moved back by the bytes deleted before it (mail
  * that arrived during the session follows them, not indexed).  Returns
- * -1, mb unusable, if the update wrote header lines into a message: its
- * offsets are then not worth working out, and the next login indexes
- * again.
+ * -1, mb unusable, if the update may have written header lines into a
+ * message (its offsets are then not worth working out: the next login
+ * indexes again).  The map is not read: the file may be shorter now.
  */
 int
 mbox_after_update(struct mbox *mb, int opts)
 {
 	struct mbox_msg	*m;
-	uint64_t	 shift = 0, a, b;
-	size_t		 i, k = 0, first = mbox_first_edit(mb, opts);
-	char		 text[EDIT_MAX];
+	uint64_t	 shift = 0, reparse = UINT64_MAX;
+	size_t		 i, k = 0, first = mbox_first_deleted(mb);
 
 	for (i = 0; i < mb->n; i++) {
 		m = &mb->msgs[i];
@@ -486,16 +485,25 @@ mbox_after_update(struct mbox *mb, int opts)
 			shift += m->next - m->from;
 			continue;
 		}
-		if (i >= first && msg_edit(mb, m, opts, &a, &b, text) > 0)
+		/* A suffix follows the copies before it, some now gone. */
+		if (((opts & MBOX_EDIT_STATUS) && m->retrieved) ||
+		    (i > first && (m->uid_flags & MSG_UID_SUFFIXED)))
 			return -1;
+		/*
+		 * A Content-Length that was not believed, or was judged by
+		 * the end of the file, counts into different bytes now.
+		 */
+		if (reparse == UINT64_MAX && (m->clen_unused ||
+		    m->from >= mb->reparse))
+			reparse = m->from - shift;
 		m->from -= shift;
 		m->body -= shift;
 		m->hdr_end -= shift;
 		m->end -= shift;
 		m->next -= shift;
-		m->retrieved = 0;
 		mb->msgs[k++] = *m;
 	}
 	mb->n = k;
+	mb->reparse = reparse;
 	return 0;
 }

@@ -314,6 +314,18 @@ is_separator(const struct scan *sc, uint64_t pos, uint64_t le)
 }
 
 /*
+ * Whether m's Content-Length is believed depends on bytes at or near the
+ * end of the file, which mail appended later changes: the start-up cache
+ * must parse the file again from m on (mb->reparse).
+ */
+static void
+note_open(struct mbox *mb, const struct mbox_msg *m)
+{
+	if (m->from < mb->reparse)
+		mb->reparse = m->from;
+}
+
+/*
  * End m by its Content-Length, if the header holds exactly one, a plain
  * number, and the body it counts (the bytes on disk after the empty line
  * that ends the header, a CRLF counting two) ends at the end of the map
@@ -331,9 +343,13 @@ clen_end(const struct scan *sc, struct mbox_msg *m, const struct hdr *h,
 		return 0;
 	bstart = line_end(sc, hend, sc->size);
 	/* Compared before it is added: no sum can wrap. */
-	if (h->clen > sc->size - bstart)
+	if (h->clen > sc->size - bstart) {
+		note_open(sc->mb, m);
 		return 0;
+	}
 	at = bstart + h->clen;
+	if (sc->size - line_end(sc, at, sc->size) < 5)
+		note_open(sc->mb, m);
 	if (at == sc->size)
 		next = at;
 	else {
@@ -452,8 +468,12 @@ parse_from(struct scan *sc, uint64_t pos, const char **why)
 		m->body = line_end(sc, pos, sc->size);
 		memset(&h, 0, sizeof(h));
 		hend = scan_header(sc, m, &h);
-		if (!clen_end(sc, m, &h, hend))
+		if (!clen_end(sc, m, &h, hend)) {
 			scan_body(sc, m, hend);
+			/* A count not believed might be once the bytes after change. */
+			m->clen_unused = h.nclen == 1 && !h.clen_bad &&
+			    hend < sc->size;
+		}
 		pos = m->next;
 		end_msg(sc->mb, &h);
 	}
@@ -526,6 +546,7 @@ mbox_parse(struct mbox *mb, const uint8_t *map, uint64_t size,
 	memset(mb, 0, sizeof(*mb));
 	mb->map = map;
 	mb->size = size;
+	mb->reparse = UINT64_MAX;
 	if (size == 0)
 		return 0;
 	sc.mb = mb;
@@ -550,7 +571,8 @@ mbox_parse(struct mbox *mb, const uint8_t *map, uint64_t size,
 
 /*
  * Continue an index that ends at pos (a message's start, where the first
- * mb->n messages end: the start-up cache) over the file as it is now,
+ * mb->n messages end, none of which has an open Content-Length: the
+ * start-up cache) over the file as it is now,
  * map of size bytes.  The format, mb->start and mb->hidden are those of
  * the cached index.  Returns 0, or -1 if the index cannot be continued
  * (too many messages, or the cached ids repeat): then mb is emptied and
@@ -569,6 +591,7 @@ mbox_parse_more(struct mbox *mb, const uint8_t *map, uint64_t size,
 		    (unsigned long long)pos);
 	mb->map = map;
 	mb->size = size;
+	mb->reparse = UINT64_MAX;
 	sc.mb = mb;
 	sc.map = map;
 	sc.size = size;

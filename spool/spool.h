@@ -80,7 +80,9 @@ struct mbox_msg {
 	uint8_t		 uid_flags;	/* MSG_UID_*, set by mbox_assign_uids */
 #define MSG_UID_HEADER	0x01		/* from its X-UIDL header */
 #define MSG_UID_SHARED	0x02		/* its digest id is another's too */
+#define MSG_UID_SUFFIXED 0x04		/* ".k" added: an earlier one has it */
 	uint8_t		 retrieved;	/* RETR in this session */
+	uint8_t		 clen_unused;	/* a Content-Length not believed */
 };
 
 struct mbox {
@@ -100,6 +102,12 @@ struct mbox {
 	uint64_t	 start;
 	size_t		 hidden;	/* messages in [0, start): 0 or 1 */
 	uint8_t		 tail[32];	/* mbox_tail_digest() at login */
+	/*
+	 * The first message whose Content-Length was judged by bytes near
+	 * the end of the file (UINT64_MAX if none): new mail appended can
+	 * change where it ends, so a continued index starts there.
+	 */
+	uint64_t	 reparse;
 };
 #define MBOX_TAIL_LEN	4096		/* bytes of the end tail[] covers */
 

@@ -231,6 +231,7 @@ mbox_assign_uids(struct mbox *mb, size_t first)
 		if ((holder = set_find(&set, mb, m->uid, key)) != SIZE_MAX) {
 			if (next[holder] < 2)
 				next[holder] = 2;
+			m->uid_flags |= MSG_UID_SUFFIXED;
 			if (!(m->uid_flags & MSG_UID_HEADER))
 				m->uid_flags |= MSG_UID_SHARED;
 			suffix(mb, &set, i, &next[holder]);

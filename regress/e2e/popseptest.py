@@ -532,6 +532,8 @@ class Server:
             "spool-dir": self.spool,
             "chroot-dir": self.chroot,
             "passwd-file": self.passwd,
+            # Each server its own start-up caches (the daemon creates it).
+            "cache-dir": os.path.join(self.dir, "cache"),
             "timeout": "60",
         }
         if options:

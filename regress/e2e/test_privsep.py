@@ -128,9 +128,16 @@ def main():
             "alice-is-in-group-mail")        # so the check above means something
     fds = P.proc_fds(spool)
     mailbox = os.path.realpath(srv.users[ALICE][3])
-    t.check(all(v.startswith("socket:") or v == mailbox
+    # ... and its own start-up cache, which it reads and writes.
+    cache = os.path.join(srv.options.get("cache-dir", "/var/cache/popsep"),
+                         ALICE)
+    t.check(all(v.startswith("socket:") or v in (mailbox, cache)
                 for fd, v in fds.items() if fd > 2) and std_fds_ok(fds),
-            "spool-only-sockets-and-mailbox", fds)
+            "spool-only-sockets-mailbox-and-cache", fds)
+    if cache in fds.values():
+        cst = os.stat(cache)
+        t.check(cst.st_uid == alice_uid and (cst.st_mode & 0o777) == 0o600,
+                "spool-cache-is-alices-0600", oct(cst.st_mode))
     t.check("socket:[%d]" % ino not in fds.values(),
             "spool-without-client-socket", fds)
 

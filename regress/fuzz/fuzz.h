@@ -14,7 +14,8 @@
  * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
  */
 /*
- * What every fuzz target shares: its entry point and the invariant check,
+ * What every fuzz target shares: its entry point, a reader of its input
+ * as numbers, and the invariant check,
  * which aborts so that libFuzzer (or the replay) reports the input.  Runs
  * in no process of the daemon.
  */
@@ -36,5 +37,23 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 		abort();						\
 	}								\
 } while (0)
+
+/* The input as a stream of big-endian numbers, 0 once it is used up. */
+struct in {
+	const uint8_t	*p;
+	size_t		 len;
+};
+
+static inline uint32_t
+take(struct in *in, size_t n)
+{
+	uint32_t	v = 0;
+
+	while (n-- > 0 && in->len > 0) {
+		v = (v << 8) | *in->p++;
+		in->len--;
+	}
+	return v;
+}
 
 #endif /* POPSEP_FUZZ_H */

@@ -47,23 +47,6 @@
 #define BOX_MAX		(64 * 1024)
 
 
-struct in {
-	const uint8_t	*p;
-	size_t		 len;
-};
-
-static uint32_t
-take(struct in *in, size_t n)
-{
-	uint32_t	v = 0;
-
-	while (n-- > 0 && in->len > 0) {
-		v = (v << 8) | *in->p++;
-		in->len--;
-	}
-	return v;
-}
-
 static int
 memfile(const uint8_t *p, size_t len)
 {

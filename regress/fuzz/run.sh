@@ -52,13 +52,16 @@ build fuzz_mbox "$SRC/spool_stubs.c" "$TOP/spool/mbox.c" "$TOP/spool/mbox_parse.
     "$TOP/spool/uid.c" "$TOP/spool/journal.c"
 build fuzz_msg "$TOP/privsep/msg.c"
 build fuzz_journal "$SRC/spool_stubs.c" "$TOP/spool/journal.c"
+build fuzz_cache "$SRC/spool_stubs.c" "$TOP/spool/cache.c" "$TOP/spool/mbox.c" \
+    "$TOP/spool/mbox_parse.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
 
 # seed DIR NAME PRINTF-FORMAT: one seed file, written once.
 seed() {
 	[ -f "$1/$2" ] || printf "$3" >"$1/$2"
 }
 C="$OUT/corpus"
-mkdir -p "$C/fuzz_pop3_cmd" "$C/fuzz_mbox" "$C/fuzz_msg" "$C/fuzz_journal"
+mkdir -p "$C/fuzz_pop3_cmd" "$C/fuzz_mbox" "$C/fuzz_msg" "$C/fuzz_journal" \
+    "$C/fuzz_cache"
 seed "$C/fuzz_pop3_cmd" user 'USER alice'
 seed "$C/fuzz_pop3_cmd" pass 'PASS my secret pass'
 seed "$C/fuzz_pop3_cmd" top 'top 1 10'
@@ -82,17 +85,22 @@ seed "$C/fuzz_journal" shrink '\040\000From a\n\nbody one\n\nFrom b\n\ntwo\n\000
 seed "$C/fuzz_journal" grow '\377\377\000\000\000\000\000\377\377\000\000\377\377\000\001\000\000\001\000\020\000\001\000\001'
 seed "$C/fuzz_journal" damage '\020\000abcdefghijklmnop\000\004\000\002\000\004\000\000\000\000\000\000\000\000\000\000\000\003\000\000\011\377\000\000\024\377\000\000\000\000'
 seed "$C/fuzz_journal" coincide '\000\000F#\032\001\377.incl\000\000\377.include$ude$\000F\000\377.\004[\000\000\000\000\000\000\000nclude$\000F#Fr\000\001r \000]\000'
+# box length, box, then operations: 3 = append, 0 = flip, 1 = cut, 2 = raw.
+seed "$C/fuzz_cache" append '\000\052From a\nS: 1\n\nbody\n\nFrom b\nS: 2\n\ntwo\n\n\003\020From c\nS: 3\n\nx\n'
+seed "$C/fuzz_cache" clen '\000\066From a\nContent-Length: 40\n\nHi\n\nFrom b\nS: 2\n\ntwo\n\n\003\022\nFrom c\nS: 3\n\nxyz\n'
+seed "$C/fuzz_cache" flip '\000\040From a\nX-UIDL: u1\n\nb\n\nFrom b\n\nc\n\000\000\000\170\004\003\006From d'
+seed "$C/fuzz_cache" cut '\000\036\001\001\001\001\nFrom a\nS: 1\n\nb\n\001\001\001\001\n\001\000\000\100'
 seed "$C/fuzz_msg" any '\044\003\000\001\022\003\000\003\001\000\000\000\000\000\000\000\000'
 
 if [ -n "$REPLAY" ]; then
-	for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal; do
+	for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache; do
 		"$OUT/$t" "$C/$t"/* || exit 1
 	done
 	exit 0
 fi
 
 fail=0
-for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal; do
+for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache; do
 	A="$OUT/artifacts/$t"
 	mkdir -p "$A"
 	dict=
