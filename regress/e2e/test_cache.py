@@ -460,7 +460,7 @@ CHANGES = [
 
 
 def change_msgs(tag):
-    m = msgs(40, tag)
+    m = msgs(200, tag)
     m[3] = sized(4, tag + b" equal", len(m[1]))
     return m, [P.FROM_LINE] * len(m)
 
