@@ -40,6 +40,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -63,7 +64,10 @@ CASES = [
     "inode-reuse", "inode-reuse-a", "truncate", "remove", "junk",
     "own-dele", "dele-subject", "dele-swap", "dele-replace",
     "dele-subject-a", "dele-split-a", "dele-swap-equal-a", "corrupt",
-    "other-user", "replay", "sym-user", "sym-root", "sym-dangling",
+    "other-user", "replay", "own-dele-ends", "own-dele-tail",
+    "own-dele-live", "own-then-deliver", "own-then-change", "own-copies",
+    "cl-to-the-end", "cl-past-the-end", "st-dele-4", "st-dele-40",
+    "st-retr", "st-retr-dele", "st-dele-last", "sym-user", "sym-root", "sym-dangling",
     "sym-zero", "hardlink", "directory", "fifo", "socket", "other-uid",
     "mode-0666", "mode-0620",
 ] + ["ch-%s%s" % (name, a) for name in (
@@ -183,15 +187,16 @@ class Pair:
     the same users on the same mailboxes.  Sessions never overlap: a
     mailbox is claimed by one session at a time."""
 
-    def __init__(self, mode):
+    def __init__(self, mode, label=None, extra=None):
         self.mode = mode
+        self.label = label or mode
         # The drop is a new file at each login: no cache in that mode.
         self.caches = mode == "server"
         opts = {"server-mode": "true" if mode == "server" else "false"}
-        self.c = P.Server(t, "cache-" + mode, tls=False, cleartext="always",
-                          options=dict(opts))
-        self.r = P.Server(t, "ref-" + mode, tls=False, cleartext="always",
-                          options=dict(opts))
+        self.c = P.Server(t, "cache-" + self.label, tls=False,
+                          cleartext="always", options=dict(opts, **(extra or {})))
+        self.r = P.Server(t, "ref-" + self.label, tls=False,
+                          cleartext="always", options=dict(opts))
         self.cachedir = os.path.join(self.c.dir, "cache")
         if HAVE_CACHE:
             self.c.options["cache-dir"] = self.cachedir
@@ -242,10 +247,12 @@ class Session:
         self.error = None
 
 
-def session(srv, u, dele=(), during=None):
+def session(srv, u, dele=(), during=None, retr=True):
     """One whole session of user u; a reply that does not come within
     SESSION_TIMEOUT, or a session that does not end, is an error (and the
-    session is killed, so the next one can claim the mailbox)."""
+    session is killed, so the next one can claim the mailbox).  Without
+    retr, each message is read whole with TOP, which marks nothing as
+    retrieved."""
     s = Session()
     c = None
     try:
@@ -265,7 +272,7 @@ def session(srv, u, dele=(), during=None):
             for i in range(1, n + 1):
                 s.replies.append(c.cmd("LIST %d" % i))
                 s.replies.append(c.multi_cmd("TOP %d 2" % i))
-                rr = c.retr(i)
+                rr = c.retr(i) if retr else c.multi_cmd("TOP %d 999999" % i)
                 s.replies.append(rr)
                 s.bodies.append(rr[1])
             s.replies.append(c.cmd("RETR %d" % (n + 1)))
@@ -315,12 +322,12 @@ def served(name, s, messages):
     return t.check(ok, name, detail)
 
 
-def judge(p, name, u, messages, spool):
+def judge(p, name, u, messages, spool, retr=True):
     """A session of the cached server, then one of the reference on the
     same bytes: the same replies, these messages, the spool kept."""
-    s = session(p.c, u)
+    s = session(p.c, u, retr=retr)
     t.eq(read(u.path), spool, name + "-spool-kept")
-    ref = session(p.r, u)
+    ref = session(p.r, u, retr=retr)
     same(name + "-as-no-cache", s, ref)
     if messages is not None:
         served(name + "-served", s, messages)
@@ -574,17 +581,163 @@ def emptied(p):
     judge(p, pre + "-then-mbox-again", u, m, good)
 
 
+def commands(srv, u, cmds, during=None):
+    """A session of these commands then QUIT; the QUIT reply (None if the
+    session broke off)."""
+    r = None
+    c = P.RawPop(srv, timeout=SESSION_TIMEOUT)
+    try:
+        c.cmd("USER " + u.name)
+        if c.cmd("PASS " + PASSWORD).startswith(b"+OK"):
+            if during is not None:
+                during()
+            for cmd in cmds:
+                if cmd.startswith("RETR"):
+                    c.retr(int(cmd.split()[1]))
+                else:
+                    c.cmd(cmd)
+            r = c.cmd("QUIT")
+            c.closed(SESSION_TIMEOUT)
+    except (OSError, EOFError, RuntimeError) as e:
+        r = None
+        sys.stderr.write("%s: %s\n" % (u.name, e))
+        kill_sessions(srv)
+    finally:
+        c.close()
+    P.wait_for(lambda: not root_sessions(srv), 20, 0.01)
+    return r
+
+
+def uidl_of(s):
+    """The ids of a session's UIDL, in order."""
+    for r in s.replies:
+        if isinstance(r, tuple) and r[0].startswith(b"+OK uidl"):
+            return [l.split()[1] for l in r[1].splitlines()]
+    return None
+
+
 def own_update(p):
-    """The session that wrote the cache deletes: the next one sees that."""
-    u = p.u["own-dele"]
-    m = msgs(5, b"own-dele")
+    """The server's own QUIT update, after which the cache is written
+    again: the next session sees the mailbox as the update left it."""
+    for key, n, dele, live in (
+            ("own-dele", 5, [2], False),
+            ("own-dele-ends", 40, [1, 40], False),
+            ("own-dele-tail", 40, [39, 40], False),
+            ("own-dele-live", 40, [3], True)):
+        pre = "%s.%s" % (p.mode, key)
+        u = p.u[key]
+        tag = key.encode()
+        m = msgs(n, tag)
+        write_spool(u, mbox(m))
+        new = msg(99, tag + b" live")
+        r = commands(p.c, u, ["DELE %d" % k for k in dele],
+                     (lambda: P.deliver(u.path, new)) if live else None)
+        t.check(r is not None and r.startswith(b"+OK"), pre + "-quit", r)
+        kept = [x for i, x in enumerate(m) if i + 1 not in dele]
+        kept += [new] if live else []
+        t.eq(read(u.path), mbox(kept), pre + "-update")
+        judge(p, pre, u, kept, mbox(kept))
+
+    # After the update: new mail, or a change behind its back and new
+    # mail.
+    for key, change in (("own-then-deliver", None),
+                        ("own-then-change", ch_newline)):
+        pre = "%s.%s" % (p.mode, key)
+        u = p.u[key]
+        tag = key.encode()
+        m = msgs(40, tag)
+        f = [P.FROM_LINE] * 40
+        write_spool(u, mbox(m, f))
+        r = commands(p.c, u, ["DELE 5"])
+        t.check(r is not None and r.startswith(b"+OK"), pre + "-quit", r)
+        del m[4]
+        del f[4]
+        if change is None:
+            m.append(msg(99, tag + b" new"))
+            f.append(P.FROM_LINE)
+            P.deliver(u.path, m[-1])
+            data = mbox(m, f)
+        else:
+            data = changed(change, m, f, tag, True)
+            rewrite_in_place(u.path, data)
+        judge(p, pre, u, m, data)
+
+    # Copies with the same headers ("d", "d.2", "d.3"): the first goes,
+    # the others keep their ids (the update writes them as X-UIDL).
+    pre = p.mode + ".own-copies"
+    u = p.u["own-copies"]
+    same_hdr = P.message(7, b"same", b"")
+    m = [msg(1, b"own-copies"), same_hdr + b"copy A\n",
+         same_hdr + b"copy B\n", same_hdr + b"copy C\n",
+         msg(5, b"own-copies")]
     write_spool(u, mbox(m))
-    s = session(p.c, u, dele=[2])
-    pre = p.mode + ".own-dele"
-    t.check(s.quit is not None and s.quit.startswith(b"+OK"), pre + "-quit",
-            s.replies[-1:])
-    del m[1]
-    judge(p, pre, u, m, mbox(m))
+    before = uidl_of(session(p.c, u))
+    r = commands(p.c, u, ["DELE 2"])
+    t.check(r is not None and r.startswith(b"+OK"), pre + "-quit", r)
+    s, ref = judge(p, pre, u, None, read(u.path))
+    t.eq(uidl_of(s), before and [before[0]] + before[2:], pre + "-ids-kept")
+
+
+def content_length(p):
+    """A Content-Length whose count depends on where the file ends: new
+    mail changes how the message before it is parsed."""
+    body = b"para one\n\nFrom inside the count\n\nlast line\n"
+
+    def counted(n, tag, count):
+        return (P.message(n, tag, b"", b"Content-Length: %d\n" % count) +
+                body)
+
+    # Counted to the end of the file, the separator's newline included:
+    # believed until mail follows, then the "From " line inside splits it.
+    key = "cl-to-the-end"
+    u = p.u[key]
+    m = msgs(5, key.encode())
+    m.append(counted(6, key.encode(), len(body) + 1))
+    write_spool(u, mbox(m))
+    session(p.c, u)
+    new = msg(7, b"cl new")
+    P.deliver(u.path, new)
+    pre = "%s.%s-then-deliver" % (p.mode, key)
+    s, ref = judge(p, pre, u, None, mbox(m + [new]))
+    t.eq(ref.stat and ref.stat.split()[1], b"8", pre + "-reference-splits")
+
+    # Counted past the end of the file, to the end of the mail that is
+    # delivered next: split until then, one message after.
+    key = "cl-past-the-end"
+    u = p.u[key]
+    m = msgs(5, key.encode())
+    new = msg(7, b"cl new")
+    chunk = P.FROM_LINE + new + b"\n"
+    m.append(counted(6, key.encode(), len(body) + 1 + len(chunk)))
+    write_spool(u, mbox(m))
+    s = session(p.c, u)
+    t.eq(s.stat and s.stat.split()[1], b"7", p.mode + "." + key + "-split")
+    P.deliver(u.path, new)
+    pre = "%s.%s-then-deliver" % (p.mode, key)
+    s, ref = judge(p, pre, u, None, mbox(m) + chunk)
+    t.eq(ref.stat and ref.stat.split()[1], b"6", pre + "-reference-one")
+
+
+def status_updates(p):
+    """update-status-headers: the update writes Status: and X-UIDL lines
+    into the messages it rewrites, which moves every later one; the next
+    session must see the mailbox as it now is.  The comparisons read the
+    messages with TOP, so that they mark nothing and write nothing."""
+    for key, n, cmds in (
+            ("st-dele-4", 4, ["DELE 2"]),
+            ("st-dele-40", 40, ["DELE 2"]),
+            ("st-retr", 5, ["RETR 2"]),
+            ("st-retr-dele", 6, ["RETR 1", "DELE 3"]),
+            ("st-dele-last", 4, ["DELE 4"])):
+        pre = "%s.%s" % (p.label, key)
+        u = p.u[key]
+        write_spool(u, mbox(msgs(n, key.encode())))
+        session(p.c, u, retr=False)
+        r = commands(p.c, u, cmds)
+        t.check(r is not None and r.startswith(b"+OK"), pre + "-quit", r)
+        judge(p, pre, u, None, read(u.path), retr=False)
+        P.deliver(u.path, msg(99, key.encode() + b" new"))
+        judge(p, pre + "-then-deliver", u, None, read(u.path), retr=False)
 
 
 def dele_after_change(p):
@@ -871,32 +1024,34 @@ def no_cache_files(p):
                  os.path.join(p.r.chroot, "none")):
         if os.path.lexists(path):
             found.append(path)
-    cache_check(not found, p.mode + ".no-cache-files-with-none", found)
+    cache_check(not found, p.label + ".no-cache-files-with-none", found)
     if not DEFAULT_DIR_EXISTED:
         cache_check(not os.path.lexists(DEFAULT_DIR),
-                    p.mode + ".default-dir-not-made-with-none")
+                    p.label + ".default-dir-not-made-with-none")
 
 
-def run_mode(mode):
-    p = Pair(mode)
+def run_pair(p, fns):
     p.start()
     if HAVE_CACHE:
         st = os.lstat(p.cachedir)
         t.check(stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and
                 stat.S_IMODE(st.st_mode) == 0o711,
-                mode + ".cache-dir-created-root-0711",
+                p.label + ".cache-dir-created-root-0711",
                 "mode %o uid %d" % (st.st_mode, st.st_uid))
     else:
-        t.skip(mode + ".cache-dir-created-root-0711",
+        t.skip(p.label + ".cache-dir-created-root-0711",
                "popsepd has no cache-dir option")
-    for fn in (unchanged, append, changes, replaced, emptied,
-               own_update, dele_after_change, corrupt, replay, bad_objects):
-        t.run("%s.%s" % (mode, fn.__name__), fn, p)
+    for fn in fns:
+        t.run("%s.%s" % (p.label, fn.__name__), fn, p)
     no_cache_files(p)
-    p.c.check_log_clean(mode + ".log-clean")
-    p.r.check_log_clean(mode + ".reference-log-clean")
+    p.c.check_log_clean(p.label + ".log-clean")
+    p.r.check_log_clean(p.label + ".reference-log-clean")
     p.c.stop()
     p.r.stop()
+
+
+CASE_FNS = (unchanged, append, changes, replaced, emptied, own_update,
+            dele_after_change, content_length, corrupt, replay, bad_objects)
 
 
 # ---------------------------------------------------------------- start-up
@@ -999,6 +1154,9 @@ def startup():
 if not HAVE_CACHE:
     t.skip("cache-dir-option", "this popsepd rejects cache-dir")
 for mode in ("server", "drop"):
-    t.run(mode, run_mode, mode)
+    t.run(mode, lambda m: run_pair(Pair(m), CASE_FNS), mode)
+t.run("status", lambda: run_pair(
+    Pair("server", "status", {"update-status-headers": True}),
+    (status_updates,)))
 t.run("startup", startup)
 t.done()
