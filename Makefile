@@ -91,7 +91,7 @@ UNIT_TESTS := \
 	test_keysign \
 	test_mbox \
 	test_mbox_parse \
-	test_cache \
+	test_mbox_cache \
 	test_msg \
 	test_pop3_cmd \
 	test_sandbox

@@ -110,7 +110,11 @@ priv_prepare_cache_dir(const char *dir)
 	if (strcmp(dir, "none") == 0)
 		return;
 	make_parents(dir);
-	if (mkdir(dir, 0711) == -1 && errno != EEXIST)
+	if (mkdir(dir, 0711) == 0) {
+		/* Whatever the umask. */
+		if (chmod(dir, 0711) == -1)
+			fatal("chmod %s", dir);
+	} else if (errno != EEXIST)
 		fatal("mkdir %s", dir);
 	if (lstat(dir, &st) == -1)
 		fatal("stat %s", dir);

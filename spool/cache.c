@@ -42,7 +42,8 @@
  *		104 u64 length of the records, u64 sum of the records
  *		120 u64 reparse (see struct mbox): where a continued index
  *		    starts at the latest, UINT64_MAX for nowhere
- *		128 u64 sum of bytes 0 to 127
+ *		128 u64 mtime seconds, u64 mtime nanoseconds, when written
+ *		144 u64 sum of bytes 0 to 143
  *	records, one per message in mailbox order:
  *		u64 from, body, hdr_end, end, next, octets (struct mbox_msg);
  *		32-byte header digest; u8 id flags (MSG_UID_*); u8 id length,
@@ -68,7 +69,7 @@
 #include "spool.h"
 
 #define CACHE_MAGIC	"PSC1"
-#define CACHE_HDR	136
+#define CACHE_HDR	152
 #define CACHE_MMDF	0x1
 #define CACHE_REC_MIN	(6 * 8 + 32 + 3)
 #define CACHE_REC_MAX	(CACHE_REC_MIN + UID_LEN_MAX)
@@ -80,7 +81,7 @@ struct cache_hdr {
 	uint32_t	flags;
 	uint64_t	dev, ino, size, ctime_s, ctime_ns, start, hidden, n;
 	uint8_t		lead[32];
-	uint64_t	rec_len, rec_sum, reparse;
+	uint64_t	rec_len, rec_sum, reparse, mtime_s, mtime_ns;
 };
 
 static void
@@ -178,6 +179,8 @@ get_hdr(const uint8_t *b, struct cache_hdr *h)
 	h->rec_len = get64(b + 104);
 	h->rec_sum = get64(b + 112);
 	h->reparse = get64(b + 120);
+	h->mtime_s = get64(b + 128);
+	h->mtime_ns = get64(b + 136);
 	if ((h->flags & ~CACHE_MMDF) != 0 || h->size > SPOOL_SIZE_MAX ||
 	    h->start > h->size || h->hidden > 1 ||
 	    (h->hidden == 1) != (h->start > 0) ||
@@ -293,7 +296,8 @@ digest_ids(struct mbox *mb)
  * Whether the mailbox (mapped, st its state now) still is what the
  * cached index says, up to the last cached message: the same file
  * (device, inode), no shorter, not rewritten in place (a file of the
- * same size whose ctime moved is indexed again), the same first line,
+ * same size whose ctime moved is indexed again, and so is a longer one
+ * whose mtime did not move), the same first line,
  * the same bytes before the last message, and the same header bytes at
  * the first message and at CACHE_SAMPLES more drawn at random.  Delivery only appends;
  * a rewrite that added, removed or resized a message moves every
@@ -314,6 +318,11 @@ confirmed(const struct mbox *mb, const struct cache_hdr *h,
 	if ((uint64_t)st->st_size == h->size &&
 	    ((uint64_t)st->st_ctim.tv_sec != h->ctime_s ||
 	    (uint64_t)st->st_ctim.tv_nsec != h->ctime_ns))
+		return 0;
+	/* Grown, but its mtime set back: a change someone hid. */
+	if ((uint64_t)st->st_size > h->size &&
+	    (uint64_t)st->st_mtim.tv_sec == h->mtime_s &&
+	    (uint64_t)st->st_mtim.tv_nsec == h->mtime_ns)
 		return 0;
 	/* The first line still says the same format. */
 	if (mb->mmdf ? memcmp(mb->map, "\1\1\1\1", 4) != 0 :
@@ -506,7 +515,9 @@ cache_store(int fd, const struct mbox *mb, int mfd, const struct stat *st)
 	put64(b + 104, off - CACHE_HDR);
 	put64(b + 112, sum64(b + CACHE_HDR, off - CACHE_HDR));
 	put64(b + 120, mb->reparse);
-	put64(b + 128, sum64(b, CACHE_HDR - 8));
+	put64(b + 128, (uint64_t)st->st_mtim.tv_sec);
+	put64(b + 136, (uint64_t)st->st_mtim.tv_nsec);
+	put64(b + 144, sum64(b, CACHE_HDR - 8));
 	if (pwrite(fd, b, off, 0) != (ssize_t)off ||
 	    ftruncate(fd, (off_t)off) == -1) {
 		log_warn("start-up cache: write");

@@ -274,9 +274,13 @@ mbox_first_edit(const struct mbox *mb, int opts)
  * one delivery), or, after the last message, the bytes before the
  * indexed end.  A rewrite that keeps every boundary (a byte changed in
  * place inside a body) makes no offset wrong, and the update copies the
- * changed bytes as they are.  A cryptographic digest of every byte of
+ * changed bytes as they are.  Each message to be removed is also parsed
+ * again, so that the bytes removed are exactly one message, the one the
+ * client was shown, whatever the index missed (a change in place that a
+ * start-up cache could not see).  A cryptographic digest of every byte of
  * every message at login would cost as much as reading the mailbox
- * twice; this costs the headers, once at login and once at QUIT.
+ * twice; this costs the headers, once at login and once at QUIT, and the
+ * deleted messages.
  */
 int
 mbox_unchanged(const struct mbox *mb, size_t first)
@@ -289,6 +293,9 @@ mbox_unchanged(const struct mbox *mb, size_t first)
 		m = &mb->msgs[i];
 		mbox_digest(mb->map + m->from, m->hdr_end - m->from, digest);
 		if (memcmp(digest, m->digest, sizeof(digest)) != 0)
+			return 0;
+		/* What is removed must be exactly the message shown. */
+		if (m->deleted && !mbox_msg_reparses(mb, i))
 			return 0;
 	}
 	if (first < mb->n) {
@@ -338,7 +345,7 @@ mbox_kept_pieces(const struct mbox *mb, size_t first, int src, int opts,
 	*mem_r = NULL;
 	/* The map covers mb->size bytes; the caller checked the file. */
 	if (!mbox_unchanged(mb, first)) {
-		*why = "mailbox changed during the session";
+		*why = "mailbox changed since it was indexed";
 		return -1;
 	}
 	p = reallocarray(NULL, 3 * (mb->n - first) + extra, sizeof(*p));
@@ -379,22 +386,6 @@ no_commit(void *arg)
 	return 0;
 }
 
-static int
-truncate_at(int fd, uint64_t w, uint64_t *new_size_r, const char **why)
-{
-	if (ftruncate(fd, (off_t)w) == -1) {
-		log_warn("update: ftruncate the mailbox");
-		*why = "cannot truncate the mailbox";
-		return -1;
-	}
-	if (fsync(fd) == -1) {
-		/* Cut, maybe not yet on disk: what the client asked for. */
-		log_warn("update: fsync the mailbox");
-	}
-	*new_size_r = w;
-	return 0;
-}
-
 /*
  * Remove the deleted messages in place, through the update journal
  * (spool/journal.c): the new tail, kept messages after the first deleted
@@ -425,17 +416,8 @@ mbox_update_inplace(const struct mbox *mb, const struct jfiles *f, int opts,
 	if (mbox_kept_pieces(mb, first, JSRC_SPOOL, opts, 1, &p, &n, &mem,
 	    why) == -1)
 		return -1;
+	/* Nothing kept and no new mail: a truncate (journal_update()). */
 	mbox_add_piece(p, &n, JSRC_SPOOL, mb->size, cur_size - mb->size);
-	if (n == 0) {
-		/*
-		 * Nothing kept from the first deleted message on, and no new
-		 * mail: the update is a truncate, which a crash cannot tear.
-		 */
-		free(p);
-		free(mem);
-		return truncate_at(f->spool, mb->msgs[first].from, new_size_r,
-		    why);
-	}
 	memset(&tg, 0, sizeof(tg));
 	tg.kind = JT_SPOOL;
 	tg.w = mb->msgs[first].from;
@@ -485,9 +467,17 @@ mbox_after_update(struct mbox *mb, int opts)
 			shift += m->next - m->from;
 			continue;
 		}
-		/* A suffix follows the copies before it, some now gone. */
-		if (((opts & MBOX_EDIT_STATUS) && m->retrieved) ||
-		    (i > first && (m->uid_flags & MSG_UID_SUFFIXED)))
+		/*
+		 * Header lines written (Status:, X-UIDL: as msg_edit()
+		 * decides; the rewrite may start before the first deleted
+		 * message with update-status-headers), or a suffix that
+		 * follows copies now gone: not worth working out.
+		 */
+		if ((opts & MBOX_EDIT_STATUS) && (m->retrieved || (i > first &&
+		    !(m->uid_flags & MSG_UID_HEADER))))
+			return -1;
+		if (i > first && (m->uid_flags & (MSG_UID_SUFFIXED |
+		    MSG_UID_SHARED)))
 			return -1;
 		/*
 		 * A Content-Length that was not believed, or was judged by

@@ -603,3 +603,51 @@ mbox_parse_more(struct mbox *mb, const uint8_t *map, uint64_t size,
 	}
 	return 0;
 }
+
+/*
+ * Whether message i, parsed again where it was indexed over the mapped
+ * file as it is now, is the same message: the same header block, end,
+ * next separator and size.  QUIT asks this of every message it removes,
+ * so that a change the index did not see (bytes changed in place inside
+ * a message after a start-up cache was written) can never make the
+ * update remove a message the client was not shown.
+ */
+int
+mbox_msg_reparses(const struct mbox *mb, size_t i)
+{
+	const struct mbox_msg	*m = &mb->msgs[i];
+	struct mbox		 scratch;
+	struct mbox_msg		 t;
+	struct scan		 sc;
+	struct hdr		 h;
+	uint64_t		 le, hend;
+
+	if (i >= mb->n || m->next > mb->size)
+		return 0;
+	memset(&scratch, 0, sizeof(scratch));
+	scratch.reparse = UINT64_MAX;
+	sc.mb = &scratch;
+	sc.map = mb->map;
+	sc.size = mb->size;
+	sc.mmdf = mb->mmdf;
+	memset(&t, 0, sizeof(t));
+	memset(&h, 0, sizeof(h));
+	t.from = m->from;
+	if (sc.mmdf) {
+		le = line_end(&sc, t.from, sc.size);
+		t.body = is_delim(sc.map + t.from, le - t.from) ? le : t.from;
+		if (starts_from(&sc, t.body))
+			t.body = line_end(&sc, t.body, sc.size);
+		hend = scan_header(&sc, &t, &h);
+		scan_mmdf(&sc, &t, hend);
+	} else {
+		if (!starts_from(&sc, t.from))
+			return 0;
+		t.body = line_end(&sc, t.from, sc.size);
+		hend = scan_header(&sc, &t, &h);
+		if (!clen_end(&sc, &t, &h, hend))
+			scan_body(&sc, &t, hend);
+	}
+	return t.body == m->body && t.hdr_end == m->hdr_end &&
+	    t.end == m->end && t.next == m->next && t.octets == m->octets;
+}

@@ -117,6 +117,7 @@ typedef int (*mbox_out_fn)(void *, const uint8_t *, size_t);
 int	mbox_parse(struct mbox *, const uint8_t *, uint64_t, const char **);
 int	mbox_parse_more(struct mbox *, const uint8_t *, uint64_t, uint64_t,
 	    const char **);
+int	mbox_msg_reparses(const struct mbox *, size_t);
 int	mbox_emit(const struct mbox *, size_t, int64_t, mbox_out_fn, void *);
 void	mbox_free(struct mbox *);
 /* spool/journal.c: the crash-safe update of the spool and the drop. */
@@ -150,6 +151,7 @@ struct jfiles {
 int	journal_update(const struct jfiles *, const struct jtarget *, size_t,
 	    int (*)(void *), void *, const char **);
 int	journal_recover(const struct jfiles *, const char **);
+void	journal_set_window(size_t);
 void	journal_set_progress(void (*)(void), size_t);
 void	journal_progress_message(void);
 void	journal_progress(uint64_t);

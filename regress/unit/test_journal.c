@@ -30,12 +30,15 @@
 
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -409,12 +412,138 @@ run_case(const struct tcase *c)
 	free(pl.new_d);
 }
 
+static int
+commit_pipe(void *arg)
+{
+	int	fd = *(int *)arg;
+
+	return write(fd, "c", 1) == 1 ? 0 : -1;
+}
+
+/*
+ * An update by windows (many of them: small windows) killed at random
+ * instants, in a child, then recovered in the parent with the same
+ * files, with and without mail delivered after the kill.  Once the
+ * journal was committed the result must be the update's, followed by the
+ * mail; before, the mailbox must be as it was.  Seeded: the same run
+ * every time.
+ */
+static void
+test_windows_killed(void)
+{
+	struct jfiles	 f;
+	struct jtarget	 tg;
+	struct jpiece	 p[8];
+	struct timespec	 t0, t1;
+	uint8_t		*old, *want;
+	const char	*why;
+	size_t		 olen = 3 * 1024 * 1024 + 777, wlen, i, n;
+	uint64_t	 rng = 12345, dur_ns = 0, at;
+	int		 trial, good = 0, trials = 120, committed = 0, rc;
+	int		 pfd[2], status, mail;
+	char		 c;
+	pid_t		 pid;
+
+	old = malloc(olen);
+	want = malloc(olen);
+	if (old == NULL || want == NULL)
+		exit(2);
+	for (i = 0; i < olen; i++)
+		old[i] = (uint8_t)("From x\nbody line\n"[i % 17] ^ (i / 4099));
+	/* Keep [0, 1000), [5000, 2 MiB), [2 MiB + 9000, end). */
+	n = 0;
+	p[n].src = JSRC_SPOOL; p[n].off = 5000; p[n].len = 2097152 - 5000;
+	p[n++].mem = NULL;
+	p[n].src = JSRC_MEM; p[n].off = 0; p[n].len = 10;
+	p[n++].mem = (const uint8_t *)"X-Edit: 1\n";
+	p[n].src = JSRC_SPOOL; p[n].off = 2097152 + 9000;
+	p[n].len = olen - 2097152 - 9000; p[n++].mem = NULL;
+	memcpy(want, old, 1000);
+	wlen = 1000;
+	for (i = 0; i < n; i++) {
+		memcpy(want + wlen, p[i].src == JSRC_MEM ? p[i].mem :
+		    old + p[i].off, p[i].len);
+		wlen += p[i].len;
+	}
+	tg.kind = JT_SPOOL;
+	tg.w = 1000;
+	tg.s_cur = olen;
+	tg.pieces = p;
+	tg.npieces = n;
+	journal_set_window(64 * 1024);
+	for (trial = -1; trial < trials; trial++) {
+		f.journal = memfile(NULL, 0);
+		f.spool = memfile(old, olen);
+		f.drop = f.bulletins = -1;
+		if (pipe(pfd) == -1)
+			exit(2);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if ((pid = fork()) == -1)
+			exit(2);
+		if (pid == 0) {
+			close(pfd[0]);
+			_exit(journal_update(&f, &tg, 1, commit_pipe, &pfd[1],
+			    &why) == 0 ? 0 : 1);
+		}
+		close(pfd[1]);
+		if (trial >= 0) {
+			/* Anywhere in the update, a little past it too. */
+			rng = rng * 6364136223846793005ULL + 1;
+			at = (rng >> 33) % (dur_ns + dur_ns / 4 + 1);
+			t1.tv_sec = (time_t)(at / 1000000000);
+			t1.tv_nsec = (long)(at % 1000000000);
+			nanosleep(&t1, NULL);
+			kill(pid, SIGKILL);
+		}
+		waitpid(pid, &status, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (trial < 0) {
+			/* The first run, whole: how long an update takes. */
+			dur_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 +
+			    (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+			    holds(f.spool, want, wlen, 0), "windows: an update "
+			    "of %zu windows, uninterrupted", wlen / 65536 + 1);
+		} else {
+			mail = trial % 2;
+			c = 0;
+			rc = (int)read(pfd[0], &c, 1) == 1;
+			if (mail)
+				deliver(f.spool);
+			if (rc) {
+				committed++;
+				rc = journal_recover(&f, &why);
+				if (rc == 0 && holds(f.spool, want, wlen, mail))
+					good++;
+				else
+					printf("  windows trial %d: rc %d (%s)\n",
+					    trial, rc, rc != 0 ? why : "wrong bytes");
+			} else if (holds(f.spool, old, olen, mail))
+				good++;
+			else
+				printf("  windows trial %d: touched before "
+				    "commit\n", trial);
+		}
+		close(pfd[0]);
+		close(f.journal);
+		close(f.spool);
+	}
+	journal_set_window(64 * 1024 * 1024);
+	CHECK(good == trials && committed > trials / 4 &&
+	    committed < trials, "windows: killed at random instants, then "
+	    "recovered, with and without mail delivered after: %d of %d "
+	    "right (%d after the commit)", good, trials, committed);
+	free(old);
+	free(want);
+}
+
 int
 main(void)
 {
 	size_t	i;
 
 	log_init(1, LOG_DAEMON);
+	test_windows_killed();
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(&cases[i]);
 	free(journal_at_commit.p);

@@ -400,7 +400,7 @@ main(void)
 	size_t		c, i;
 
 	log_init(1, LOG_DAEMON);
-	log_procname("test_cache");
+	log_procname("test_mbox_cache");
 	for (c = 0; c < sizeof(change_names) / sizeof(change_names[0]); c++) {
 		memset(&t, 0, sizeof(t));
 		rng_state = 0x5eed0000 + c;
