@@ -146,7 +146,7 @@ static const struct cfg_opt cfg_opts[] = {
  * "unknown option".
  */
 static const char *const qpopper_unsupported[] = {
-	"bulldb", "bulldb-max-tries", "bulldb-nonfatal",
+	"bulldb", "bulldb-max-tries", "bulldb-nonfatal", "cache-name",
 	"downcase-user", "drac-host", "group-bulletins", "hash-spool", "kerberos", "kerberos-name",
 	"kerberos-service", "log-login", "mail-command",
 	"nis-servername", "no-user-server-mode",

@@ -152,8 +152,13 @@ def monitor_of(conn_port):
     return None
 
 
+# The update's 6th pwrite: after the journal's plan and first slot (4) and
+# the first chunk put into place, so always after the journal is named.
+MID_UPDATE = 6
+
+
 def crash_in_recovery(n):
-    """Crash mid-update (on the 9th pwrite), then crash the recovery the
+    """Crash mid-update (on the 6th pwrite), then crash the recovery the
     monitor starts at once, at its n-th pwrite: QUIT says the update will
     be completed, and the next login does it; the mailbox is whole."""
     sessions_over()
@@ -165,7 +170,7 @@ def crash_in_recovery(n):
     # The monitor's children from now on (the recovery worker) are traced
     # from their first instruction; the worker already running is not.
     st2 = kill_at(monitor_of(srv.port), "pwrite64", n, follow=True)
-    r = quit_under(c, kill_at(spool_worker(), "pwrite64", 9))
+    r = quit_under(c, kill_at(spool_worker(), "pwrite64", MID_UPDATE))
     st2.terminate()
     st2.wait()
     killed = st2.killed()
@@ -201,9 +206,25 @@ def crashes():
     t.check(points >= 3, "recovery-crash-points-covered (%d)" % points)
 
 
+def fill(d, spare):
+    """Fill the file system of d but for spare bytes: room for the locks,
+    not for the smallest journal window."""
+    path = os.path.join(d, "filler")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"\0" * 4096) > 0:
+            pass
+    except OSError:
+        pass
+    os.close(fd)
+    os.truncate(path, max(0, os.path.getsize(path) - spare))
+
+
 def disk_full():
-    """No room for the journal: QUIT says nothing was removed, and the
-    mailbox is unchanged (a 1 MiB tmpfs holding a 700 KB mailbox)."""
+    """A nearly full disk (a 1 MiB tmpfs holding a 700 KB mailbox): the
+    update needs no room for the mailbox's tail, only for a journal of a
+    few windows, and is made.  A full one: QUIT says nothing was removed,
+    the cause is logged and the mailbox is unchanged."""
     d = os.path.join(srv.dir, "full")
     os.mkdir(d, 0o755)
     r = P.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755",
@@ -215,16 +236,30 @@ def disk_full():
         user = "popsep-e2e-full"
         path = srv.add_virtual_user(user, "f-pass",
                                     mailbox=os.path.join(d, "box"))
-        box = srv.mbox(user, [P.message(1, b"one", body(1, 1000)),
-                              P.message(2, b"big", body(2, 700000))])
+        msgs = [P.message(1, b"one", body(1, 1000)),
+                P.message(2, b"big", body(2, 700000))]
+        box = srv.mbox(user, msgs)
+        c = srv.login(user, tls=False)
+        c.cmd("DELE 1")
+        r = c.cmd("QUIT")
+        c.closed()
+        t.check(r.startswith(b"+OK"), "nearly-full-quit-ok", r)
+        t.eq(box.read(), box.data([1]), "nearly-full-message-removed")
+        t.check(not os.path.exists(os.path.join(d, ".box.popsep-journal")),
+                "nearly-full-no-journal-left")
+
+        sessions_over()
+        box = srv.mbox(user, msgs)
         before = box.read()
+        fill(d, 16384)
+        mark = srv.log_mark()
         c = srv.login(user, tls=False)
         c.cmd("DELE 1")
         r = c.cmd("QUIT")
         c.closed()
         t.check(r.startswith(b"-ERR [SYS/TEMP] Mailbox update failed") and
                 b"no messages were removed" in r, "disk-full-quit-says-so", r)
-        t.check("No space left on device" in srv.read_log(),
+        t.check("No space left on device" in srv.log_since(mark),
                 "disk-full-cause-logged")
         t.eq(box.read(), before, "disk-full-mailbox-unchanged")
         t.check(not os.path.exists(os.path.join(d, ".box.popsep-journal")),
@@ -257,7 +292,7 @@ def leftover_journals():
         c.cmd("DELE %d" % d)
     # Both the worker and the recovery the monitor starts are killed.
     st2 = kill_at(monitor_of(srv.port), "pwrite64", 1, follow=True)
-    quit_under(c, kill_at(spool_worker(), "pwrite64", 9))
+    quit_under(c, kill_at(spool_worker(), "pwrite64", MID_UPDATE))
     st2.terminate()
     st2.wait()
     if not os.path.exists(JOURNAL):
