@@ -211,12 +211,19 @@ conn_flush(struct conn *c)
 	return rc;
 }
 
-/* Queue bytes; a full buffer is written at once, in one piece. */
+/*
+ * Queue bytes; a full buffer is written at once, in one piece.  A large
+ * piece (message data) that would not fit goes out from where it is,
+ * after what is queued, without a copy into the buffer.
+ */
 int
 conn_write(struct conn *c, const void *p, size_t len)
 {
 	const uint8_t	*b = p;
 	size_t		 room;
+
+	if (len >= POP_OUTBUF_FLUSH && c->outlen + len > sizeof(c->out))
+		return conn_flush(c) == -1 ? -1 : write_all(c, b, len);
 
 	while (len > 0) {
 		room = sizeof(c->out) - c->outlen;

@@ -141,6 +141,48 @@ msg_send(int fd, struct msg *m, int passfd)
 }
 
 /*
+ * A frame of one data field (msg_put_data()), sent from where the bytes
+ * are: the same frame msg_send() would send, without copying the data
+ * into a body first.  For message data, the bulk of what the spool
+ * worker sends.
+ */
+int
+msg_send_data(int fd, uint16_t type, const void *p, size_t n)
+{
+	struct msghdr	mh;
+	struct iovec	iov[3];
+	uint8_t		hdr[MSG_HDR_LEN];
+	uint16_t	ver = MSG_VERSION;
+	uint32_t	len = (uint32_t)(n + 4), dlen = (uint32_t)n;
+	ssize_t		k;
+
+	if (n + 4 > MSG_BODY_MAX)
+		bug("%s: %zu bytes", __func__, n);
+	memcpy(hdr, &ver, 2);
+	memcpy(hdr + 2, &type, 2);
+	memcpy(hdr + 4, &len, 4);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = &dlen;
+	iov[1].iov_len = sizeof(dlen);
+	iov[2].iov_base = (void *)(uintptr_t)p;
+	iov[2].iov_len = n;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 3;
+	do {
+		k = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	} while (k == -1 && errno == EINTR);
+	if (k == -1)
+		return -1;
+	if ((size_t)k != sizeof(hdr) + 4 + n) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Receive one frame.  Returns 1 with a frame, 0 at end of file, -1 on a
  * socket error.  A malformed frame is fatal: the peer is broken or hostile.
  */

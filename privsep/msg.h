@@ -67,6 +67,7 @@ void	 msg_put_u64(struct msg *, uint64_t);
 void	 msg_put_data(struct msg *, const void *, size_t);
 void	 msg_put_str(struct msg *, const char *);
 int	 msg_send(int, struct msg *, int);
+int	 msg_send_data(int, uint16_t, const void *, size_t);
 int	 msg_recv(int, struct msg *);
 
 uint8_t	 msg_get_u8(struct msg *);

@@ -147,12 +147,8 @@ answer_type(uint16_t type)
 static int
 send_data(void *arg, const uint8_t *p, size_t len)
 {
-	struct msg	*m = &sw.out;
-
 	(void)arg;
-	msg_init(m, MSG_NS_ANS_DATA);
-	msg_put_data(m, p, len);
-	return msg_send(sw.net_fd, m, -1);
+	return msg_send_data(sw.net_fd, MSG_NS_ANS_DATA, p, len);
 }
 
 /* Totals of the messages not marked deleted. */
