@@ -35,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "config.h"
@@ -78,6 +79,8 @@ main(int argc, char *argv[])
 	const char		*e, *file = NULL, *bulldir = NULL;
 	long long		 timeout = -1;
 	long long		 lockcheck = -1;
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen;
 	int			 ch, stats = 0, norev = 0, fast = 0, srvmode = 0;
 
 	cfg_defaults(&cf);
@@ -179,6 +182,12 @@ main(int argc, char *argv[])
 		fatal("signal");
 	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)
 		fatalx("OpenSSL initialisation failed");
+	/*
+	 * SHA-256 fetched once here, so that every spool worker finds it in
+	 * memory it shares with the master instead of building its own.
+	 */
+	if (EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL) != 1)
+		fatalx("SHA-256 unavailable");
 	priv_prepare_chroot(cf.chroot_dir);
 	priv_prepare_cache_dir(cf.cache_dir);
 	check_users(&cf);

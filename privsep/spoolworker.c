@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1004,6 +1005,8 @@ login_locked(void)
 		move_to_drop();
 	close_writable();
 	index_mailbox();
+	/* What indexing freed goes back: an idle session stays small. */
+	malloc_trim(0);
 	/* The index is built: delivery may go on while the client reads. */
 	mon_unlock();
 }
