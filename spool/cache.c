@@ -325,8 +325,8 @@ confirmed(const struct mbox *mb, const struct cache_hdr *h,
 	    (uint64_t)st->st_mtim.tv_nsec == h->mtime_ns)
 		return 0;
 	/* The first line still says the same format. */
-	if (mb->mmdf ? memcmp(mb->map, "\1\1\1\1", 4) != 0 :
-	    memcmp(mb->map, "From ", 5) != 0)
+	if (mb->size < 5 || (mb->mmdf ? memcmp(mb->map, "\1\1\1\1", 4) :
+	    memcmp(mb->map, "From ", 5)) != 0)
 		return 0;
 	lead_digest(mb, &mb->msgs[last], d);
 	if (memcmp(d, h->lead, 32) != 0)

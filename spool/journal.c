@@ -1115,6 +1115,7 @@ recover_records(const struct jfiles *f, uint64_t start, const char **why)
 #define JW_PIECE	24
 #define JW_WINDOW	(64 * 1024 * 1024)	/* bytes of one window */
 #define JW_WINDOW_MIN	(64 * 1024)		/* on a nearly full disk */
+#define JW_WINDOW_SMALL	(1024 * 1024)		/* the least, disk permitting */
 #define JW_SAMPLE	64			/* blocks per block sum */
 
 struct jplan {
@@ -1351,10 +1352,17 @@ make_plan(const struct jfiles *f, const struct jtarget *t, struct jplan *pl,
 static int
 plan_room(int jfd, struct jplan *pl, size_t body)
 {
-	uint64_t	win = jw_window;
+	uint64_t	win = round_block((pl->w + pl->len) / 4);
 
 	pl->slot_off = round_block(JW_PLAN + body);
-	/* An update that ends within the first window is one window. */
+	/*
+	 * A quarter of the file at least JW_WINDOW_SMALL, at most the window
+	 * size: a large update goes in several windows, a small one in one.
+	 */
+	if (win < JW_WINDOW_SMALL)
+		win = JW_WINDOW_SMALL;
+	if (win > jw_window)
+		win = jw_window;
 	if (win > pl->w + pl->len)
 		win = round_block(pl->w + pl->len);
 	for (;;) {
