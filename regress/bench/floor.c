@@ -21,9 +21,10 @@
  *	floor scan MBOX		read MBOX with 1 MiB reads and find every
  *				"From " line with memchr: the floor of a
  *				first login and STAT
- *	floor copy MBOX DEST	copy MBOX without its first message to the
- *				new file DEST and fsync DEST: the floor of
- *				DELE 1 then QUIT
+ *	floor copy MBOX DEST [nosync]
+ *				copy MBOX without its first message to the
+ *				new file DEST and fsync DEST (not with
+ *				nosync): the floor of DELE 1 then QUIT
  *
  * Prints messages=, bytes= and ms= on one line.
  */
@@ -103,8 +104,10 @@ main(int argc, char *argv[])
 
 	if (argc < 3 || (strcmp(argv[1], "scan") != 0 &&
 	    strcmp(argv[1], "copy") != 0) ||
-	    (strcmp(argv[1], "copy") == 0 && argc != 4)) {
-		fprintf(stderr, "usage: floor scan MBOX | floor copy MBOX DEST\n");
+	    (strcmp(argv[1], "copy") == 0 && argc != 4 && (argc != 5 ||
+	    strcmp(argv[4], "nosync") != 0))) {
+		fprintf(stderr, "usage: floor scan MBOX | "
+		    "floor copy MBOX DEST [nosync]\n");
 		return 2;
 	}
 	if ((fd = open(argv[2], O_RDONLY)) == -1) {
@@ -144,7 +147,7 @@ main(int argc, char *argv[])
 		}
 		copied += r;
 	}
-	if (r < 0 || fsync(out) == -1) {
+	if (r < 0 || (argc == 4 && fsync(out) == -1)) {
 		perror("floor");
 		return 1;
 	}
