@@ -613,6 +613,14 @@ def pss_of(srv):
     return tot
 
 
+def machine_busy_usec():
+    """CPU time of the whole machine, all cores, not idle, in µs."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    busy = sum(v[:8]) - v[3] - v[4]         # less idle and iowait
+    return busy * 1e6 / os.sysconf("SC_CLK_TCK")
+
+
 def settle(srv, want_procs=None, timeout=10):
     """Waits until the server's process count stops changing."""
     last, stable = -1, 0
@@ -634,9 +642,11 @@ def m_rate(rnd, srv, tls):
     popload(base + ["-d", "2", "rate"])
     settle(srv)
     cpu0 = srv.cpu_usec()
+    busy0, w0 = machine_busy_usec(), time.time()
     rc, kv, err = popload(base + ["-d", str(SECONDS), "rate"])
     settle(srv)
     cpu1 = srv.cpu_usec()
+    busy1, w1 = machine_busy_usec(), time.time()
     n = int(kv.get("sessions", 0))
     row = dict(round=rnd, server=srv.name, test="rate", tls=int(tls),
                clients=CLIENTS, sessions=n, errors=kv.get("errors", "?"),
@@ -645,6 +655,13 @@ def m_rate(rnd, srv, tls):
         row["server_cpu_us_per_session"] = "%.1f" % ((cpu1 - cpu0) / n)
     row["client_cpu_us_per_session"] = kv.get("client_cpu_us_per_session",
                                               0)
+    if cpu0 is not None and "seconds" in kv:
+        # the machine's busy time not spent by this server or the client:
+        # other programs that competed for the two cores
+        other = (busy1 - busy0) - (cpu1 - cpu0) - \
+            float(kv.get("client_cpu_s", 0)) * 1e6
+        row["other_cpu_pct"] = "%.0f" % max(0.0, 100 * other / (
+            (w1 - w0) * 1e6))
     record(**row)
     if rc != 0:
         fail("%s rate tls=%d: %s errors, %s" % (srv.name, tls,
@@ -969,6 +986,8 @@ def summary():
             "server_cpu_us_per_session", tls=tls)
         add("client CPU µs/session, %s" % t, "rate",
             "client_cpu_us_per_session", tls=tls)
+        add("other programs' CPU meanwhile, %% of a core, %s" % t, "rate",
+            "other_cpu_pct", tls=tls)
     for spool, what in (("medium", "4.7 MB spool, ~1 MB message"),
                         ("10mb", "10 MB message")):
         for tls in (0, 1):
