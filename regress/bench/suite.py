@@ -853,17 +853,24 @@ def big_idle_boxes():
         u = "%s-%d" % (USER, i)
         place(BIG1G, os.path.join(SPOOL, u), u)
         os.sync()
+    last_medium[0] = None
 
 
 def phase_big_idle(rnd):
-    for i in range(1, BIG_IDLE + 1):
-        u = "%s-%d" % (USER, i)
-        if place(BIG1G, os.path.join(SPOOL, u), u):
-            notes.append("a 1 GiB idle mailbox changed during the run")
-            os.sync()
     for name in order(rnd):
         if name == "popa3d":
             continue
+        changed = 0
+        for i in range(1, BIG_IDLE + 1):
+            u = "%s-%d" % (USER, i)
+            changed += place(BIG1G, os.path.join(SPOOL, u), u)
+        if changed:
+            os.sync()
+            if last_medium[0] is not None:
+                notes.append("%s changed 1 GiB mailboxes in idle sessions "
+                             "(restored before the next server)" %
+                             last_medium[0])
+        last_medium[0] = name
         log("round %d: %s, %d idle sessions on 1 GiB mailboxes" % (
             rnd, name, BIG_IDLE))
         srv = start(name, fresh=False)
