@@ -858,8 +858,6 @@ def big_idle_boxes():
 
 def phase_big_idle(rnd):
     for name in order(rnd):
-        if name == "popa3d":
-            continue
         changed = 0
         for i in range(1, BIG_IDLE + 1):
             u = "%s-%d" % (USER, i)
@@ -1019,10 +1017,9 @@ def summary():
         spool="medium")
     if BIG:
         add("PSS KiB per idle session, 1 GiB, %d sessions" % BIG_IDLE,
-            "pss", "pss_per_session_kib", spool="1gib",
-            peers=TLS_SERVERS)
+            "pss", "pss_per_session_kib", spool="1gib")
         add("  of which anonymous", "pss", "pss_anon_per_session_kib",
-            spool="1gib", peers=TLS_SERVERS)
+            spool="1gib")
     lines = ["| measurement | popsep | Dovecot | popa3d | popsep/Dovecot "
              "| popsep/popa3d | floor | popsep/floor |",
              "|---|---|---|---|---|---|---|---|"]
