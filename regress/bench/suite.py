@@ -1136,7 +1136,8 @@ def main():
              os.path.join(D, "cert.pem")], stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         POPA3D = setup_popa3d()
-        HAS_CACHE_DIR = popsep_has_option("set cache-dir = /nonexistent")
+        HAS_CACHE_DIR = popsep_has_option("set cache-dir = %s" %
+                                          os.path.join(D, "probe-cache"))
         cgroup_root = find_cgroup_root()
         if cgroup_root is None:
             notes.append("no writable cgroup v2: server CPU per session "
