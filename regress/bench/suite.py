@@ -1176,7 +1176,8 @@ def main():
             popa3d=deb_version("popa3d") if shutil.which("popa3d") else
             "1.0.3-1.1(unpacked)",
             openssl=version_of(["openssl", "version"]).split()[1],
-            cache_dir=int(HAS_CACHE_DIR), rounds=ROUNDS, seconds=SECONDS,
+            popsepd=POPSEPD, cache_dir=int(HAS_CACHE_DIR), rounds=ROUNDS,
+            seconds=SECONDS,
             cgroup=int(cgroup_root is not None))
         record(**machine)
 
