@@ -151,7 +151,17 @@ faults: deps
 lint-man:
 	mandoc -Tlint -Wwarning $(MANS)
 
+# The benchmark suite: popsepd beside Dovecot and popa3d (session rate,
+# CPU per session, RETR throughput, a 1 GiB mailbox, memory per idle
+# session, many idle sessions); BENCH_ROUNDS, BENCH_SECONDS, BENCH_BIG=0,
+# BENCH_IDLE=N change the run (regress/bench/RESULTS.md).
 bench:
+	@sh etc/deps.sh bench
+	@$(MAKE) --no-print-directory -j2 all
+	@python3 regress/bench/suite.py $(BUILD)
+
+# TLS handshakes per second and their latency, popsepd beside Dovecot.
+bench-tls:
 	@sh etc/deps.sh bench
 	@$(MAKE) --no-print-directory -j2 all
 	@sh regress/bench/run.sh $(BUILD)
@@ -168,4 +178,4 @@ install: all
 clean:
 	rm -rf build build-san build-bench build-fuzz
 
-.PHONY: all unit deps check demo fuzz faults lint-man bench install clean
+.PHONY: all unit deps check demo fuzz faults lint-man bench bench-tls install clean

@@ -1,5 +1,5 @@
 #!/bin/sh
-# make bench: TLS handshakes per second and handshake latency, popsepd
+# make bench-tls: TLS handshakes per second and handshake latency, popsepd
 # (keys in the key process) side by side with Dovecot's POP3 server and
 # with a comparison build of popsepd that keeps the key in the TLS context
 # of every network child (-DPOPSEP_BENCH_KEY_IN_CHILD, built here only).
