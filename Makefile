@@ -131,8 +131,9 @@ demo:
 	@$(MAKE) --no-print-directory -j2 all
 	@sh etc/demo.sh $(BUILD)
 
-# Coverage-guided fuzzing of the command parser, the mbox parser and the
-# frame decoder (clang, libFuzzer, ASan, UBSan): FUZZ_SECONDS per target.
+# Coverage-guided fuzzing of the command parser, the mbox parser, the
+# frame decoder, the journal's recovery and the start-up cache reader
+# (clang, libFuzzer, ASan, UBSan): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 600
 fuzz:
 	@sh etc/deps.sh fuzz
