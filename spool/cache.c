@@ -49,8 +49,8 @@
  *		32-byte header digest; u8 id flags (MSG_UID_*); u8 id length,
  *		0 for the id the digest gives; u8 clen_unused; the id's bytes
  *
- * The sums are 64-bit hashes that catch a torn or damaged file, not an
- * attacker: the only writer besides the worker is the user, whose cache
+ * The sums are 64-bit hashes (fast_hash(), spool/journal.c) that catch
+ * a torn or damaged file, not an attacker: the only writer besides the worker is the user, whose cache
  * it is, and the checks against the mailbox bound what a forged cache
  * can make a session serve to the mailbox's own bytes.
  */
@@ -99,26 +99,6 @@ get64(const uint8_t *p)
 	return v;
 }
 
-/* A 64-bit hash of a buffer: tells a torn or damaged file, not a MAC. */
-static uint64_t
-sum64(const uint8_t *p, size_t n)
-{
-	uint64_t	h = 0x6a09e667f3bcc908ULL ^ n, w;
-
-	/* UNSAFE: reads p[0, n) in 8-byte words, the tail bytewise. */
-	for (; n >= 8; p += 8, n -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
-	}
-	for (; n > 0; p++, n--)
-		h = (h ^ *p) * 0x100000001b3ULL;
-	h ^= h >> 32;
-	h *= 0xd6e8feb86659fd93ULL;
-	h ^= h >> 32;
-	return h;
-}
-
 /*
  * The bytes the parse of every message before the last one depends on
  * most closely: the CACHE_LEAD bytes before the last message and its
@@ -164,7 +144,7 @@ static int
 get_hdr(const uint8_t *b, struct cache_hdr *h)
 {
 	if (memcmp(b, CACHE_MAGIC, 4) != 0 ||
-	    sum64(b, CACHE_HDR - 8) != get64(b + CACHE_HDR - 8))
+	    fast_hash(b, CACHE_HDR - 8) != get64(b + CACHE_HDR - 8))
 		return -1;
 	memcpy(&h->flags, b + 4, 4);
 	h->dev = get64(b + 8);
@@ -255,7 +235,7 @@ get_recs(const uint8_t *b, const struct cache_hdr *h, struct mbox *mb)
 	size_t	i, off = 0, len;
 	uint64_t at = h->start;
 
-	if (sum64(b, (size_t)h->rec_len) != h->rec_sum)
+	if (fast_hash(b, (size_t)h->rec_len) != h->rec_sum)
 		return -1;
 	mb->msgs = reallocarray(NULL, (size_t)h->n + 1, sizeof(*mb->msgs));
 	if (mb->msgs == NULL)
@@ -273,21 +253,25 @@ get_recs(const uint8_t *b, const struct cache_hdr *h, struct mbox *mb)
 	return off == h->rec_len && at == h->size ? 0 : -1;
 }
 
-/* The ids the records left to the digest. */
+/* The ids the records left to the digest, two hex digits a byte. */
 static void
 digest_ids(struct mbox *mb)
 {
 	static const char	hex[] = "0123456789abcdef";
+	static char		pair[256][2];
 	struct mbox_msg		*m;
 	size_t			 k;
 
+	if (pair[1][1] == '\0')
+		for (k = 0; k < 256; k++) {
+			pair[k][0] = hex[k >> 4];
+			pair[k][1] = hex[k & 0xf];
+		}
 	for (m = mb->msgs; m < mb->msgs + mb->n; m++) {
 		if (m->uid[0] != '\0')
 			continue;
-		for (k = 0; k < 16; k++) {
-			m->uid[2 * k] = hex[m->digest[k] >> 4];
-			m->uid[2 * k + 1] = hex[m->digest[k] & 0xf];
-		}
+		for (k = 0; k < 16; k++)
+			memcpy(m->uid + 2 * k, pair[m->digest[k]], 2);
 		m->uid[32] = '\0';
 	}
 }
@@ -513,11 +497,11 @@ cache_store(int fd, const struct mbox *mb, int mfd, const struct stat *st)
 	}
 	mbox_digest(lead, (size_t)(lb - la), b + 72);
 	put64(b + 104, off - CACHE_HDR);
-	put64(b + 112, sum64(b + CACHE_HDR, off - CACHE_HDR));
+	put64(b + 112, fast_hash(b + CACHE_HDR, off - CACHE_HDR));
 	put64(b + 120, mb->reparse);
 	put64(b + 128, (uint64_t)st->st_mtim.tv_sec);
 	put64(b + 136, (uint64_t)st->st_mtim.tv_nsec);
-	put64(b + 144, sum64(b, CACHE_HDR - 8));
+	put64(b + 144, fast_hash(b, CACHE_HDR - 8));
 	if (pwrite(fd, b, off, 0) != (ssize_t)off ||
 	    ftruncate(fd, (off_t)off) == -1) {
 		log_warn("start-up cache: write");

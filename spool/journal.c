@@ -250,10 +250,10 @@ block_hash(const uint8_t *p, size_t n)
 
 /*
  * The same kind of 64-bit hash, four words at a time, for the windowed
- * format, which sums every byte it writes: fast enough that hashing
- * costs less than the copy.  Not a MAC either.
+ * format, which sums every byte it writes, and for the start-up cache:
+ * fast enough that hashing costs less than the copy.  Not a MAC either.
  */
-static uint64_t
+uint64_t
 fast_hash(const uint8_t *p, size_t n)
 {
 	uint64_t	h[4] = { 0x243f6a8885a308d3ULL ^ n, 0x13198a2e03707344ULL,

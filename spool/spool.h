@@ -152,6 +152,7 @@ int	journal_update(const struct jfiles *, const struct jtarget *, size_t,
 	    int (*)(void *), void *, const char **);
 int	journal_recover(const struct jfiles *, const char **);
 void	journal_set_window(size_t);
+uint64_t fast_hash(const uint8_t *, size_t);
 void	journal_set_progress(void (*)(void), size_t);
 void	journal_progress_message(void);
 void	journal_progress(uint64_t);
