@@ -1036,6 +1036,8 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	/* Load the digest before the sandbox forbids opening its config. */
 	if (EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL) != 1)
 		fatalx("SHA-256 unavailable");
+	/* The allocator's first trim may set it up (getrandom): now. */
+	malloc_trim(0);
 	log_set_sink(log_to_monitor);
 	parent = getppid();
 	priv_drop(cf->chroot_dir, &u);

@@ -269,6 +269,9 @@ trial(struct tally *t, int change)
 	int		 fd = tmpfd(), cfd = tmpfd(), jfd, mmdf, used;
 	const char	*why;
 
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&fresh, 0, sizeof(fresh));
 	box.p = malloc(BOX_MAX);
 	now.p = malloc(BOX_MAX);
 	if (box.p == NULL || now.p == NULL)
