@@ -209,8 +209,9 @@ get_rec(const uint8_t *p, size_t left, uint64_t at, struct mbox_msg *m)
 	m->uid_flags = p[80];
 	len = p[81];
 	m->clen_unused = p[82];
-	if (m->from != at || m->from >= m->body || m->body > m->hdr_end ||
-	    m->hdr_end > m->end || m->end > m->next ||
+	/* An MMDF text message without a delimiter has from == body. */
+	if (m->from != at || m->from > m->body || m->body > m->hdr_end ||
+	    m->hdr_end > m->end || m->end > m->next || m->from >= m->next ||
 	    m->next > SPOOL_SIZE_MAX ||
 	    m->octets > 2 * (m->end - m->body) + 2 ||
 	    (m->uid_flags != 0 && m->uid_flags != MSG_UID_HEADER &&

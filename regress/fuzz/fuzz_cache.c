@@ -72,9 +72,9 @@ check_tiles(const struct mbox *mb, uint64_t size)
 	for (i = 0; i < mb->n; i++) {
 		const struct mbox_msg *m = &mb->msgs[i];
 
-		ASSERT(m->from == at && m->from < m->body &&
+		ASSERT(m->from == at && m->from <= m->body &&
 		    m->body <= m->hdr_end && m->hdr_end <= m->end &&
-		    m->end <= m->next && m->next <= size);
+		    m->end <= m->next && m->from < m->next && m->next <= size);
 		len = strlen(m->uid);
 		ASSERT(len >= 1 && len <= UID_LEN_MAX);
 		for (k = 0; k < len; k++)

@@ -90,6 +90,8 @@ seed "$C/fuzz_cache" append '\000\052From a\nS: 1\n\nbody\n\nFrom b\nS: 2\n\ntwo
 seed "$C/fuzz_cache" clen '\000\066From a\nContent-Length: 40\n\nHi\n\nFrom b\nS: 2\n\ntwo\n\n\003\022\nFrom c\nS: 3\n\nxyz\n'
 seed "$C/fuzz_cache" flip '\000\040From a\nX-UIDL: u1\n\nb\n\nFrom b\n\nc\n\000\000\000\170\004\003\006From d'
 seed "$C/fuzz_cache" cut '\000\036\001\001\001\001\nFrom a\nS: 1\n\nb\n\001\001\001\001\n\001\000\000\100'
+# An MMDF text message (no delimiter: from == body) continued from the cache.
+seed "$C/fuzz_cache" mmdf-text '\000\036\001\001\001\001\012Fb\012\001\001\001\001\012\001\001\001\001\015\012\001\000\000@qqqqqqqqqqq\012Fb\012\021\001\001\001\012\001\001\001\001\015\012\001\000\000@qqqqqqqqqqq'
 seed "$C/fuzz_msg" any '\044\003\000\001\022\003\000\003\001\000\000\000\000\000\000\000\000'
 
 if [ -n "$REPLAY" ]; then
