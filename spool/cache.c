@@ -58,7 +58,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -84,21 +83,6 @@ struct cache_hdr {
 	uint64_t	rec_len, rec_sum, reparse, mtime_s, mtime_ns;
 };
 
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	uint64_t	v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 /*
  * The bytes the parse of every message before the last one depends on
  * most closely: the CACHE_LEAD bytes before the last message and its
@@ -120,24 +104,6 @@ lead_digest(const struct mbox *mb, const struct mbox_msg *last,
 
 	lead_range(last, &a, &b);
 	mbox_digest(mb->map + a, (size_t)(b - a), out);
-}
-
-static int
-read_all(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-	ssize_t	n;
-
-	while (len > 0) {
-		n = pread(fd, buf, len, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
 }
 
 static int
@@ -490,7 +456,7 @@ cache_store(int fd, const struct mbox *mb, int mfd, const struct stat *st)
 	put64(b + 64, mb->n);
 	/* From the file: after an update the map shows the old layout. */
 	lead_range(&mb->msgs[mb->n - 1], &la, &lb);
-	if (read_all(mfd, lead, (size_t)(lb - la), la) == -1) {
+	if (full_pread(mfd, lead, (size_t)(lb - la), la) == -1) {
 		log_warn("start-up cache: read the mailbox");
 		free(b);
 		cache_clear(fd);

@@ -138,12 +138,6 @@ put32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
 static uint32_t
 get32(const uint8_t *p)
 {
@@ -153,16 +147,8 @@ get32(const uint8_t *p)
 	return v;
 }
 
-static uint64_t
-get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static int
+/* Exactly len bytes at off, or -1 (EIO for a file that is shorter). */
+int
 full_pread(int fd, uint8_t *buf, size_t len, uint64_t off)
 {
 	ssize_t	n;

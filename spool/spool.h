@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "params.h"
@@ -153,6 +154,23 @@ int	journal_update(const struct jfiles *, const struct jtarget *, size_t,
 int	journal_recover(const struct jfiles *, const char **);
 void	journal_set_window(size_t);
 uint64_t fast_hash(const uint8_t *, size_t);
+int	full_pread(int, uint8_t *, size_t, uint64_t);
+
+/* The journal's and the cache's numbers, in the machine's byte order. */
+static inline void
+put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline uint64_t
+get64(const uint8_t *p)
+{
+	uint64_t	v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
 void	journal_set_progress(void (*)(void), size_t);
 void	journal_progress_message(void);
 void	journal_progress(uint64_t);
