@@ -305,7 +305,17 @@ def proc_fds(pid):
 
 
 def ids(status, key):
+    """The numbers of one /proc status line; none if the process is gone
+    (status None)."""
+    if status is None:
+        return []
     return [int(x) for x in status.get(key, "").split()]
+
+
+def uid_of(pid):
+    """The real uid of a live process, or None once it has gone."""
+    u = ids(proc_status(pid), "Uid")
+    return u[0] if u else None
 
 
 def kill_pids(pids, sig=signal.SIGKILL):

@@ -71,10 +71,10 @@ def daemon_mode():
     kids = P.children(pid)
     import pwd
     key_uid = pwd.getpwnam("_popsepkey").pw_uid
-    t.check(any(P.ids(P.proc_status(k), "Uid")[0] == key_uid for k in kids),
+    t.check(any(P.uid_of(k) == key_uid for k in kids),
             "key-process-is-the-masters-child", repr(kids))
     for k in kids:
-        if P.ids(P.proc_status(k), "Uid")[0] == key_uid:
+        if P.uid_of(k) == key_uid:
             with open("/proc/%d/limits" % k) as f:
                 lim = [l.split() for l in f if l.startswith("Max open files")]
             t.check(lim and int(lim[0][3]) >= 3064,

@@ -83,7 +83,7 @@ def back_to_back():
     for i in range(3):
         c = srv2.login(user, tls=False)
         mons = [p for p in P.children(srv2.proc.pid)
-                if P.ids(P.proc_status(p), "Uid")[0] == 0]
+                if P.uid_of(p) == 0]
         t.check(len(mons) == 1, "one-monitor-%d" % i, repr(mons))
         try:
             t.check(c.cmd("QUIT").startswith(b"+OK"), "quit-%d" % i)

@@ -203,7 +203,7 @@ def lock_refresh():
     c = srv2.login(BOB, tls=False)
     c.cmd("DELE 1")
     worker = [p for p in P.descendants(srv2.proc.pid)
-              if P.ids(P.proc_status(p), "Uid")[0] == P.VIRT_UID][0]
+              if P.uid_of(p) == P.VIRT_UID][0]
     st = subprocess.Popen(["strace", "-q", "-p", str(worker), "-o",
                            "/dev/null", "-e", "trace=sendmsg", "-e",
                            "inject=sendmsg:delay_enter=20000"],

@@ -228,7 +228,7 @@ def session_pids(master):
     key_uid = pwd.getpwnam("_popsepkey").pw_uid
     roles = {"master": master}
     for child in pt.children(master):
-        uid = pt.ids(pt.proc_status(child), "Uid")[0]
+        uid = pt.uid_of(child)      # None: a session that ended meanwhile
         if uid == key_uid:
             roles["key"] = child
         elif uid == 0:
@@ -265,7 +265,7 @@ def memory_scan():
     roles, net_uid = session_pids(srv.proc.pid)
     monitors = roles.get("monitors", [])
     nets = [c for m in monitors for c in pt.children(m)
-            if pt.ids(pt.proc_status(c), "Uid")[0] == net_uid]
+            if pt.uid_of(c) == net_uid]
     t.check("key" in roles and len(monitors) >= 2 and len(nets) >= 2,
             "found-master-key-monitors-network-children", repr(roles))
     all_wins = wins["ec"] + wins["rsa"]
