@@ -101,13 +101,17 @@ static const struct cfg_enum tls_version_enums[] = {
 
 /* Sorted by name: looked up with bsearch. */
 static const struct cfg_opt cfg_opts[] = {
+	BOOL("apop", apop),
 	INT("auth-fail-delay", auth_fail_delay, 0, 60000),
+	STR("auth-file", auth_file),
 	STR("bulldir", bulldir),
 	STR("cache-dir", cache_dir),
 	STR("chroot-dir", chroot_dir),
 	ENUM("chunky-writes", chunky, chunky_enums),
 	ENUM("clear-text-password", cleartext, cleartext_enums),
+	BOOL("downcase-user", downcase_user),
 	BOOL("fast-update", fast_update),
+	INT("first-valid-uid", first_valid_uid, 1, 0x7fffffff),
 	STR("group-no-server-mode", group_no_server_mode),
 	STR("group-server-mode", group_server_mode),
 	STR("home-dir-mail", home_dir_mail),
@@ -118,9 +122,12 @@ static const struct cfg_opt cfg_opts[] = {
 	INT("mail-lock-check", mail_lock_check, 1, 1000000),
 	INT("max-bulletins", max_bulletins, 0, BULL_COUNT_MAX),
 	INT("max-sessions", max_sessions, 1, SESSIONS_MAX_LIMIT),
+	STR("nonauth-file", nonauth_file),
 	STR("pam-service", pam_service),
 	STR("passwd-file", passwd_file),
 	STR("pid-file", pid_file),
+	STR("popauth-db", popauth_db),
+	STR("popauth-user", popauth_user),
 	STR("privsep-user", privsep_user),
 	BOOL("reverse-lookups", reverse_lookups),
 	BOOL("server-mode", server_mode),
@@ -136,6 +143,7 @@ static const struct cfg_opt cfg_opts[] = {
 	ENUM("tls-support", tls_support, tls_support_enums),
 	ENUM("tls-version", tls13_only, tls_version_enums),
 	STR("tracefile", tracefile),
+	BOOL("trim-domain", trim_domain),
 	BOOL("update-on-abort", update_on_abort),
 	BOOL("update-status-headers", update_status_headers),
 };
@@ -147,11 +155,11 @@ static const struct cfg_opt cfg_opts[] = {
  */
 static const char *const qpopper_unsupported[] = {
 	"bulldb", "bulldb-max-tries", "bulldb-nonfatal", "cache-name",
-	"downcase-user", "drac-host", "group-bulletins", "hash-spool", "kerberos", "kerberos-name",
+	"drac-host", "group-bulletins", "hash-spool", "kerberos", "kerberos-name",
 	"kerberos-service", "log-login", "mail-command",
 	"nis-servername", "no-user-server-mode",
 	"old-style-uid", "shy", "tls-options",
-	"trim-domain", "user-server-mode",
+	"user-server-mode",
 	"uw-kludge",
 };
 
@@ -194,6 +202,10 @@ cfg_defaults(struct config *c)
 	c->mail_lock_check = MAIL_LOCK_CHECK_DEFAULT;
 	c->max_bulletins = MAX_BULLETINS_DEFAULT;
 	strlcpy(c->pam_service, "pop3", sizeof(c->pam_service));
+	strlcpy(c->popauth_db, POPAUTH_DB_DEFAULT, sizeof(c->popauth_db));
+	strlcpy(c->popauth_user, POPAUTH_USER_DEFAULT,
+	    sizeof(c->popauth_user));
+	c->first_valid_uid = FIRST_VALID_UID_DEFAULT;
 	strlcpy(c->spool_dir, "/var/mail", sizeof(c->spool_dir));
 	strlcpy(c->cache_dir, CACHE_DIR_DEFAULT, sizeof(c->cache_dir));
 	strlcpy(c->chroot_dir, "/var/lib/popsep/empty", sizeof(c->chroot_dir));

@@ -83,6 +83,14 @@ struct config {
 	int		 tls_sign_rate;	/* key process: signatures/s */
 	char		 pam_service[64];
 	char		 passwd_file[CFG_PATH_MAX];
+	int		 apop;		/* APOP offered, secrets in popauth_db */
+	char		 popauth_db[CFG_PATH_MAX];
+	char		 popauth_user[64];	/* owns popauth_db */
+	char		 auth_file[CFG_PATH_MAX];	/* only these users */
+	char		 nonauth_file[CFG_PATH_MAX];	/* never these */
+	int		 first_valid_uid;	/* lower uids are refused */
+	int		 downcase_user;	/* -c */
+	int		 trim_domain;	/* -C: "user@domain" -> "user" */
 	char		 spool_dir[CFG_PATH_MAX];
 	char		 chroot_dir[CFG_PATH_MAX];
 	char		 privsep_user[64];

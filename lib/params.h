@@ -74,6 +74,11 @@
 #define SESSIONS_MAX_LIMIT	KEY_CONNS_MAX	/* highest max-sessions */
 #define TIMEOUT_DEFAULT		600	/* seconds idle, RFC 1939 3. */
 #define AUTH_FAIL_DELAY_DEFAULT	2000	/* ms from PASS to a failure reply */
+
+/* Authentication */
+#define POPAUTH_DB_DEFAULT	"/var/lib/popsep/popauth/pop.auth"
+#define POPAUTH_USER_DEFAULT	"_popauth"	/* owns the APOP database */
+#define FIRST_VALID_UID_DEFAULT	1000	/* Debian's first ordinary uid */
 #define CONFIG_LINE_MAX		1024
 
 #endif /* POPSEP_PARAMS_H */
