@@ -22,7 +22,7 @@ XCFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -Wformat-security \
 	   -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
 	   -Ilib -Inet -Iproto -Iauth -Ispool -Iprivsep $(PKG_CFLAGS)
 XLDFLAGS := -pie -Wl,-z,relro -Wl,-z,now
-LDLIBS	+= $(PKG_LIBS)
+LDLIBS	+= $(PKG_LIBS) -lgdbm
 
 BUILD	?= build
 ifeq ($(SANITIZE),1)
@@ -50,7 +50,8 @@ PROTO_SRCS := \
 AUTH_SRCS := \
 	auth/auth.c \
 	auth/pam.c \
-	auth/passwd_file.c
+	auth/passwd_file.c \
+	auth/popauth_db.c
 
 SPOOL_SRCS := \
 	spool/bulletin.c \
@@ -94,6 +95,7 @@ UNIT_TESTS := \
 	test_mbox_cache \
 	test_msg \
 	test_pop3_cmd \
+	test_popauth_db \
 	test_sandbox
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/regress/%)
 
