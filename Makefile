@@ -79,6 +79,14 @@ PRIVSEP_SRCS := \
 	privsep/sandbox_spool.c \
 	privsep/spoolworker.c
 
+# popauth(8): the database and the configuration parser, nothing else.
+POPAUTH_SRCS := \
+	popauth/popauth.c
+POPAUTH_OBJS := $(BUILD)/tool/popauth.o $(BUILD)/lib/config.o \
+	$(BUILD)/lib/log.o $(BUILD)/auth/popauth_db.o
+# The configuration file popauth reads when it is not given -f.
+POPAUTH_CONF ?= $(SYSCONFDIR)/popsep/popsepd.conf
+
 SRCS	:= $(LIB_SRCS) $(NET_SRCS) $(PROTO_SRCS) $(AUTH_SRCS) $(SPOOL_SRCS) \
 	   $(PRIVSEP_SRCS)
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
@@ -99,13 +107,24 @@ UNIT_TESTS := \
 	test_sandbox
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/regress/%)
 
-MANS	:= man/popsepd.8 man/popsepd.conf.5
+MANS	:= man/popauth.8 man/popsepd.8 man/popsepd.conf.5
 
-all: $(BUILD)/popsepd
+all: $(BUILD)/popsepd $(BUILD)/popauth
 
 $(BUILD)/popsepd: $(OBJS)
 	@echo "LD $@"
 	@$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(BUILD)/popauth: $(POPAUTH_OBJS)
+	@echo "LD $@"
+	@$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(POPAUTH_OBJS) $(LDLIBS)
+
+# Its object is not in $(BUILD)/popauth/: that is the program's name.
+$(BUILD)/tool/popauth.o: $(POPAUTH_SRCS) $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(XCFLAGS) $(CFLAGS) -DPOPAUTH_CONF='"$(POPAUTH_CONF)"' \
+	    -c -o $@ $<
 
 $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
@@ -118,7 +137,14 @@ $(BUILD)/regress/%: regress/unit/%.c $(LIBOBJS) regress/unit/test.h
 	@$(CC) $(XCFLAGS) $(CFLAGS) -Iregress/unit $(XLDFLAGS) $(LDFLAGS) \
 	    -o $@ $< $(LIBOBJS) $(LDLIBS)
 
-unit: $(UNIT_BINS)
+# The database as the server reads it, for regress/e2e/test_popauth.py.
+$(BUILD)/regress/popauth_dump: regress/e2e/popauth_dump.c \
+    $(BUILD)/auth/popauth_db.o $(BUILD)/lib/log.o
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT_BINS) $(BUILD)/regress/popauth_dump
 
 # Installs the missing Debian packages (etc/deps.sh says which).
 deps:
@@ -177,6 +203,8 @@ install: all
 	install -m 0644 man/popsepd.conf.5 $(DESTDIR)$(MANDIR)/man5/popsepd.conf.5
 	install -m 0644 etc/popsepd.conf $(DESTDIR)$(SYSCONFDIR)/popsep/popsepd.conf.sample
 	@if [ -z "$(DESTDIR)" ]; then sh etc/users.sh; fi
+	install -o _popauth -m 4711 $(BUILD)/popauth $(DESTDIR)$(SBINDIR)/popauth
+	install -m 0644 man/popauth.8 $(DESTDIR)$(MANDIR)/man8/popauth.8
 
 clean:
 	rm -rf build build-san build-bench build-fuzz

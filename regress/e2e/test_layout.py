@@ -20,6 +20,7 @@ ALLOWED = {
     "auth": {"auth", "lib"},
     "spool": {"spool", "lib"},
     "privsep": {"privsep", "lib", "net", "proto", "auth", "spool"},
+    "popauth": {"popauth", "auth", "lib"},
 }
 # where each project header lives
 where = {}
