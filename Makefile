@@ -45,12 +45,15 @@ NET_SRCS := \
 
 PROTO_SRCS := \
 	proto/pop3.c \
-	proto/pop3_cmd.c
+	proto/pop3_cmd.c \
+	proto/sasl.c
 
 AUTH_SRCS := \
 	auth/auth.c \
+	auth/apop.c \
 	auth/pam.c \
 	auth/passwd_file.c \
+	auth/policy.c \
 	auth/popauth_db.c
 
 SPOOL_SRCS := \
@@ -104,7 +107,8 @@ UNIT_TESTS := \
 	test_msg \
 	test_pop3_cmd \
 	test_popauth_db \
-	test_sandbox
+	test_sandbox \
+	test_sasl
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/regress/%)
 
 MANS	:= man/popauth.8 man/popsepd.8 man/popsepd.conf.5

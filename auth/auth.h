@@ -15,11 +15,16 @@
  */
 /*
  * Authentication, run by the session monitor (root) on a user name and
- * password that came from the network child: both are hostile input.  A
+ * credentials that came from the network child: all hostile input.  A
  * passwd-file (virtual users with crypt(3) hashes, each mapped to a system
  * uid, gid and mailbox) is consulted first; names it does not hold go to
- * PAM.  The caller gives every failure the same answer after the same
- * delay, so the result says nothing about which step failed.
+ * PAM.  APOP digests are checked against the popauth database.  Every
+ * check that reads a secret (a hash, a PAM module's state, an APOP secret)
+ * runs in a child of the monitor that exits at once (auth_child), so no
+ * secret but the client's own is ever in memory that the spool worker,
+ * forked from the monitor next, inherits.  The caller gives every failure
+ * the same answer after the same delay, so the result says nothing about
+ * which step failed.
  */
 
 #ifndef POPSEP_AUTH_H
@@ -28,18 +33,36 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "params.h"
 
 struct auth_result {
 	uid_t	uid;
 	gid_t	gid;
 	char	mailbox[CFG_PATH_MAX];
-	char	how[16];		/* "pam" or "passwd-file", for logs */
+	char	how[16];		/* "pam", "passwd-file", "apop" */
 };
 
+/*
+ * The outcome of a login.  AUTH_EXPIRED and AUTH_DISABLED are only ever
+ * returned once the credentials were proven right: telling them apart
+ * from AUTH_FAIL reveals nothing to someone without the password.
+ */
+enum auth_status {
+	AUTH_OK = 0,
+	AUTH_FAIL,		/* unknown user, wrong secret, refused name */
+	AUTH_EXPIRED,		/* the password must be changed first */
+	AUTH_DISABLED,		/* account locked or expired */
+};
+
+int	auth_canon_name(const struct config *, const char *, char *, size_t);
 int	auth_password(const struct config *, const char *, const char *,
 	    const char *, struct auth_result *);
+int	auth_lookup(const struct config *, const char *, const char *,
+	    struct auth_result *);
+int	auth_child(int (*)(void *, struct auth_result *), void *,
+	    struct auth_result *);
 
-/* auth/pam.c */
+/* auth/pam.c: PAM_SUCCESS-like codes folded into enum auth_status. */
 int	auth_pam(const char *, const char *, const char *, const char *);
 
 /* auth/passwd_file.c */
@@ -51,5 +74,14 @@ enum pwfile_result {
 };
 int	pwfile_check(const char *, const char *, const char *,
 	    struct auth_result *);
+
+/* auth/policy.c */
+int	auth_listed(const char *, const char *);
+int	auth_allowed(const struct config *, const char *);
+
+/* auth/apop.c */
+int	auth_apop(const struct config *, const char *, const char *,
+	    const char *, const char *, struct auth_result *);
+int	apop_make_stamp(const char *, char *, size_t);
 
 #endif /* POPSEP_AUTH_H */

@@ -18,15 +18,14 @@
  * gives PAM are the user name and the password the client sent; it wipes
  * its copies.  pam_unix's own failure delay is replaced by the monitor's
  * fixed delay (auth-fail-delay), which treats unknown users and wrong
- * passwords alike.  PAM runs in a child of the monitor that exits at once:
- * whatever a module leaves in memory (a password in a freed buffer, open
- * files) dies with it and is never inherited by the spool worker, which
- * the monitor forks next.
+ * passwords alike.  PAM runs in a child of the monitor that exits at once
+ * (auth_child): whatever a module leaves in memory (a password in a freed
+ * buffer, open files) dies with it and is never inherited by the spool
+ * worker, which the monitor forks next.  pam_acct_mgmt is honoured: an
+ * expired or locked account is refused, and so is a login whose PAM_USER
+ * a module changed.
  */
 
-#include <sys/wait.h>
-
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -92,53 +91,103 @@ no_delay(int status, unsigned int usec, void *arg)
 	(void)arg;
 }
 
+/* What pam_acct_mgmt's refusal means for the client. */
+static int
+acct_status(int rc)
+{
+	switch (rc) {
+	case PAM_SUCCESS:
+		return AUTH_OK;
+	case PAM_NEW_AUTHTOK_REQD:
+	case PAM_AUTHTOK_EXPIRED:
+		return AUTH_EXPIRED;
+	case PAM_ACCT_EXPIRED:
+	case PAM_PERM_DENIED:
+		return AUTH_DISABLED;
+	default:
+		return AUTH_FAIL;
+	}
+}
+
+/*
+ * The mailbox is that of the name the client gave.  A module that changed
+ * PAM_USER (a mapping module, a case-folding one) would have the monitor
+ * serve another user's mailbox than the one that was checked; such a
+ * login is refused rather than followed.
+ */
+static int
+same_user(pam_handle_t *ph, const char *user)
+{
+	const void	*item = NULL;
+
+	if (pam_get_item(ph, PAM_USER, &item) != PAM_SUCCESS || item == NULL)
+		return 0;
+	if (strcmp(item, user) == 0)
+		return 1;
+	log_warnx("PAM changed the user name \"%s\" to \"%.64s\"; refusing "
+	    "the login (popsep serves the mailbox of the name given)", user,
+	    (const char *)item);
+	return 0;
+}
+
+/* pass NULL: the credentials were proven elsewhere (APOP); account only. */
 static int
 pam_check(const char *service, const char *user, const char *pass,
     const char *rhost)
 {
-	struct conv_data	 d = { user, pass };
+	struct conv_data	 d = { user, pass != NULL ? pass : "" };
 	struct pam_conv		 pc = { conv, &d };
 	pam_handle_t		*ph = NULL;
-	int			 rc;
+	int			 rc, st = AUTH_FAIL;
 
 	if ((rc = pam_start(service, user, &pc, &ph)) != PAM_SUCCESS) {
 		log_warnx("pam_start(%s): %s", service, pam_strerror(ph, rc));
-		return -1;
+		return AUTH_FAIL;
 	}
 	(void)pam_set_item(ph, PAM_FAIL_DELAY, (const void *)no_delay);
 	(void)pam_set_item(ph, PAM_RHOST, rhost);
 	(void)pam_set_item(ph, PAM_RUSER, user);
-	rc = pam_authenticate(ph, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
-	if (rc == PAM_SUCCESS)
-		rc = pam_acct_mgmt(ph, PAM_SILENT);
+	rc = PAM_SUCCESS;
+	if (pass != NULL)
+		rc = pam_authenticate(ph, PAM_SILENT |
+		    PAM_DISALLOW_NULL_AUTHTOK);
 	if (rc != PAM_SUCCESS)
 		log_debug("pam(%s) for \"%s\": %s", service, user,
 		    pam_strerror(ph, rc));
+	else if (same_user(ph, user)) {
+		rc = pam_acct_mgmt(ph, PAM_SILENT);
+		st = acct_status(rc);
+		if (rc != PAM_SUCCESS)
+			log_info("pam(%s) account \"%s\": %s", service, user,
+			    pam_strerror(ph, rc));
+		else if (!same_user(ph, user))
+			st = AUTH_FAIL;
+	}
 	pam_end(ph, rc);
-	return rc == PAM_SUCCESS ? 0 : -1;
+	return st;
 }
 
+struct pam_args {
+	const char	*service, *user, *pass, *rhost;
+};
+
+static int
+pam_in_child(void *arg, struct auth_result *unused)
+{
+	struct pam_args	*a = arg;
+
+	(void)unused;
+	return pam_check(a->service, a->user, a->pass, a->rhost);
+}
+
+/* An enum auth_status. */
 int
 auth_pam(const char *service, const char *user, const char *pass,
     const char *rhost)
 {
-	pid_t	pid;
-	int	status;
+	struct pam_args	a = { service, user, pass, rhost };
+	int		st;
 
-	if ((pid = fork()) == -1) {
-		log_warn("fork for PAM");
-		return -1;
-	}
-	if (pid == 0) {
-		log_set_fatal_hook(NULL);
-		_exit(pam_check(service, user, pass, rhost) == 0 ? 0 : 1);
-	}
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR) {
-			log_warn("waitpid for PAM");
-			return -1;
-		}
-	if (WIFSIGNALED(status))
-		log_warnx("PAM child killed by signal %d", WTERMSIG(status));
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	st = auth_child(pam_in_child, &a, NULL);
+	return st < 0 || st > AUTH_DISABLED ? AUTH_FAIL : st;
 }

@@ -22,7 +22,10 @@
  * uid and gid are numbers or system user/group names; mailbox is an
  * absolute path.  "#" starts a comment line.  A malformed line is logged
  * with its number and skipped; it never matches.  Hashes are checked with
- * crypt_r(3) (yescrypt, SHA-512, ...) and compared in constant time.
+ * crypt_r(3) (any method libcrypt knows: yescrypt, SHA-512, bcrypt, ...)
+ * and compared in constant time.  The monitor reads the file only in a
+ * child that exits after one lookup (auth_child), so the other users'
+ * hashes, which pass through stdio's buffers, never stay in its memory.
  */
 
 #include <crypt.h>
@@ -135,6 +138,10 @@ pwfile_check(const char *path, const char *user, const char *pass,
 	fclose(fp);
 	if (rv != PWFILE_BAD_PASSWORD)
 		goto out;
+	if (pass == NULL) {		/* a lookup: proven by APOP */
+		rv = PWFILE_OK;
+		goto out;
+	}
 	if ((cd = calloc(1, sizeof(*cd))) == NULL) {
 		rv = PWFILE_ERROR;
 		goto out;

@@ -18,7 +18,7 @@ set -e
 BUILD="gcc make pkg-config libc6-dev libssl-dev libbsd-dev libseccomp-dev
 libpam0g-dev libpam-modules libcrypt-dev libgdbm-dev openssl passwd mandoc"
 CHECK="$BUILD fetchmail mpop curl ca-certificates python3 openbsd-inetd
-strace procps systemd liblockfile-bin iproute2 procmail"
+strace procps systemd liblockfile-bin iproute2 procmail getmail6"
 POPA3D_DIR=/var/cache/popsep-bench/popa3d
 case "${1:-check}" in
 build)	want=$BUILD ;;

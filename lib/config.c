@@ -180,7 +180,6 @@ static int	set_value(struct config *, const struct cfg_opt *, const char *,
 		    int, const char **);
 static int	parse_listen(struct config *, const char *, int,
 		    const char **);
-static char	*trim(char *);
 static char	*unquote(char *);
 static int	check_dir(const char *, const char *);
 static int	check_cache_dir(const char *);
@@ -233,8 +232,9 @@ is_unsupported(const char *name)
 	return 0;
 }
 
-static char *
-trim(char *s)
+/* s without its leading and trailing blanks (cut in place). */
+char *
+cfg_trim(char *s)
 {
 	char	*e;
 
@@ -517,7 +517,7 @@ cfg_parse_file(struct config *c, const char *path)
 		}
 		if ((hash = strchr(buf, '#')) != NULL)
 			*hash = '\0';
-		line = trim(buf);
+		line = cfg_trim(buf);
 		if (*line == '\0')
 			continue;
 		if (strncmp(line, "set", 3) == 0 &&
@@ -532,12 +532,12 @@ cfg_parse_file(struct config *c, const char *path)
 			rv = -1;
 			continue;
 		}
-		name = trim(line + (is_set ? 3 : 5));
+		name = cfg_trim(line + (is_set ? 3 : 5));
 		value = NULL;
 		if ((eq = strchr(name, '=')) != NULL) {
 			*eq = '\0';
-			value = unquote(trim(eq + 1));
-			name = trim(name);
+			value = unquote(cfg_trim(eq + 1));
+			name = cfg_trim(name);
 		}
 		o = bsearch(name, cfg_opts, sizeof(cfg_opts) /
 		    sizeof(cfg_opts[0]), sizeof(cfg_opts[0]), opt_cmp);

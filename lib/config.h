@@ -115,5 +115,6 @@ void	cfg_defaults(struct config *);
 int	cfg_parse_file(struct config *, const char *);
 int	cfg_finish(struct config *);
 int	cfg_tls_enabled(const struct config *);
+char	*cfg_trim(char *);
 
 #endif /* POPSEP_CONFIG_H */

@@ -30,7 +30,8 @@
 #define POP_ARG_MAX		255	/* one argument, RFC 2449 4. */
 #define POP_USER_MAX		64	/* user name, bytes */
 #define POP_PASS_MAX		256	/* password, bytes */
-#define POP_INBUF_MAX		8192	/* unparsed client bytes held at most */
+#define POP_INBUF_MAX		16384	/* unparsed client bytes held at most */
+#define SASL_LINE_MAX		12288	/* a SASL response line (Kerberos tickets) */
 #define POP_OUTBUF_FLUSH	16384	/* write when this much is queued */
 #define POP_BAD_CMDS_MAX	20	/* unknown or refused commands, then close */
 #define POP_AUTH_TRIES_MAX	3	/* failed logins per connection */
@@ -76,6 +77,8 @@
 #define AUTH_FAIL_DELAY_DEFAULT	2000	/* ms from PASS to a failure reply */
 
 /* Authentication */
+#define APOP_STAMP_MAX		320	/* "<pid.clock.random@hostname>" */
+#define APOP_DIGEST_LEN		32	/* MD5, lower-case hex */
 #define POPAUTH_DB_DEFAULT	"/var/lib/popsep/popauth/pop.auth"
 #define POPAUTH_USER_DEFAULT	"_popauth"	/* owns the APOP database */
 #define FIRST_VALID_UID_DEFAULT	1000	/* Debian's first ordinary uid */

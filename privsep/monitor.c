@@ -86,6 +86,7 @@ struct monitor {
 	int			 tls_done;
 	int			 signed_once;
 	int			 auth_fails;
+	int			 apop_tried;
 	char			 user[POP_USER_MAX + 1];
 	char			 mailbox[CFG_PATH_MAX];
 	char			 journal[CFG_PATH_MAX + 32];
@@ -109,6 +110,7 @@ static struct monitor	mon;
 static void	mon_log_net(void *, struct msg *);
 static void	mon_log_spool(void *, struct msg *);
 static void	mon_answer_auth_pass(void *, struct msg *);
+static void	mon_answer_auth_apop(void *, struct msg *);
 static void	mon_answer_tls_sign(void *, struct msg *);
 static void	mon_tls_done(void *, struct msg *);
 static void	mon_lock(void *, struct msg *);
@@ -129,6 +131,9 @@ static const struct msg_handler net_handlers[] = {
 	    "LOG" },
 	{ MSG_MN_REQ_AUTH_PASS, 10, 8 + POP_USER_MAX + POP_PASS_MAX + 2, 0,
 	    MON_PREAUTH, mon_answer_auth_pass, "AUTH_PASS" },
+	{ MSG_MN_REQ_AUTH_APOP, 8 + 2 + APOP_DIGEST_LEN,
+	    8 + POP_USER_MAX + APOP_DIGEST_LEN + 2, 0, MON_PREAUTH,
+	    mon_answer_auth_apop, "AUTH_APOP" },
 	{ MSG_MN_REQ_TLS_SIGN, 7, 7 + KEY_TBS_MAX, 0, MON_PREAUTH,
 	    mon_answer_tls_sign, "TLS_SIGN" },
 	{ MSG_MN_REQ_TLS_DONE, 0, 0, 0, MON_PREAUTH, mon_tls_done,
@@ -478,47 +483,136 @@ login_failed(int result, const char *why)
 	mon.state = MON_PREAUTH;
 }
 
+/* The network child closes after this many; it may be lying. */
 static void
-mon_answer_auth_pass(void *arg, struct msg *m)
+check_tries(void)
 {
-	struct auth_result	 res;
-	struct timespec		 start;
-	char			 pass[POP_PASS_MAX + 1], text[POP_LINE_MAX];
-	const char		*why = NULL;
-	int			 result = MN_AUTH_SYS;
-
-	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	/* The network child closes after this many; it may be lying. */
 	if (mon.auth_fails >= POP_AUTH_TRIES_MAX)
 		fatalx("network child asked for a login after %d failures",
 		    mon.auth_fails);
-	msg_get_str(m, mon.user, sizeof(mon.user));
-	msg_get_str(m, pass, sizeof(pass));
-	msg_end(m);
-	msg_wipe(m);
-	if (auth_password(mon.s->cf, mon.user, pass, mon.s->addr, &res)
-	    == -1) {
-		explicit_bzero(pass, sizeof(pass));
-		/* Same answer, same time, whatever failed. */
-		sleep_until(&start, mon.s->cf->auth_fail_delay);
-		mon.auth_fails++;
-		log_info("[AUTH] Password supplied for \"%s\" is incorrect "
-		    "(%s)", mon.user, mon.s->addr);
-		snprintf(text, sizeof(text), "[AUTH] Password supplied for "
-		    "\"%s\" is incorrect.", mon.user);
-		answer_auth(MN_AUTH_FAIL, text, -1);
+}
+
+/*
+ * The user name from the network child, canonical (trim-domain,
+ * downcase-user) in mon.user; -1 for a name the parser's rule refuses,
+ * which only a lying child sends.
+ */
+static int
+take_user(const char *name)
+{
+	if (auth_canon_name(mon.s->cf, name, mon.user, sizeof(mon.user))
+	    == 0)
+		return 0;
+	log_warnx("network child sent an invalid user name");
+	strlcpy(mon.user, "(invalid)", sizeof(mon.user));
+	return -1;
+}
+
+/* The reply to a refused login; the same for every AUTH_FAIL. */
+static void
+refuse_login(int st, const char *how, const struct timespec *start)
+{
+	char	text[POP_LINE_MAX];
+
+	/* Same answer, same time, whatever failed. */
+	sleep_until(start, mon.s->cf->auth_fail_delay);
+	mon.auth_fails++;
+	switch (st) {
+	case AUTH_EXPIRED:
+		log_info("[AUTH] The password of \"%s\" has expired (%s)",
+		    mon.user, mon.s->addr);
+		snprintf(text, sizeof(text), "[AUTH] The password of \"%s\" "
+		    "has expired; change it, then log in again.", mon.user);
+		break;
+	case AUTH_DISABLED:
+		log_info("[AUTH] The account \"%s\" is locked or expired (%s)",
+		    mon.user, mon.s->addr);
+		snprintf(text, sizeof(text), "[AUTH] The account \"%s\" is "
+		    "locked or expired.", mon.user);
+		break;
+	default:
+		log_info("[AUTH] %s supplied for \"%s\" is incorrect (%s)",
+		    how, mon.user, mon.s->addr);
+		snprintf(text, sizeof(text), "[AUTH] %s supplied for \"%s\" "
+		    "is incorrect.", how, mon.user);
+		break;
+	}
+	answer_auth(MN_AUTH_FAIL, text, -1);
+}
+
+/* After a check: refuse, or open the mailbox and start the worker. */
+static void
+finish_login(int st, struct auth_result *res, const char *how,
+    const struct timespec *start)
+{
+	const char	*why = NULL;
+	int		 result = MN_AUTH_SYS;
+
+	if (st != AUTH_OK) {
+		refuse_login(st, how, start);
 		return;
 	}
-	explicit_bzero(pass, sizeof(pass));
-	log_info("authenticated \"%s\" (%s) from %s", mon.user, res.how,
+	log_info("authenticated \"%s\" (%s) from %s", mon.user, res->how,
 	    mon.s->addr);
-	if (start_spool(&res, &result, &why) == -1) {
+	if (start_spool(res, &result, &why) == -1) {
 		login_failed(result, why);
 		return;
 	}
 	/* Answered once the spool worker has the locks. */
 	mon.state = MON_AUTHED;
+}
+
+static void
+mon_answer_auth_pass(void *arg, struct msg *m)
+{
+	struct auth_result	 res;
+	struct timespec		 start;
+	char			 name[POP_USER_MAX + 1], pass[POP_PASS_MAX + 1];
+	int			 st = AUTH_FAIL;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	check_tries();
+	msg_get_str(m, name, sizeof(name));
+	msg_get_str(m, pass, sizeof(pass));
+	msg_end(m);
+	msg_wipe(m);
+	memset(&res, 0, sizeof(res));
+	if (take_user(name) == 0)
+		st = auth_password(mon.s->cf, mon.user, pass, mon.s->addr,
+		    &res);
+	explicit_bzero(pass, sizeof(pass));
+	finish_login(st, &res, "Password", &start);
+}
+
+/*
+ * APOP: the digest must answer this connection's stamp, made here before
+ * the network child existed; one attempt per connection, so a digest can
+ * be tried once and a replayed one never matches.
+ */
+static void
+mon_answer_auth_apop(void *arg, struct msg *m)
+{
+	struct auth_result	 res;
+	struct timespec		 start;
+	char			 name[POP_USER_MAX + 1];
+	char			 digest[APOP_DIGEST_LEN + 1];
+	int			 st = AUTH_FAIL;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	check_tries();
+	msg_get_str(m, name, sizeof(name));
+	msg_get_str(m, digest, sizeof(digest));
+	msg_end(m);
+	if (!mon.s->cf->apop || mon.apop_tried)
+		fatalx("network child sent an APOP request it may not send");
+	mon.apop_tried = 1;
+	memset(&res, 0, sizeof(res));
+	if (take_user(name) == 0)
+		st = auth_apop(mon.s->cf, mon.user, mon.s->apop_stamp, digest,
+		    mon.s->addr, &res);
+	finish_login(st, &res, "APOP digest", &start);
 }
 
 static void
@@ -1129,6 +1223,10 @@ monitor_main(struct session *s)
 	mon.pending_auth = -1;
 	mon.new_journal = -1;
 	mon.bull_fd = -1;
+	/* Made before the network child exists: it cannot choose its own. */
+	if (s->cf->apop && apop_make_stamp(s->myname, s->apop_stamp,
+	    sizeof(s->apop_stamp)) == -1)
+		fatalx("cannot make the APOP timestamp");
 	if (msg_socketpair(sv) == -1)
 		fatal("socketpair");
 	if ((pid = fork()) == -1)

@@ -20,7 +20,12 @@
  *
  *   MSG_MN_REQ_LOG        u8 priority, data line (no NUL)  net -> mon
  *   MSG_MN_REQ_AUTH_PASS  str user, str password           net -> mon
+ *       from USER/PASS and from SASL PLAIN alike.
+ *   MSG_MN_REQ_AUTH_APOP  str user, str digest (32 lower-case hex digits)
+ *       of the greeting's timestamp, which the monitor made; at most one
+ *       per connection.                                  net -> mon
  *   MSG_MN_ANS_AUTH       u8 result, str text [, fd]       mon -> net
+ *       the answer to either AUTH request.
  *       result MN_AUTH_OK carries the descriptor of the channel to the
  *       spool worker; text is the RFC 3206 code and reason otherwise.
  *   MSG_MN_REQ_TLS_SIGN   u8 key id, u16 TLS SignatureScheme,
@@ -47,6 +52,7 @@ enum {
 	MSG_MN_ANS_TLS_SIGN,
 	MSG_MN_REQ_TLS_DONE,
 	MSG_MN_ANS_QUIT,
+	MSG_MN_REQ_AUTH_APOP,
 };
 
 enum { MN_QUIT_OK = 0, MN_QUIT_ERR = 1 };
@@ -62,8 +68,8 @@ struct tls_sign_req;
 
 /* Network child side (privsep/monitor_wrap.c). */
 void	mon_req_log(int, int, const char *);
-int	mon_req_auth_pass(int, const char *, const char *, char *, size_t,
-	    int *);
+int	mon_req_auth(int, uint16_t, const char *, const char *, char *,
+	    size_t, int *);
 int	mon_req_tls_sign(void *, const struct tls_sign_req *, uint8_t *,
 	    size_t *);
 void	mon_req_tls_done(int);

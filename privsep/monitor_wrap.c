@@ -45,15 +45,15 @@ mon_req_log(int fd, int prio, const char *line)
  * channel to the spool worker.  text gets the reply for the client.
  */
 int
-mon_req_auth_pass(int fd, const char *user, const char *pass, char *text,
-    size_t textlen, int *spool_fd_r)
+mon_req_auth(int fd, uint16_t type, const char *user, const char *secret,
+    char *text, size_t textlen, int *spool_fd_r)
 {
 	struct msg	*m = &mw_msg;
 	int		 result;
 
-	msg_init(m, MSG_MN_REQ_AUTH_PASS);
+	msg_init(m, type);
 	msg_put_str(m, user);
-	msg_put_str(m, pass);
+	msg_put_str(m, secret);
 	if (msg_send(fd, m, -1) == -1)
 		fatal("%s: send", __func__);
 	msg_wipe(m);

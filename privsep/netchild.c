@@ -55,14 +55,16 @@ log_to_monitor(int prio, const char *line)
 }
 
 static int
-op_pass(void *arg, const char *user, const char *pass, char *text,
+op_login(void *arg, enum pop3_mech mech, const char *user,
+    const char *secret, char *text,
     size_t textlen)
 {
 	struct netchild	*n = arg;
 	int		 rc;
 
-	rc = mon_req_auth_pass(n->mon_fd, user, pass, text, textlen,
-	    &n->spool_fd);
+	rc = mon_req_auth(n->mon_fd, mech == POP3_MECH_APOP ?
+	    MSG_MN_REQ_AUTH_APOP : MSG_MN_REQ_AUTH_PASS, user, secret, text,
+	    textlen, &n->spool_fd);
 	switch (rc) {
 	case MN_AUTH_OK:
 		return POP3_AUTH_OK;
@@ -180,7 +182,7 @@ op_tls_done(void *arg)
 }
 
 static const struct pop3_ops netchild_ops = {
-	op_pass,
+	op_login,
 	op_request,
 	op_data,
 	op_tls_done,
@@ -220,6 +222,7 @@ netchild_main(struct session *s, int mon_fd)
 	pc.chunky = s->cf->chunky;
 	pc.ctx = s->implicit_tls ? NULL : s->ctx;
 	pc.hostname = s->myname;
+	pc.apop_stamp = s->cf->apop ? s->apop_stamp : NULL;
 	if (s->implicit_tls) {
 		if (conn_start_tls(&c, s->ctx) == -1) {
 			log_info("TLS handshake failed");

@@ -39,6 +39,7 @@ struct session {
 	char			 host[256];	/* name, with reverse-lookups */
 	int			 is_local;	/* loopback client */
 	char			 myname[256];	/* our host name, for replies */
+	char			 apop_stamp[APOP_STAMP_MAX];	/* the monitor's */
 };
 
 void	session_setup_socket(struct session *);

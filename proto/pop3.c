@@ -23,9 +23,11 @@
  * beyond the text to send.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "log.h"
@@ -46,6 +48,7 @@ struct pop3 {
 	int			 have_user;
 	int			 bad_cmds;
 	int			 auth_fails;
+	int			 apop_tried;
 	int			 done;
 	char			 user[POP_USER_MAX + 1];
 };
@@ -65,6 +68,8 @@ static void	cmd_quit(struct pop3 *, struct pop3_cmd *);
 static void	cmd_stls(struct pop3 *, struct pop3_cmd *);
 static void	cmd_user(struct pop3 *, struct pop3_cmd *);
 static void	cmd_pass(struct pop3 *, struct pop3_cmd *);
+static void	cmd_apop(struct pop3 *, struct pop3_cmd *);
+static void	cmd_auth(struct pop3 *, struct pop3_cmd *);
 static void	cmd_stat(struct pop3 *, struct pop3_cmd *);
 static void	cmd_list(struct pop3 *, struct pop3_cmd *);
 static void	cmd_uidl(struct pop3 *, struct pop3_cmd *);
@@ -77,6 +82,8 @@ static void	reply(struct pop3 *, int, const char *, ...)
 static void	bad_command(struct pop3 *, const char *, const char *);
 static int	cleartext_allowed(const struct pop3 *);
 static void	relay(struct pop3 *, enum pop3_req, uint32_t, uint32_t);
+static void	login(struct pop3 *, enum pop3_mech, const char *,
+		    const char *);
 
 static const struct pop3_verb verbs[] = {
 	{ "CAPA", ST_AUTH | ST_TRANS, 0, 0, cmd_capa },
@@ -85,6 +92,8 @@ static const struct pop3_verb verbs[] = {
 	{ "STLS", ST_AUTH, 0, 0, cmd_stls },
 	{ "USER", ST_AUTH, 1, 1, cmd_user },
 	{ "PASS", ST_AUTH, 1, 1, cmd_pass },
+	{ "APOP", ST_AUTH, 2, 2, cmd_apop },
+	{ "AUTH", ST_AUTH, 0, 2, cmd_auth },
 	{ "STAT", ST_TRANS, 0, 0, cmd_stat },
 	{ "LIST", ST_TRANS, 0, 1, cmd_list },
 	{ "UIDL", ST_TRANS, 0, 1, cmd_uidl },
@@ -155,8 +164,9 @@ cmd_capa(struct pop3 *p, struct pop3_cmd *cmd)
 	reply(p, 1, "Capability list follows");
 	conn_printf(p->c, "TOP\r\n");
 	if (p->state == ST_AUTH && cleartext_allowed(p))
-		conn_printf(p->c, "USER\r\n");
-	conn_printf(p->c, "UIDL\r\nRESP-CODES\r\nPIPELINING\r\n");
+		conn_printf(p->c, "USER\r\nSASL PLAIN\r\n");
+	conn_printf(p->c, "UIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+	    "PIPELINING\r\n");
 	if (p->state == ST_AUTH && p->cf->ctx != NULL && !p->tls_active)
 		conn_printf(p->c, "STLS\r\n");
 	conn_printf(p->c, "IMPLEMENTATION popsep-%s\r\n.\r\n", POPSEP_VERSION);
@@ -230,22 +240,20 @@ static void
 cmd_user(struct pop3 *p, struct pop3_cmd *cmd)
 {
 	const char	*u = cmd->argv[0];
-	size_t		 i, len = strlen(u);
 
 	if (!cleartext_allowed(p)) {
 		refuse_cleartext(p);
 		return;
 	}
-	if (len == 0 || len > POP_USER_MAX) {
+	if (strlen(u) > POP_USER_MAX) {
 		reply(p, 0, "[AUTH] User name too long");
 		return;
 	}
 	/* Names go to PAM and into logs: printable ASCII only. */
-	for (i = 0; i < len; i++)
-		if (u[i] <= 0x20 || u[i] >= 0x7f || u[i] == '/' || u[i] == ':') {
-			reply(p, 0, "[AUTH] Invalid user name");
-			return;
-		}
+	if (!pop3_user_ok(u)) {
+		reply(p, 0, "[AUTH] Invalid user name");
+		return;
+	}
 	strlcpy(p->user, u, sizeof(p->user));
 	p->have_user = 1;
 	reply(p, 1, "Password required for %s.", p->user);
@@ -254,9 +262,6 @@ cmd_user(struct pop3 *p, struct pop3_cmd *cmd)
 static void
 cmd_pass(struct pop3 *p, struct pop3_cmd *cmd)
 {
-	char	text[POP_LINE_MAX];
-	int	rc;
-
 	if (!cleartext_allowed(p)) {
 		explicit_bzero(cmd->argv[0], sizeof(cmd->argv[0]));
 		refuse_cleartext(p);
@@ -267,36 +272,55 @@ cmd_pass(struct pop3 *p, struct pop3_cmd *cmd)
 		reply(p, 0, "Need a USER command first");
 		return;
 	}
-	rc = p->ops->pass(p->arg, p->user, cmd->argv[0], text, sizeof(text));
-	explicit_bzero(cmd->argv[0], sizeof(cmd->argv[0]));
 	p->have_user = 0;
+	login(p, POP3_MECH_PASS, p->user, cmd->argv[0]);
+	explicit_bzero(cmd->argv[0], sizeof(cmd->argv[0]));
+}
+
+/* The greeting's "+OK" once logged in: the maildrop's size. */
+static void
+announce_maildrop(struct pop3 *p)
+{
+	char			text[POP_LINE_MAX];
+	unsigned long long	n = 0, octets = 0;
+	int			rc;
+
+	rc = p->ops->request(p->arg, POP3_REQ_STAT, 0, 0, text, sizeof(text));
+	if (rc != POP3_ANS_OK) {
+		if (rc == POP3_ANS_ERR)
+			reply(p, 0, "%s", text);
+		else
+			reply(p, 0, "[SYS/TEMP] Cannot read the mailbox");
+		p->done = 1;
+		return;
+	}
+	if (sscanf(text, "%llu %llu", &n, &octets) != 2) {
+		reply(p, 0, "[SYS/TEMP] Cannot read the mailbox");
+		p->done = 1;
+		return;
+	}
+	reply(p, 1, "%s has %llu visible message%s (0 hidden) in %llu octets.",
+	    p->user, n, n == 1 ? "" : "s", octets);
+}
+
+/*
+ * Hand credentials to the backend and answer: the one path of USER/PASS,
+ * APOP and SASL.  The backend's text is the whole reply on a failure.
+ */
+static void
+login(struct pop3 *p, enum pop3_mech mech, const char *user,
+    const char *secret)
+{
+	char	text[POP_LINE_MAX];
+	int	rc;
+
+	if (user != p->user)
+		strlcpy(p->user, user, sizeof(p->user));
+	rc = p->ops->login(p->arg, mech, p->user, secret, text, sizeof(text));
 	switch (rc) {
 	case POP3_AUTH_OK:
 		p->state = ST_TRANS;
-		rc = p->ops->request(p->arg, POP3_REQ_STAT, 0, 0, text,
-		    sizeof(text));
-		if (rc != POP3_ANS_OK) {
-			if (rc == POP3_ANS_ERR)
-				reply(p, 0, "%s", text);
-			else
-				reply(p, 0, "[SYS/TEMP] Cannot read the "
-				    "mailbox");
-			p->done = 1;
-			return;
-		}
-		{
-			unsigned long long n = 0, octets = 0;
-
-			if (sscanf(text, "%llu %llu", &n, &octets) != 2) {
-				reply(p, 0, "[SYS/TEMP] Cannot read the "
-				    "mailbox");
-				p->done = 1;
-				return;
-			}
-			reply(p, 1, "%s has %llu visible message%s (0 hidden) "
-			    "in %llu octets.", p->user, n, n == 1 ? "" : "s",
-			    octets);
-		}
+		announce_maildrop(p);
 		return;
 	case POP3_AUTH_IN_USE:
 	case POP3_AUTH_SYS:
@@ -311,6 +335,152 @@ cmd_pass(struct pop3 *p, struct pop3_cmd *cmd)
 		}
 		return;
 	}
+}
+
+/* APOP name digest (RFC 1939 7): only when the greeting had a stamp. */
+static void
+cmd_apop(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	char	*d = cmd->argv[1];
+	size_t	 i;
+
+	if (p->cf->apop_stamp == NULL) {
+		bad_command(p, cmd->verb, "Unknown command");
+		return;
+	}
+	if (p->apop_tried) {
+		reply(p, 0, "[AUTH] One APOP attempt per connection");
+		return;
+	}
+	if (!pop3_user_ok(cmd->argv[0])) {
+		reply(p, 0, "[AUTH] Invalid user name");
+		return;
+	}
+	if (strlen(d) != APOP_DIGEST_LEN) {
+		reply(p, 0, "[AUTH] Invalid APOP digest");
+		return;
+	}
+	for (i = 0; i < APOP_DIGEST_LEN; i++) {
+		d[i] = (char)tolower((unsigned char)d[i]);
+		if (!isxdigit((unsigned char)d[i])) {
+			reply(p, 0, "[AUTH] Invalid APOP digest");
+			return;
+		}
+	}
+	p->apop_tried = 1;
+	p->have_user = 0;
+	login(p, POP3_MECH_APOP, cmd->argv[0], d);
+}
+
+/*
+ * One SASL client response: the initial response from the command line,
+ * or a line read now, after a "+ " challenge (RFC 5034 4).  Returns the
+ * decoded length, or -1 after replying (the client cancelled with "*", or
+ * sent what is not base64).
+ */
+static long
+sasl_response(struct pop3 *p, const char *initial, uint8_t *out,
+    size_t outmax)
+{
+	char	line[SASL_LINE_MAX + 1];
+	size_t	len = 0;
+	long	rv = -1;
+	int	rc;
+
+	if (initial != NULL) {
+		strlcpy(line, initial, sizeof(line));
+		len = strlen(line);
+	} else {
+		conn_printf(p->c, "+ \r\n");
+		for (;;) {
+			rc = conn_getline(p->c, line, sizeof(line), &len);
+			if (rc == LINE_OK)
+				break;
+			if (rc == LINE_TOO_LONG) {
+				reply(p, 0, "[AUTH] SASL response too long");
+				return -1;
+			}
+			if (conn_flush(p->c) == -1 || conn_fill(p->c) <= 0) {
+				p->done = 1;
+				return -1;
+			}
+		}
+	}
+	if (strcmp(line, "*") == 0)
+		reply(p, 0, "AUTH command cancelled by the client");
+	else if (strcmp(line, "=") == 0)
+		rv = 0;		/* an empty initial response */
+	else if (sasl_b64_decode(line, len, out, outmax, &len) == -1)
+		reply(p, 0, "[AUTH] Invalid base64 in the SASL response");
+	else
+		rv = (long)len;
+	explicit_bzero(line, sizeof(line));
+	return rv;
+}
+
+/* A client word for a log line or a reply: no control bytes, bounded. */
+static void
+printable(const char *in, char *out, size_t outlen)
+{
+	size_t	i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = in[i] > 0x20 && in[i] < 0x7f ? in[i] : '?';
+	out[i] = '\0';
+}
+
+/* The mechanisms this connection offers, one per line, for AUTH alone. */
+static void
+list_mechanisms(struct pop3 *p)
+{
+	reply(p, 1, "List of SASL mechanisms follows");
+	if (cleartext_allowed(p))
+		conn_printf(p->c, "PLAIN\r\n");
+	conn_printf(p->c, ".\r\n");
+}
+
+/* AUTH [mechanism [initial-response]] (RFC 5034); PLAIN (RFC 4616). */
+static void
+cmd_auth(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	uint8_t	msg[POP_USER_MAX * 2 + POP_PASS_MAX + 3];
+	char	authzid[POP_USER_MAX + 1], authcid[POP_USER_MAX + 1];
+	char	pass[POP_PASS_MAX + 1], mech[33];
+	long	n;
+
+	if (cmd->argc == 0) {
+		list_mechanisms(p);
+		return;
+	}
+	if (strcasecmp(cmd->argv[0], "PLAIN") != 0) {
+		printable(cmd->argv[0], mech, sizeof(mech));
+		log_info("Unknown authentication mechanism: %s", mech);
+		reply(p, 0, "Unknown authentication mechanism: %s", mech);
+		return;
+	}
+	if (!cleartext_allowed(p)) {
+		explicit_bzero(cmd->argv[1], sizeof(cmd->argv[1]));
+		refuse_cleartext(p);
+		return;
+	}
+	n = sasl_response(p, cmd->argc == 2 ? cmd->argv[1] : NULL, msg,
+	    sizeof(msg));
+	explicit_bzero(cmd->argv[1], sizeof(cmd->argv[1]));
+	if (n < 0)
+		return;
+	if (sasl_plain_split(msg, (size_t)n, authzid, sizeof(authzid),
+	    authcid, sizeof(authcid), pass, sizeof(pass)) == -1 ||
+	    !pop3_user_ok(authcid)) {
+		reply(p, 0, "[AUTH] Malformed SASL PLAIN response");
+	} else if (authzid[0] != '\0' && strcmp(authzid, authcid) != 0) {
+		/* Acting for another user is not offered (RFC 4616 2). */
+		reply(p, 0, "[AUTH] Authorization identity not permitted");
+	} else {
+		p->have_user = 0;
+		login(p, POP3_MECH_PASS, authcid, pass);
+	}
+	explicit_bzero(msg, sizeof(msg));
+	explicit_bzero(pass, sizeof(pass));
 }
 
 /* Send a backend answer: one status line, or a multi-line body. */
@@ -513,7 +683,11 @@ pop3_run(struct conn *c, const struct pop3_cfg *cf,
 	p.tls_active = cf->tls_active;
 	c->chunky = cf->chunky == CHUNKY_ALWAYS ||
 	    (cf->chunky == CHUNKY_TLS && p.tls_active);
-	reply(&p, 1, "popsep %s ready.", POPSEP_VERSION);
+	if (cf->apop_stamp != NULL)
+		reply(&p, 1, "popsep %s ready. %s", POPSEP_VERSION,
+		    cf->apop_stamp);
+	else
+		reply(&p, 1, "popsep %s ready.", POPSEP_VERSION);
 	while (!p.done) {
 		rc = conn_getline(c, line, sizeof(line), &len);
 		if (rc == LINE_OK) {

@@ -57,8 +57,15 @@ enum pop3_auth {
 	POP3_AUTH_SYS,
 };
 
+/* How the credentials handed to the backend are to be checked. */
+enum pop3_mech {
+	POP3_MECH_PASS,		/* a password: USER/PASS, SASL PLAIN */
+	POP3_MECH_APOP,		/* an APOP digest of the greeting's stamp */
+};
+
 struct pop3_ops {
-	int	(*pass)(void *, const char *, const char *, char *, size_t);
+	int	(*login)(void *, enum pop3_mech, const char *, const char *,
+		    char *, size_t);
 	int	(*request)(void *, enum pop3_req, uint32_t, uint32_t, char *,
 		    size_t);
 	int	(*data)(void *, const uint8_t **, size_t *);
@@ -72,6 +79,7 @@ struct pop3_cfg {
 	int		 chunky;	/* enum cfg_chunky */
 	SSL_CTX		*ctx;		/* NULL: no STLS */
 	const char	*hostname;
+	const char	*apop_stamp;	/* NULL: no APOP */
 };
 
 /* Parsed command line (proto/pop3_cmd.c). */
@@ -83,6 +91,12 @@ struct pop3_cmd {
 
 int	pop3_parse(const char *, size_t, struct pop3_cmd *, const char **);
 int	pop3_msgno(const char *, uint32_t *);
+int	pop3_user_ok(const char *);
+
+/* SASL (proto/sasl.c). */
+int	sasl_b64_decode(const char *, size_t, uint8_t *, size_t, size_t *);
+int	sasl_plain_split(const uint8_t *, size_t, char *, size_t, char *,
+	    size_t, char *, size_t);
 void	pop3_run(struct conn *, const struct pop3_cfg *,
 	    const struct pop3_ops *, void *);
 

@@ -318,6 +318,38 @@ def uid_of(pid):
     return u[0] if u else None
 
 
+SCAN_CHUNK = 16 << 20
+
+
+def scan_memory(pid, windows):
+    """Names of the (name, bytes) windows found in any readable mapping of
+    pid.  Reads in 16 MiB pieces that overlap by a window; skips mappings
+    over 1 GiB (the sanitizer build's shadow memory, reserved but never
+    holding data)."""
+    hits = set()
+    longest = max([len(w) for _, w in windows] + [1])
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            f = line.split()
+            if "r" not in f[1] or (len(f) > 5 and
+                                   f[5] in ("[vvar]", "[vsyscall]")):
+                continue
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            if hi - lo > (1 << 30):
+                continue
+            for off in range(lo, hi, SCAN_CHUNK):
+                try:
+                    mem.seek(off)
+                    data = mem.read(min(SCAN_CHUNK + longest, hi - off))
+                except (OSError, ValueError, OverflowError):
+                    continue
+                for name, w in windows:
+                    if w in data:
+                        hits.add(name)
+    return sorted(hits)
+
+
 def kill_pids(pids, sig=signal.SIGKILL):
     for p in pids:
         try:

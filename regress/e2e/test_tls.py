@@ -191,33 +191,8 @@ def secret_windows(keyfile):
     return wins
 
 
-CHUNK = 16 << 20
-
-
 def scan(pid, windows):
-    """Names of the windows found in any readable mapping of pid.  Reads in
-    16 MiB pieces that overlap by a window; skips mappings over 1 GiB (the
-    sanitizer build's shadow memory, reserved but never holding data)."""
-    hits = set()
-    with open("/proc/%d/maps" % pid) as maps, \
-            open("/proc/%d/mem" % pid, "rb", 0) as mem:
-        for line in maps:
-            f = line.split()
-            if "r" not in f[1] or (len(f) > 5 and f[5] in ("[vvar]", "[vsyscall]")):
-                continue
-            lo, hi = (int(x, 16) for x in f[0].split("-"))
-            if hi - lo > (1 << 30):
-                continue
-            for off in range(lo, hi, CHUNK):
-                try:
-                    mem.seek(off)
-                    data = mem.read(min(CHUNK + 16, hi - off))
-                except (OSError, ValueError, OverflowError):
-                    continue
-                for name, w in windows:
-                    if w in data:
-                        hits.add(name)
-    return sorted(hits)
+    return pt.scan_memory(pid, windows)
 
 
 def session_pids(master):
