@@ -101,6 +101,7 @@ static const struct cfg_enum tls_version_enums[] = {
 
 /* Sorted by name: looked up with bsearch. */
 static const struct cfg_opt cfg_opts[] = {
+	STR("announce-expire", announce_expire),
 	BOOL("apop", apop),
 	INT("auth-fail-delay", auth_fail_delay, 0, 60000),
 	STR("auth-file", auth_file),
@@ -119,6 +120,7 @@ static const struct cfg_opt cfg_opts[] = {
 	{ "listen", CT_LISTEN, 0, 0, 0, 0, NULL },
 	{ "listen-tls", CT_LISTEN, 1, 0, 0, 0, NULL },
 	{ "log-facility", CT_FACILITY, OFF(log_facility), 0, 0, 0, NULL },
+	INT("login-delay", login_delay, 0, LOGIN_DELAY_MAX),
 	INT("mail-lock-check", mail_lock_check, 1, 1000000),
 	INT("max-bulletins", max_bulletins, 0, BULL_COUNT_MAX),
 	INT("max-sessions", max_sessions, 1, SESSIONS_MAX_LIMIT),
@@ -183,6 +185,7 @@ static int	parse_listen(struct config *, const char *, int,
 static char	*unquote(char *);
 static int	check_dir(const char *, const char *);
 static int	check_cache_dir(const char *);
+static int	check_expire(const char *);
 static int	is_unsupported(const char *);
 
 void
@@ -610,10 +613,33 @@ cfg_finish(struct config *c)
 		    "the home directory, without \"/\"\n");
 		return -1;
 	}
+	if (check_expire(c->announce_expire) == -1)
+		return -1;
+	if (c->login_delay > 0 && strcmp(c->cache_dir, "none") == 0) {
+		fprintf(stderr, "popsepd: login-delay keeps the time of each "
+		    "login in cache-dir, which is \"none\"\n");
+		return -1;
+	}
 	if (c->cleartext == CLEARTEXT_TLS && !cfg_tls_enabled(c))
 		log_warnx("clear-text-password is \"tls\" but TLS is not "
 		    "configured: no one can log in with USER/PASS");
 	return 0;
+}
+
+/* announce-expire: unset, "never", or a number of days from 1 to 9999. */
+static int
+check_expire(const char *v)
+{
+	const char	*e;
+
+	if (v[0] == '\0' || strcmp(v, "never") == 0)
+		return 0;
+	(void)strtonum(v, 1, 9999, &e);
+	if (e == NULL)
+		return 0;
+	fprintf(stderr, "popsepd: announce-expire must be \"never\" or a "
+	    "number of days from 1 to 9999, not \"%s\"\n", v);
+	return -1;
 }
 
 int

@@ -90,6 +90,8 @@ struct config {
 	char		 nonauth_file[CFG_PATH_MAX];	/* never these */
 	int		 first_valid_uid;	/* lower uids are refused */
 	int		 downcase_user;	/* -c */
+	int		 login_delay;	/* seconds between logins, 0: none */
+	char		 announce_expire[8];	/* "" none, "never" or days */
 	int		 trim_domain;	/* -C: "user@domain" -> "user" */
 	char		 spool_dir[CFG_PATH_MAX];
 	char		 chroot_dir[CFG_PATH_MAX];

@@ -26,7 +26,8 @@
 #define POPSEP_VERSION		"0.1"
 
 /* POP3 input */
-#define POP_LINE_MAX		512	/* RFC 2449 allows 255 octets; be lenient */
+#define POP_LINE_MAX		512	/* a reply line, a line buffer */
+#define POP_CMD_MAX		255	/* a command line, CRLF included (RFC 2449 4) */
 #define POP_ARG_MAX		255	/* one argument, RFC 2449 4. */
 #define POP_USER_MAX		64	/* user name, bytes */
 #define POP_PASS_MAX		256	/* password, bytes */
@@ -82,6 +83,7 @@
 #define POPAUTH_DB_DEFAULT	"/var/lib/popsep/popauth/pop.auth"
 #define POPAUTH_USER_DEFAULT	"_popauth"	/* owns the APOP database */
 #define FIRST_VALID_UID_DEFAULT	1000	/* Debian's first ordinary uid */
+#define LOGIN_DELAY_MAX		86400	/* seconds between logins, at most */
 #define CONFIG_LINE_MAX		1024
 
 #endif /* POPSEP_PARAMS_H */

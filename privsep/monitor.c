@@ -540,12 +540,72 @@ refuse_login(int st, const char *how, const struct timespec *start)
 	answer_auth(MN_AUTH_FAIL, text, -1);
 }
 
+/*
+ * login-delay: the time of a user's last login is the mtime of
+ * CACHE-DIR/USER:login, a file of root's in root's directory (no user name
+ * holds ":", so it is no user's start-up cache).  0, or -1 if the name is
+ * too long.
+ */
+static int
+login_stamp_path(char *path, size_t len)
+{
+	int	n;
+
+	n = snprintf(path, len, "%s/%s:login", mon.s->cf->cache_dir,
+	    mon.user);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Seconds left before this user may log in again; 0 if none. */
+static long
+login_too_soon(void)
+{
+	struct stat	st;
+	char		path[CFG_PATH_MAX + POP_USER_MAX + 8];
+	time_t		now = time(NULL);
+	long		delay = mon.s->cf->login_delay;
+
+	if (delay == 0 || login_stamp_path(path, sizeof(path)) == -1 ||
+	    lstat(path, &st) == -1 || !S_ISREG(st.st_mode))
+		return 0;
+	if (now < st.st_mtime || now - st.st_mtime >= delay)
+		return 0;
+	return delay - (long)(now - st.st_mtime);
+}
+
+/* A login happened now (see login_too_soon). */
+static void
+login_stamp(void)
+{
+	char	path[CFG_PATH_MAX + POP_USER_MAX + 8];
+	int	fd, tries;
+
+	if (mon.s->cf->login_delay == 0 ||
+	    login_stamp_path(path, sizeof(path)) == -1)
+		return;
+	for (tries = 0; tries < 2; tries++) {
+		fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC, 0600);
+		if (fd != -1)
+			break;
+		/* Not a regular file of ours: only root could have put it. */
+		if (tries > 0 || unlink(path) == -1) {
+			log_warn("login-delay %s", path);
+			return;
+		}
+	}
+	if (futimens(fd, NULL) == -1)
+		log_warn("login-delay %s", path);
+	close(fd);
+}
+
 /* After a check: refuse, or open the mailbox and start the worker. */
 static void
 finish_login(int st, struct auth_result *res, const char *how,
     const struct timespec *start)
 {
 	const char	*why = NULL;
+	long		 left;
 	int		 result = MN_AUTH_SYS;
 
 	if (st != AUTH_OK) {
@@ -554,6 +614,17 @@ finish_login(int st, struct auth_result *res, const char *how,
 	}
 	log_info("authenticated \"%s\" (%s) from %s", mon.user, res->how,
 	    mon.s->addr);
+	if ((left = login_too_soon()) > 0) {
+		char	text[POP_LINE_MAX];
+
+		log_info("\"%s\": login-delay: %ld seconds left", mon.user,
+		    left);
+		snprintf(text, sizeof(text), "[LOGIN-DELAY] Logins are %d "
+		    "seconds apart; try again in %ld.",
+		    mon.s->cf->login_delay, left);
+		answer_auth(MN_AUTH_SYS, text, -1);
+		return;
+	}
 	if (start_spool(res, &result, &why) == -1) {
 		login_failed(result, why);
 		return;
@@ -936,6 +1007,7 @@ mon_unlock(void *arg, struct msg *m)
 		log_warn("send to the spool worker");
 	mon.pending_auth = -1;
 	mon.session_started = 1;
+	login_stamp();
 	answer_auth(MN_AUTH_OK, "", net);
 	close(net);
 }

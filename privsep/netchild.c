@@ -223,6 +223,11 @@ netchild_main(struct session *s, int mon_fd)
 	pc.ctx = s->implicit_tls ? NULL : s->ctx;
 	pc.hostname = s->myname;
 	pc.apop_stamp = s->cf->apop ? s->apop_stamp : NULL;
+	pc.login_delay = s->cf->login_delay;
+	if (strcmp(s->cf->announce_expire, "never") == 0)
+		pc.expire = "NEVER";
+	else if (s->cf->announce_expire[0] != '\0')
+		pc.expire = s->cf->announce_expire;
 	if (s->implicit_tls) {
 		if (conn_start_tls(&c, s->ctx) == -1) {
 			log_info("TLS handshake failed");

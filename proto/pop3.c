@@ -167,6 +167,10 @@ cmd_capa(struct pop3 *p, struct pop3_cmd *cmd)
 		conn_printf(p->c, "USER\r\nSASL PLAIN\r\n");
 	conn_printf(p->c, "UIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n");
+	if (p->cf->login_delay > 0)
+		conn_printf(p->c, "LOGIN-DELAY %d\r\n", p->cf->login_delay);
+	if (p->cf->expire != NULL)
+		conn_printf(p->c, "EXPIRE %s\r\n", p->cf->expire);
 	if (p->state == ST_AUTH && p->cf->ctx != NULL && !p->tls_active)
 		conn_printf(p->c, "STLS\r\n");
 	conn_printf(p->c, "IMPLEMENTATION popsep-%s\r\n.\r\n", POPSEP_VERSION);
@@ -689,7 +693,8 @@ pop3_run(struct conn *c, const struct pop3_cfg *cf,
 	else
 		reply(&p, 1, "popsep %s ready.", POPSEP_VERSION);
 	while (!p.done) {
-		rc = conn_getline(c, line, sizeof(line), &len);
+		/* POP_CMD_MAX octets with CRLF: 2 fewer of command. */
+		rc = conn_getline(c, line, POP_CMD_MAX - 1, &len);
 		if (rc == LINE_OK) {
 			dispatch(&p, line, len);
 			explicit_bzero(line, sizeof(line));

@@ -80,6 +80,8 @@ struct pop3_cfg {
 	SSL_CTX		*ctx;		/* NULL: no STLS */
 	const char	*hostname;
 	const char	*apop_stamp;	/* NULL: no APOP */
+	int		 login_delay;	/* seconds; 0: not announced */
+	const char	*expire;	/* EXPIRE's value, or NULL */
 };
 
 /* Parsed command line (proto/pop3_cmd.c). */

@@ -519,6 +519,61 @@ def passwd_file_memory():
         c.close()
 
 
+# ------------------------------------------------------------------ protocol
+
+def login_delay_and_bounds():
+    srv = P.Server(t, "delay", cleartext="always", options={
+        "login-delay": "3", "announce-expire": "never"})
+    srv.add_virtual_user(VU, VU_PW)
+    box = srv.mbox(VU, MSGS)
+    srv.start()
+    c = srv.connect()
+    caps = capa_lines(c)
+    t.check("LOGIN-DELAY 3" in caps and "EXPIRE NEVER" in caps,
+            "capa-login-delay-and-expire", caps)
+    c.cmd("USER " + VU)
+    t.check(c.cmd("PASS " + VU_PW).startswith(b"+OK"), "first-login")
+    caps = capa_lines(c)
+    t.check("LOGIN-DELAY 3" in caps, "capa-login-delay-after-login", caps)
+    t.check(c.cmd("DELE 1").startswith(b"+OK") and
+            c.cmd("QUIT").startswith(b"+OK"), "first-session-dele-quit")
+    c.close()
+    before = (open(box.path, "rb").read(), os.stat(box.path).st_mtime_ns)
+    c = srv.connect()
+    c.cmd("USER " + VU)
+    r = c.cmd("PASS " + VU_PW)
+    t.check(r.startswith(b"-ERR [LOGIN-DELAY] Logins are 3 seconds apart"),
+            "second-login-too-soon", r)
+    t.check(c.closed(), "login-delay-closes")
+    after = (open(box.path, "rb").read(), os.stat(box.path).st_mtime_ns)
+    t.check(before == after, "login-delay-touches-nothing")
+    c = srv.connect()
+    c.cmd("USER " + VU)
+    t.check(c.cmd("PASS wrong").startswith(b"-ERR [AUTH] Password"),
+            "login-delay-wrong-password-still-auth")
+    c.close()
+    ok = P.wait_for(lambda: srv.works(VU, tls=False)[0], 8, 0.5)
+    t.check(ok, "login-after-the-delay")
+
+    # RFC 2449 4: 255 octets with CRLF.
+    c = srv.connect()
+    t.eq(c.cmd("USER " + "u" * 248), b"-ERR [AUTH] User name too long",
+         "line-of-255-octets-parsed")
+    t.eq(c.cmd("USER " + "u" * 249), b'-ERR Command line too long: ""',
+         "line-of-256-octets-refused")
+    t.check(c.cmd("CAPA").startswith(b"+OK"), "session-goes-on-after-long")
+    c.close()
+
+    plain = P.Server(t, "nodelay", cleartext="always")
+    plain.start()
+    c = plain.connect()
+    caps = capa_lines(c)
+    t.check(not [x for x in caps if x.startswith(("LOGIN-DELAY", "EXPIRE"))],
+            "no-login-delay-or-expire-unless-configured", caps)
+    c.close()
+
+
+t.run("login-delay-and-bounds", login_delay_and_bounds)
 t.run("apop", apop)
 t.run("apop-off", apop_off)
 t.run("sasl", sasl)
