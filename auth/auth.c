@@ -34,6 +34,15 @@
 #include "auth.h"
 #include "log.h"
 
+/* Run first in every check child: the caller closes its channels there. */
+static void	(*child_init)(void);
+
+void
+auth_set_child_init(void (*fn)(void))
+{
+	child_init = fn;
+}
+
 static int
 read_full(int fd, void *buf, size_t len)
 {
@@ -103,6 +112,8 @@ auth_child(int (*fn)(void *, struct auth_result *), void *arg,
 	if (pid == 0) {
 		log_set_fatal_hook(NULL);
 		close(p[0]);
+		if (child_init != NULL)
+			child_init();
 		memset(&r, 0, sizeof(r));
 		st = fn(arg, &r);
 		if (st == 0 && res != NULL &&

@@ -61,6 +61,7 @@ int	auth_lookup(const struct config *, const char *, const char *,
 	    struct auth_result *);
 int	auth_child(int (*)(void *, struct auth_result *), void *,
 	    struct auth_result *);
+void	auth_set_child_init(void (*)(void));
 
 /* auth/pam.c: PAM_SUCCESS-like codes folded into enum auth_status. */
 int	auth_pam(const char *, const char *, const char *, const char *);

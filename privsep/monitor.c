@@ -483,6 +483,26 @@ login_failed(int result, const char *why)
 	mon.state = MON_PREAUTH;
 }
 
+/*
+ * First thing in every authentication child (auth_child): it keeps no
+ * channel of the monitor's, so a check that goes wrong (a hostile popauth
+ * database, a PAM module) cannot speak to the network child, the key
+ * process or the spool worker as the monitor.
+ */
+static void
+close_channels(void)
+{
+	int	*fds[] = { &mon.net_fd, &mon.s->key_fd, &mon.spool_fd,
+		    &mon.mbox_fd, &mon.drop_fd, &mon.pending_auth };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] != -1) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+}
+
 /* The network child closes after this many; it may be lying. */
 static void
 check_tries(void)
@@ -1314,6 +1334,7 @@ monitor_main(struct session *s)
 	}
 	close(sv[1]);
 	log_set_fatal_hook(release_on_fatal);
+	auth_set_child_init(close_channels);
 	/* The monitor never reads a client byte. */
 	close(s->client_fd);
 	s->client_fd = -1;

@@ -478,6 +478,46 @@ def pam_user_changed():
                        SYS in srv.read_log()), "pam-user-changed-logged")
 
 
+def check_child_channels():
+    """A PAM module that waits (pam_exec running sleep) holds the check
+    child open: it must hold no socket, so none of the monitor's channels
+    to the network child or the key process."""
+    srv = P.Server(t, "childfds", cleartext="always")
+    service = "popsep-e2e-childfds"
+    path = "/etc/pam.d/" + service
+    with open(path, "w") as f:
+        f.write("auth optional pam_exec.so quiet /bin/sleep 3\n"
+                "auth required pam_unix.so nodelay\n"
+                "account required pam_unix.so\n")
+    t.cleanup(os.unlink, path)
+    srv.options["pam-service"] = service
+    srv.add_system_user(SYS, SYS_PW)
+    srv.mbox(SYS, MSGS)
+    srv.start()
+    c = srv.connect()
+    c.cmd("USER " + SYS)
+    c.send("PASS %s\r\n" % SYS_PW)
+
+    def sleeper():
+        for p in P.descendants(srv.proc.pid):
+            try:
+                if os.readlink("/proc/%d/exe" % p).endswith("sleep"):
+                    return p
+            except OSError:
+                pass
+        return None
+    t.check(P.wait_for(lambda: sleeper() is not None, 5), "pam-exec-sleeps")
+    child = P.proc_ppid(sleeper() or 0)
+    fds = P.proc_fds(child) if child else {}
+    mon_fds = P.proc_fds(P.proc_ppid(child)) if child else {}
+    socks = sorted(v for v in fds.values() if v.startswith("socket:"))
+    t.check(child is not None and any(v.startswith("socket:") for v in
+                                      mon_fds.values()) and not socks,
+            "check-child-holds-no-channel", repr((fds, mon_fds)))
+    t.check(c.line().startswith(b"+OK"), "login-after-the-slow-module")
+    c.close()
+
+
 # ------------------------------------------------------------------ memory
 
 def passwd_file_memory():
@@ -582,4 +622,5 @@ t.run("policies", policies)
 t.run("pam-accounts", pam_accounts)
 t.run("pam-user-changed", pam_user_changed)
 t.run("passwd-file-memory", passwd_file_memory)
+t.run("check-child-channels", check_child_channels)
 t.done()
