@@ -449,6 +449,19 @@ int pam_sm_setcred(pam_handle_t *ph, int f, int c, const char **v)
 """
 
 
+def pam_server(srv, service, auth_lines):
+    """Start srv with a PAM service of its own (removed at exit) and the
+    PAM user's mailbox."""
+    path = "/etc/pam.d/" + service
+    with open(path, "w") as f:
+        f.write(auth_lines + "account required pam_unix.so\n")
+    t.cleanup(os.unlink, path)
+    srv.options["pam-service"] = service
+    srv.add_system_user(SYS, SYS_PW)
+    srv.mbox(SYS, MSGS)
+    srv.start()
+
+
 def pam_user_changed():
     srv = P.Server(t, "rename", cleartext="always")
     src = os.path.join(srv.dir, "pam_rename.c")
@@ -458,17 +471,9 @@ def pam_user_changed():
     r = P.run(["cc", "-shared", "-fPIC", "-o", so, src, "-lpam"])
     if not t.check(r.returncode == 0, "pam-rename-module-builds", r.stderr):
         return
-    service = "popsep-e2e-rename"
-    path = "/etc/pam.d/" + service
-    with open(path, "w") as f:
-        f.write("auth required pam_unix.so nodelay\n"
-                "auth required %s root\n"
-                "account required pam_unix.so\n" % so)
-    t.cleanup(os.unlink, path)
-    srv.options["pam-service"] = service
-    srv.add_system_user(SYS, SYS_PW)
-    srv.mbox(SYS, MSGS)
-    srv.start()
+    pam_server(srv, "popsep-e2e-rename",
+               "auth required pam_unix.so nodelay\n"
+               "auth required %s root\n" % so)
     c = srv.connect()
     c.cmd("USER " + SYS)
     t.eq(c.cmd("PASS " + SYS_PW), b'-ERR [AUTH] Password supplied for "%s" '
@@ -483,17 +488,9 @@ def check_child_channels():
     child open: it must hold no socket, so none of the monitor's channels
     to the network child or the key process."""
     srv = P.Server(t, "childfds", cleartext="always")
-    service = "popsep-e2e-childfds"
-    path = "/etc/pam.d/" + service
-    with open(path, "w") as f:
-        f.write("auth optional pam_exec.so quiet /bin/sleep 3\n"
-                "auth required pam_unix.so nodelay\n"
-                "account required pam_unix.so\n")
-    t.cleanup(os.unlink, path)
-    srv.options["pam-service"] = service
-    srv.add_system_user(SYS, SYS_PW)
-    srv.mbox(SYS, MSGS)
-    srv.start()
+    pam_server(srv, "popsep-e2e-childfds",
+               "auth optional pam_exec.so quiet /bin/sleep 3\n"
+               "auth required pam_unix.so nodelay\n")
     c = srv.connect()
     c.cmd("USER " + SYS)
     c.send("PASS %s\r\n" % SYS_PW)
