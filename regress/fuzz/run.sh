@@ -19,7 +19,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 SRC="$TOP/regress/fuzz"
 PKG_CFLAGS=$(pkg-config --cflags openssl libbsd-overlay 2>/dev/null)
 PKG_LIBS=$(pkg-config --libs openssl libbsd-overlay 2>/dev/null)
-INC="-I$TOP/lib -I$TOP/net -I$TOP/proto -I$TOP/spool -I$TOP/privsep"
+INC="-I$TOP/lib -I$TOP/net -I$TOP/proto -I$TOP/spool -I$TOP/privsep -I$TOP/auth"
 REPLAY=
 if [ "${1:-}" = "--replay" ]; then
 	REPLAY=1
@@ -54,6 +54,7 @@ build fuzz_msg "$TOP/privsep/msg.c"
 build fuzz_journal "$SRC/spool_stubs.c" "$TOP/spool/journal.c"
 build fuzz_cache "$SRC/spool_stubs.c" "$TOP/spool/cache.c" "$TOP/spool/mbox.c" \
     "$TOP/spool/mbox_parse.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
+build fuzz_popauth_db "$SRC/spool_stubs.c" "$TOP/auth/popauth_db.c" -lgdbm
 
 # seed DIR NAME PRINTF-FORMAT: one seed file, written once.
 seed() {
@@ -61,7 +62,7 @@ seed() {
 }
 C="$OUT/corpus"
 mkdir -p "$C/fuzz_pop3_cmd" "$C/fuzz_mbox" "$C/fuzz_msg" "$C/fuzz_journal" \
-    "$C/fuzz_cache"
+    "$C/fuzz_cache" "$C/fuzz_popauth_db"
 seed "$C/fuzz_pop3_cmd" user 'USER alice'
 seed "$C/fuzz_pop3_cmd" pass 'PASS my secret pass'
 seed "$C/fuzz_pop3_cmd" top 'top 1 10'
@@ -92,17 +93,27 @@ seed "$C/fuzz_cache" flip '\000\040From a\nX-UIDL: u1\n\nb\n\nFrom b\n\nc\n\000\
 seed "$C/fuzz_cache" cut '\000\036\001\001\001\001\nFrom a\nS: 1\n\nb\n\001\001\001\001\n\001\000\000\100'
 # An MMDF text message (no delimiter: from == body) continued from the cache.
 seed "$C/fuzz_cache" mmdf-text '\000\036\001\001\001\001\012Fb\012\001\001\001\001\012\001\001\001\001\015\012\001\000\000@qqqqqqqqqqq\012Fb\012\021\001\001\001\012\001\001\001\001\015\012\001\000\000@qqqqqqqqqqq'
+# A database of three users made by popauth(8), the same cut short, none,
+# and one whose hash directory misses a record that iteration finds.
+P="$C/fuzz_popauth_db"
+for f in small inconsistent; do
+	[ -f "$P/$f" ] || cp "$SRC/seeds/fuzz_popauth_db.$f" "$P/$f"
+done
+[ -f "$P/truncated" ] || head -c 700 "$SRC/seeds/fuzz_popauth_db.small" >"$P/truncated"
+seed "$P" empty ''
 seed "$C/fuzz_msg" any '\044\003\000\001\022\003\000\003\001\000\000\000\000\000\000\000\000'
 
 if [ -n "$REPLAY" ]; then
-	for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache; do
+	for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache \
+	    fuzz_popauth_db; do
 		"$OUT/$t" "$C/$t"/* || exit 1
 	done
 	exit 0
 fi
 
 fail=0
-for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache; do
+for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache \
+    fuzz_popauth_db; do
 	A="$OUT/artifacts/$t"
 	mkdir -p "$A"
 	dict=
