@@ -164,8 +164,9 @@ demo:
 	@sh etc/demo.sh $(BUILD)
 
 # Coverage-guided fuzzing of the command parser, the mbox parser, the
-# frame decoder, the journal's recovery and the start-up cache reader
-# (clang, libFuzzer, ASan, UBSan): FUZZ_SECONDS per target.
+# frame decoder, the journal's recovery, the start-up cache reader and
+# the APOP database reader (clang, libFuzzer, ASan, UBSan): FUZZ_SECONDS
+# per target.
 FUZZ_SECONDS ?= 600
 fuzz:
 	@sh etc/deps.sh fuzz

@@ -374,7 +374,7 @@ read_line(char *buf, size_t size)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1)
-			die("standard input: %s", strerror(errno));
+			die("cannot read standard input: %s", strerror(errno));
 		if (r == 0) {
 			if (n == 0)
 				die("no secret on standard input");

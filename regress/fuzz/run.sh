@@ -19,7 +19,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 SRC="$TOP/regress/fuzz"
 PKG_CFLAGS=$(pkg-config --cflags openssl libbsd-overlay 2>/dev/null)
 PKG_LIBS=$(pkg-config --libs openssl libbsd-overlay 2>/dev/null)
-INC="-I$TOP/lib -I$TOP/net -I$TOP/proto -I$TOP/spool -I$TOP/privsep"
+INC="-I$TOP/lib -I$TOP/net -I$TOP/proto -I$TOP/spool -I$TOP/privsep -I$TOP/auth"
 REPLAY=
 if [ "${1:-}" = "--replay" ]; then
 	REPLAY=1
@@ -39,6 +39,10 @@ else
 	EXTRA=
 fi
 
+# Every target: built below, seeded, replayed or run.
+TARGETS="fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache fuzz_sasl
+fuzz_popauth_db"
+
 mkdir -p "$OUT" || exit 1
 build() {
 	name=$1; shift
@@ -55,14 +59,16 @@ build fuzz_sasl "$TOP/proto/sasl.c"
 build fuzz_journal "$SRC/spool_stubs.c" "$TOP/spool/journal.c"
 build fuzz_cache "$SRC/spool_stubs.c" "$TOP/spool/cache.c" "$TOP/spool/mbox.c" \
     "$TOP/spool/mbox_parse.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
+build fuzz_popauth_db "$SRC/spool_stubs.c" "$TOP/auth/popauth_db.c" -lgdbm
 
 # seed DIR NAME PRINTF-FORMAT: one seed file, written once.
 seed() {
 	[ -f "$1/$2" ] || printf "$3" >"$1/$2"
 }
 C="$OUT/corpus"
-mkdir -p "$C/fuzz_pop3_cmd" "$C/fuzz_mbox" "$C/fuzz_msg" "$C/fuzz_journal" \
-    "$C/fuzz_cache" "$C/fuzz_sasl"
+for t in $TARGETS; do
+	mkdir -p "$C/$t"
+done
 seed "$C/fuzz_pop3_cmd" user 'USER alice'
 seed "$C/fuzz_pop3_cmd" pass 'PASS my secret pass'
 seed "$C/fuzz_pop3_cmd" top 'top 1 10'
@@ -97,17 +103,25 @@ seed "$C/fuzz_sasl" plain 'AGFsaWNlAHNlY3JldA=='
 seed "$C/fuzz_sasl" authzid 'Ym9iAGFsaWNlAHB3'
 seed "$C/fuzz_sasl" bits 'Zh=='
 seed "$C/fuzz_sasl" pad1 'Zm9vYmE='
+# A database of three users made by popauth(8), the same cut short, none,
+# and one whose hash directory misses a record that iteration finds.
+P="$C/fuzz_popauth_db"
+for f in small inconsistent; do
+	[ -f "$P/$f" ] || cp "$SRC/seeds/fuzz_popauth_db.$f" "$P/$f"
+done
+[ -f "$P/truncated" ] || head -c 700 "$SRC/seeds/fuzz_popauth_db.small" >"$P/truncated"
+seed "$P" empty ''
 seed "$C/fuzz_msg" any '\044\003\000\001\022\003\000\003\001\000\000\000\000\000\000\000\000'
 
 if [ -n "$REPLAY" ]; then
-	for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache fuzz_sasl; do
+	for t in $TARGETS; do
 		"$OUT/$t" "$C/$t"/* || exit 1
 	done
 	exit 0
 fi
 
 fail=0
-for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache fuzz_sasl; do
+for t in $TARGETS; do
 	A="$OUT/artifacts/$t"
 	mkdir -p "$A"
 	dict=
