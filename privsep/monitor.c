@@ -551,8 +551,10 @@ refuse_login(int st, const char *how, const struct timespec *start)
 		    "locked or expired.", mon.user);
 		break;
 	default:
-		log_info("[AUTH] %s supplied for \"%s\" is incorrect (%s)",
-		    how, mon.user, mon.s->addr);
+		/* Qpopper's line, which log watchers (fail2ban) match. */
+		log_info("[AUTH] Failed attempted login to %s from host (%s) %s",
+		    mon.user, mon.s->host[0] != '\0' ? mon.s->host :
+		    mon.s->addr, mon.s->addr);
 		snprintf(text, sizeof(text), "[AUTH] %s supplied for \"%s\" "
 		    "is incorrect.", how, mon.user);
 		break;

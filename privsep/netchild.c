@@ -224,6 +224,8 @@ netchild_main(struct session *s, int mon_fd)
 	pc.hostname = s->myname;
 	pc.apop_stamp = s->cf->apop ? s->apop_stamp : NULL;
 	pc.login_delay = s->cf->login_delay;
+	pc.client_host = s->host[0] != '\0' ? s->host : s->addr;
+	pc.client_addr = s->addr;
 	if (strcmp(s->cf->announce_expire, "never") == 0)
 		pc.expire = "NEVER";
 	else if (s->cf->announce_expire[0] != '\0')

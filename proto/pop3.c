@@ -117,11 +117,20 @@ reply(struct pop3 *p, int ok, const char *fmt, ...)
 		p->done = 1;
 }
 
-/* The one catch-all for unknown, malformed and out-of-state commands. */
+/*
+ * The one catch-all for unknown, malformed and out-of-state commands.  The
+ * log line is Qpopper's: the verb in lower case, then a period.
+ */
 static void
 bad_command(struct pop3 *p, const char *verb, const char *why)
 {
-	log_info("%s: \"%.16s\"", why, verb);
+	char	low[17];
+	size_t	i;
+
+	for (i = 0; verb[i] != '\0' && i + 1 < sizeof(low); i++)
+		low[i] = (char)tolower((unsigned char)verb[i]);
+	low[i] = '\0';
+	log_info("%s: \"%s\".", why, low);
 	reply(p, 0, "%s: \"%.16s\"", why, verb);
 	if (++p->bad_cmds >= POP_BAD_CMDS_MAX) {
 		log_info("too many bad commands, closing");
@@ -193,8 +202,9 @@ cmd_quit(struct pop3 *p, struct pop3_cmd *cmd)
 	p->done = 1;
 	if (p->state == ST_AUTH) {
 		if (p->have_user)
-			log_info("Possible probe of user account \"%s\"",
-			    p->user);
+			log_warnx("Possible probe of account %s from host %s "
+			    "(%s)", p->user, p->cf->client_host,
+			    p->cf->client_addr);
 		reply(p, 1, "Pop server at %s signing off.", p->cf->hostname);
 		return;
 	}
@@ -708,18 +718,21 @@ pop3_run(struct conn *c, const struct pop3_cfg *cf,
 		if (conn_flush(c) == -1)
 			break;
 		rc = conn_fill(c);
-		if (rc == 0) {
-			log_info("POP EOF or I/O error");
-			break;
-		}
-		if (rc < 0) {
-			if (errno == ETIMEDOUT) {
-				log_info("-ERR POP timeout");
-				reply(&p, 0, "POP timeout");
-			} else
-				log_info("POP EOF or I/O error");
-			break;
-		}
+		if (rc > 0)
+			continue;
+		if (rc < 0 && errno == ETIMEDOUT) {
+			log_info("(v%s) Timeout (%d secs) during nw read from %s "
+			    "at %s (%s)", POPSEP_VERSION, c->timeout,
+			    p.user[0] != '\0' ? p.user : "(unknown)",
+			    cf->client_host, cf->client_addr);
+			reply(&p, 0, "POP timeout from %s", cf->hostname);
+		} else if (rc < 0 && (errno == ECONNRESET || errno == EPIPE))
+			log_info("POP hangup from %s (%s)", cf->client_host,
+			    cf->client_addr);
+		else
+			log_info("-ERR POP EOF or I/O Error from %s (%s)",
+			    cf->client_host, cf->client_addr);
+		break;
 	}
 	explicit_bzero(p.user, sizeof(p.user));
 	conn_close(c);

@@ -82,6 +82,8 @@ struct pop3_cfg {
 	const char	*apop_stamp;	/* NULL: no APOP */
 	int		 login_delay;	/* seconds; 0: not announced */
 	const char	*expire;	/* EXPIRE's value, or NULL */
+	const char	*client_host;	/* name or address, for log lines */
+	const char	*client_addr;	/* numeric address */
 };
 
 /* Parsed command line (proto/pop3_cmd.c). */

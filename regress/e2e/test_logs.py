@@ -63,10 +63,24 @@ def probe_and_unknown():
     c.cmd("QUIT")
     c.closed()
     # The network child logs through the monitor, after its reply.
-    t.check(P.wait_for(lambda: 'Unknown command: "XSENDER"' in
+    t.check(P.wait_for(lambda: 'Unknown command: "xsender".' in
                        srv.read_log(), 5), "unknown-command-logged")
-    t.check(P.wait_for(lambda: 'Possible probe of user account "%s"' % VIRT
-                       in srv.read_log(), 5), "possible-probe-logged")
+    t.check(P.wait_for(lambda: 'Possible probe of account %s from host '
+                       'localhost (127.0.0.1)' % VIRT in srv.read_log(), 5),
+            "possible-probe-logged")
+    c = srv.connect(tls=False)
+    c.cmd("USER " + VIRT)
+    c.cmd("PASS wrong")
+    c.cmd("QUIT")
+    c.closed()
+    t.check(P.wait_for(lambda: "[AUTH] Failed attempted login to %s from "
+                       "host (localhost) 127.0.0.1" % VIRT in srv.read_log(),
+                       5), "qpopper-failed-login-line")
+    c = srv.connect(tls=False)
+    c.drop()
+    t.check(P.wait_for(lambda: re.search(
+        r"(-ERR POP EOF or I/O Error|POP hangup) from localhost "
+        r"\(127\.0\.0\.1\)", srv.read_log()), 5), "qpopper-eof-line")
 
 
 def tracefile():
