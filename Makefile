@@ -80,6 +80,7 @@ PRIVSEP_SRCS := \
 	privsep/sandbox_key.c \
 	privsep/sandbox_net.c \
 	privsep/sandbox_spool.c \
+	privsep/sesslog.c \
 	privsep/spoolworker.c
 
 # popauth(8): the database and the configuration parser, nothing else.

@@ -133,6 +133,7 @@ static const struct cfg_opt cfg_opts[] = {
 	STR("privsep-user", privsep_user),
 	BOOL("reverse-lookups", reverse_lookups),
 	BOOL("server-mode", server_mode),
+	STR("session-json", session_json),
 	STR("spool-dir", spool_dir),
 	BOOL("statistics", statistics),
 	STR("temp-dir", temp_dir),
@@ -615,6 +616,12 @@ cfg_finish(struct config *c)
 	}
 	if (check_expire(c->announce_expire) == -1)
 		return -1;
+	if (c->session_json[0] != '\0' && c->session_json[0] != '/' &&
+	    strcmp(c->session_json, "syslog") != 0) {
+		fprintf(stderr, "popsepd: session-json must be \"syslog\" or "
+		    "an absolute file name\n");
+		return -1;
+	}
 	if (c->login_delay > 0 && strcmp(c->cache_dir, "none") == 0) {
 		fprintf(stderr, "popsepd: login-delay keeps the time of each "
 		    "login in cache-dir, which is \"none\"\n");

@@ -111,6 +111,7 @@ struct config {
 	char		 bulldir[CFG_PATH_MAX];	/* -b */
 	int		 max_bulletins;	/* for a user seen the first time */
 	char		 tracefile[CFG_PATH_MAX];
+	char		 session_json[CFG_PATH_MAX];	/* "", "syslog", a file */
 };
 
 void	cfg_defaults(struct config *);

@@ -42,6 +42,7 @@
 #define MSG_DATA_CHUNK		32768	/* mailbox data per frame */
 #define MSG_STR_MAX		4096	/* one string field */
 #define LOG_LINE_MAX		1024	/* a log frame from a child */
+#define TLS_NAME_MAX		64	/* a TLS version or cipher name, NUL too */
 
 /* Mailbox */
 #define SPOOL_MSGS_MAX		1000000	/* messages in one mailbox */

@@ -51,6 +51,7 @@
 #include "msg.h"
 #include "priv.h"
 #include "session.h"
+#include "sesslog.h"
 #include "spool.h"
 
 enum {
@@ -100,6 +101,10 @@ struct monitor {
 	struct msg		 m;		/* children's frames */
 	struct msg		 m2;		/* answers to them */
 	struct msg		 km;		/* key process frames */
+	struct sesslog		 log;		/* the end-of-session line */
+	struct timespec		 update_locked;	/* the update's lock taken */
+	int			 end_quit;	/* the worker saw QUIT */
+	int			 logged_end;
 };
 
 /* What the monitor knows of the end-of-session update. */
@@ -136,8 +141,8 @@ static const struct msg_handler net_handlers[] = {
 	    mon_answer_auth_apop, "AUTH_APOP" },
 	{ MSG_MN_REQ_TLS_SIGN, 7, 7 + KEY_TBS_MAX, 0, MON_PREAUTH,
 	    mon_answer_tls_sign, "TLS_SIGN" },
-	{ MSG_MN_REQ_TLS_DONE, 0, 0, 0, MON_PREAUTH, mon_tls_done,
-	    "TLS_DONE" },
+	{ MSG_MN_REQ_TLS_DONE, 10, 8 + 2 * TLS_NAME_MAX, 0, MON_PREAUTH,
+	    mon_tls_done, "TLS_DONE" },
 };
 
 static const struct msg_handler spool_handlers[] = {
@@ -153,8 +158,8 @@ static const struct msg_handler spool_handlers[] = {
 	    "JOURNAL_DONE" },
 	{ MSG_MS_REQ_PROGRESS, 0, 0, 0, MON_AUTHED, mon_progress,
 	    "PROGRESS" },
-	{ MSG_MS_REQ_QUIT_DONE, 1 + 1 + 24, 1 + POP_LINE_MAX + 24, 0,
-	    MON_AUTHED, mon_quit_done, "QUIT_DONE" },
+	{ MSG_MS_REQ_QUIT_DONE, 1 + 5 + 24 + 25, 1 + POP_LINE_MAX + 24 + 25,
+	    0, MON_AUTHED, mon_quit_done, "QUIT_DONE" },
 	{ MSG_MS_REQ_BULLETINS_DONE, 1, 1, 0, MON_AUTHED, mon_bulletins_done,
 	    "BULLETINS_DONE" },
 };
@@ -177,6 +182,19 @@ mon_log_spool(void *arg, struct msg *m)
 	(void)arg;
 	snprintf(prefix, sizeof(prefix), "spool %s: ", mon.s->id);
 	relay_log(m, prefix);
+}
+
+/* Milliseconds from t0 to now (monotonic). */
+static uint64_t
+ms_since(const struct timespec *t0)
+{
+	struct timespec	now;
+	int64_t		ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - t0->tv_sec) * 1000 +
+	    (now.tv_nsec - t0->tv_nsec) / 1000000;
+	return ms > 0 ? (uint64_t)ms : 0;
 }
 
 static void
@@ -636,6 +654,7 @@ finish_login(int st, struct auth_result *res, const char *how,
 	}
 	log_info("authenticated \"%s\" (%s) from %s", mon.user, res->how,
 	    mon.s->addr);
+	strlcpy(mon.log.mech, res->how, sizeof(mon.log.mech));
 	if ((left = login_too_soon()) > 0) {
 		char	text[POP_LINE_MAX];
 
@@ -773,9 +792,16 @@ mon_answer_tls_sign(void *arg, struct msg *m)
 static void
 mon_tls_done(void *arg, struct msg *m)
 {
+	char	version[TLS_NAME_MAX], cipher[TLS_NAME_MAX];
+
 	(void)arg;
+	msg_get_str(m, version, sizeof(version));
+	msg_get_str(m, cipher, sizeof(cipher));
 	msg_end(m);
 	mon.tls_done = 1;
+	sesslog_take(mon.log.tls_version, sizeof(mon.log.tls_version),
+	    version);
+	sesslog_take(mon.log.tls_cipher, sizeof(mon.log.tls_cipher), cipher);
 }
 
 /* Send a descriptor that follows MSG_MS_ANS_LOCK. */
@@ -801,6 +827,7 @@ static void
 mon_lock(void *arg, struct msg *m)
 {
 	struct msg	*a = &mon.m2;
+	struct timespec	 t0;
 	uint8_t		 purpose, flags = 0;
 	int		 jfd = -1, ok;
 
@@ -815,8 +842,10 @@ mon_lock(void *arg, struct msg *m)
 	    mon.locked != 0 || (purpose == MS_LOCK_LOGIN) !=
 	    (mon.pending_auth != -1) || mon.upd != UPD_NONE)
 		fatalx("spool worker: lock request %u out of turn", purpose);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ok = spool_lock(mon.mbox_fd, mon.mailbox, mon.spool_pid, &mon.lock)
 	    == 0;
+	mon.log.lock_wait_ms += ms_since(&t0);
 	if (ok && purpose == MS_LOCK_LOGIN) {
 		/* An update a crash interrupted: the worker completes it. */
 		(void)spool_journal_open(mon.journal, mon.uid, &jfd);
@@ -859,8 +888,10 @@ mon_lock(void *arg, struct msg *m)
 	mon.locked = purpose;
 	mon.njournals = 0;
 	clock_gettime(CLOCK_MONOTONIC, &mon.locked_at);
-	if (purpose == MS_LOCK_UPDATE)
+	if (purpose == MS_LOCK_UPDATE) {
 		mon.upd = UPD_LOCKED;
+		mon.update_locked = mon.locked_at;
+	}
 }
 
 /*
@@ -1059,6 +1090,7 @@ mon_quit_done(void *arg, struct msg *m)
 {
 	uint64_t	del_octets, left_octets;
 	uint32_t	del, left;
+	uint8_t		end;
 
 	(void)arg;
 	mon.quit_result = msg_get_u8(m);
@@ -1067,10 +1099,23 @@ mon_quit_done(void *arg, struct msg *m)
 	del_octets = msg_get_u64(m);
 	left = msg_get_u32(m);
 	left_octets = msg_get_u64(m);
+	end = msg_get_u8(m);
+	mon.log.retr_n = msg_get_u32(m);
+	mon.log.retr_bytes = msg_get_u64(m);
+	mon.log.top_n = msg_get_u32(m);
+	mon.log.top_bytes = msg_get_u64(m);
 	msg_end(m);
-	if (mon.quit_reported || mon.quit_result > MS_QUIT_ERR)
+	if (mon.quit_reported || mon.quit_result > MS_QUIT_ERR ||
+	    end > MS_END_QUIT)
 		fatalx("spool worker: bad QUIT_DONE");
 	mon.quit_reported = 1;
+	mon.end_quit = end == MS_END_QUIT;
+	mon.log.del_n = del;
+	mon.log.del_bytes = del_octets;
+	mon.log.left_n = left;
+	mon.log.left_bytes = left_octets;
+	if (mon.upd != UPD_NONE)
+		mon.log.update_ms = ms_since(&mon.update_locked);
 	/* Qpopper's statistics line (-s): user, deleted, kept, client. */
 	if (mon.s->cf->statistics && mon.quit_result == MS_QUIT_OK)
 		log_notice("Stats: %s %u %llu %u %llu %s %s", mon.user, del,
@@ -1258,6 +1303,35 @@ release_mailbox(void)
  * On any fatal error: the children go first, the writer reaped before
  * the mailbox's locks are released.
  */
+/* Why the session ended, as far as the monitor knows. */
+static const char *
+end_reason(int fatal)
+{
+	if (fatal)
+		return "error";
+	if (!mon.session_started)
+		return "no-login";
+	if (!mon.quit_reported)
+		return "worker-lost";
+	if (!mon.end_quit)
+		return "dropped";
+	return mon.quit_result == MS_QUIT_OK ? "quit" : "update-failed";
+}
+
+/* The end-of-session line, once, for every session. */
+static void
+log_session_end(int fatal)
+{
+	if (mon.logged_end)
+		return;
+	mon.logged_end = 1;
+	mon.log.reason = end_reason(fatal);
+	if (mon.session_started)
+		strlcpy(mon.log.user, mon.user, sizeof(mon.log.user));
+	strlcpy(mon.log.rip, mon.s->addr, sizeof(mon.log.rip));
+	sesslog_emit(mon.s->cf, mon.s->id, &mon.log);
+}
+
 static void
 release_on_fatal(void)
 {
@@ -1271,6 +1345,7 @@ release_on_fatal(void)
 	}
 	if (mon.mbox_fd != -1 && mon.locked)
 		spool_unlock(mon.mbox_fd, &mon.lock);
+	log_session_end(1);
 }
 
 /*
@@ -1377,6 +1452,7 @@ monitor_main(struct session *s)
 	if (mon.spool_pid > 0 || mon.mbox_fd != -1)
 		release_mailbox();
 	reap(mon.net_pid, "network child");
+	log_session_end(0);
 	log_debug("session ended");
 	_exit(0);
 }

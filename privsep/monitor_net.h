@@ -31,7 +31,9 @@
  *   MSG_MN_REQ_TLS_SIGN   u8 key id, u16 TLS SignatureScheme,
  *                         data to-be-signed (<= KEY_TBS_MAX)  net -> mon
  *   MSG_MN_ANS_TLS_SIGN   u32 status (0 = signed), data signature
- *   MSG_MN_REQ_TLS_DONE   (empty) the handshake finished: the monitor
+ *   MSG_MN_REQ_TLS_DONE   str protocol version, str cipher (each at most
+ *                         TLS_NAME_MAX - 1 bytes, for the session's log
+ *                         line): the handshake finished; the monitor
  *                         relays no signature request after this one.
  *   MSG_MN_ANS_QUIT       u8 result (MN_QUIT_OK, MN_QUIT_ERR), str text
  *       sent once, when the spool worker is gone and the mailbox's locks
@@ -72,7 +74,7 @@ int	mon_req_auth(int, uint16_t, const char *, const char *, char *,
 	    size_t, int *);
 int	mon_req_tls_sign(void *, const struct tls_sign_req *, uint8_t *,
 	    size_t *);
-void	mon_req_tls_done(int);
+void	mon_req_tls_done(int, const char *, const char *);
 int	mon_get_quit_answer(int, char *, size_t);
 
 #endif /* POPSEP_MONITOR_NET_H */

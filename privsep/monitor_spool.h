@@ -57,8 +57,10 @@
  *       writable descriptor                           spool -> mon
  *   MSG_MS_ANS_UNLOCK  (empty) both locks are released  mon -> spool
  *   MSG_MS_REQ_QUIT_DONE u8 MS_QUIT_OK | MS_QUIT_ERR, str reply text,
- *       u32 deleted, u64 deleted octets, u32 left, u64 left octets: the
- *       QUIT (and its update) is over; the worker exits next
+ *       u32 deleted, u64 deleted octets, u32 left, u64 left octets,
+ *       u8 MS_END_QUIT | MS_END_DROPPED, u32 RETR count, u64 RETR bytes,
+ *       u32 TOP count, u64 TOP bytes: the session (and its update) is
+ *       over; the worker exits next
  *
  * The worker sends MSG_MS_REQ_LOCK(MS_LOCK_LOGIN) first, then completes
  * an interrupted update, moves new mail to the temp drop (temp-drop mode)
@@ -94,5 +96,6 @@ enum { MS_LOCK_LOGIN = 1, MS_LOCK_UPDATE = 2, MS_LOCK_RECOVER = 3 };
 enum { MS_FD_JOURNAL = 0x01, MS_FD_DROP = 0x02, MS_FD_BULLETINS = 0x04 };
 enum { MS_JOURNAL_REMOVE = 1, MS_JOURNAL_SET_ASIDE = 2 };
 enum { MS_QUIT_OK = 0, MS_QUIT_ERR = 1 };
+enum { MS_END_DROPPED = 0, MS_END_QUIT = 1 };
 
 #endif /* POPSEP_MONITOR_SPOOL_H */

@@ -109,11 +109,13 @@ mon_req_tls_sign(void *arg, const struct tls_sign_req *req, uint8_t *sig,
 }
 
 void
-mon_req_tls_done(int fd)
+mon_req_tls_done(int fd, const char *version, const char *cipher)
 {
 	struct msg	*m = &mw_msg;
 
 	msg_init(m, MSG_MN_REQ_TLS_DONE);
+	msg_put_str(m, version != NULL ? version : "?");
+	msg_put_str(m, cipher != NULL ? cipher : "?");
 	if (msg_send(fd, m, -1) == -1)
 		fatal("%s: send", __func__);
 }

@@ -174,11 +174,11 @@ op_data(void *arg, const uint8_t **p, size_t *len)
 }
 
 static void
-op_tls_done(void *arg)
+op_tls_done(void *arg, const char *version, const char *cipher)
 {
 	struct netchild	*c = arg;
 
-	mon_req_tls_done(c->mon_fd);
+	mon_req_tls_done(c->mon_fd, version, cipher);
 }
 
 static const struct pop3_ops netchild_ops = {
@@ -235,7 +235,8 @@ netchild_main(struct session *s, int mon_fd)
 			log_info("TLS handshake failed");
 			_exit(0);
 		}
-		mon_req_tls_done(mon_fd);
+		mon_req_tls_done(mon_fd, SSL_get_version(c.ssl),
+		    SSL_get_cipher_name(c.ssl));
 		pc.tls_active = 1;
 	}
 	pop3_run(&c, &pc, &netchild_ops, &nc);

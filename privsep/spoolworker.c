@@ -65,6 +65,8 @@ struct spoolworker {
 	const char	*broken;	/* why the mailbox cannot be served */
 	struct msg	 in;
 	struct msg	 out;
+	uint32_t	 retr_n, top_n;		/* for the session's log line */
+	uint64_t	 retr_bytes, top_bytes;
 };
 
 static struct spoolworker sw;
@@ -145,10 +147,12 @@ answer_type(uint16_t type)
 		net_gone();
 }
 
+/* arg: the byte count of RETR or TOP the data is added to, or NULL. */
 static int
 send_data(void *arg, const uint8_t *p, size_t len)
 {
-	(void)arg;
+	if (arg != NULL)
+		*(uint64_t *)arg += len;
 	return msg_send_data(sw.net_fd, MSG_NS_ANS_DATA, p, len);
 }
 
@@ -301,15 +305,16 @@ release_map(uint64_t from, uint64_t to)
 }
 
 static void
-send_message(uint32_t no, int64_t lines)
+send_message(uint32_t no, int64_t lines, uint32_t *count, uint64_t *bytes)
 {
 	struct mbox_msg	*mm;
 
 	if (check_broken() || (mm = lookup(no)) == NULL)
 		return;
 	answer(MSG_NS_ANS_MULTI, "%llu octets", (unsigned long long)mm->octets);
-	if (mbox_emit(&sw.mb, no - 1, lines, send_data, NULL) == -1)
+	if (mbox_emit(&sw.mb, no - 1, lines, send_data, bytes) == -1)
 		net_gone();
+	(*count)++;
 	release_map(mm->from, mm->next);
 	answer_type(MSG_NS_ANS_END);
 }
@@ -321,7 +326,7 @@ sw_retr(void *arg, struct msg *m)
 
 	(void)arg;
 	msg_end(m);
-	send_message(no, -1);
+	send_message(no, -1, &sw.retr_n, &sw.retr_bytes);
 	/* For Status: (update-status-headers); a bad number marks none. */
 	if (no >= 1 && no <= sw.mb.n)
 		sw.mb.msgs[no - 1].retrieved = 1;
@@ -336,7 +341,7 @@ sw_top(void *arg, struct msg *m)
 	msg_end(m);
 	if (lines > INT32_MAX)
 		fatalx("TOP: line count %u", lines);
-	send_message(no, lines);
+	send_message(no, lines, &sw.top_n, &sw.top_bytes);
 }
 
 static void
@@ -797,7 +802,7 @@ must_write(void)
 }
 
 static void
-quit_done(uint8_t result, const char *text)
+quit_done(uint8_t result, const char *text, int quit)
 {
 	struct msg	*m = &sw.out;
 	uint64_t	 del_octets = 0, left_octets = 0;
@@ -819,6 +824,11 @@ quit_done(uint8_t result, const char *text)
 	msg_put_u64(m, del_octets);
 	msg_put_u32(m, left);
 	msg_put_u64(m, left_octets);
+	msg_put_u8(m, quit ? MS_END_QUIT : MS_END_DROPPED);
+	msg_put_u32(m, sw.retr_n);
+	msg_put_u64(m, sw.retr_bytes);
+	msg_put_u32(m, sw.top_n);
+	msg_put_u64(m, sw.top_bytes);
 	to_monitor(m, -1);
 }
 
@@ -842,26 +852,26 @@ session_end(int quit)
 		for (i = 0; i < sw.mb.n; i++)
 			sw.mb.msgs[i].deleted = 0;
 	if (!must_write()) {
-		quit_done(MS_QUIT_OK, "");
+		quit_done(MS_QUIT_OK, "", quit);
 		_exit(0);
 	}
 	if (mon_lock(MS_LOCK_UPDATE, &jfd) == -1) {
 		log_warnx("cannot lock the mailbox for the update");
 		quit_done(MS_QUIT_ERR, "[IN-USE] Unable to lock the mailbox; "
-		    "no messages were removed");
+		    "no messages were removed", quit);
 		_exit(0);
 	}
 	if ((sw.journal_fd = journal_new()) == -1) {
 		quit_done(MS_QUIT_ERR, "[SYS/TEMP] Mailbox update failed "
 		    "(cannot create the update journal); no messages were "
-		    "removed");
+		    "removed", quit);
 		_exit(0);
 	}
 	rc = write_update(&left, &why);
 	if (rc != -2)
 		journal_done(sw.journal_fd, MS_JOURNAL_REMOVE);
 	if (rc == 0) {
-		quit_done(MS_QUIT_OK, "");
+		quit_done(MS_QUIT_OK, "", quit);
 		/* Still locked: the monitor unlocks once the worker is gone. */
 		cache_after_update();
 		_exit(0);
@@ -875,7 +885,7 @@ session_end(int quit)
 		snprintf(text, sizeof(text), "[SYS/TEMP] Mailbox update "
 		    "interrupted (%s); it will be completed at the next "
 		    "login", why);
-	quit_done(MS_QUIT_ERR, text);
+	quit_done(MS_QUIT_ERR, text, quit);
 	_exit(0);
 }
 

@@ -146,6 +146,59 @@ def created_mailboxes():
     c2.stop()
 
 
+def session_lines():
+    """The end-of-session line for every session, however it ends, and
+    the same as JSON in the session-json file."""
+    import json
+    s2 = P.Server(t, "sessend", options={"statistics": False})
+    jpath = os.path.join(s2.dir, "sessions.json")
+    s2.options["session-json"] = jpath
+    user = "popsep-e2e-sess"
+    s2.add_virtual_user(user, "s-pass")
+    m = [P.message(1, b"one", b"first\n"), P.message(2, b"two", b"x" * 500)]
+    s2.mbox(user, m)
+    s2.start()
+    c = s2.login(user, tls=True)
+    r, body = c.retr(2)
+    c.multi_cmd("TOP 1 0")
+    c.cmd("DELE 1")
+    c.cmd("QUIT")
+    c.closed()
+    size1, size2 = len(P.wire(m[0])), len(P.wire(m[1]))
+    pat = (r"Disconnected: quit user=<%s> mech=passwd-file rip=127\.0\.0\.1 "
+           r"tls=TLSv1\.[23]/\S+ retr=1/%d top=1/\d+ dele=1/%d left=1/%d "
+           r"lock_wait=\d+ms update=\d+ms" % (user, len(body) + 0, size1,
+                                             size2))
+    t.check(P.wait_for(lambda: re.search(pat, s2.read_log()), 5),
+            "session-line-after-quit", s2.read_log()[-1500:])
+    c = s2.login(user, tls=False, stls=True)
+    c.drop()
+    t.check(P.wait_for(lambda: re.search(
+        r"Disconnected: dropped user=<%s> mech=passwd-file .* dele=0/0 "
+        r"left=1/%d" % (user, size2), s2.read_log()), 5),
+        "session-line-after-drop")
+    c = s2.connect()
+    c.cmd("QUIT")
+    c.closed()
+    t.check(P.wait_for(lambda: re.search(
+        r"Disconnected: no-login user=<> mech=none rip=127\.0\.0\.1 "
+        r"tls=none", s2.read_log()), 5), "session-line-without-login")
+    P.wait_for(lambda: os.path.exists(jpath) and
+               len(open(jpath).read().splitlines()) >= 3, 5)
+    lines = open(jpath).read().splitlines() if os.path.exists(jpath) else []
+    try:
+        objs = [json.loads(ln) for ln in lines]
+    except ValueError:
+        objs = []
+    t.check(len(objs) == 3 and [o["reason"] for o in objs] ==
+            ["quit", "dropped", "no-login"] and objs[0]["retr"] == 1 and
+            objs[0]["dele_bytes"] == size1 and objs[0]["user"] == user,
+            "session-json-file", lines)
+    t.check("s-pass" not in s2.read_log() and "s-pass" not in
+            "".join(lines), "no-password-in-session-lines")
+
+
+t.run("session-lines", session_lines)
 t.run("stats", stats_line)
 t.run("create", created_mailboxes)
 t.run("probe", probe_and_unknown)
