@@ -241,7 +241,8 @@ cmd_stls(struct pop3 *p, struct pop3_cmd *cmd)
 		p->done = 1;
 		return;
 	}
-	p->ops->tls_done(p->arg);
+	p->ops->tls_done(p->arg, SSL_get_version(p->c->ssl),
+	    SSL_get_cipher_name(p->c->ssl));
 	p->tls_active = 1;
 	if (p->cf->chunky == CHUNKY_TLS)
 		p->c->chunky = 1;

@@ -69,7 +69,7 @@ struct pop3_ops {
 	int	(*request)(void *, enum pop3_req, uint32_t, uint32_t, char *,
 		    size_t);
 	int	(*data)(void *, const uint8_t **, size_t *);
-	void	(*tls_done)(void *);
+	void	(*tls_done)(void *, const char *, const char *);
 };
 
 struct pop3_cfg {
