@@ -21,12 +21,15 @@
  * passwords alike.  PAM runs in a child of the monitor that exits at once:
  * whatever a module leaves in memory (a password in a freed buffer, open
  * files) dies with it and is never inherited by the spool worker, which
- * the monitor forks next.
+ * the monitor forks next.  The child dies with the monitor, so a killed
+ * monitor leaves no process holding the password.
  */
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,7 +125,7 @@ int
 auth_pam(const char *service, const char *user, const char *pass,
     const char *rhost)
 {
-	pid_t	pid;
+	pid_t	pid, parent = getpid();
 	int	status;
 
 	if ((pid = fork()) == -1) {
@@ -131,6 +134,10 @@ auth_pam(const char *service, const char *user, const char *pass,
 	}
 	if (pid == 0) {
 		log_set_fatal_hook(NULL);
+		/* A monitor that died before the request: getppid() tells. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
+		    getppid() != parent)
+			_exit(1);
 		_exit(pam_check(service, user, pass, rhost) == 0 ? 0 : 1);
 	}
 	while (waitpid(pid, &status, 0) == -1)

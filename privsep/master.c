@@ -43,6 +43,7 @@
 #include "keyproc.h"
 #include "log.h"
 #include "msg.h"
+#include "priv.h"
 #include "session.h"
 #include "tls.h"
 
@@ -441,6 +442,7 @@ master_main(struct config *cf)
 	ms.cf = cf;
 	ms.key_fd = -1;
 	ms.key_pid = -1;
+	priv_harden();
 	if (!cf->debug)
 		ready_fd = detach_begin();
 	if (cfg_tls_enabled(cf) &&
@@ -516,6 +518,7 @@ inetd_main(struct config *cf)
 	memset(&s, 0, sizeof(s));
 	s.cf = cf;
 	s.key_fd = -1;
+	priv_harden();
 	if ((fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)) == -1)
 		fatal("dup stdin");
 	/* Nothing may write to the client but the network child. */

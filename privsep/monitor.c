@@ -1066,6 +1066,17 @@ release_mailbox(void)
 		answer_quit();
 }
 
+static void
+kill_and_reap(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	(void)kill(*pid, SIGKILL);
+	while (waitpid(*pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	*pid = 0;
+}
+
 /*
  * On any fatal error: the children go first, the writer reaped before
  * the mailbox's locks are released.
@@ -1073,14 +1084,13 @@ release_mailbox(void)
 static void
 release_on_fatal(void)
 {
-	if (mon.net_pid > 0)
-		(void)kill(mon.net_pid, SIGKILL);
-	if (mon.spool_pid > 0) {
-		(void)kill(mon.spool_pid, SIGKILL);
-		while (waitpid(mon.spool_pid, NULL, 0) == -1 && errno == EINTR)
-			;
-		mon.spool_pid = 0;
-	}
+	/*
+	 * Both reaped before the monitor exits: the master counts the
+	 * session until the monitor is gone, and by then no child of it
+	 * is left to hold the client's connection.
+	 */
+	kill_and_reap(&mon.net_pid);
+	kill_and_reap(&mon.spool_pid);
 	if (mon.mbox_fd != -1 && mon.locked)
 		spool_unlock(mon.mbox_fd, &mon.lock);
 }
@@ -1120,6 +1130,7 @@ monitor_main(struct session *s)
 
 	log_procname("monitor");
 	log_session(s->id);
+	priv_harden();
 	memset(&mon, 0, sizeof(mon));
 	mon.s = s;
 	mon.state = MON_PREAUTH;
