@@ -89,6 +89,7 @@ UNIT_TESTS := \
 	test_keyless \
 	test_keyproc \
 	test_keysign \
+	test_log \
 	test_mbox \
 	test_mbox_parse \
 	test_mbox_cache \

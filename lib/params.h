@@ -40,6 +40,8 @@
 #define MSG_DATA_CHUNK		32768	/* mailbox data per frame */
 #define MSG_STR_MAX		4096	/* one string field */
 #define LOG_LINE_MAX		1024	/* a log frame from a child */
+#define LOG_BURST		5	/* lines of one kind per LOG_PERIOD_SECS */
+#define LOG_PERIOD_SECS		30
 
 /* Mailbox */
 #define SPOOL_MSGS_MAX		1000000	/* messages in one mailbox */

@@ -482,11 +482,13 @@ master_main(struct config *cf)
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = ms.key_fd;
 		pfd[n++].events = POLLIN;
-		if (poll(pfd, n, -1) == -1) {
+		if (poll(pfd, n, log_pending() ? LOG_PERIOD_SECS * 1000 : -1) ==
+		    -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
+		log_flush_expired();
 		if (pfd[ms.nl].revents != 0)
 			handle_signals(&ms, &quit);
 		if (ms.key_fd != -1 && pfd[ms.nl + 1].fd == ms.key_fd &&

@@ -1196,5 +1196,6 @@ monitor_main(struct session *s)
 		release_mailbox();
 	reap(mon.net_pid, "network child");
 	log_debug("session ended");
+	log_flush();
 	_exit(0);
 }

@@ -253,6 +253,8 @@ main(void)
 		{ "a key id that does not exist", 7,
 		    TLS_SIG_RSA_PSS_RSAE_SHA256, 13 },
 	};
+	int	npolicy = 1, nsign = 0;
+
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char	sess[17];
 
@@ -274,8 +276,19 @@ main(void)
 		    &siglen);
 		CHECK(st == KEY_SIGN_REFUSED && siglen == 0, "refused: %s",
 		    bad[i].name);
-		CHECK(log_has(master, sess), "refusal of %s logged with the "
-		    "session id", bad[i].name);
+		/*
+		 * The log's limit: LOG_BURST lines per kind (format).  One
+		 * refusal of the policy's kind came before these; a key id
+		 * that does not exist is of that kind, the rest of the
+		 * signing checks'.
+		 */
+		if (++*(bad[i].id == 7 ? &npolicy : &nsign) <= LOG_BURST)
+			CHECK(log_has(master, sess), "refusal of %s logged "
+			    "with the session id", bad[i].name);
+		else
+			CHECK(!log_has(master, sess), "refusal of %s held "
+			    "back: more than LOG_BURST lines of one kind",
+			    bad[i].name);
 		close(c2);
 	}
 
