@@ -62,6 +62,7 @@ SPOOL_SRCS := \
 	spool/uid.c
 
 PRIVSEP_SRCS := \
+	privsep/guard.c \
 	privsep/keyproc.c \
 	privsep/keysign.c \
 	privsep/main.c \
@@ -76,6 +77,7 @@ PRIVSEP_SRCS := \
 	privsep/sandbox_key.c \
 	privsep/sandbox_net.c \
 	privsep/sandbox_spool.c \
+	privsep/sources.c \
 	privsep/spoolworker.c
 
 SRCS	:= $(LIB_SRCS) $(NET_SRCS) $(PROTO_SRCS) $(AUTH_SRCS) $(SPOOL_SRCS) \
@@ -85,6 +87,7 @@ LIBOBJS	:= $(filter-out $(BUILD)/privsep/main.o,$(OBJS))
 
 UNIT_TESTS := \
 	test_config \
+	test_guard \
 	test_journal \
 	test_keyless \
 	test_keyproc \

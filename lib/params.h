@@ -78,4 +78,18 @@
 #define AUTH_FAIL_DELAY_DEFAULT	2000	/* ms from PASS to a failure reply */
 #define CONFIG_LINE_MAX		1024
 
+/* The network boundary (privsep/guard.c, privsep/sources.c) */
+#define STARTUPS_DEFAULT	"20:30:100"	/* max-startups start:rate:full */
+#define PER_SOURCE_DEFAULT	10	/* max-per-source: sessions per address */
+#define LOGIN_TIMEOUT_DEFAULT	60	/* seconds in AUTHORIZATION */
+#define LOGIN_TIMEOUT_MIN	10
+#define BLOCK_THRESHOLD_DEFAULT	10	/* distinct failed passwords, then block */
+#define BLOCK_WINDOW_DEFAULT	600	/* seconds the failures are counted */
+#define BLOCK_TIME_DEFAULT	900	/* seconds an address stays blocked */
+#define GUARD_HASHES_MAX	64	/* failed passwords remembered per address */
+#define GUARD_SOURCES_MAX	4096	/* addresses the master remembers */
+#define GUARD_DIGEST_LEN	16	/* bytes of the keyed hash kept */
+#define GUARD_STEP_MS		1000	/* added to each further failure's delay */
+#define GUARD_STALE_MS		3000	/* added for an address repeating a password */
+
 #endif /* POPSEP_PARAMS_H */

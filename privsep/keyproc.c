@@ -46,6 +46,7 @@
 #include "keyproc.h"
 #include "keysign.h"
 #include "log.h"
+#include "monitor_master.h"
 #include "msg.h"
 #include "priv.h"
 #include "session.h"
@@ -416,6 +417,7 @@ keyproc_spawn(const struct config *cf, int *fd_r)
 		fatal("fork");
 	if (pid == 0) {
 		log_procname("key");
+		guard_forget();
 		keep[0] = STDERR_FILENO;
 		keep[1] = sv[1];
 		close_all_but(keep, 2);

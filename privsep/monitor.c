@@ -23,7 +23,10 @@
  * path comes from the authenticated identity, and forks the spool worker
  * with the descriptor; later it takes and releases the lock on the
  * worker's behalf.  Every frame from either child is checked by
- * msg_lookup() against the tables below before a handler sees it.
+ * msg_lookup() against the tables below before a handler sees it.  It
+ * tells the master when the session has logged in and when a login
+ * failed (privsep/guard.c), and ends a session that has not logged in
+ * within login-timeout.
  */
 
 #include <sys/mman.h>
@@ -46,6 +49,7 @@
 #include "auth.h"
 #include "keyproc.h"
 #include "log.h"
+#include "monitor_master.h"
 #include "monitor_net.h"
 #include "monitor_spool.h"
 #include "msg.h"
@@ -83,6 +87,7 @@ struct monitor {
 	int			 njournals;	/* made under this lock */
 	int			 recovering;	/* a recovery worker runs */
 	int			 recover_answered;
+	int			 net_killed;	/* by the login deadline */
 	int			 tls_done;
 	int			 signed_once;
 	int			 auth_fails;
@@ -434,6 +439,7 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		/* The writable descriptors stay with the monitor. */
 		priv_die_with_parent(me);
 		log_set_fatal_hook(NULL);
+		guard_forget();
 		close(mon.mbox_fd);
 		if (mon.drop_fd != -1)
 			close(mon.drop_fd);
@@ -497,11 +503,15 @@ mon_answer_auth_pass(void *arg, struct msg *m)
 	msg_get_str(m, pass, sizeof(pass));
 	msg_end(m);
 	msg_wipe(m);
+	if (!guard_user_ok(mon.user))
+		fatalx("network child sent a malformed user name");
 	if (auth_password(mon.s->cf, mon.user, pass, mon.s->addr, &res)
 	    == -1) {
+		guard_auth_failed(mon.s, mon.user, pass);
 		explicit_bzero(pass, sizeof(pass));
 		/* Same answer, same time, whatever failed. */
-		sleep_until(&start, mon.s->cf->auth_fail_delay);
+		sleep_until(&start, mon.s->cf->auth_fail_delay +
+		    guard_fail_delay(mon.s, mon.auth_fails));
 		mon.auth_fails++;
 		log_info("[AUTH] Password supplied for \"%s\" is incorrect "
 		    "(%s)", mon.user, mon.s->addr);
@@ -844,6 +854,7 @@ mon_unlock(void *arg, struct msg *m)
 	mon.session_started = 1;
 	answer_auth(MN_AUTH_OK, "", net);
 	close(net);
+	guard_authed(mon.s);
 }
 
 /* The new bulletins are in the mailbox (or not): record them as seen. */
@@ -891,6 +902,7 @@ mon_quit_done(void *arg, struct msg *m)
 		    mon.s->addr);
 }
 
+/* what NULL: a process the monitor killed itself, reaped quietly. */
 static void
 reap(pid_t pid, const char *what)
 {
@@ -901,6 +913,8 @@ reap(pid_t pid, const char *what)
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			return;
+	if (what == NULL)
+		return;
 	if (WIFSIGNALED(status))
 		log_warnx("%s process killed by signal %d%s", what,
 		    WTERMSIG(status), WTERMSIG(status) == SIGSYS ?
@@ -1004,6 +1018,7 @@ start_recovery(void)
 	if (pid == 0) {
 		priv_die_with_parent(me);
 		log_set_fatal_hook(NULL);
+		guard_forget();
 		close(ms[0]);
 		close(mon.mbox_fd);
 		if (mon.drop_fd != -1)
@@ -1121,6 +1136,22 @@ check_stuck(void)
 	mon.locked_at = now;
 }
 
+/*
+ * No login within login-timeout: the monitor ends the session itself, so
+ * a client (or a network child) that keeps the connection busy cannot
+ * hold it past the deadline.
+ */
+static void
+end_unauthenticated(void)
+{
+	log_info("no login within login-timeout (%d seconds) from %s; "
+	    "ending the session", mon.s->cf->login_timeout, mon.s->addr);
+	(void)kill(mon.net_pid, SIGKILL);
+	mon.net_killed = 1;
+	close(mon.net_fd);
+	mon.net_fd = -1;
+}
+
 void
 monitor_main(struct session *s)
 {
@@ -1131,6 +1162,7 @@ monitor_main(struct session *s)
 	log_procname("monitor");
 	log_session(s->id);
 	priv_harden();
+	guard_start_clock();
 	memset(&mon, 0, sizeof(mon));
 	mon.s = s;
 	mon.state = MON_PREAUTH;
@@ -1146,6 +1178,7 @@ monitor_main(struct session *s)
 		fatal("fork");
 	if (pid == 0) {
 		priv_die_with_parent(me);
+		guard_forget();
 		close(sv[0]);
 		if (s->key_fd != -1)
 			close(s->key_fd);
@@ -1164,7 +1197,8 @@ monitor_main(struct session *s)
 	keep[1] = mon.net_fd;
 	keep[2] = s->key_fd;
 	keep[3] = log_trace_fd();	/* the tracefile, if any */
-	close_all_but(keep, 4);
+	keep[4] = s->master_fd;
+	close_all_but(keep, 5);
 
 	while (mon.net_fd != -1 || mon.spool_fd != -1) {
 		/* A closed channel polls as fd -1, which poll() ignores. */
@@ -1172,12 +1206,19 @@ monitor_main(struct session *s)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = mon.spool_fd;
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, mon.locked ? 1000 : -1) == -1) {
+		if (poll(pfd, 2, guard_poll_timeout(s->cf, mon.state ==
+		    MON_PREAUTH && mon.net_fd != -1, mon.locked ? 1000 : -1))
+		    == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
 		check_stuck();
+		if (mon.state == MON_PREAUTH && mon.net_fd != -1 &&
+		    guard_deadline_passed(s->cf)) {
+			end_unauthenticated();
+			continue;
+		}
 		if (pfd[0].fd != -1 && pfd[0].revents != 0)
 			serve(&mon.net_fd, net_handlers, sizeof(net_handlers) /
 			    sizeof(net_handlers[0]), "monitor<-net");
@@ -1194,7 +1235,7 @@ monitor_main(struct session *s)
 	/* Every exit path releases the mailbox. */
 	if (mon.spool_pid > 0 || mon.mbox_fd != -1)
 		release_mailbox();
-	reap(mon.net_pid, "network child");
+	reap(mon.net_pid, mon.net_killed ? NULL : "network child");
 	log_debug("session ended");
 	log_flush();
 	_exit(0);
