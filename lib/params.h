@@ -70,6 +70,8 @@
 #define KEY_SIGN_RATE_DEFAULT	1000	/* signatures per second (tls-sign-rate) */
 #define KEY_SIGN_BURST_SECS	2	/* bucket depth, in seconds of rate */
 #define KEY_CONNS_MAX		65536	/* connections one key process serves */
+#define KEY_SIGN_SOURCE_DIV	4	/* one client address: this part of the rate */
+#define KEY_SOURCES_MAX		1024	/* client addresses the key process tracks */
 
 /* Sessions */
 #define SESSIONS_MAX_DEFAULT	256	/* concurrent sessions (master) */

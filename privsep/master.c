@@ -160,7 +160,8 @@ random_id(char *id, size_t len)
 }
 
 static void
-spawn_session(struct master *m, int fd, int implicit_tls, struct src *src)
+spawn_session(struct master *m, int fd, int implicit_tls, struct src *src,
+    const char *addr)
 {
 	struct session	s;
 	pid_t		pid;
@@ -182,7 +183,7 @@ spawn_session(struct master *m, int fd, int implicit_tls, struct src *src)
 	}
 	s.master_fd = mm[1];
 	if (m->ctx != NULL &&
-	    (s.key_fd = keyproc_new_conn(m->key_fd, s.id)) == -1) {
+	    (s.key_fd = keyproc_new_conn(m->key_fd, s.id, addr)) == -1) {
 		log_warn("key process channel");
 		close(fd);
 		close(mm[0]);
@@ -387,7 +388,7 @@ accept_one(struct master *m, size_t i)
 		refuse(fd, why);
 		return;
 	}
-	spawn_session(m, fd, m->ltls[i], src);
+	spawn_session(m, fd, m->ltls[i], src, addr);
 }
 
 static void
@@ -569,17 +570,17 @@ inetd_main(struct config *cf)
 	random_id(s.id, sizeof(s.id));
 	log_procname("monitor");
 	log_session(s.id);
+	session_setup_socket(&s);
 	if (cfg_tls_enabled(cf)) {
 		if (start_tls(cf, &key_fd, &key_pid, &s.ctx) == -1)
 			fatalx("TLS could not be set up; not starting");
-		if ((s.key_fd = keyproc_new_conn(key_fd, s.id)) == -1)
+		if ((s.key_fd = keyproc_new_conn(key_fd, s.id, s.addr)) == -1)
 			fatal("key process channel");
 		/* The key process exits when this session's channel closes. */
 		close(key_fd);
 	}
 	/* After the key process: it never holds the hash key. */
 	guard_init();
-	session_setup_socket(&s);
 	log_info("connection from %s", s.addr);
 	monitor_main(&s);
 }

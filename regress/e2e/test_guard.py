@@ -14,6 +14,7 @@ several loopback addresses (127.0.0.2 and up, all routed to lo).
   distinct wrong passwords from one address block it (and the log names
   it) while other addresses are served; one stale password repeated is
   logged once as such, slowed, and not blocked.
+- tls-sign-rate: one address cannot spend every address's signatures.
 - a junk connection costs a few log lines and one count, not one line
   per command.
 - processes: the network child dies with its monitor (kill -9), the
@@ -309,6 +310,29 @@ def stale_password():
     srv.stop()
 
 
+def tls_handshake(srv, src):
+    g, c = try_greeting(srv, src, tls=True)
+    if c is not None:
+        c.close()
+    return g.startswith(b"+OK")
+
+
+def tls_share():
+    # A quarter of 4 per second for one address: a bucket of 2.
+    srv = server("tlsshare", **{"tls-sign-rate": "4",
+                                "max-per-source": "100"})
+    mark = srv.log_mark()
+    one = [tls_handshake(srv, "127.0.0.7") for i in range(12)]
+    t.check(1 <= one.count(True) <= 4 and one.count(False) >= 8,
+            "one-address-gets-its-share-only", repr(one))
+    t.check("refused: signature rate limit reached for this client address"
+            in srv.log_since(mark), "per-address-refusal-logged")
+    t.check(tls_handshake(srv, "127.0.0.8"),
+            "another-address-handshakes-while-the-first-is-refused")
+    srv.check_log_clean("tlsshare-log-clean")
+    srv.stop()
+
+
 def junk_logs():
     srv = server("junk")
     mark = srv.log_mark()
@@ -435,6 +459,7 @@ for name, fn in (("per-source", per_source),
                  ("startups", startups),
                  ("brute-force", brute_force),
                  ("stale-password", stale_password),
+                 ("tls-share", tls_share),
                  ("junk-logs", junk_logs),
                  ("processes", processes),
                  ("enumeration", enumeration)):
