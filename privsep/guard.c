@@ -16,12 +16,14 @@
 /*
  * The session monitor's guard of the AUTHORIZATION state.  Runs in the
  * session monitor (root); the key of the hash is made by the master (or
- * the inetd-mode process) at start-up and reaches each monitor by fork().
+ * the inetd-mode process) at start-up and reaches each monitor by fork(),
+ * and the master checks the user names it is sent with guard_user_ok().
  * It trusts nothing the network child sends: the user name is checked
  * again here before it is logged or used.  It must never let the timing
  * or the reply tell an unknown user from a wrong password, never keep or
- * send a password, and never leave the key in a process that reads
- * client bytes (guard_forget() runs in every child the monitor forks).
+ * send a password, and never leave the key in a process that gives up
+ * root (guard_forget() runs in the network child, the spool worker and
+ * the key process right after their fork).
  *
  * A failed login is reported to the master as a keyed hash (HMAC-SHA-256
  * of user name and password, cut to GUARD_DIGEST_LEN bytes): the master

@@ -250,7 +250,8 @@ source_bucket(const char *addr, const struct timespec *now)
 		old = kp.nsrcs++;
 	else
 		for (i = 1; i < kp.nsrcs; i++)
-			if (kp.srcs[i].b.last.tv_sec < kp.srcs[old].b.last.tv_sec)
+			if (kp.srcs[i].b.last.tv_sec <
+			    kp.srcs[old].b.last.tv_sec)
 				old = i;
 	s = &kp.srcs[old];
 	strlcpy(s->addr, addr, sizeof(s->addr));

@@ -378,7 +378,8 @@ accept_one(struct master *m, size_t i)
 	if (src_nsessions() >= m->cf->max_sessions) {
 		log_warnx("max-sessions (%d) reached; connection refused",
 		    m->cf->max_sessions);
-		refuse(fd, "-ERR [SYS/TEMP] Too many sessions, try again later");
+		refuse(fd, "-ERR [SYS/TEMP] Too many sessions, try again "
+		    "later");
 		return;
 	}
 	if (getnameinfo((struct sockaddr *)&ss, sl, addr, sizeof(addr), NULL,

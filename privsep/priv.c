@@ -168,7 +168,8 @@ drop_bounding_set(void)
 		fatal("prctl capbset_read %d", cap);
 	for (cap--; cap >= 0; cap--)
 		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0)
-			fatalx("%s: capability %d still bounded", __func__, cap);
+			fatalx("%s: capability %d still bounded", __func__,
+			    cap);
 }
 
 /*
