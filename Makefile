@@ -66,6 +66,7 @@ SPOOL_SRCS := \
 	spool/uid.c
 
 PRIVSEP_SRCS := \
+	privsep/guard.c \
 	privsep/keyproc.c \
 	privsep/keysign.c \
 	privsep/main.c \
@@ -81,6 +82,7 @@ PRIVSEP_SRCS := \
 	privsep/sandbox_net.c \
 	privsep/sandbox_spool.c \
 	privsep/sesslog.c \
+	privsep/sources.c \
 	privsep/spoolworker.c
 
 # popauth(8): the database and the configuration parser, nothing else.
@@ -98,10 +100,12 @@ LIBOBJS	:= $(filter-out $(BUILD)/privsep/main.o,$(OBJS))
 
 UNIT_TESTS := \
 	test_config \
+	test_guard \
 	test_journal \
 	test_keyless \
 	test_keyproc \
 	test_keysign \
+	test_log \
 	test_mbox \
 	test_mbox_parse \
 	test_mbox_cache \

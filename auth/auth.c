@@ -22,11 +22,13 @@
  * served with root's or a system account's rights.
  */
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,7 +98,7 @@ auth_child(int (*fn)(void *, struct auth_result *), void *arg,
     struct auth_result *res)
 {
 	struct auth_result	r;
-	pid_t			pid;
+	pid_t			pid, parent = getpid();
 	int			p[2], st, got;
 
 	if (pipe2(p, O_CLOEXEC) == -1) {
@@ -111,6 +113,10 @@ auth_child(int (*fn)(void *, struct auth_result *), void *arg,
 	}
 	if (pid == 0) {
 		log_set_fatal_hook(NULL);
+		/* It dies with its parent; one already gone, getppid() tells. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
+		    getppid() != parent)
+			_exit(125);
 		close(p[0]);
 		if (child_init != NULL)
 			child_init();

@@ -23,7 +23,8 @@
  * buffer, open files) dies with it and is never inherited by the spool
  * worker, which the monitor forks next.  pam_acct_mgmt is honoured: an
  * expired or locked account is refused, and so is a login whose PAM_USER
- * a module changed.
+ * a module changed.  The child dies with the monitor, so a killed monitor
+ * leaves no process holding the password.
  */
 
 #include <stdlib.h>

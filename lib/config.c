@@ -43,6 +43,7 @@ enum cfg_type {
 	CT_CERT,
 	CT_KEY,
 	CT_FACILITY,
+	CT_STARTUPS,
 };
 
 struct cfg_enum {
@@ -105,6 +106,9 @@ static const struct cfg_opt cfg_opts[] = {
 	BOOL("apop", apop),
 	INT("auth-fail-delay", auth_fail_delay, 0, 60000),
 	STR("auth-file", auth_file),
+	INT("block-threshold", block_threshold, 1, GUARD_HASHES_MAX),
+	INT("block-time", block_time, 1, 86400 * 7),
+	INT("block-window", block_window, 1, 86400),
 	STR("bulldir", bulldir),
 	STR("cache-dir", cache_dir),
 	STR("chroot-dir", chroot_dir),
@@ -121,9 +125,12 @@ static const struct cfg_opt cfg_opts[] = {
 	{ "listen-tls", CT_LISTEN, 1, 0, 0, 0, NULL },
 	{ "log-facility", CT_FACILITY, OFF(log_facility), 0, 0, 0, NULL },
 	INT("login-delay", login_delay, 0, LOGIN_DELAY_MAX),
+	INT("login-timeout", login_timeout, LOGIN_TIMEOUT_MIN, 86400),
 	INT("mail-lock-check", mail_lock_check, 1, 1000000),
 	INT("max-bulletins", max_bulletins, 0, BULL_COUNT_MAX),
+	INT("max-per-source", max_per_source, 1, SESSIONS_MAX_LIMIT),
 	INT("max-sessions", max_sessions, 1, SESSIONS_MAX_LIMIT),
+	{ "max-startups", CT_STARTUPS, 0, 0, 0, 0, NULL },
 	STR("nonauth-file", nonauth_file),
 	STR("pam-service", pam_service),
 	STR("passwd-file", passwd_file),
@@ -183,6 +190,7 @@ static int	set_value(struct config *, const struct cfg_opt *, const char *,
 		    int, const char **);
 static int	parse_listen(struct config *, const char *, int,
 		    const char **);
+static int	parse_startups(struct config *, const char *, const char **);
 static char	*unquote(char *);
 static int	check_dir(const char *, const char *);
 static int	check_cache_dir(const char *);
@@ -192,10 +200,19 @@ static int	is_unsupported(const char *);
 void
 cfg_defaults(struct config *c)
 {
+	const char	*err;
+
 	memset(c, 0, sizeof(*c));
 	c->timeout = TIMEOUT_DEFAULT;
 	c->auth_fail_delay = AUTH_FAIL_DELAY_DEFAULT;
 	c->max_sessions = SESSIONS_MAX_DEFAULT;
+	if (parse_startups(c, STARTUPS_DEFAULT, &err) == -1)
+		bug("%s: %s", __func__, err);
+	c->max_per_source = PER_SOURCE_DEFAULT;
+	c->login_timeout = LOGIN_TIMEOUT_DEFAULT;
+	c->block_threshold = BLOCK_THRESHOLD_DEFAULT;
+	c->block_window = BLOCK_WINDOW_DEFAULT;
+	c->block_time = BLOCK_TIME_DEFAULT;
 	c->tls_sign_rate = KEY_SIGN_RATE_DEFAULT;
 	c->log_facility = LOG_MAIL;
 	c->cleartext = CLEARTEXT_TLS;
@@ -379,6 +396,52 @@ parse_listen(struct config *c, const char *v, int tls, const char **err)
 	return 0;
 }
 
+/*
+ * max-startups "start:rate:full", sshd's MaxStartups: from start
+ * unauthenticated sessions on, a new connection is refused with
+ * probability rate percent, rising linearly to 100 at full.  A single
+ * number is start and full at once.
+ */
+static int
+parse_startups(struct config *c, const char *v, const char **err)
+{
+	char		 buf[64], *f[3], *p = buf;
+	const char	*e;
+	long long	 n[3];
+	int		 i, nf = 0;
+
+	if (strlcpy(buf, v, sizeof(buf)) >= sizeof(buf)) {
+		*err = "value too long";
+		return -1;
+	}
+	while (nf < 3 && (f[nf] = strsep(&p, ":")) != NULL)
+		nf++;
+	if (p != NULL || nf == 2) {
+		*err = "expected start:rate:full or one number";
+		return -1;
+	}
+	for (i = 0; i < nf; i++) {
+		n[i] = strtonum(f[i], 1, i == 1 ? 100 :
+		    SESSIONS_MAX_LIMIT, &e);
+		if (e != NULL) {
+			*err = "number out of range";
+			return -1;
+		}
+	}
+	if (nf == 1) {
+		n[1] = 100;
+		n[2] = n[0];
+	}
+	if (n[0] > n[2]) {
+		*err = "start is above full";
+		return -1;
+	}
+	c->startups_start = (int)n[0];
+	c->startups_rate = (int)n[1];
+	c->startups_full = (int)n[2];
+	return 0;
+}
+
 static int
 set_value(struct config *c, const struct cfg_opt *o, const char *v,
     int is_set, const char **err)
@@ -440,6 +503,8 @@ set_value(struct config *c, const struct cfg_opt *o, const char *v,
 		return -1;
 	case CT_LISTEN:
 		return parse_listen(c, v, (int)o->off, err);
+	case CT_STARTUPS:
+		return parse_startups(c, v, err);
 	case CT_CERT:
 		if (c->ncerts >= KEY_MAX_KEYS) {
 			*err = "too many certificates";

@@ -68,6 +68,14 @@ struct config {
 	int		 timeout;	/* seconds, -T */
 	int		 auth_fail_delay;	/* ms */
 	int		 max_sessions;
+	int		 startups_start;	/* max-startups: random drop from */
+	int		 startups_rate;	/* percent dropped at start */
+	int		 startups_full;	/* all dropped from */
+	int		 max_per_source;
+	int		 login_timeout;	/* seconds in AUTHORIZATION */
+	int		 block_threshold;	/* distinct failed passwords */
+	int		 block_window;	/* seconds */
+	int		 block_time;	/* seconds */
 	int		 log_facility;
 	enum cfg_cleartext	 cleartext;
 	enum cfg_tls_support	 tls_support;

@@ -16,6 +16,12 @@
 /*
  * Runs in every process.  Formats a line and hands it to syslog, stderr or
  * the installed sink.  Never logs a password: callers pass none.
+ *
+ * Lines of one kind (one format string) are limited to LOG_BURST per
+ * LOG_PERIOD_SECS in each process, so that a flood of refused
+ * connections or junk commands costs a few lines; the rest are counted
+ * and summed up as "... (repeated N times)" when the period is over or
+ * the process ends.  Debug lines and fatal errors are never held back.
  */
 
 #include <errno.h>
@@ -40,6 +46,20 @@ static int		 log_trace = -1;
 static int		 log_tracing;	/* a tracefile exists somewhere */
 static void		(*log_fatal_hook)(void);
 
+#define LOG_KINDS	16
+
+/* One kind of line being limited: its count and what was held back. */
+struct log_kind {
+	const void	*key;
+	time_t		 start;
+	int		 n;
+	int		 held;
+	int		 prio;
+	char		 line[LOG_LINE_MAX];
+};
+
+static struct log_kind	 log_kinds[LOG_KINDS];
+
 static void	vlog(int, const char *, va_list, int);
 
 void
@@ -60,16 +80,25 @@ log_startup(int on)
 	log_echo = on;
 }
 
+/* A new process keeps nothing of its parent's counts. */
+static void
+kinds_reset(void)
+{
+	memset(log_kinds, 0, sizeof(log_kinds));
+}
+
 void
 log_procname(const char *name)
 {
 	log_proc = name;
+	kinds_reset();
 }
 
 void
 log_session(const char *id)
 {
 	strlcpy(log_sess, id, sizeof(log_sess));
+	kinds_reset();
 }
 
 const char *
@@ -97,6 +126,7 @@ die(void)
 	void	(*fn)(void) = log_fatal_hook;
 
 	log_fatal_hook = NULL;
+	log_flush();
 	if (fn != NULL)
 		fn();
 	_exit(1);
@@ -174,6 +204,114 @@ log_emit(int prio, const char *line)
 		dprintf(STDERR_FILENO, "popsepd: %s\n", line);
 }
 
+static time_t
+mono_secs(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void
+kind_flush(struct log_kind *k)
+{
+	char	line[LOG_LINE_MAX + 32];
+
+	if (k->held > 0) {
+		snprintf(line, sizeof(line), "%s (repeated %d times)", k->line,
+		    k->held);
+		k->held = 0;
+		log_emit(k->prio, line);
+	}
+}
+
+/*
+ * Whether a line of this kind is held back.  A kind not seen yet takes
+ * the room of the one seen longest ago, whose count is written first.
+ */
+static int
+held_back(const void *key, int prio, const char *line)
+{
+	struct log_kind	*k = NULL;
+	time_t		 now = mono_secs();
+	size_t		 i, old = 0;
+
+	for (i = 0; i < LOG_KINDS && k == NULL; i++)
+		if (log_kinds[i].key == key)
+			k = &log_kinds[i];
+		else if (log_kinds[i].start < log_kinds[old].start)
+			old = i;
+	if (k == NULL) {
+		k = &log_kinds[old];
+		kind_flush(k);
+		k->key = key;
+		k->n = 0;
+		k->start = now;
+	}
+	if (now - k->start >= LOG_PERIOD_SECS) {
+		kind_flush(k);
+		k->n = 0;
+		k->start = now;
+	}
+	if (++k->n <= LOG_BURST)
+		return 0;
+	k->held++;
+	k->prio = prio;
+	strlcpy(k->line, line, sizeof(k->line));
+	return 1;
+}
+
+/* Write what is held back: at exit, and before a fatal error. */
+void
+log_flush(void)
+{
+	size_t	i;
+
+	for (i = 0; i < LOG_KINDS; i++)
+		kind_flush(&log_kinds[i]);
+}
+
+/* Whether a count waits for its period to end (log_flush_expired()). */
+int
+log_pending(void)
+{
+	size_t	i;
+
+	for (i = 0; i < LOG_KINDS; i++)
+		if (log_kinds[i].held > 0)
+			return 1;
+	return 0;
+}
+
+void
+log_flush_expired(void)
+{
+	time_t	now = mono_secs();
+	size_t	i;
+
+	for (i = 0; i < LOG_KINDS; i++)
+		if (log_kinds[i].held > 0 &&
+		    now - log_kinds[i].start >= LOG_PERIOD_SECS) {
+			kind_flush(&log_kinds[i]);
+			log_kinds[i].n = 0;
+			log_kinds[i].start = now;
+		}
+}
+
+/*
+ * A line relayed from another process, under the limit of its kind
+ * (key: one per channel), or as it is with key NULL.
+ */
+void
+log_emit_limited(const void *key, int prio, const char *line)
+{
+	if (key != NULL && prio > LOG_CRIT && prio < LOG_DEBUG &&
+	    held_back(key, prio, line))
+		return;
+	log_emit(prio, line);
+}
+
 static void
 vlog(int prio, const char *fmt, va_list ap, int with_errno)
 {
@@ -190,7 +328,7 @@ vlog(int prio, const char *fmt, va_list ap, int with_errno)
 	else
 		snprintf(line, sizeof(line), "%s: %s%s%s", log_proc, msg,
 		    with_errno ? ": " : "", with_errno ? strerror(saved) : "");
-	log_emit(prio, line);
+	log_emit_limited(fmt, prio, line);
 	errno = saved;
 }
 

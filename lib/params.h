@@ -43,6 +43,8 @@
 #define MSG_STR_MAX		4096	/* one string field */
 #define LOG_LINE_MAX		1024	/* a log frame from a child */
 #define TLS_NAME_MAX		64	/* a TLS version or cipher name, NUL too */
+#define LOG_BURST		5	/* lines of one kind per LOG_PERIOD_SECS */
+#define LOG_PERIOD_SECS		30
 
 /* Mailbox */
 #define SPOOL_MSGS_MAX		1000000	/* messages in one mailbox */
@@ -71,6 +73,8 @@
 #define KEY_SIGN_RATE_DEFAULT	1000	/* signatures per second (tls-sign-rate) */
 #define KEY_SIGN_BURST_SECS	2	/* bucket depth, in seconds of rate */
 #define KEY_CONNS_MAX		65536	/* connections one key process serves */
+#define KEY_SIGN_SOURCE_DIV	4	/* one client address: this part of the rate */
+#define KEY_SOURCES_MAX		1024	/* client addresses the key process tracks */
 
 /* Sessions */
 #define SESSIONS_MAX_DEFAULT	256	/* concurrent sessions (master) */
@@ -86,5 +90,19 @@
 #define FIRST_VALID_UID_DEFAULT	1000	/* Debian's first ordinary uid */
 #define LOGIN_DELAY_MAX		86400	/* seconds between logins, at most */
 #define CONFIG_LINE_MAX		1024
+
+/* The network boundary (privsep/guard.c, privsep/sources.c) */
+#define STARTUPS_DEFAULT	"20:30:100"	/* max-startups start:rate:full */
+#define PER_SOURCE_DEFAULT	10	/* max-per-source: sessions per address */
+#define LOGIN_TIMEOUT_DEFAULT	60	/* seconds in AUTHORIZATION */
+#define LOGIN_TIMEOUT_MIN	10
+#define BLOCK_THRESHOLD_DEFAULT	10	/* distinct failed passwords, then block */
+#define BLOCK_WINDOW_DEFAULT	600	/* seconds the failures are counted */
+#define BLOCK_TIME_DEFAULT	900	/* seconds an address stays blocked */
+#define GUARD_HASHES_MAX	64	/* failed passwords remembered per address */
+#define GUARD_SOURCES_MAX	4096	/* addresses the master remembers */
+#define GUARD_DIGEST_LEN	16	/* bytes of the keyed hash kept */
+#define GUARD_STEP_MS		1000	/* added to each further failure's delay */
+#define GUARD_STALE_MS		3000	/* added for an address repeating a password */
 
 #endif /* POPSEP_PARAMS_H */

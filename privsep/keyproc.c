@@ -21,7 +21,8 @@
  * own user in the empty chroot under its seccomp filter (sandbox_key.c).
  * From then on it only answers signature requests on the per-connection
  * channels the master hands it, under the rules of keysign.c, at most one
- * per connection and tls-sign-rate per second overall.  It trusts the
+ * per connection, tls-sign-rate per second overall and a quarter of that
+ * (KEY_SIGN_SOURCE_DIV) per client address.  It trusts the
  * master (root, its parent); it checks every request anyway, since the
  * request's content comes from a network child.
  */
@@ -46,14 +47,27 @@
 #include "keyproc.h"
 #include "keysign.h"
 #include "log.h"
+#include "monitor_master.h"
 #include "msg.h"
 #include "priv.h"
 #include "session.h"
+
+struct bucket {
+	double		 tokens;
+	struct timespec	 last;
+};
+
+/* A client address's share of the signatures. */
+struct key_source {
+	char		 addr[64];
+	struct bucket	 b;
+};
 
 struct key_conn {
 	int	fd;
 	int	signed_once;
 	char	session[17];
+	char	addr[64];
 };
 
 struct keyproc {
@@ -62,9 +76,11 @@ struct keyproc {
 	EVP_PKEY	*keys[KEY_MAX_KEYS];
 	struct key_conn	*conns;
 	size_t		 nconns;
-	double		 tokens;
-	struct timespec	 last;
+	struct bucket	 all;
 	double		 rate;		/* tokens per second */
+	double		 src_rate;	/* for one client address */
+	struct key_source *srcs;
+	size_t		 nsrcs;
 	struct msg	 m;
 };
 
@@ -196,24 +212,75 @@ warm_up(void)
 	}
 }
 
-/* Token bucket shared by every connection. */
-static int
-rate_ok(void)
+/* A token bucket of KEY_SIGN_BURST_SECS of rate, at least one token. */
+static double
+depth(double rate)
 {
-	struct timespec	now;
-	double		dt;
+	return rate * KEY_SIGN_BURST_SECS < 1 ? 1 : rate * KEY_SIGN_BURST_SECS;
+}
+
+static void
+refill(struct bucket *b, double rate, const struct timespec *now)
+{
+	double	dt;
+
+	dt = (double)(now->tv_sec - b->last.tv_sec) +
+	    (double)(now->tv_nsec - b->last.tv_nsec) / 1e9;
+	b->last = *now;
+	b->tokens += dt * rate;
+	if (b->tokens > depth(rate))
+		b->tokens = depth(rate);
+}
+
+/*
+ * The bucket of one client address: found, or made in the room of the
+ * address heard from least recently (a forgotten address starts full,
+ * as one that has waited long enough would be).
+ */
+static struct bucket *
+source_bucket(const char *addr, const struct timespec *now)
+{
+	struct key_source	*s;
+	size_t			 i, old = 0;
+
+	for (i = 0; i < kp.nsrcs; i++)
+		if (strcmp(kp.srcs[i].addr, addr) == 0)
+			return &kp.srcs[i].b;
+	if (kp.nsrcs < KEY_SOURCES_MAX)
+		old = kp.nsrcs++;
+	else
+		for (i = 1; i < kp.nsrcs; i++)
+			if (kp.srcs[i].b.last.tv_sec <
+			    kp.srcs[old].b.last.tv_sec)
+				old = i;
+	s = &kp.srcs[old];
+	strlcpy(s->addr, addr, sizeof(s->addr));
+	s->b.tokens = depth(kp.src_rate);
+	s->b.last = *now;
+	return &s->b;
+}
+
+/*
+ * The global bucket and the client address's: one address cannot spend
+ * the signatures of everyone else.  NULL if both allow, else the reason.
+ */
+static const char *
+rate_check(const char *addr)
+{
+	struct timespec	 now;
+	struct bucket	*b;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	dt = (double)(now.tv_sec - kp.last.tv_sec) +
-	    (double)(now.tv_nsec - kp.last.tv_nsec) / 1e9;
-	kp.last = now;
-	kp.tokens += dt * kp.rate;
-	if (kp.tokens > kp.rate * KEY_SIGN_BURST_SECS)
-		kp.tokens = kp.rate * KEY_SIGN_BURST_SECS;
-	if (kp.tokens < 1)
-		return 0;
-	kp.tokens -= 1;
-	return 1;
+	refill(&kp.all, kp.rate, &now);
+	b = source_bucket(addr, &now);
+	refill(b, kp.src_rate, &now);
+	if (b->tokens < 1)
+		return "signature rate limit reached for this client address";
+	if (kp.all.tokens < 1)
+		return "signature rate limit reached";
+	b->tokens -= 1;
+	kp.all.tokens -= 1;
+	return NULL;
 }
 
 static void
@@ -249,8 +316,8 @@ handle_sign(struct key_conn *c, struct msg *m)
 		why = "second signature request on one connection";
 	else if (id >= kp.nkeys)
 		why = "no such key";
-	else if (!rate_ok())
-		why = "signature rate limit reached";
+	else
+		why = rate_check(c->addr);
 	if (why != NULL) {
 		log_warnx("session %s: refused: %s", c->session, why);
 		answer(c, KEY_SIGN_REFUSED, NULL, 0);
@@ -285,6 +352,7 @@ handle_master(struct msg *m)
 		close(m->fd);
 		m->fd = -1;
 		msg_get_str(m, (char[17]){ 0 }, 17);
+		msg_get_str(m, (char[64]){ 0 }, 64);
 		msg_end(m);
 		return;
 	}
@@ -293,6 +361,7 @@ handle_master(struct msg *m)
 	c->fd = m->fd;
 	m->fd = -1;
 	msg_get_str(m, c->session, sizeof(c->session));
+	msg_get_str(m, c->addr, sizeof(c->addr));
 	msg_end(m);
 }
 
@@ -347,14 +416,19 @@ keyproc_main(const struct config *cf, int fd)
 	raise_fd_limit(cf);
 	warm_up();
 	kp.conns = calloc(KEY_CONNS_MAX, sizeof(*kp.conns));
+	kp.srcs = calloc(KEY_SOURCES_MAX, sizeof(*kp.srcs));
 	pfd = calloc(KEY_CONNS_MAX + 1, sizeof(*pfd));
-	if (kp.conns == NULL || pfd == NULL)
+	if (kp.conns == NULL || kp.srcs == NULL || pfd == NULL)
 		send_fail("out of memory");
 	priv_drop(cf->chroot_dir, &u);
 	sandbox_key();
 	kp.rate = cf->tls_sign_rate;
-	kp.tokens = kp.rate * KEY_SIGN_BURST_SECS;
-	clock_gettime(CLOCK_MONOTONIC, &kp.last);
+	/* Never less than one signature per burst period. */
+	kp.src_rate = kp.rate / KEY_SIGN_SOURCE_DIV;
+	if (kp.src_rate < 1.0 / KEY_SIGN_BURST_SECS)
+		kp.src_rate = 1.0 / KEY_SIGN_BURST_SECS;
+	kp.all.tokens = depth(kp.rate);
+	clock_gettime(CLOCK_MONOTONIC, &kp.all.last);
 	msg_init(&m, MSG_KEY_ANS_READY);
 	msg_put_u32(&m, (uint32_t)kp.nkeys);
 	if (msg_send(fd, &m, -1) == -1)
@@ -416,6 +490,7 @@ keyproc_spawn(const struct config *cf, int *fd_r)
 		fatal("fork");
 	if (pid == 0) {
 		log_procname("key");
+		guard_forget();
 		keep[0] = STDERR_FILENO;
 		keep[1] = sv[1];
 		close_all_but(keep, 2);
@@ -491,9 +566,12 @@ keyproc_free_certs(struct key_certs *kc)
 	memset(kc, 0, sizeof(*kc));
 }
 
-/* A channel for one new session: returns the monitor's end, or -1. */
+/*
+ * A channel for one new session from the client address addr: returns
+ * the monitor's end, or -1.
+ */
 int
-keyproc_new_conn(int fd, const char *session)
+keyproc_new_conn(int fd, const char *session, const char *addr)
 {
 	struct msg	m;
 	int		sv[2];
@@ -502,6 +580,7 @@ keyproc_new_conn(int fd, const char *session)
 		return -1;
 	msg_init(&m, MSG_KEY_REQ_CONN);
 	msg_put_str(&m, session);
+	msg_put_str(&m, addr);
 	if (msg_send(fd, &m, sv[1]) == -1) {
 		close(sv[0]);
 		close(sv[1]);

@@ -22,7 +22,8 @@
  *   MSG_KEY_ANS_READY  u32 number of keys                     key -> master
  *   MSG_KEY_ANS_FAIL   str reason                             key -> master
  *   MSG_KEY_REQ_LOG    u8 priority, data line                 key -> master
- *   MSG_KEY_REQ_CONN   str session id, fd: a new connection   master -> key
+ *   MSG_KEY_REQ_CONN   str session id, str client address,
+ *                      fd: a new connection                   master -> key
  *
  * session monitor <-> key process (one per connection, the fd passed in
  * MSG_KEY_REQ_CONN):
@@ -31,7 +32,8 @@
  *   MSG_KEY_ANS_SIGN   u32 status (0 = signed), data signature key -> mon
  *
  * The key process signs at most one request per connection, only the TLS
- * server handshake shapes of privsep/keysign.c, under a global rate limit.
+ * server handshake shapes of privsep/keysign.c, under a global rate limit
+ * and one per client address.
  */
 
 #ifndef POPSEP_KEYPROC_H
@@ -68,7 +70,7 @@ struct key_certs {
 pid_t	keyproc_spawn(const struct config *, int *);
 int	keyproc_recv_certs(int, struct key_certs *);
 void	keyproc_free_certs(struct key_certs *);
-int	keyproc_new_conn(int, const char *);
+int	keyproc_new_conn(int, const char *, const char *);
 
 
 #endif /* POPSEP_KEYPROC_H */

@@ -21,7 +21,10 @@
  * new key process and a new TLS context for new connections; sessions in
  * progress keep their channel to the old key process, which exits when the
  * last of them ends.  inetd_main() is the same start-up for one connection
- * on stdin.
+ * on stdin.  Before it forks, it asks privsep/sources.c whether the
+ * client's address may have another session (blocks, max-per-source,
+ * max-startups); each monitor tells it over a channel of its own when its
+ * session has logged in and when a login failed.
  */
 
 #include <sys/prctl.h>
@@ -42,7 +45,9 @@
 
 #include "keyproc.h"
 #include "log.h"
+#include "monitor_master.h"
 #include "msg.h"
+#include "priv.h"
 #include "session.h"
 #include "tls.h"
 
@@ -59,8 +64,6 @@ struct master {
 	size_t		 nold_keys;
 	SSL_CTX		*ctx;
 	int		 sig_pipe[2];
-	int		 nsessions;
-	pid_t		*monitors;	/* the live sessions' monitors */
 	volatile int	 sig_lost;
 	struct msg	 m;
 };
@@ -157,11 +160,13 @@ random_id(char *id, size_t len)
 }
 
 static void
-spawn_session(struct master *m, int fd, int implicit_tls)
+spawn_session(struct master *m, int fd, int implicit_tls, struct src *src,
+    const char *addr)
 {
 	struct session	s;
 	pid_t		pid;
 	size_t		i;
+	int		mm[2];
 
 	memset(&s, 0, sizeof(s));
 	s.cf = m->cf;
@@ -169,21 +174,33 @@ spawn_session(struct master *m, int fd, int implicit_tls)
 	s.implicit_tls = implicit_tls;
 	s.ctx = m->ctx;
 	s.key_fd = -1;
+	s.source_stale = src_is_stale(src);
 	random_id(s.id, sizeof(s.id));
+	if (msg_socketpair(mm) == -1) {
+		log_warn("socketpair");
+		close(fd);
+		return;
+	}
+	s.master_fd = mm[1];
 	if (m->ctx != NULL &&
-	    (s.key_fd = keyproc_new_conn(m->key_fd, s.id)) == -1) {
+	    (s.key_fd = keyproc_new_conn(m->key_fd, s.id, addr)) == -1) {
 		log_warn("key process channel");
 		close(fd);
+		close(mm[0]);
+		close(mm[1]);
 		return;
 	}
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
 		close(fd);
+		close(mm[0]);
+		close(mm[1]);
 		if (s.key_fd != -1)
 			close(s.key_fd);
 		return;
 	}
 	if (pid == 0) {
+		close(mm[0]);
 		for (i = 0; i < m->nl; i++)
 			close(m->lfd[i]);
 		close(m->sig_pipe[0]);
@@ -202,28 +219,10 @@ spawn_session(struct master *m, int fd, int implicit_tls)
 		/* NOTREACHED */
 	}
 	close(fd);
+	close(mm[1]);
 	if (s.key_fd != -1)
 		close(s.key_fd);
-	m->monitors[m->nsessions++] = pid;
-}
-
-/*
- * Whether a reaped child was a session's monitor.  The master is the
- * reaper of the processes a killed monitor leaves (PR_SET_CHILD_SUBREAPER):
- * a spool worker whose monitor died is reaped at once, so the dot-lock
- * naming it is seen as stale by delivery agents at once.
- */
-static int
-forget_monitor(struct master *m, pid_t pid)
-{
-	int	i;
-
-	for (i = 0; i < m->nsessions; i++)
-		if (m->monitors[i] == pid) {
-			m->monitors[i] = m->monitors[--m->nsessions];
-			return 1;
-		}
-	return 0;
+	src_session_add(src, pid, mm[0]);
 }
 
 /* A key process replaced by SIGHUP is not a session when it exits. */
@@ -267,7 +266,14 @@ reap_children(struct master *m)
 				    WTERMSIG(status));
 			continue;
 		}
-		(void)forget_monitor(m, pid);
+		/*
+		 * The master is the reaper of the processes a killed monitor
+		 * leaves (PR_SET_CHILD_SUBREAPER): a spool worker whose
+		 * monitor died is reaped at once, so the dot-lock naming it
+		 * is seen as stale by delivery agents at once.  Only monitors
+		 * are sessions.
+		 */
+		(void)src_session_gone(pid);
 	}
 }
 
@@ -338,30 +344,52 @@ handle_signals(struct master *m, int *quit)
 	}
 }
 
+/* A courtesy line; nothing is read from this client. */
+static void
+refuse(int fd, const char *why)
+{
+	char	line[POP_LINE_MAX];
+	int	n;
+
+	n = snprintf(line, sizeof(line), "%s\r\n", why);
+	if (n > 0 && (size_t)n < sizeof(line) &&
+	    write(fd, line, (size_t)n) == -1)
+		log_debug("busy reply: %s", strerror(errno));
+	close(fd);
+}
+
 static void
 accept_one(struct master *m, size_t i)
 {
-	static const char busy[] =
-	    "-ERR [SYS/TEMP] Too many sessions, try again later\r\n";
-	int	fd;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	struct src		*src = NULL;
+	const char		*why;
+	char			 addr[64];
+	int			 fd;
 
-	fd = accept4(m->lfd[i], NULL, NULL, SOCK_CLOEXEC);
+	fd = accept4(m->lfd[i], (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 	if (fd == -1) {
 		if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("accept");
 		return;
 	}
-	if (m->nsessions >= m->cf->max_sessions) {
+	if (src_nsessions() >= m->cf->max_sessions) {
 		log_warnx("max-sessions (%d) reached; connection refused",
 		    m->cf->max_sessions);
-		/* A courtesy line; nothing is read from this client. */
-		if (write(fd, busy, sizeof(busy) - 1) == -1)
-			log_debug("busy reply: %s", strerror(errno));
-		close(fd);
+		refuse(fd, "-ERR [SYS/TEMP] Too many sessions, try again "
+		    "later");
 		return;
 	}
-	spawn_session(m, fd, m->ltls[i]);
+	if (getnameinfo((struct sockaddr *)&ss, sl, addr, sizeof(addr), NULL,
+	    0, NI_NUMERICHOST) != 0)
+		strlcpy(addr, "unknown", sizeof(addr));
+	if ((why = src_admit(m->cf, addr, &src)) != NULL) {
+		refuse(fd, why);
+		return;
+	}
+	spawn_session(m, fd, m->ltls[i], src, addr);
 }
 
 static void
@@ -433,19 +461,22 @@ void
 master_main(struct config *cf)
 {
 	struct sigaction	 sa;
-	struct pollfd		 pfd[LISTEN_MAX + 2];
-	size_t			 i, n;
+	struct pollfd		*pfd;
+	size_t			 i, n, nsrc;
 	int			 quit = 0, ready_fd = -1;
 
 	memset(&ms, 0, sizeof(ms));
 	ms.cf = cf;
 	ms.key_fd = -1;
 	ms.key_pid = -1;
+	priv_harden();
 	if (!cf->debug)
 		ready_fd = detach_begin();
 	if (cfg_tls_enabled(cf) &&
 	    start_tls(cf, &ms.key_fd, &ms.key_pid, &ms.ctx) == -1)
 		fatalx("TLS could not be set up; not starting");
+	/* After the key process: it never holds the hash key. */
+	guard_init();
 	for (i = 0; i < cf->nlisten; i++)
 		bind_one(&ms, &cf->listen[i]);
 	write_pid_file(cf->pid_file);
@@ -453,8 +484,9 @@ master_main(struct config *cf)
 		detach_end(ready_fd);
 	if (pipe2(ms.sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe");
-	if ((ms.monitors = reallocarray(NULL, (size_t)cf->max_sessions,
-	    sizeof(*ms.monitors))) == NULL)
+	src_init(cf);
+	if ((pfd = reallocarray(NULL, LISTEN_MAX + 2 +
+	    (size_t)cf->max_sessions, sizeof(*pfd))) == NULL)
 		fatal("%s", __func__);
 	/* Orphans of a killed session come to us, to be reaped at once. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
@@ -480,11 +512,16 @@ master_main(struct config *cf)
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = ms.key_fd;
 		pfd[n++].events = POLLIN;
-		if (poll(pfd, n, -1) == -1) {
+		nsrc = src_pollfds(pfd + n, (size_t)cf->max_sessions);
+		if (poll(pfd, n + nsrc, log_pending() ? LOG_PERIOD_SECS * 1000 :
+		    -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
+		log_flush_expired();
+		/* Before any reaping changes the sessions polled. */
+		src_dispatch(cf, pfd + n, nsrc);
 		if (pfd[ms.nl].revents != 0)
 			handle_signals(&ms, &quit);
 		if (ms.key_fd != -1 && pfd[ms.nl + 1].fd == ms.key_fd &&
@@ -516,6 +553,8 @@ inetd_main(struct config *cf)
 	memset(&s, 0, sizeof(s));
 	s.cf = cf;
 	s.key_fd = -1;
+	s.master_fd = -1;
+	priv_harden();
 	if ((fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)) == -1)
 		fatal("dup stdin");
 	/* Nothing may write to the client but the network child. */
@@ -532,15 +571,17 @@ inetd_main(struct config *cf)
 	random_id(s.id, sizeof(s.id));
 	log_procname("monitor");
 	log_session(s.id);
+	session_setup_socket(&s);
 	if (cfg_tls_enabled(cf)) {
 		if (start_tls(cf, &key_fd, &key_pid, &s.ctx) == -1)
 			fatalx("TLS could not be set up; not starting");
-		if ((s.key_fd = keyproc_new_conn(key_fd, s.id)) == -1)
+		if ((s.key_fd = keyproc_new_conn(key_fd, s.id, s.addr)) == -1)
 			fatal("key process channel");
 		/* The key process exits when this session's channel closes. */
 		close(key_fd);
 	}
-	session_setup_socket(&s);
+	/* After the key process: it never holds the hash key. */
+	guard_init();
 	log_info("connection from %s", s.addr);
 	monitor_main(&s);
 }

@@ -23,7 +23,10 @@
  * path comes from the authenticated identity, and forks the spool worker
  * with the descriptor; later it takes and releases the lock on the
  * worker's behalf.  Every frame from either child is checked by
- * msg_lookup() against the tables below before a handler sees it.
+ * msg_lookup() against the tables below before a handler sees it.  It
+ * tells the master when the session has logged in and when a login
+ * failed (privsep/guard.c), and ends a session that has not logged in
+ * within login-timeout.
  */
 
 #include <sys/mman.h>
@@ -46,6 +49,7 @@
 #include "auth.h"
 #include "keyproc.h"
 #include "log.h"
+#include "monitor_master.h"
 #include "monitor_net.h"
 #include "monitor_spool.h"
 #include "msg.h"
@@ -84,6 +88,7 @@ struct monitor {
 	int			 njournals;	/* made under this lock */
 	int			 recovering;	/* a recovery worker runs */
 	int			 recover_answered;
+	int			 net_killed;	/* by the login deadline */
 	int			 tls_done;
 	int			 signed_once;
 	int			 auth_fails;
@@ -457,6 +462,7 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		/* The writable descriptors stay with the monitor. */
 		priv_die_with_parent(me);
 		log_set_fatal_hook(NULL);
+		guard_forget();
 		close(mon.mbox_fd);
 		if (mon.drop_fd != -1)
 			close(mon.drop_fd);
@@ -511,7 +517,8 @@ static void
 close_channels(void)
 {
 	int	*fds[] = { &mon.net_fd, &mon.s->key_fd, &mon.spool_fd,
-		    &mon.mbox_fd, &mon.drop_fd, &mon.pending_auth };
+		    &mon.mbox_fd, &mon.drop_fd, &mon.pending_auth,
+		    &mon.s->master_fd };
 	size_t	 i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -519,6 +526,7 @@ close_channels(void)
 			close(*fds[i]);
 			*fds[i] = -1;
 		}
+	guard_forget();
 }
 
 /* The network child closes after this many; it may be lying. */
@@ -553,7 +561,8 @@ refuse_login(int st, const char *how, const struct timespec *start)
 	char	text[POP_LINE_MAX];
 
 	/* Same answer, same time, whatever failed. */
-	sleep_until(start, mon.s->cf->auth_fail_delay);
+	sleep_until(start, mon.s->cf->auth_fail_delay +
+	    guard_fail_delay(mon.s, mon.auth_fails));
 	mon.auth_fails++;
 	switch (st) {
 	case AUTH_EXPIRED:
@@ -693,6 +702,8 @@ mon_answer_auth_pass(void *arg, struct msg *m)
 	if (take_user(name) == 0)
 		st = auth_password(mon.s->cf, mon.user, pass, mon.s->addr,
 		    &res);
+	if (st == AUTH_FAIL)
+		guard_auth_failed(mon.s, mon.user, pass);
 	explicit_bzero(pass, sizeof(pass));
 	finish_login(st, &res, "Password", &start);
 }
@@ -724,6 +735,9 @@ mon_answer_auth_apop(void *arg, struct msg *m)
 	if (take_user(name) == 0)
 		st = auth_apop(mon.s->cf, mon.user, mon.s->apop_stamp, digest,
 		    mon.s->addr, &res);
+	/* A digest answers this connection's stamp: each one is distinct. */
+	if (st == AUTH_FAIL)
+		guard_auth_failed(mon.s, mon.user, digest);
 	finish_login(st, &res, "APOP digest", &start);
 }
 
@@ -1063,6 +1077,7 @@ mon_unlock(void *arg, struct msg *m)
 	login_stamp();
 	answer_auth(MN_AUTH_OK, "", net);
 	close(net);
+	guard_authed(mon.s);
 }
 
 /* The new bulletins are in the mailbox (or not): record them as seen. */
@@ -1124,6 +1139,7 @@ mon_quit_done(void *arg, struct msg *m)
 		    mon.s->addr);
 }
 
+/* what NULL: a process the monitor killed itself, reaped quietly. */
 static void
 reap(pid_t pid, const char *what)
 {
@@ -1134,6 +1150,8 @@ reap(pid_t pid, const char *what)
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			return;
+	if (what == NULL)
+		return;
 	if (WIFSIGNALED(status))
 		log_warnx("%s process killed by signal %d%s", what,
 		    WTERMSIG(status), WTERMSIG(status) == SIGSYS ?
@@ -1237,6 +1255,7 @@ start_recovery(void)
 	if (pid == 0) {
 		priv_die_with_parent(me);
 		log_set_fatal_hook(NULL);
+		guard_forget();
 		close(ms[0]);
 		close(mon.mbox_fd);
 		if (mon.drop_fd != -1)
@@ -1299,6 +1318,17 @@ release_mailbox(void)
 		answer_quit();
 }
 
+static void
+kill_and_reap(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	(void)kill(*pid, SIGKILL);
+	while (waitpid(*pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	*pid = 0;
+}
+
 /*
  * On any fatal error: the children go first, the writer reaped before
  * the mailbox's locks are released.
@@ -1335,14 +1365,13 @@ log_session_end(int fatal)
 static void
 release_on_fatal(void)
 {
-	if (mon.net_pid > 0)
-		(void)kill(mon.net_pid, SIGKILL);
-	if (mon.spool_pid > 0) {
-		(void)kill(mon.spool_pid, SIGKILL);
-		while (waitpid(mon.spool_pid, NULL, 0) == -1 && errno == EINTR)
-			;
-		mon.spool_pid = 0;
-	}
+	/*
+	 * Both reaped before the monitor exits: the master counts the
+	 * session until the monitor is gone, and by then no child of it
+	 * is left to hold the client's connection.
+	 */
+	kill_and_reap(&mon.net_pid);
+	kill_and_reap(&mon.spool_pid);
 	if (mon.mbox_fd != -1 && mon.locked)
 		spool_unlock(mon.mbox_fd, &mon.lock);
 	log_session_end(1);
@@ -1374,6 +1403,22 @@ check_stuck(void)
 	mon.locked_at = now;
 }
 
+/*
+ * No login within login-timeout: the monitor ends the session itself, so
+ * a client (or a network child) that keeps the connection busy cannot
+ * hold it past the deadline.
+ */
+static void
+end_unauthenticated(void)
+{
+	log_info("no login within login-timeout (%d seconds) from %s; "
+	    "ending the session", mon.s->cf->login_timeout, mon.s->addr);
+	(void)kill(mon.net_pid, SIGKILL);
+	mon.net_killed = 1;
+	close(mon.net_fd);
+	mon.net_fd = -1;
+}
+
 void
 monitor_main(struct session *s)
 {
@@ -1383,6 +1428,8 @@ monitor_main(struct session *s)
 
 	log_procname("monitor");
 	log_session(s->id);
+	priv_harden();
+	guard_start_clock();
 	memset(&mon, 0, sizeof(mon));
 	mon.s = s;
 	mon.state = MON_PREAUTH;
@@ -1402,6 +1449,7 @@ monitor_main(struct session *s)
 		fatal("fork");
 	if (pid == 0) {
 		priv_die_with_parent(me);
+		guard_forget();
 		close(sv[0]);
 		if (s->key_fd != -1)
 			close(s->key_fd);
@@ -1421,7 +1469,8 @@ monitor_main(struct session *s)
 	keep[1] = mon.net_fd;
 	keep[2] = s->key_fd;
 	keep[3] = log_trace_fd();	/* the tracefile, if any */
-	close_all_but(keep, 4);
+	keep[4] = s->master_fd;
+	close_all_but(keep, 5);
 
 	while (mon.net_fd != -1 || mon.spool_fd != -1) {
 		/* A closed channel polls as fd -1, which poll() ignores. */
@@ -1429,12 +1478,19 @@ monitor_main(struct session *s)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = mon.spool_fd;
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, mon.locked ? 1000 : -1) == -1) {
+		if (poll(pfd, 2, guard_poll_timeout(s->cf, mon.state ==
+		    MON_PREAUTH && mon.net_fd != -1, mon.locked ? 1000 : -1))
+		    == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
 		check_stuck();
+		if (mon.state == MON_PREAUTH && mon.net_fd != -1 &&
+		    guard_deadline_passed(s->cf)) {
+			end_unauthenticated();
+			continue;
+		}
 		if (pfd[0].fd != -1 && pfd[0].revents != 0)
 			serve(&mon.net_fd, net_handlers, sizeof(net_handlers) /
 			    sizeof(net_handlers[0]), "monitor<-net");
@@ -1451,8 +1507,9 @@ monitor_main(struct session *s)
 	/* Every exit path releases the mailbox. */
 	if (mon.spool_pid > 0 || mon.mbox_fd != -1)
 		release_mailbox();
-	reap(mon.net_pid, "network child");
+	reap(mon.net_pid, mon.net_killed ? NULL : "network child");
 	log_session_end(0);
 	log_debug("session ended");
+	log_flush();
 	_exit(0);
 }

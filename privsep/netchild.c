@@ -233,6 +233,7 @@ netchild_main(struct session *s, int mon_fd)
 	if (s->implicit_tls) {
 		if (conn_start_tls(&c, s->ctx) == -1) {
 			log_info("TLS handshake failed");
+			log_flush();
 			_exit(0);
 		}
 		mon_req_tls_done(mon_fd, SSL_get_version(c.ssl),
@@ -240,5 +241,7 @@ netchild_main(struct session *s, int mon_fd)
 		pc.tls_active = 1;
 	}
 	pop3_run(&c, &pc, &netchild_ops, &nc);
+	/* Lines held back by the log's limit, with their count. */
+	log_flush();
 	_exit(0);
 }

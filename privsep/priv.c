@@ -16,8 +16,11 @@
 /*
  * Runs as root in a process about to give up root: the network child, the
  * spool worker and the key process.  The order is fixed (chroot, chdir,
- * groups, gid, uid, proof that root cannot be regained, no-new-privs) and
- * each step is checked; there is no way back after priv_drop() returns.
+ * capability bounding set emptied, groups, gid, uid, proof that root
+ * cannot be regained, no core dumps, no-new-privs) and each step is
+ * checked; there is no way back after priv_drop() returns.
+ * priv_harden() also runs in the processes that keep root and hold
+ * secrets: the master and the session monitor.
  */
 
 #include <sys/prctl.h>
@@ -146,6 +149,48 @@ null_stdio(void)
 	close(fd);
 }
 
+/*
+ * No capability can come back, even through a program with file
+ * capabilities: every one leaves the bounding set while this process
+ * still has CAP_SETPCAP.  The kernel's last capability is where
+ * PR_CAPBSET_READ starts to fail with EINVAL.
+ */
+static void
+drop_bounding_set(void)
+{
+	int	cap, rc;
+
+	for (cap = 0; (rc = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) >= 0;
+	    cap++)
+		if (rc == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1)
+			fatal("prctl capbset_drop %d", cap);
+	if (errno != EINVAL || cap == 0)
+		fatal("prctl capbset_read %d", cap);
+	for (cap--; cap >= 0; cap--)
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0)
+			fatalx("%s: capability %d still bounded", __func__,
+			    cap);
+}
+
+/*
+ * No core file and no ptrace by the same user: a process that holds a
+ * password, a key or mail keeps it in memory only.  A change of
+ * credentials may reset the dumpable flag (to fs.suid_dumpable), so the
+ * dropped processes call this again after the drop.
+ */
+void
+priv_harden(void)
+{
+	struct rlimit	rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		fatal("setrlimit core");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl set_dumpable");
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		fatalx("%s: still dumpable", __func__);
+}
+
 void
 priv_drop(const char *chroot_dir, const struct priv_user *u)
 {
@@ -159,6 +204,7 @@ priv_drop(const char *chroot_dir, const struct priv_user *u)
 		fatal("chroot %s", chroot_dir);
 	if (chdir("/") == -1)
 		fatal("chdir /");
+	drop_bounding_set();
 	if (setgroups(0, NULL) == -1)
 		fatal("setgroups");
 	if (setresgid(u->gid, u->gid, u->gid) == -1)
@@ -182,11 +228,8 @@ priv_drop(const char *chroot_dir, const struct priv_user *u)
 void
 priv_no_new_privs(void)
 {
-	struct rlimit	rl = { 0, 0 };
-
 	/* No core files: they would hold passwords and mail. */
-	if (setrlimit(RLIMIT_CORE, &rl) == -1)
-		fatal("setrlimit core");
+	priv_harden();
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("prctl no_new_privs");
 }

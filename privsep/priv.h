@@ -35,6 +35,7 @@ void	priv_prepare_chroot(const char *);
 void	priv_prepare_cache_dir(const char *);
 void	priv_drop(const char *, const struct priv_user *);
 void	priv_no_new_privs(void);
+void	priv_harden(void);
 void	priv_die_with_parent(pid_t);
 
 /* One seccomp allow-list per process: privsep/sandbox_*.c */

@@ -55,6 +55,8 @@ set tls-private-key-file = $D/$2-key.pem
 set passwd-file = $D/passwd
 set chroot-dir = $D/empty
 set max-sessions = 1000
+set max-per-source = 1000
+set max-startups = 1000
 set tls-sign-rate = 100000
 CONF
 	"$1" -d -f "$D/p.conf" 2>>"$D/popsepd.log" &

@@ -488,6 +488,10 @@ def start_popsep(passwd, max_sessions=1000, fresh_cache=True):
         "set tls-sign-rate = 1000000",
         "set server-mode",
     ]
+    if HAS_GUARD:
+        # Every client is 127.0.0.1, thousands at once.
+        lines += ["set max-per-source = 65536",
+                  "set max-startups = 65536"]
     if HAS_CACHE_DIR:
         cache = os.path.join(D, "popsep-cache")
         if fresh_cache and os.path.exists(cache):
@@ -1101,6 +1105,7 @@ def on_signal(sig, frame):
 def main():
     global D, HASH, cgroup_root, resfile, MEDIUM, TENMB, BIG1G, POPA3D
     global MEDIUM_BIGGEST, TENMB_BIGGEST, BIG_COUNT, HAS_CACHE_DIR
+    global HAS_GUARD
     if os.geteuid() != 0:
         sys.exit("bench: run as root")
     for tool in ("dovecot", "inetd", "cc", "openssl", "useradd"):
@@ -1138,6 +1143,7 @@ def main():
         POPA3D = setup_popa3d()
         HAS_CACHE_DIR = popsep_has_option("set cache-dir = %s" %
                                           os.path.join(D, "probe-cache"))
+        HAS_GUARD = popsep_has_option("set max-per-source = 65536")
         cgroup_root = find_cgroup_root()
         if cgroup_root is None:
             notes.append("no writable cgroup v2: server CPU per session "

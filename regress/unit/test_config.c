@@ -156,6 +156,9 @@ struct val_case {
 #define S63	"abcdefghijklmnopqrstuvwxyz" \
 		"abcdefghijklmnopqrstuvwxyzabcdefghijk"
 
+#define STARTUPS_SYNTAX	"max-startups: expected start:rate:full or one number"
+#define STARTUPS_RANGE	"max-startups: number out of range"
+
 static const struct val_case val_cases[] = {
 	/* Defaults, untouched by an empty file or comments. */
 	IOK("", timeout, TIMEOUT_DEFAULT),
@@ -224,6 +227,36 @@ static const struct val_case val_cases[] = {
 	BAD("set max-sessions = 0\n", 1, "max-sessions: number out of range"),
 	BAD("set max-sessions = 65537\n", 1, "max-sessions: number out of "
 	    "range"),
+	IOK("", startups_start, 20),
+	IOK("", startups_rate, 30),
+	IOK("", startups_full, 100),
+	IOK("set max-startups = 5:50:8\n", startups_start, 5),
+	IOK("set max-startups = 5:50:8\n", startups_rate, 50),
+	IOK("set max-startups = 5:50:8\n", startups_full, 8),
+	IOK("set max-startups = 7\n", startups_start, 7),
+	IOK("set max-startups = 7\n", startups_rate, 100),
+	IOK("set max-startups = 7\n", startups_full, 7),
+	BAD("set max-startups = 5:50\n", 1, STARTUPS_SYNTAX),
+	BAD("set max-startups = 5:50:8:9\n", 1, STARTUPS_SYNTAX),
+	BAD("set max-startups = 9:50:8\n", 1, "max-startups: start is above "
+	    "full"),
+	BAD("set max-startups = 5:101:8\n", 1, STARTUPS_RANGE),
+	BAD("set max-startups = 0:50:8\n", 1, STARTUPS_RANGE),
+	BAD("set max-startups = 5::8\n", 1, STARTUPS_RANGE),
+	IOK("", max_per_source, PER_SOURCE_DEFAULT),
+	BAD("set max-per-source = 0\n", 1, "max-per-source: number out of "
+	    "range"),
+	IOK("", login_timeout, 60),
+	IOK("set login-timeout = 10\n", login_timeout, 10),
+	BAD("set login-timeout = 9\n", 1, "login-timeout: number out of "
+	    "range"),
+	IOK("", block_threshold, BLOCK_THRESHOLD_DEFAULT),
+	IOK("set block-threshold = 64\n", block_threshold, GUARD_HASHES_MAX),
+	BAD("set block-threshold = 65\n", 1, "block-threshold: number out of "
+	    "range"),
+	IOK("set block-window = 1\n", block_window, 1),
+	IOK("set block-time = 3600\n", block_time, 3600),
+	BAD("set block-time = 0\n", 1, "block-time: number out of range"),
 	IOK("", tls_sign_rate, KEY_SIGN_RATE_DEFAULT),
 	IOK("set tls-sign-rate = 1\n", tls_sign_rate, 1),
 	IOK("set tls-sign-rate = 1000000\n", tls_sign_rate, 1000000),

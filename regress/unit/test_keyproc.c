@@ -214,7 +214,7 @@ main(void)
 	    memmem(kc.pem[1], kc.len[1], "PRIVATE", 7) == NULL,
 	    "only certificates leave the key process");
 
-	c1 = keyproc_new_conn(master, "sess00000000aaaa");
+	c1 = keyproc_new_conn(master, "sess00000000aaaa", "192.0.2.1");
 	len = tls13_tbs(tbs, "TLS 1.3, server CertificateVerify", 32);
 	siglen = 0;
 	st = sign_req(c1, 0, TLS_SIG_RSA_PSS_RSAE_SHA256, tbs, len, sig,
@@ -229,7 +229,7 @@ main(void)
 	CHECK(log_has(master, "sess00000000aaaa: refused: second"),
 	    "refusal logged with the session id");
 
-	c2 = keyproc_new_conn(master, "sess00000000bbbb");
+	c2 = keyproc_new_conn(master, "sess00000000bbbb", "192.0.2.1");
 	st = sign_req(c2, 1, TLS_SIG_ECDSA_SHA256, tbs, len, sig, &siglen);
 	CHECK(st == KEY_SIGN_OK && verify(ec, TLS_SIG_ECDSA_SHA256, tbs, len,
 	    sig, siglen), "TLS 1.3 ECDSA P-256 signed and verifies");
@@ -253,11 +253,13 @@ main(void)
 		{ "a key id that does not exist", 7,
 		    TLS_SIG_RSA_PSS_RSAE_SHA256, 13 },
 	};
+	int	npolicy = 1, nsign = 0;
+
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char	sess[17];
 
 		snprintf(sess, sizeof(sess), "sessbad%09zu", i);
-		c2 = keyproc_new_conn(master, sess);
+		c2 = keyproc_new_conn(master, sess, "192.0.2.1");
 		if (bad[i].shape == 13)
 			len = tls13_tbs(tbs, "TLS 1.3, server "
 			    "CertificateVerify", 32);
@@ -274,12 +276,23 @@ main(void)
 		    &siglen);
 		CHECK(st == KEY_SIGN_REFUSED && siglen == 0, "refused: %s",
 		    bad[i].name);
-		CHECK(log_has(master, sess), "refusal of %s logged with the "
-		    "session id", bad[i].name);
+		/*
+		 * The log's limit: LOG_BURST lines per kind (format).  One
+		 * refusal of the policy's kind came before these; a key id
+		 * that does not exist is of that kind, the rest of the
+		 * signing checks'.
+		 */
+		if (++*(bad[i].id == 7 ? &npolicy : &nsign) <= LOG_BURST)
+			CHECK(log_has(master, sess), "refusal of %s logged "
+			    "with the session id", bad[i].name);
+		else
+			CHECK(!log_has(master, sess), "refusal of %s held "
+			    "back: more than LOG_BURST lines of one kind",
+			    bad[i].name);
 		close(c2);
 	}
 
-	c2 = keyproc_new_conn(master, "sess00000000cccc");
+	c2 = keyproc_new_conn(master, "sess00000000cccc", "192.0.2.1");
 	len = tls12_tbs(tbs);
 	st = sign_req(c2, 0, TLS_SIG_RSA_PKCS1_SHA256, tbs, len, sig, &siglen);
 	CHECK(st == KEY_SIGN_OK && siglen == 256,
@@ -292,6 +305,39 @@ main(void)
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
 	    WEXITSTATUS(st) == 0, "key process exits cleanly after the master "
 	    "and its sessions close (not killed by its sandbox)");
+	keyproc_free_certs(&kc);
+
+	/*
+	 * 4 signatures a second overall, a bucket of 8; one client
+	 * address gets a quarter: 1 a second, a bucket of 2.
+	 */
+	cf.tls_sign_rate = 4;
+	pid = keyproc_spawn(&cf, &master);
+	CHECK(keyproc_recv_certs(master, &kc) == 0, "a key process with "
+	    "tls-sign-rate 4 starts");
+	len = tls13_tbs(tbs, "TLS 1.3, server CertificateVerify", 32);
+	for (int i = 0; i < 4; i++) {
+		char	sess[17];
+
+		snprintf(sess, sizeof(sess), "sessrate%08d", i);
+		c2 = keyproc_new_conn(master, sess, "192.0.2.7");
+		st = sign_req(c2, 0, TLS_SIG_RSA_PSS_RSAE_SHA256, tbs, len, sig,
+		    &siglen);
+		CHECK(st == (i < 2 ? KEY_SIGN_OK : KEY_SIGN_REFUSED),
+		    "one address, signature %d: %s", i, i < 2 ? "signed" :
+		    "refused, beyond its share");
+		close(c2);
+	}
+	CHECK(log_has(master, "signature rate limit reached for this client "
+	    "address"), "the refusal names the client address's share");
+	c2 = keyproc_new_conn(master, "sessrateother000", "192.0.2.8");
+	st = sign_req(c2, 0, TLS_SIG_RSA_PSS_RSAE_SHA256, tbs, len, sig,
+	    &siglen);
+	CHECK(st == KEY_SIGN_OK, "another address is signed for meanwhile");
+	close(c2);
+	close(master);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0, "the second key process exits cleanly");
 	keyproc_free_certs(&kc);
 	EVP_PKEY_free(rsa);
 	EVP_PKEY_free(ec);

@@ -1,0 +1,197 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * The session monitor's guard of the AUTHORIZATION state.  Runs in the
+ * session monitor (root); the key of the hash is made by the master (or
+ * the inetd-mode process) at start-up and reaches each monitor by fork(),
+ * and the master checks the user names it is sent with guard_user_ok().
+ * It trusts nothing the network child sends: the user name is checked
+ * again here before it is logged or used.  It must never let the timing
+ * or the reply tell an unknown user from a wrong password, never keep or
+ * send a password, and never leave the key in a process that gives up
+ * root (guard_forget() runs in the network child, the spool worker and
+ * the key process right after their fork).
+ *
+ * A failed login is reported to the master as a keyed hash (HMAC-SHA-256
+ * of user name and password, cut to GUARD_DIGEST_LEN bytes): the master
+ * tells a client repeating one stale password from one guessing many
+ * without ever holding a password.  The login deadline (login-timeout)
+ * counts from the monitor's start; the monitor, not the network child,
+ * ends a session that has not logged in by then.
+ */
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "log.h"
+#include "monitor_master.h"
+#include "msg.h"
+#include "pop3.h"
+#include "session.h"
+
+static uint8_t		guard_key[32];
+static struct timespec	guard_started;
+static struct msg	guard_msg;
+
+void
+guard_init(void)
+{
+	arc4random_buf(guard_key, sizeof(guard_key));
+}
+
+/* In a child that must not hold the key. */
+void
+guard_forget(void)
+{
+	explicit_bzero(guard_key, sizeof(guard_key));
+}
+
+/*
+ * The rule of the POP3 parser's USER (pop3_user_ok): a network child or
+ * monitor that sends anything else is broken or compromised.
+ */
+int
+guard_user_ok(const char *user)
+{
+	return pop3_user_ok(user);
+}
+
+static void
+digest(const char *user, const char *pass, uint8_t out[GUARD_DIGEST_LEN])
+{
+	uint8_t		buf[POP_USER_MAX + POP_PASS_MAX + 2];
+	uint8_t		md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen = 0;
+	size_t		ulen = strnlen(user, POP_USER_MAX);
+	size_t		plen = strnlen(pass, POP_PASS_MAX);
+
+	/* The NUL between them: "ab"+"c" is not "a"+"bc". */
+	memcpy(buf, user, ulen);
+	buf[ulen] = '\0';
+	memcpy(buf + ulen + 1, pass, plen);
+	if (HMAC(EVP_sha256(), guard_key, sizeof(guard_key), buf,
+	    ulen + 1 + plen, md, &mdlen) == NULL || mdlen < GUARD_DIGEST_LEN)
+		fatalx("%s: HMAC failed", __func__);
+	memcpy(out, md, GUARD_DIGEST_LEN);
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(md, sizeof(md));
+}
+
+/*
+ * A failed login: its hash goes to the master, which counts it against
+ * the client's address.  The same work for every failure, whatever
+ * failed.
+ */
+void
+guard_auth_failed(struct session *s, const char *user, const char *pass)
+{
+	struct msg	*m = &guard_msg;
+	uint8_t		 d[GUARD_DIGEST_LEN];
+
+	digest(user, pass, d);
+	if (s->master_fd == -1) {
+		explicit_bzero(d, sizeof(d));
+		return;
+	}
+	msg_init(m, MSG_MM_REQ_AUTH_FAIL);
+	msg_put_data(m, d, sizeof(d));
+	msg_put_str(m, user);
+	explicit_bzero(d, sizeof(d));
+	if (msg_send(s->master_fd, m, -1) == -1)
+		log_warn("send to the master");
+	msg_wipe(m);
+}
+
+/*
+ * Milliseconds added to auth-fail-delay for a failure after `fails'
+ * earlier ones on this connection: each costs GUARD_STEP_MS more, and
+ * a client at an address that repeats a stale password GUARD_STALE_MS
+ * more again.  It depends only on counts, never on what failed.
+ */
+int
+guard_fail_delay(const struct session *s, int fails)
+{
+	int	ms;
+
+	ms = fails * GUARD_STEP_MS + (s->source_stale ? GUARD_STALE_MS : 0);
+	log_debug("login failure %d of this connection: %d ms added to "
+	    "auth-fail-delay", fails + 1, ms);
+	return ms;
+}
+
+/* The session left AUTHORIZATION: the master stops counting it there. */
+void
+guard_authed(struct session *s)
+{
+	struct msg	*m = &guard_msg;
+
+	if (s->master_fd == -1)
+		return;
+	msg_init(m, MSG_MM_REQ_AUTHED);
+	if (msg_send(s->master_fd, m, -1) == -1)
+		log_warn("send to the master");
+	close(s->master_fd);
+	s->master_fd = -1;
+}
+
+void
+guard_start_clock(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &guard_started);
+}
+
+static long long
+ms_left(const struct config *cf)
+{
+	struct timespec	now;
+	long long	gone;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	gone = (long long)(now.tv_sec - guard_started.tv_sec) * 1000 +
+	    (now.tv_nsec - guard_started.tv_nsec) / 1000000;
+	return (long long)cf->login_timeout * 1000 - gone;
+}
+
+/*
+ * The poll timeout of the monitor: `other' (milliseconds, or -1), and
+ * before login never past the deadline.
+ */
+int
+guard_poll_timeout(const struct config *cf, int preauth, int other)
+{
+	long long	left;
+
+	if (!preauth)
+		return other;
+	left = ms_left(cf);
+	if (left < 0)
+		left = 0;
+	if (other >= 0 && other < left)
+		return other;
+	/* A little late rather than early: then the deadline has passed. */
+	return left > 86400000 ? 86400000 : (int)left + 1;
+}
+
+int
+guard_deadline_passed(const struct config *cf)
+{
+	return ms_left(cf) <= 0;
+}

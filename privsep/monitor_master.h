@@ -1,0 +1,73 @@
+/*
+ * Copyright (c) 2026 The popsep authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+/*
+ * Channel between a session monitor (root) and the master (root), one
+ * socket pair per session, open while the session is in the
+ * AUTHORIZATION state.  The master creates it when it forks the monitor
+ * and polls its end; the monitor writes and never reads.  The master
+ * checks every frame against its table (msg_lookup()) like any other.
+ *
+ *   MSG_MM_REQ_AUTH_FAIL  data keyed hash (GUARD_DIGEST_LEN bytes) of
+ *                         the user name and password of a failed login,
+ *                         str user                          mon -> master
+ *   MSG_MM_REQ_AUTHED     (empty) the session left AUTHORIZATION; the
+ *                         monitor closes the channel after it.
+ *
+ * The master keeps, per client address, the sessions, the unauthenticated
+ * ones and the hashes of recent failed passwords (privsep/sources.c); the
+ * monitor side, which sees the password, is privsep/guard.c.
+ */
+
+#ifndef POPSEP_MONITOR_MASTER_H
+#define POPSEP_MONITOR_MASTER_H
+
+#include <sys/types.h>
+
+#include <poll.h>
+#include <time.h>
+
+#include "config.h"
+
+enum {
+	MSG_MM_REQ_AUTH_FAIL = 0x0500,
+	MSG_MM_REQ_AUTHED,
+};
+
+struct session;
+struct src;
+
+/* Session monitor side (privsep/guard.c). */
+void	guard_init(void);
+void	guard_forget(void);
+int	guard_user_ok(const char *);
+void	guard_auth_failed(struct session *, const char *, const char *);
+int	guard_fail_delay(const struct session *, int);
+void	guard_authed(struct session *);
+void	guard_start_clock(void);
+int	guard_poll_timeout(const struct config *, int, int);
+int	guard_deadline_passed(const struct config *);
+
+/* Master side (privsep/sources.c). */
+void	src_init(const struct config *);
+const char *src_admit(const struct config *, const char *, struct src **);
+int	src_is_stale(const struct src *);
+void	src_session_add(struct src *, pid_t, int);
+int	src_session_gone(pid_t);
+int	src_nsessions(void);
+size_t	src_pollfds(struct pollfd *, size_t);
+void	src_dispatch(const struct config *, const struct pollfd *, size_t);
+
+#endif /* POPSEP_MONITOR_MASTER_H */
