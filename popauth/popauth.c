@@ -110,6 +110,9 @@ static void	block_stops(void);
 static int	collect(const char *, void *);
 static int	name_cmp(const void *, const void *);
 static void	do_list(const char *);
+static const char *authorize(const struct opts *, uid_t, struct config *,
+		    struct owner *);
+static int	act(const struct opts *, const char *, const char *);
 
 static void
 die(const char *fmt, ...)
@@ -519,42 +522,36 @@ do_list(const char *db)
 		die("standard output: %s", strerror(errno));
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * Who may do what, decided by the real uid alone; fills the configuration,
+ * the database's owner and the name the mode works on (NULL for -init and
+ * -list).
+ */
+static const char *
+authorize(const struct opts *o, uid_t ruid, struct config *cf,
+    struct owner *ow)
 {
-	struct opts	 o;
-	struct config	 cf;
-	struct owner	 ow;
+	static char	 self[POP_USER_MAX + 1];
 	struct passwd	*pw;
-	char		 self[POP_USER_MAX + 1];
-	const char	*name;
-	uid_t		 ruid = getuid();
-	int		 is_admin, rc;
+	const char	*name = o->name;
+	int		 is_admin;
 
-	harden();
-	log_procname("popauth");
-	log_set_sink(sink);
-	parse_args(argc, argv, &o);
-	if (ruid == 0)
-		regain_root();
-
-	/* Who may do what: decided by the real uid alone. */
-	load_config(POPAUTH_CONF, 1, &cf);
-	find_owner(&cf, &ow);
-	is_admin = ruid == 0 || ruid == ow.uid;
-	if (o.conf != NULL) {
+	load_config(POPAUTH_CONF, 1, cf);
+	find_owner(cf, ow);
+	is_admin = ruid == 0 || ruid == ow->uid;
+	if (o->conf != NULL) {
 		if (!is_admin)
-			die("-f is only for root and %s", ow.name);
-		load_config(o.conf, 0, &cf);
-		find_owner(&cf, &ow);
+			die("-f is only for root and %s", ow->name);
+		load_config(o->conf, 0, cf);
+		find_owner(cf, ow);
 	}
-	if (o.mode == MODE_INIT && ruid != 0)
+	if (o->mode == MODE_INIT && ruid != 0)
 		die("-init is only for root");
-	if (o.mode != MODE_SELF && o.mode != MODE_INIT && !is_admin)
-		die("%s is only for root and %s", o.mode == MODE_LIST ?
-		    "-list" : o.mode == MODE_USER ? "-user" : "-delete",
-		    ow.name);
-	if (o.mode == MODE_SELF) {
+	if (o->mode != MODE_SELF && o->mode != MODE_INIT && !is_admin)
+		die("%s is only for root and %s", o->mode == MODE_LIST ?
+		    "-list" : o->mode == MODE_USER ? "-user" : "-delete",
+		    ow->name);
+	if (o->mode == MODE_SELF) {
 		errno = 0;
 		if ((pw = getpwuid(ruid)) == NULL)
 			die("you (uid %lu) are not in the password database",
@@ -562,46 +559,67 @@ main(int argc, char *argv[])
 		if (strlcpy(self, pw->pw_name, sizeof(self)) >= sizeof(self))
 			die("your user name is too long for APOP");
 		name = self;
-	} else
-		name = o.name;
+	}
 	if (name != NULL)
 		check_name(name);
+	return name;
+}
 
-	if (o.mode == MODE_INIT)
-		init_dir(cf.popauth_db, &ow);
-	drop_to(&ow);
+/* The mode's work, as popauth-user. */
+static int
+act(const struct opts *o, const char *db, const char *name)
+{
+	int	rc = 0;
 
-	switch (o.mode) {
+	switch (o->mode) {
 	case MODE_INIT:
-		rc = popauth_db_create(cf.popauth_db);
-		if (rc == 1)
+		if ((rc = popauth_db_create(db)) == 1)
 			die("%s already exists; to start again, remove it "
-			    "(rm %s) and run popauth -init", cf.popauth_db,
-			    cf.popauth_db);
+			    "(rm %s) and run popauth -init", db, db);
 		break;
 	case MODE_LIST:
-		do_list(cf.popauth_db);
-		rc = 0;
+		do_list(db);
 		break;
 	case MODE_DELETE:
 		block_stops();
-		rc = popauth_db_delete(cf.popauth_db, name);
-		if (rc == 1)
+		if ((rc = popauth_db_delete(db, name)) == 1)
 			die("%s has no APOP secret", name);
 		break;
 	case MODE_SELF:
-		old_secret(cf.popauth_db, name);
+		old_secret(db, name);
 		/* FALLTHROUGH */
 	case MODE_USER:
 		new_secret(name);
 		block_stops();
-		rc = popauth_db_set(cf.popauth_db, name, sec.new1);
+		rc = popauth_db_set(db, name, sec.new1);
 		explicit_bzero(&sec, sizeof(sec));
 		break;
 	default:
-		bug("%s: mode %d", __func__, o.mode);
+		bug("%s: mode %d", __func__, o->mode);
 	}
-	if (rc != 0)
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts	 o;
+	struct config	 cf;
+	struct owner	 ow;
+	const char	*name;
+	uid_t		 ruid = getuid();
+
+	harden();
+	log_procname("popauth");
+	log_set_sink(sink);
+	parse_args(argc, argv, &o);
+	if (ruid == 0)
+		regain_root();
+	name = authorize(&o, ruid, &cf, &ow);
+	if (o.mode == MODE_INIT)
+		init_dir(cf.popauth_db, &ow);
+	drop_to(&ow);
+	if (act(&o, cf.popauth_db, name) != 0)
 		fail();
 	return 0;
 }

@@ -17,7 +17,8 @@
  * Unit tests of auth/popauth_db.c, the APOP secret database: the name
  * and secret rules, set, get, replace, delete and list, many users,
  * records written wrong on purpose with GDBM itself, writers killed at
- * seeded random instants while a reader reads, and two writers at once.
+ * seeded random instants while a reader reads, two writers at once, and
+ * a writer that waits for the lock in vain (POPAUTH_LOCK_SECS).
  * Runs in no process of the daemon; works in a temporary folder.
  *
  *	test_popauth_db [SEED]
@@ -542,6 +543,29 @@ test_stale(void)
 	    stale_files() == 0, "a dead writer's file is removed");
 }
 
+/* A writer that cannot get the lock gives up, changing nothing. */
+static void
+test_lock_held(void)
+{
+	char	lock[160];
+	int	fd, rc;
+
+	fresh();
+	popauth_db_create(db);
+	popauth_db_set(db, "u", "secret-u");
+	snprintf(lock, sizeof(lock), "%s.lock", db);
+	if ((fd = open(lock, O_RDWR)) == -1 || flock(fd, LOCK_EX) == -1) {
+		perror(lock);
+		exit(2);
+	}
+	rc = popauth_db_set(db, "u", "secret-v");
+	CHECK(rc == -1 && get_is("u", "secret-u"), "lock held for %d "
+	    "seconds: the writer gives up, nothing changed", POPAUTH_LOCK_SECS);
+	close(fd);
+	CHECK(popauth_db_set(db, "u", "secret-v") == 0 &&
+	    get_is("u", "secret-v"), "lock released: the writer succeeds");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -555,6 +579,7 @@ main(int argc, char *argv[])
 	test_malformed();
 	test_stale();
 	test_race();
+	test_lock_held();
 	test_crash(seed);
 	cleanup();
 	TEST_EXIT();
