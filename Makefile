@@ -40,6 +40,7 @@ LIB_SRCS := \
 
 NET_SRCS := \
 	net/io.c \
+	net/proxy.c \
 	net/tls.c \
 	net/tls_keyless.c
 
@@ -111,6 +112,7 @@ UNIT_TESTS := \
 	test_mbox_cache \
 	test_msg \
 	test_pop3_cmd \
+	test_proxy \
 	test_popauth_db \
 	test_sandbox \
 	test_sasl

@@ -105,4 +105,11 @@
 #define GUARD_STEP_MS		1000	/* added to each further failure's delay */
 #define GUARD_STALE_MS		3000	/* added for an address repeating a password */
 
+/* The PROXY protocol (net/proxy.c) */
+#define PROXY_V1_MAX		107	/* a version 1 line, CRLF included */
+#define PROXY_V2_LEN_MAX	512	/* a version 2 header after its 16 bytes */
+#define PROXY_HEADER_SECS	5	/* to send the whole header */
+#define PROXY_ADDR_MAX		46	/* a numeric address, NUL too */
+#define PROXY_FROM_MAX		16	/* proxy-from networks */
+
 #endif /* POPSEP_PARAMS_H */

@@ -41,7 +41,7 @@ fi
 
 # Every target: built below, seeded, replayed or run.
 TARGETS="fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache fuzz_sasl
-fuzz_popauth_db"
+fuzz_popauth_db fuzz_proxy"
 
 mkdir -p "$OUT" || exit 1
 build() {
@@ -60,6 +60,7 @@ build fuzz_journal "$SRC/spool_stubs.c" "$TOP/spool/journal.c"
 build fuzz_cache "$SRC/spool_stubs.c" "$TOP/spool/cache.c" "$TOP/spool/mbox.c" \
     "$TOP/spool/mbox_parse.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
 build fuzz_popauth_db "$SRC/spool_stubs.c" "$TOP/auth/popauth_db.c" -lgdbm
+build fuzz_proxy "$TOP/net/proxy.c"
 
 # seed DIR NAME PRINTF-FORMAT: one seed file, written once.
 seed() {
@@ -111,6 +112,12 @@ for f in small inconsistent; do
 done
 [ -f "$P/truncated" ] || head -c 700 "$SRC/seeds/fuzz_popauth_db.small" >"$P/truncated"
 seed "$P" empty ''
+seed "$C/fuzz_proxy" v1-tcp4 'PROXY TCP4 127.0.0.4 127.0.0.2 47800 1110\r\nUSER a\r\n'
+seed "$C/fuzz_proxy" v1-tcp6 'PROXY TCP6 2001:db8::1 ::1 65535 110\r\n'
+seed "$C/fuzz_proxy" v1-unknown 'PROXY UNKNOWN\r\n'
+seed "$C/fuzz_proxy" v2-tcp4 '\r\n\r\n\000\r\nQUIT\n\041\021\000\014\177\000\000\004\177\000\000\002\272\270\004\126CAPA\r\n'
+seed "$C/fuzz_proxy" v2-tcp6-tlv '\r\n\r\n\000\r\nQUIT\n\041\041\000\053\040\001\015\270\000\000\000\000\000\000\000\000\000\000\000\005\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\001\000\120\004\126\001\000\004h2xy'
+seed "$C/fuzz_proxy" v2-local '\r\n\r\n\000\r\nQUIT\n\040\000\000\000'
 seed "$C/fuzz_msg" any '\044\003\000\001\022\003\000\003\001\000\000\000\000\000\000\000\000'
 
 if [ -n "$REPLAY" ]; then
