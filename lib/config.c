@@ -20,7 +20,11 @@
  * daemon refuses to start.  Options are a table sorted by name.
  */
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -44,7 +48,12 @@ enum cfg_type {
 	CT_KEY,
 	CT_FACILITY,
 	CT_STARTUPS,
+	CT_PROXY_FROM,
 };
+
+/* The flags of a CT_LISTEN option, in its off field. */
+#define LISTEN_TLS	0x01
+#define LISTEN_PROXY	0x02
 
 struct cfg_enum {
 	const char	*name;
@@ -122,7 +131,10 @@ static const struct cfg_opt cfg_opts[] = {
 	STR("home-dir-mail", home_dir_mail),
 	STR("key-user", key_user),
 	{ "listen", CT_LISTEN, 0, 0, 0, 0, NULL },
-	{ "listen-tls", CT_LISTEN, 1, 0, 0, 0, NULL },
+	{ "listen-proxy", CT_LISTEN, LISTEN_PROXY, 0, 0, 0, NULL },
+	{ "listen-proxy-tls", CT_LISTEN, LISTEN_PROXY | LISTEN_TLS, 0, 0, 0,
+	    NULL },
+	{ "listen-tls", CT_LISTEN, LISTEN_TLS, 0, 0, 0, NULL },
 	{ "log-facility", CT_FACILITY, OFF(log_facility), 0, 0, 0, NULL },
 	INT("login-delay", login_delay, 0, LOGIN_DELAY_MAX),
 	INT("login-timeout", login_timeout, LOGIN_TIMEOUT_MIN, 86400),
@@ -138,6 +150,7 @@ static const struct cfg_opt cfg_opts[] = {
 	STR("popauth-db", popauth_db),
 	STR("popauth-user", popauth_user),
 	STR("privsep-user", privsep_user),
+	{ "proxy-from", CT_PROXY_FROM, 0, 0, 0, 0, NULL },
 	BOOL("reverse-lookups", reverse_lookups),
 	BOOL("server-mode", server_mode),
 	STR("session-json", session_json),
@@ -191,6 +204,7 @@ static int	set_value(struct config *, const struct cfg_opt *, const char *,
 static int	parse_listen(struct config *, const char *, int,
 		    const char **);
 static int	parse_startups(struct config *, const char *, const char **);
+static int	parse_proxy_from(struct config *, const char *, const char **);
 static char	*unquote(char *);
 static int	check_dir(const char *, const char *);
 static int	check_cache_dir(const char *);
@@ -346,7 +360,7 @@ unquote(char *v)
 
 /* "host:port", "[v6]:port", "*:port" or "port". */
 static int
-parse_listen(struct config *c, const char *v, int tls, const char **err)
+parse_listen(struct config *c, const char *v, int flags, const char **err)
 {
 	struct cfg_listen	*l;
 	const char		*colon, *host, *port;
@@ -391,7 +405,8 @@ parse_listen(struct config *c, const char *v, int tls, const char **err)
 		return -1;
 	}
 	strlcpy(l->port, port, sizeof(l->port));
-	l->implicit_tls = tls;
+	l->implicit_tls = (flags & LISTEN_TLS) != 0;
+	l->proxy = (flags & LISTEN_PROXY) != 0;
 	c->nlisten++;
 	return 0;
 }
@@ -505,6 +520,8 @@ set_value(struct config *c, const struct cfg_opt *o, const char *v,
 		return parse_listen(c, v, (int)o->off, err);
 	case CT_STARTUPS:
 		return parse_startups(c, v, err);
+	case CT_PROXY_FROM:
+		return parse_proxy_from(c, v, err);
 	case CT_CERT:
 		if (c->ncerts >= KEY_MAX_KEYS) {
 			*err = "too many certificates";
@@ -658,7 +675,8 @@ cfg_finish(struct config *c)
 	if (c->nlisten == 0) {
 		if (parse_listen(c, "110", 0, &err) == -1)
 			bug("%s: %s", __func__, err);
-		if (cfg_tls_enabled(c) && parse_listen(c, "995", 1, &err) == -1)
+		if (cfg_tls_enabled(c) &&
+		    parse_listen(c, "995", LISTEN_TLS, &err) == -1)
 			bug("%s: %s", __func__, err);
 	}
 	for (i = 0; i < c->nlisten; i++)
@@ -668,6 +686,11 @@ cfg_finish(struct config *c)
 			    "tls-support\n");
 			return -1;
 		}
+	if (cfg_has_proxy_listener(c) && c->nproxy_from == 0) {
+		fprintf(stderr, "popsepd: listen-proxy and listen-proxy-tls "
+		    "need proxy-from\n");
+		return -1;
+	}
 	if (check_dir("temp-dir", c->temp_dir) == -1 ||
 	    check_dir("bulldir", c->bulldir) == -1 ||
 	    check_cache_dir(c->cache_dir) == -1)
@@ -718,4 +741,118 @@ int
 cfg_tls_enabled(const struct config *c)
 {
 	return c->ncerts > 0 && c->tls_support != TLS_SUPPORT_NONE;
+}
+
+/*
+ * One network of proxy-from: a numeric address, optionally "/prefix";
+ * no bit may be set past the prefix.
+ */
+static int
+parse_net(struct cfg_net *n, char *v, const char **err)
+{
+	char		*slash;
+	const char	*e;
+	int		 i, max;
+
+	if ((slash = strchr(v, '/')) != NULL)
+		*slash++ = '\0';
+	memset(n, 0, sizeof(*n));
+	if (inet_pton(AF_INET, v, n->addr) == 1) {
+		n->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, v, n->addr) == 1) {
+		n->family = AF_INET6;
+		max = 128;
+	} else {
+		*err = "expected a numeric address, optionally /prefix";
+		return -1;
+	}
+	n->prefix = max;
+	if (slash != NULL) {
+		n->prefix = (int)strtonum(slash, 0, max, &e);
+		if (e != NULL) {
+			*err = "bad prefix length";
+			return -1;
+		}
+	}
+	for (i = n->prefix; i < max; i++)
+		if (n->addr[i / 8] & (0x80 >> (i % 8))) {
+			*err = "address has bits set past its prefix";
+			return -1;
+		}
+	return 0;
+}
+
+/* proxy-from: networks separated by blanks; each line adds to the list. */
+static int
+parse_proxy_from(struct config *c, const char *v, const char **err)
+{
+	char	 buf[CONFIG_LINE_MAX + 1], *p = buf, *w;
+
+	if (strlcpy(buf, v, sizeof(buf)) >= sizeof(buf)) {
+		*err = "value too long";
+		return -1;
+	}
+	while ((w = strsep(&p, " \t")) != NULL) {
+		if (*w == '\0')
+			continue;
+		if (c->nproxy_from >= PROXY_FROM_MAX) {
+			*err = "too many proxy-from networks";
+			return -1;
+		}
+		if (parse_net(&c->proxy_from[c->nproxy_from], w, err) == -1)
+			return -1;
+		c->nproxy_from++;
+	}
+	return 0;
+}
+
+int
+cfg_has_proxy_listener(const struct config *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nlisten; i++)
+		if (c->listen[i].proxy)
+			return 1;
+	return 0;
+}
+
+static int
+net_contains(const struct cfg_net *n, int family, const uint8_t *a)
+{
+	int	full = n->prefix / 8, rest = n->prefix % 8;
+
+	if (family != n->family || memcmp(a, n->addr, (size_t)full) != 0)
+		return 0;
+	return rest == 0 ||
+	    ((a[full] ^ n->addr[full]) & (0xff00 >> rest) & 0xff) == 0;
+}
+
+/*
+ * Whether the numeric address addr is in proxy-from.  An IPv4 address
+ * mapped into IPv6 is matched as the IPv4 address it is.
+ */
+int
+cfg_proxy_trusted(const struct config *c, const char *addr)
+{
+	static const uint8_t	 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				    0xff, 0xff };
+	uint8_t			 a[16];
+	const uint8_t		*p = a;
+	int			 family = AF_INET6;
+	size_t			 i;
+
+	if (inet_pton(AF_INET, addr, a) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, a) != 1)
+		return 0;
+	if (family == AF_INET6 && memcmp(a, mapped, sizeof(mapped)) == 0) {
+		family = AF_INET;
+		p = a + sizeof(mapped);
+	}
+	for (i = 0; i < c->nproxy_from; i++)
+		if (net_contains(&c->proxy_from[i], family, p))
+			return 1;
+	return 0;
 }

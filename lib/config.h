@@ -25,6 +25,8 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
+
 #include "params.h"
 
 #define CFG_LISTEN_MAX	8
@@ -55,6 +57,14 @@ struct cfg_listen {
 	char	 addr[128];	/* numeric host, "*" for any */
 	char	 port[16];
 	int	 implicit_tls;
+	int	 proxy;		/* a PROXY protocol header comes first */
+};
+
+/* A network of proxy-from: IPv4 addresses are kept as such, not mapped. */
+struct cfg_net {
+	int	 family;	/* AF_INET or AF_INET6 */
+	uint8_t	 addr[16];
+	int	 prefix;	/* bits */
 };
 
 struct config {
@@ -82,6 +92,8 @@ struct config {
 	enum cfg_chunky		 chunky;
 	size_t		 nlisten;
 	struct cfg_listen listen[CFG_LISTEN_MAX];
+	size_t		 nproxy_from;
+	struct cfg_net	 proxy_from[PROXY_FROM_MAX];
 	size_t		 ncerts;
 	char		 cert_file[KEY_MAX_KEYS][CFG_PATH_MAX];
 	char		 key_file[KEY_MAX_KEYS][CFG_PATH_MAX];
@@ -126,6 +138,8 @@ void	cfg_defaults(struct config *);
 int	cfg_parse_file(struct config *, const char *);
 int	cfg_finish(struct config *);
 int	cfg_tls_enabled(const struct config *);
+int	cfg_has_proxy_listener(const struct config *);
+int	cfg_proxy_trusted(const struct config *, const char *);
 char	*cfg_trim(char *);
 
 #endif /* POPSEP_CONFIG_H */

@@ -31,6 +31,11 @@
  * without ever holding a password.  The login deadline (login-timeout)
  * counts from the monitor's start; the monitor, not the network child,
  * ends a session that has not logged in by then.
+ *
+ * On a proxy listener the client named by the proxy's header (checked by
+ * the monitor) goes to the master, which admits or refuses it by its own
+ * address; the monitor waits for that answer and checks it like any
+ * other frame.
  */
 
 #include <errno.h>
@@ -45,11 +50,26 @@
 #include "monitor_master.h"
 #include "msg.h"
 #include "pop3.h"
+#include "proxy.h"
 #include "session.h"
 
 static uint8_t		guard_key[32];
 static struct timespec	guard_started;
 static struct msg	guard_msg;
+
+static void	mm_answer_proxy(void *, struct msg *);
+
+static const struct msg_handler master_handlers[] = {
+	{ MSG_MM_ANS_PROXY, 1 + 1 + 4 + 1, 1 + 1 + 4 + POP_LINE_MAX, 0, 1,
+	    mm_answer_proxy, "PROXY" },
+};
+
+/* The master's answer, as mm_answer_proxy() found it. */
+static struct {
+	int	verdict;
+	int	stale;
+	char	text[POP_LINE_MAX];
+} guard_ans;
 
 void
 guard_init(void)
@@ -194,4 +214,51 @@ int
 guard_deadline_passed(const struct config *cf)
 {
 	return ms_left(cf) <= 0;
+}
+
+static void
+mm_answer_proxy(void *arg, struct msg *m)
+{
+	(void)arg;
+	guard_ans.verdict = msg_get_u8(m);
+	guard_ans.stale = msg_get_u8(m);
+	msg_get_str(m, guard_ans.text, sizeof(guard_ans.text));
+	msg_end(m);
+	if (guard_ans.verdict > MM_PROXY_REFUSED || guard_ans.stale > 1 ||
+	    (guard_ans.verdict == MM_PROXY_REFUSED &&
+	    strncmp(guard_ans.text, "-ERR ", 5) != 0))
+		fatalx("monitor<-master: PROXY: bad answer");
+}
+
+/*
+ * What the proxy's header said (status, and the client address the
+ * monitor has checked), for the master.  A header that named a client or
+ * the proxy itself is answered: MM_PROXY_ADMITTED, or MM_PROXY_REFUSED
+ * with the client's reply in text.  -1 for any other status: the session
+ * ends.
+ */
+int
+guard_proxy(struct session *s, int status, const char *addr, char *text,
+    size_t len)
+{
+	struct msg			*m = &guard_msg;
+	const struct msg_handler	*h;
+
+	if (s->master_fd == -1)
+		fatalx("%s: no channel to the master", __func__);
+	msg_init(m, MSG_MM_REQ_PROXY);
+	msg_put_u8(m, (uint8_t)status);
+	msg_put_str(m, addr);
+	if (msg_send(s->master_fd, m, -1) == -1)
+		fatal("send to the master");
+	if (status != PROXY_HDR_OK && status != PROXY_HDR_LOCAL)
+		return -1;
+	if (msg_recv(s->master_fd, m) != 1)
+		fatalx("%s: the master is gone", __func__);
+	h = msg_lookup(master_handlers, sizeof(master_handlers) /
+	    sizeof(master_handlers[0]), m, 1, "monitor<-master");
+	h->fn(s, m);
+	s->source_stale = guard_ans.stale;
+	strlcpy(text, guard_ans.text, len);
+	return guard_ans.verdict;
 }

@@ -57,6 +57,7 @@ struct master {
 	struct config	*cf;
 	int		 lfd[LISTEN_MAX];
 	int		 ltls[LISTEN_MAX];
+	int		 lproxy[LISTEN_MAX];
 	size_t		 nl;
 	int		 key_fd;
 	pid_t		 key_pid;
@@ -137,9 +138,11 @@ bind_one(struct master *m, const struct cfg_listen *l)
 		if (listen(fd, 128) == -1)
 			fatal("listen %s:%s", l->addr, l->port);
 		m->lfd[m->nl] = fd;
+		m->lproxy[m->nl] = l->proxy;
 		m->ltls[m->nl++] = l->implicit_tls;
-		log_info("listening on %s:%s%s", l->addr, l->port,
-		    l->implicit_tls ? " (TLS)" : "");
+		log_info("listening on %s:%s%s%s", l->addr, l->port,
+		    l->implicit_tls ? " (TLS)" : "", l->proxy ?
+		    " (PROXY protocol)" : "");
 	}
 	freeaddrinfo(res);
 }
@@ -160,7 +163,7 @@ random_id(char *id, size_t len)
 }
 
 static void
-spawn_session(struct master *m, int fd, int implicit_tls, struct src *src,
+spawn_session(struct master *m, size_t l, int fd, struct src *src,
     const char *addr)
 {
 	struct session	s;
@@ -171,7 +174,8 @@ spawn_session(struct master *m, int fd, int implicit_tls, struct src *src,
 	memset(&s, 0, sizeof(s));
 	s.cf = m->cf;
 	s.client_fd = fd;
-	s.implicit_tls = implicit_tls;
+	s.implicit_tls = m->ltls[l];
+	s.proxied = m->lproxy[l];
 	s.ctx = m->ctx;
 	s.key_fd = -1;
 	s.source_stale = src_is_stale(src);
@@ -223,6 +227,8 @@ spawn_session(struct master *m, int fd, int implicit_tls, struct src *src,
 	if (s.key_fd != -1)
 		close(s.key_fd);
 	src_session_add(src, pid, mm[0]);
+	if (s.proxied)
+		src_session_peer(pid, addr);
 }
 
 /* A key process replaced by SIGHUP is not a session when it exits. */
@@ -385,11 +391,12 @@ accept_one(struct master *m, size_t i)
 	if (getnameinfo((struct sockaddr *)&ss, sl, addr, sizeof(addr), NULL,
 	    0, NI_NUMERICHOST) != 0)
 		strlcpy(addr, "unknown", sizeof(addr));
-	if ((why = src_admit(m->cf, addr, &src)) != NULL) {
+	if ((why = (m->lproxy[i] ? src_admit_proxy : src_admit)(m->cf, addr,
+	    &src)) != NULL) {
 		refuse(fd, why);
 		return;
 	}
-	spawn_session(m, fd, m->ltls[i], src, addr);
+	spawn_session(m, i, fd, src, addr);
 }
 
 static void

@@ -54,6 +54,7 @@
 #include "monitor_spool.h"
 #include "msg.h"
 #include "priv.h"
+#include "proxy.h"
 #include "session.h"
 #include "sesslog.h"
 #include "spool.h"
@@ -62,6 +63,7 @@ enum {
 	MON_PREAUTH = 0x01,
 	MON_AUTHED = 0x02,
 	MON_ANY = MON_PREAUTH | MON_AUTHED,
+	MON_PROXY = 0x04,	/* a proxy listener's, before its header */
 };
 
 struct monitor {
@@ -123,6 +125,7 @@ static void	mon_answer_auth_pass(void *, struct msg *);
 static void	mon_answer_auth_apop(void *, struct msg *);
 static void	mon_answer_tls_sign(void *, struct msg *);
 static void	mon_tls_done(void *, struct msg *);
+static void	mon_proxy(void *, struct msg *);
 static void	mon_lock(void *, struct msg *);
 static void	mon_unlock(void *, struct msg *);
 static void	mon_journal_new(void *, struct msg *);
@@ -137,8 +140,8 @@ static int	start_recovery(void);
 static void	reap(pid_t, const char *);
 
 static const struct msg_handler net_handlers[] = {
-	{ MSG_MN_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_ANY, mon_log_net,
-	    "LOG" },
+	{ MSG_MN_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_ANY | MON_PROXY,
+	    mon_log_net, "LOG" },
 	{ MSG_MN_REQ_AUTH_PASS, 10, 8 + POP_USER_MAX + POP_PASS_MAX + 2, 0,
 	    MON_PREAUTH, mon_answer_auth_pass, "AUTH_PASS" },
 	{ MSG_MN_REQ_AUTH_APOP, 8 + 2 + APOP_DIGEST_LEN,
@@ -148,6 +151,8 @@ static const struct msg_handler net_handlers[] = {
 	    mon_answer_tls_sign, "TLS_SIGN" },
 	{ MSG_MN_REQ_TLS_DONE, 10, 8 + 2 * TLS_NAME_MAX, 0, MON_PREAUTH,
 	    mon_tls_done, "TLS_DONE" },
+	{ MSG_MN_REQ_PROXY, 1 + 4 + 1, 1 + 4 + PROXY_ADDR_MAX, 0, MON_PROXY,
+	    mon_proxy, "PROXY" },
 };
 
 static const struct msg_handler spool_handlers[] = {
@@ -818,6 +823,58 @@ mon_tls_done(void *arg, struct msg *m)
 	sesslog_take(mon.log.tls_cipher, sizeof(mon.log.tls_cipher), cipher);
 }
 
+static void
+answer_proxy(int verdict, const char *text)
+{
+	struct msg	*a = &mon.m2;
+
+	msg_init(a, MSG_MN_ANS_PROXY);
+	msg_put_u8(a, verdict == MM_PROXY_ADMITTED ? MN_PROXY_GO :
+	    MN_PROXY_REFUSED);
+	msg_put_str(a, verdict == MM_PROXY_ADMITTED ? "" : text);
+	msg_put_u8(a, (uint8_t)mon.s->is_local);
+	msg_put_str(a, mon.s->addr);
+	msg_put_str(a, mon.s->host);
+	if (msg_send(mon.net_fd, a, -1) == -1)
+		log_warn("send to the network child");
+}
+
+/*
+ * What the proxy's header said.  The address is checked here, not
+ * believed: the network child parsed it from bytes off the network.  It
+ * becomes the session's client before the master judges it, so that
+ * every line about the session names it; the master decides whether the
+ * session goes on.
+ */
+static void
+mon_proxy(void *arg, struct msg *m)
+{
+	struct session	*s = mon.s;
+	char		 addr[PROXY_ADDR_MAX], text[POP_LINE_MAX];
+	uint8_t		 st;
+	int		 verdict;
+
+	(void)arg;
+	st = msg_get_u8(m);
+	msg_get_str(m, addr, sizeof(addr));
+	msg_end(m);
+	if (st > PROXY_HDR_LAST || (st == PROXY_HDR_OK) != (addr[0] != '\0'))
+		fatalx("network child sent a bad PROXY status %u", st);
+	strlcpy(s->proxy_addr, s->addr, sizeof(s->proxy_addr));
+	if (st == PROXY_HDR_OK) {
+		if (session_set_client(s, addr) == -1)
+			fatalx("network child sent an invalid PROXY address");
+		log_info("connection from %s through the proxy %s", s->addr,
+		    s->proxy_addr);
+	} else if (st == PROXY_HDR_LOCAL)
+		log_info("connection from the proxy %s itself", s->addr);
+	if ((verdict = guard_proxy(s, st, addr, text, sizeof(text))) == -1)
+		return;		/* the network child closes */
+	answer_proxy(verdict, text);
+	if (verdict == MM_PROXY_ADMITTED)
+		mon.state = MON_PREAUTH;
+}
+
 /* Send a descriptor that follows MSG_MS_ANS_LOCK. */
 static void
 send_fd(uint8_t flag, int fd)
@@ -1359,6 +1416,7 @@ log_session_end(int fatal)
 	if (mon.session_started)
 		strlcpy(mon.log.user, mon.user, sizeof(mon.log.user));
 	strlcpy(mon.log.rip, mon.s->addr, sizeof(mon.log.rip));
+	strlcpy(mon.log.pip, mon.s->proxy_addr, sizeof(mon.log.pip));
 	sesslog_emit(mon.s->cf, mon.s->id, &mon.log);
 }
 
@@ -1432,7 +1490,7 @@ monitor_main(struct session *s)
 	guard_start_clock();
 	memset(&mon, 0, sizeof(mon));
 	mon.s = s;
-	mon.state = MON_PREAUTH;
+	mon.state = s->proxied ? MON_PROXY : MON_PREAUTH;
 	mon.spool_fd = -1;
 	mon.mbox_fd = -1;
 	mon.drop_fd = -1;
@@ -1478,16 +1536,17 @@ monitor_main(struct session *s)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = mon.spool_fd;
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, guard_poll_timeout(s->cf, mon.state ==
-		    MON_PREAUTH && mon.net_fd != -1, mon.locked ? 1000 : -1))
+		if (poll(pfd, 2, guard_poll_timeout(s->cf, (mon.state &
+		    (MON_PREAUTH | MON_PROXY)) && mon.net_fd != -1, mon.locked ?
+		    1000 : -1))
 		    == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
 		check_stuck();
-		if (mon.state == MON_PREAUTH && mon.net_fd != -1 &&
-		    guard_deadline_passed(s->cf)) {
+		if ((mon.state & (MON_PREAUTH | MON_PROXY)) &&
+		    mon.net_fd != -1 && guard_deadline_passed(s->cf)) {
 			end_unauthenticated();
 			continue;
 		}

@@ -17,7 +17,8 @@
  * Channel between a session monitor (root) and the master (root), one
  * socket pair per session, open while the session is in the
  * AUTHORIZATION state.  The master creates it when it forks the monitor
- * and polls its end; the monitor writes and never reads.  The master
+ * and polls its end; the monitor writes, and reads only the master's
+ * answer to the client address of a proxy's header.  The master
  * checks every frame against its table (msg_lookup()) like any other.
  *
  *   MSG_MM_REQ_AUTH_FAIL  data keyed hash (GUARD_DIGEST_LEN bytes) of
@@ -25,6 +26,19 @@
  *                         str user                          mon -> master
  *   MSG_MM_REQ_AUTHED     (empty) the session left AUTHORIZATION; the
  *                         monitor closes the channel after it.
+ *   MSG_MM_REQ_PROXY      u8 status (enum proxy_status of net/proxy.h),
+ *                         str client address (numeric, only with
+ *                         PROXY_HDR_OK, else empty): what the header on
+ *                         a proxy listener said, checked by the monitor;
+ *                         once, first, and only from a session of a
+ *                         proxy listener.                   mon -> master
+ *   MSG_MM_ANS_PROXY      u8 verdict (MM_PROXY_ADMITTED, MM_PROXY_REFUSED),
+ *                         u8 the address repeats a stale password,
+ *                         str the reply for a refused client
+ *                                                           master -> mon
+ *       the answer to PROXY_HDR_OK and PROXY_HDR_LOCAL; the other
+ *       statuses end the session and get none.  The monitor waits for
+ *       it and checks it against its own table.
  *
  * The master keeps, per client address, the sessions, the unauthenticated
  * ones and the hashes of recent failed passwords (privsep/sources.c); the
@@ -44,7 +58,11 @@
 enum {
 	MSG_MM_REQ_AUTH_FAIL = 0x0500,
 	MSG_MM_REQ_AUTHED,
+	MSG_MM_REQ_PROXY,
+	MSG_MM_ANS_PROXY,
 };
+
+enum { MM_PROXY_ADMITTED = 0, MM_PROXY_REFUSED = 1 };
 
 struct session;
 struct src;
@@ -59,12 +77,16 @@ void	guard_authed(struct session *);
 void	guard_start_clock(void);
 int	guard_poll_timeout(const struct config *, int, int);
 int	guard_deadline_passed(const struct config *);
+int	guard_proxy(struct session *, int, const char *, char *, size_t);
 
 /* Master side (privsep/sources.c). */
 void	src_init(const struct config *);
 const char *src_admit(const struct config *, const char *, struct src **);
+const char *src_admit_proxy(const struct config *, const char *,
+	    struct src **);
 int	src_is_stale(const struct src *);
 void	src_session_add(struct src *, pid_t, int);
+void	src_session_peer(pid_t, const char *);
 int	src_session_gone(pid_t);
 int	src_nsessions(void);
 size_t	src_pollfds(struct pollfd *, size_t);

@@ -39,12 +39,25 @@
  *       sent once, when the spool worker is gone and the mailbox's locks
  *       are released; the network child reads it as the answer to QUIT.
  *       The text says only what the monitor knows to be true.
+ *   MSG_MN_REQ_PROXY      u8 status (enum proxy_status of net/proxy.h),
+ *                         str client address (numeric; empty unless
+ *                         PROXY_HDR_OK)                      net -> mon
+ *       what the PROXY protocol header said: only on a proxy listener,
+ *       once, before any other frame but LOG.  With PROXY_HDR_OK or
+ *       PROXY_HDR_LOCAL the network child waits for the answer; with
+ *       any other status it closes the connection.
+ *   MSG_MN_ANS_PROXY      u8 result (MN_PROXY_GO, MN_PROXY_REFUSED),
+ *                         str reply for a refused client, u8 the client
+ *                         is local, str client address, str client name
+ *                                                            mon -> net
  */
 
 #ifndef POPSEP_MONITOR_NET_H
 #define POPSEP_MONITOR_NET_H
 
 #include <stdint.h>
+
+#include "params.h"
 
 enum {
 	MSG_MN_REQ_LOG = 0x0100,
@@ -55,6 +68,18 @@ enum {
 	MSG_MN_REQ_TLS_DONE,
 	MSG_MN_ANS_QUIT,
 	MSG_MN_REQ_AUTH_APOP,
+	MSG_MN_REQ_PROXY,
+	MSG_MN_ANS_PROXY,
+};
+
+enum { MN_PROXY_GO = 0, MN_PROXY_REFUSED = 1 };
+
+/* The client as the monitor recorded it, and a refusal's reply. */
+struct mn_client {
+	int	 is_local;
+	char	 addr[64];
+	char	 host[256];
+	char	 text[POP_LINE_MAX];
 };
 
 enum { MN_QUIT_OK = 0, MN_QUIT_ERR = 1 };
@@ -76,5 +101,6 @@ int	mon_req_tls_sign(void *, const struct tls_sign_req *, uint8_t *,
 	    size_t *);
 void	mon_req_tls_done(int, const char *, const char *);
 int	mon_get_quit_answer(int, char *, size_t);
+int	mon_req_proxy(int, int, const char *, struct mn_client *);
 
 #endif /* POPSEP_MONITOR_NET_H */

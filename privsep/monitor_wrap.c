@@ -25,6 +25,7 @@
 #include "monitor_net.h"
 #include "msg.h"
 #include "pop3.h"
+#include "proxy.h"
 #include "tls_keyless.h"
 
 static struct msg	mw_msg;
@@ -142,4 +143,38 @@ mon_get_quit_answer(int fd, char *text, size_t textlen)
 	if (result == MN_QUIT_ERR)
 		return POP3_ANS_ERR;
 	fatalx("%s: bad result %d", __func__, result);
+}
+
+/*
+ * What the PROXY protocol header said.  A status that names no client
+ * nor the proxy itself gets no answer: -1, and the connection is closed.
+ * Otherwise MN_PROXY_GO with the client as the monitor recorded it, or
+ * MN_PROXY_REFUSED with the reply for the client.
+ */
+int
+mon_req_proxy(int fd, int status, const char *addr, struct mn_client *cl)
+{
+	struct msg	*m = &mw_msg;
+	int		 result;
+
+	msg_init(m, MSG_MN_REQ_PROXY);
+	msg_put_u8(m, (uint8_t)status);
+	msg_put_str(m, addr);
+	if (msg_send(fd, m, -1) == -1)
+		fatal("%s: send", __func__);
+	if (status != PROXY_HDR_OK && status != PROXY_HDR_LOCAL)
+		return -1;
+	if (msg_recv(fd, m) != 1)
+		fatalx("%s: monitor gone", __func__);
+	if (m->type != MSG_MN_ANS_PROXY)
+		fatalx("%s: unexpected frame %u", __func__, m->type);
+	result = msg_get_u8(m);
+	msg_get_str(m, cl->text, sizeof(cl->text));
+	cl->is_local = msg_get_u8(m) != 0;
+	msg_get_str(m, cl->addr, sizeof(cl->addr));
+	msg_get_str(m, cl->host, sizeof(cl->host));
+	msg_end(m);
+	if (result > MN_PROXY_REFUSED)
+		fatalx("%s: bad result %d", __func__, result);
+	return result;
 }

@@ -21,6 +21,9 @@
  * its channel to the monitor and, after login, its channel to the spool
  * worker; no file, no private key (TLS signatures go through the monitor
  * to the key process), no password but the one its client just sent.
+ * On a proxy listener it reads the PROXY protocol header first, before
+ * TLS and the greeting, and learns from the monitor which client the
+ * session is for.
  */
 
 #include <sys/socket.h>
@@ -37,6 +40,7 @@
 #include "net_spool.h"
 #include "pop3.h"
 #include "priv.h"
+#include "proxy.h"
 #include "session.h"
 #include "tls_keyless.h"
 
@@ -188,6 +192,42 @@ static const struct pop3_ops netchild_ops = {
 	op_tls_done,
 };
 
+/*
+ * The header, first: the client it names becomes the session's, as the
+ * monitor recorded it.  Without a valid header, or with a client the
+ * master refuses, the session ends here; the refusal is written before
+ * any TLS, as the master writes its own.
+ */
+static void
+proxy_first(struct session *s)
+{
+	struct proxy_hdr	h;
+	struct mn_client	cl;
+	size_t			len;
+	int			st;
+
+	st = proxy_read(s->client_fd, PROXY_HEADER_SECS * 1000, &h);
+	log_debug("PROXY protocol header: %s", proxy_status_text(st));
+	switch (mon_req_proxy(nc.mon_fd, st, st == PROXY_HDR_OK ? h.src : "",
+	    &cl)) {
+	case MN_PROXY_GO:
+		strlcpy(s->addr, cl.addr, sizeof(s->addr));
+		strlcpy(s->host, cl.host, sizeof(s->host));
+		s->is_local = cl.is_local;
+		return;
+	case MN_PROXY_REFUSED:
+		len = strlcat(cl.text, "\r\n", sizeof(cl.text));
+		if (len < sizeof(cl.text) &&
+		    write(s->client_fd, cl.text, len) == -1)
+			log_debug("refusal: %s", strerror(errno));
+		break;
+	default:
+		break;
+	}
+	log_flush();
+	_exit(0);
+}
+
 void
 netchild_main(struct session *s, int mon_fd)
 {
@@ -214,6 +254,8 @@ netchild_main(struct session *s, int mon_fd)
 	priv_die_with_parent(parent);
 	sandbox_net();
 	keyless_set_transport(mon_req_tls_sign, &nc.mon_fd);
+	if (s->proxied)
+		proxy_first(s);
 
 	conn_init(&c, s->client_fd, s->cf->timeout);
 	memset(&pc, 0, sizeof(pc));

@@ -22,6 +22,7 @@
 
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <netinet/in.h>
@@ -111,6 +112,50 @@ reverse_lookup(struct session *s, const struct sockaddr_storage *ss,
 	strlcpy(s->host, name, sizeof(s->host));
 }
 
+/* What follows from the client's numeric address in s->addr. */
+static void
+client_known(struct session *s, const struct sockaddr_storage *ss,
+    socklen_t sl)
+{
+	s->is_local = strncmp(s->addr, "127.", 4) == 0 ||
+	    strcmp(s->addr, "::1") == 0 ||
+	    strncmp(s->addr, "::ffff:127.", 11) == 0;
+	strlcpy(s->host, s->addr, sizeof(s->host));
+	if (s->cf->reverse_lookups && strcmp(s->addr, "unknown") != 0)
+		reverse_lookup(s, ss, sl);
+}
+
+/*
+ * The client named by a proxy's header, checked by the monitor: it
+ * becomes the session's client for every later decision and log line
+ * (the local policy, PAM_RHOST, reverse-lookups); the proxy's address is
+ * kept beside it.  -1 if addr is not a numeric IPv4 or IPv6 address.
+ */
+int
+session_set_client(struct session *s, const char *addr)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 sl;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sl = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sl = sizeof(*sin6);
+	} else
+		return -1;
+	if (strlen(addr) >= sizeof(s->addr))
+		return -1;
+	strlcpy(s->proxy_addr, s->addr, sizeof(s->proxy_addr));
+	strlcpy(s->addr, addr, sizeof(s->addr));
+	client_known(s, &ss, sl);
+	return 0;
+}
+
 /*
  * The client socket's options, set while the monitor is still root and
  * before the network child's sandbox: no Nagle delay on replies (each is
@@ -136,12 +181,7 @@ session_setup_socket(struct session *s)
 	    getnameinfo((struct sockaddr *)&ss, sl, s->addr, sizeof(s->addr),
 	    NULL, 0, NI_NUMERICHOST) != 0)
 		strlcpy(s->addr, "unknown", sizeof(s->addr));
-	s->is_local = strncmp(s->addr, "127.", 4) == 0 ||
-	    strcmp(s->addr, "::1") == 0 ||
-	    strncmp(s->addr, "::ffff:127.", 11) == 0;
-	strlcpy(s->host, s->addr, sizeof(s->host));
-	if (s->cf->reverse_lookups && strcmp(s->addr, "unknown") != 0)
-		reverse_lookup(s, &ss, sl);
+	client_known(s, &ss, sl);
 	if (gethostname(s->myname, sizeof(s->myname)) == -1)
 		strlcpy(s->myname, "localhost", sizeof(s->myname));
 }

@@ -33,6 +33,7 @@ struct session {
 	char			 id[17];
 	int			 client_fd;
 	int			 implicit_tls;
+	int			 proxied;	/* a proxy listener's connection */
 	SSL_CTX			*ctx;		/* NULL: no TLS at all */
 	int			 key_fd;	/* to the key process, or -1 */
 	int			 master_fd;	/* to the master until login, or -1 */
@@ -40,11 +41,13 @@ struct session {
 	char			 addr[64];	/* numeric client address */
 	char			 host[256];	/* name, with reverse-lookups */
 	int			 is_local;	/* loopback client */
+	char			 proxy_addr[64];	/* the proxy's, if proxied */
 	char			 myname[256];	/* our host name, for replies */
 	char			 apop_stamp[APOP_STAMP_MAX];	/* the monitor's */
 };
 
 void	session_setup_socket(struct session *);
+int	session_set_client(struct session *, const char *);
 __attribute__((noreturn)) void monitor_main(struct session *);
 __attribute__((noreturn)) void netchild_main(struct session *, int);
 __attribute__((noreturn)) void spool_main(const struct config *, uid_t,

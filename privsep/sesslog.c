@@ -53,10 +53,11 @@ static void
 text_line(const struct sesslog *l, char *buf, size_t len)
 {
 	snprintf(buf, len, "Disconnected: %s user=<%s> mech=%s rip=%s "
-	    "tls=%s%s%s retr=%u/%llu top=%u/%llu dele=%u/%llu left=%u/%llu "
-	    "lock_wait=%llums update=%llums", l->reason,
+	    "pip=%s tls=%s%s%s retr=%u/%llu top=%u/%llu dele=%u/%llu "
+	    "left=%u/%llu lock_wait=%llums update=%llums", l->reason,
 	    l->user[0] != '\0' ? l->user : "", l->mech[0] != '\0' ?
-	    l->mech : "none", l->rip, l->tls_version[0] != '\0' ?
+	    l->mech : "none", l->rip, l->pip[0] != '\0' ? l->pip : "none",
+	    l->tls_version[0] != '\0' ?
 	    l->tls_version : "none", l->tls_version[0] != '\0' ? "/" : "",
 	    l->tls_cipher, l->retr_n, (unsigned long long)l->retr_bytes,
 	    l->top_n, (unsigned long long)l->top_bytes, l->del_n,
@@ -70,19 +71,21 @@ static void
 json_line(const struct sesslog *l, const char *id, char *buf, size_t len)
 {
 	char	user[2 * POP_USER_MAX + 4], ver[2 * TLS_NAME_MAX + 4];
-	char	ciph[2 * TLS_NAME_MAX + 4], rip[160];
+	char	ciph[2 * TLS_NAME_MAX + 4], rip[160], pip[160];
 
 	json_str(l->user, user, sizeof(user));
 	json_str(l->tls_version, ver, sizeof(ver));
 	json_str(l->tls_cipher, ciph, sizeof(ciph));
 	json_str(l->rip, rip, sizeof(rip));
+	json_str(l->pip, pip, sizeof(pip));
 	snprintf(buf, len, "{\"event\":\"session_end\",\"session\":\"%s\","
 	    "\"reason\":\"%s\",\"user\":\"%s\",\"mech\":\"%s\","
-	    "\"rip\":\"%s\",\"tls_version\":\"%s\",\"tls_cipher\":\"%s\","
+	    "\"rip\":\"%s\",\"pip\":\"%s\",\"tls_version\":\"%s\","
+	    "\"tls_cipher\":\"%s\","
 	    "\"retr\":%u,\"retr_bytes\":%llu,\"top\":%u,\"top_bytes\":%llu,"
 	    "\"dele\":%u,\"dele_bytes\":%llu,\"left\":%u,\"left_bytes\":%llu,"
 	    "\"lock_wait_ms\":%llu,\"update_ms\":%llu}", id, l->reason, user,
-	    l->mech, rip, ver, ciph, l->retr_n,
+	    l->mech, rip, pip, ver, ciph, l->retr_n,
 	    (unsigned long long)l->retr_bytes, l->top_n,
 	    (unsigned long long)l->top_bytes, l->del_n,
 	    (unsigned long long)l->del_bytes, l->left_n,

@@ -32,6 +32,7 @@ struct sesslog {
 	char		 user[POP_USER_MAX + 1];
 	char		 mech[16];	/* pam, passwd-file, apop; "" none */
 	char		 rip[64];	/* the client's address */
+	char		 pip[64];	/* the proxy's; "" without one */
 	char		 tls_version[TLS_NAME_MAX];	/* "" without TLS */
 	char		 tls_cipher[TLS_NAME_MAX];
 	uint32_t	 retr_n, top_n, del_n, left_n;

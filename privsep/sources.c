@@ -24,12 +24,21 @@
  * it trusts the monitors (root, its children) but checks every frame
  * like any other, and never sees a password.
  *
+ * A connection to a proxy listener is admitted first by the proxy's
+ * address (proxy-from) and counted in no address's share; it is counted
+ * against the client's own address when its monitor reports the client
+ * that the proxy's header named (src_proxy_client()), and refused then
+ * like any other connection from that address.
+ *
  * Memory is bounded: at most GUARD_SOURCES_MAX addresses, each with at
  * most GUARD_HASHES_MAX hashes, and an address without sessions, block
  * or recent failure is forgotten when its room is needed.
  */
 
 #include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -41,6 +50,7 @@
 #include "log.h"
 #include "monitor_master.h"
 #include "msg.h"
+#include "proxy.h"
 
 struct fail {
 	uint8_t		 d[GUARD_DIGEST_LEN];
@@ -64,6 +74,14 @@ struct msess {
 	struct src	*src;
 	int		 fd;		/* channel, or -1 */
 	int		 unauth;
+	int		 state;		/* MM_* */
+	char		 peer[64];	/* the address that connected */
+};
+
+/* What the master expects from a session's monitor next. */
+enum {
+	MM_READY = 0x01,	/* AUTH_FAIL, AUTHED */
+	MM_AWAIT_PROXY = 0x02,	/* the client of a proxy's header */
 };
 
 static struct src	**srcs;
@@ -73,15 +91,21 @@ static int		  nsess, max_sess, nunauth;
 static struct msess	 *polled[SESSIONS_MAX_LIMIT];
 static struct msess	 *cur;
 static struct msg	  src_msg;
+static struct msg	  src_ans;
+/* The sessions of proxy listeners until their client is known. */
+static struct src	  proxied = { .addr = "(proxy)" };
 
 static void	mm_auth_fail(void *, struct msg *);
 static void	mm_authed(void *, struct msg *);
+static void	mm_proxy(void *, struct msg *);
 
 static const struct msg_handler mm_handlers[] = {
 	{ MSG_MM_REQ_AUTH_FAIL, 4 + GUARD_DIGEST_LEN + 4 + 2,
-	    4 + GUARD_DIGEST_LEN + 4 + POP_USER_MAX + 1, 0, 1, mm_auth_fail,
-	    "AUTH_FAIL" },
-	{ MSG_MM_REQ_AUTHED, 0, 0, 0, 1, mm_authed, "AUTHED" },
+	    4 + GUARD_DIGEST_LEN + 4 + POP_USER_MAX + 1, 0, MM_READY,
+	    mm_auth_fail, "AUTH_FAIL" },
+	{ MSG_MM_REQ_AUTHED, 0, 0, 0, MM_READY, mm_authed, "AUTHED" },
+	{ MSG_MM_REQ_PROXY, 1 + 4 + 1, 1 + 4 + PROXY_ADDR_MAX, 0,
+	    MM_AWAIT_PROXY, mm_proxy, "PROXY" },
 };
 
 static time_t
@@ -232,6 +256,8 @@ src_session_add(struct src *s, pid_t pid, int fd)
 	m->src = s;
 	m->fd = fd;
 	m->unauth = 1;
+	m->state = s == &proxied ? MM_AWAIT_PROXY : MM_READY;
+	m->peer[0] = '\0';
 	s->nsess++;
 	s->nunauth++;
 	nunauth++;
@@ -325,6 +351,9 @@ mm_auth_fail(void *arg, struct msg *m)
 	msg_end(m);
 	if (!guard_user_ok(user))
 		fatalx("master<-monitor: AUTH_FAIL: bad user name");
+	/* A proxy's own connection (LOCAL): no client address to count. */
+	if (s == &proxied)
+		return;
 	expire(cf, s, now);
 	for (i = 0; i < s->nfails; i++)
 		if (memcmp(s->fails[i].d, d, GUARD_DIGEST_LEN) == 0) {
@@ -383,8 +412,113 @@ src_dispatch(const struct config *cf, const struct pollfd *pfd, size_t n)
 			continue;
 		}
 		h = msg_lookup(mm_handlers, sizeof(mm_handlers) /
-		    sizeof(mm_handlers[0]), &src_msg, 1, "master<-monitor");
+		    sizeof(mm_handlers[0]), &src_msg, (unsigned int)cur->state,
+		    "master<-monitor");
 		h->fn((void *)(uintptr_t)cf, &src_msg);
 		msg_wipe(&src_msg);
 	}
+}
+
+/*
+ * A connection to a proxy listener: NULL if it comes from proxy-from
+ * (*src_r then stands for "client not known yet"), else the reply.  The
+ * proxy's own address is not counted, so that max-per-source and the
+ * blocks apply to each client behind it, once its header is read.
+ */
+const char *
+src_admit_proxy(const struct config *cf, const char *addr,
+    struct src **src_r)
+{
+	if (!cfg_proxy_trusted(cf, addr)) {
+		log_warnx("connection from %s to a proxy listener refused: "
+		    "not in proxy-from", addr);
+		return "-ERR [SYS/PERM] This port takes connections from a "
+		    "proxy only";
+	}
+	*src_r = &proxied;
+	return NULL;
+}
+
+/* The proxy's address, for the log, of the session just added. */
+void
+src_session_peer(pid_t pid, const char *addr)
+{
+	if (nsess == 0 || sess[nsess - 1].pid != pid)
+		bug("%s: not the last session added", __func__);
+	strlcpy(sess[nsess - 1].peer, addr, sizeof(sess[nsess - 1].peer));
+}
+
+static void
+proxy_answer(int verdict, int stale, const char *text)
+{
+	struct msg	*a = &src_ans;
+
+	msg_init(a, MSG_MM_ANS_PROXY);
+	msg_put_u8(a, (uint8_t)verdict);
+	msg_put_u8(a, (uint8_t)stale);
+	msg_put_str(a, text);
+	if (msg_send(cur->fd, a, -1) == -1)
+		log_warn("send to the monitor");
+}
+
+static int
+is_numeric_addr(const char *addr)
+{
+	uint8_t	a[16];
+
+	return inet_pton(AF_INET, addr, a) == 1 ||
+	    inet_pton(AF_INET6, addr, a) == 1;
+}
+
+/*
+ * The session moves from the placeholder to the client's address, which
+ * src_admit() judges as if the client had connected itself; the session
+ * is not counted anywhere while it does, so it does not count against
+ * itself.  A refused session stays with the placeholder until it ends.
+ */
+static void
+src_proxy_client(const struct config *cf, const char *addr)
+{
+	struct src	*s = NULL;
+	const char	*why;
+
+	proxied.nsess--;
+	proxied.nunauth--;
+	nunauth--;
+	if ((why = src_admit(cf, addr, &s)) != NULL)
+		s = &proxied;
+	s->nsess++;
+	s->nunauth++;
+	nunauth++;
+	cur->src = s;
+	if (why != NULL) {
+		proxy_answer(MM_PROXY_REFUSED, 0, why);
+		return;
+	}
+	proxy_answer(MM_PROXY_ADMITTED, src_is_stale(s), "");
+}
+
+static void
+mm_proxy(void *arg, struct msg *m)
+{
+	const struct config	*cf = arg;
+	char			 addr[PROXY_ADDR_MAX];
+	uint8_t			 st;
+
+	st = msg_get_u8(m);
+	msg_get_str(m, addr, sizeof(addr));
+	msg_end(m);
+	cur->state = MM_READY;
+	if (st > PROXY_HDR_LAST || (st == PROXY_HDR_OK) != (addr[0] != '\0') ||
+	    (st == PROXY_HDR_OK && !is_numeric_addr(addr)))
+		fatalx("master<-monitor: PROXY: bad status %u or address", st);
+	if (!cur->unauth || cur->src != &proxied)
+		fatalx("master<-monitor: PROXY out of turn");
+	if (st == PROXY_HDR_OK)
+		src_proxy_client(cf, addr);
+	else if (st == PROXY_HDR_LOCAL)
+		proxy_answer(MM_PROXY_ADMITTED, 0, "");
+	else
+		log_warnx("connection from the proxy %s closed: %s", cur->peer,
+		    proxy_status_text(st));
 }
