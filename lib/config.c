@@ -131,6 +131,9 @@ static const struct cfg_opt cfg_opts[] = {
 	INT("max-per-source", max_per_source, 1, SESSIONS_MAX_LIMIT),
 	INT("max-sessions", max_sessions, 1, SESSIONS_MAX_LIMIT),
 	{ "max-startups", CT_STARTUPS, 0, 0, 0, 0, NULL },
+	STR("metrics-file", metrics_file),
+	INT("metrics-interval", metrics_interval, 1, 86400),
+	STR("metrics-listen", metrics_listen),
 	STR("nonauth-file", nonauth_file),
 	STR("pam-service", pam_service),
 	STR("passwd-file", passwd_file),
@@ -192,6 +195,7 @@ static int	parse_listen(struct config *, const char *, int,
 		    const char **);
 static int	parse_startups(struct config *, const char *, const char **);
 static char	*unquote(char *);
+static int	check_metrics(struct config *);
 static int	check_dir(const char *, const char *);
 static int	check_cache_dir(const char *);
 static int	check_expire(const char *);
@@ -221,6 +225,7 @@ cfg_defaults(struct config *c)
 	c->server_mode = 1;
 	c->mail_lock_check = MAIL_LOCK_CHECK_DEFAULT;
 	c->max_bulletins = MAX_BULLETINS_DEFAULT;
+	c->metrics_interval = METRICS_INTERVAL_DEFAULT;
 	strlcpy(c->pam_service, "pop3", sizeof(c->pam_service));
 	strlcpy(c->popauth_db, POPAUTH_DB_DEFAULT, sizeof(c->popauth_db));
 	strlcpy(c->popauth_user, POPAUTH_USER_DEFAULT,
@@ -344,20 +349,14 @@ unquote(char *v)
 	return v;
 }
 
-/* "host:port", "[v6]:port", "*:port" or "port". */
+/* "host:port", "[v6]:port", "*:port" or "port", into l. */
 static int
-parse_listen(struct config *c, const char *v, int tls, const char **err)
+split_listen(const char *v, struct cfg_listen *l, const char **err)
 {
-	struct cfg_listen	*l;
-	const char		*colon, *host, *port;
-	size_t			 hlen;
-	const char		*e;
+	const char	*colon, *host, *port;
+	size_t		 hlen;
+	const char	*e;
 
-	if (c->nlisten >= CFG_LISTEN_MAX) {
-		*err = "too many listen addresses";
-		return -1;
-	}
-	l = &c->listen[c->nlisten];
 	if (v[0] == '[') {
 		if ((colon = strstr(v, "]:")) == NULL) {
 			*err = "expected [address]:port";
@@ -391,8 +390,53 @@ parse_listen(struct config *c, const char *v, int tls, const char **err)
 		return -1;
 	}
 	strlcpy(l->port, port, sizeof(l->port));
+	return 0;
+}
+
+static int
+parse_listen(struct config *c, const char *v, int tls, const char **err)
+{
+	struct cfg_listen	*l;
+
+	if (c->nlisten >= CFG_LISTEN_MAX) {
+		*err = "too many listen addresses";
+		return -1;
+	}
+	l = &c->listen[c->nlisten];
+	if (split_listen(v, l, err) == -1)
+		return -1;
 	l->implicit_tls = tls;
 	c->nlisten++;
+	return 0;
+}
+
+/*
+ * metrics-listen: an address and a port, both given: the counters are
+ * served to whoever can reach the address, so "*" and a port alone are
+ * refused (a non-loopback address is warned about at start-up).
+ */
+static int
+check_metrics(struct config *c)
+{
+	const char	*err;
+
+	if (c->metrics_listen[0] != '\0') {
+		if (split_listen(c->metrics_listen, &c->metrics_addr, &err)
+		    == -1) {
+			fprintf(stderr, "popsepd: metrics-listen: %s\n", err);
+			return -1;
+		}
+		if (strcmp(c->metrics_addr.addr, "*") == 0) {
+			fprintf(stderr, "popsepd: metrics-listen needs an "
+			    "address, such as 127.0.0.1:9110\n");
+			return -1;
+		}
+	}
+	if (c->metrics_file[0] != '\0' && c->metrics_file[0] != '/') {
+		fprintf(stderr, "popsepd: metrics-file must be an absolute "
+		    "file name\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -679,7 +723,7 @@ cfg_finish(struct config *c)
 		    "the home directory, without \"/\"\n");
 		return -1;
 	}
-	if (check_expire(c->announce_expire) == -1)
+	if (check_expire(c->announce_expire) == -1 || check_metrics(c) == -1)
 		return -1;
 	if (c->session_json[0] != '\0' && c->session_json[0] != '/' &&
 	    strcmp(c->session_json, "syslog") != 0) {

@@ -120,6 +120,10 @@ struct config {
 	int		 max_bulletins;	/* for a user seen the first time */
 	char		 tracefile[CFG_PATH_MAX];
 	char		 session_json[CFG_PATH_MAX];	/* "", "syslog", a file */
+	char		 metrics_listen[160];	/* "" none, else ADDR:PORT */
+	struct cfg_listen metrics_addr;	/* metrics_listen, split */
+	char		 metrics_file[CFG_PATH_MAX];	/* "" none */
+	int		 metrics_interval;	/* seconds between writes */
 };
 
 void	cfg_defaults(struct config *);

@@ -105,4 +105,14 @@
 #define GUARD_STEP_MS		1000	/* added to each further failure's delay */
 #define GUARD_STALE_MS		3000	/* added for an address repeating a password */
 
+/* Metrics (privsep/metrics.c, privsep/metricsproc.c) */
+#define METRICS_INTERVAL_DEFAULT 60	/* seconds between metrics-file writes */
+#define METRICS_TEXT_MAX	16384	/* one snapshot, bytes */
+#define METRICS_LINE_MAX	256	/* an HTTP request line, CRLF included */
+#define METRICS_CONN_SECS	5	/* one HTTP connection, at most */
+#define METRICS_CONNS_MAX	16	/* HTTP connections served at once */
+#define METRICS_DRAIN_MAX	65536	/* request bytes read and dropped */
+#define METRICS_RESTART_SECS	10	/* a metrics process dying sooner stays dead */
+#define METRICS_FIGURE_MAX	(1ULL << 50)	/* one session's bytes or ms */
+
 #endif /* POPSEP_PARAMS_H */
