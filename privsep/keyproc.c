@@ -481,24 +481,14 @@ keyproc_main(const struct config *cf, int fd)
 pid_t
 keyproc_spawn(const struct config *cf, int *fd_r)
 {
-	int	sv[2], keep[2];
 	pid_t	pid;
+	int	fd;
 
-	if (msg_socketpair(sv) == -1)
-		fatal("socketpair");
-	if ((pid = fork()) == -1)
-		fatal("fork");
-	if (pid == 0) {
-		log_procname("key");
-		guard_forget();
-		keep[0] = STDERR_FILENO;
-		keep[1] = sv[1];
-		close_all_but(keep, 2);
-		keyproc_main(cf, sv[1]);
+	if ((pid = proc_fork_helper("key", -1, &fd)) == 0) {
+		keyproc_main(cf, fd);
 		/* NOTREACHED */
 	}
-	close(sv[1]);
-	*fd_r = sv[0];
+	*fd_r = fd;
 	return pid;
 }
 

@@ -52,6 +52,7 @@ __attribute__((noreturn)) void spool_main(const struct config *, uid_t,
 __attribute__((noreturn)) void master_main(struct config *);
 __attribute__((noreturn)) void inetd_main(struct config *);
 void	close_all_but(const int *, size_t);
+pid_t	proc_fork_helper(const char *, int, int *);
 struct msg;
 void	relay_log(struct msg *, const char *);
 
