@@ -71,7 +71,11 @@ PRIVSEP_SRCS := \
 	privsep/keysign.c \
 	privsep/main.c \
 	privsep/master.c \
+	privsep/metrics.c \
+	privsep/metrics_fmt.c \
+	privsep/metricsproc.c \
 	privsep/monitor.c \
+	privsep/monitor_report.c \
 	privsep/monitor_wrap.c \
 	privsep/msg.c \
 	privsep/netchild.c \
@@ -79,6 +83,7 @@ PRIVSEP_SRCS := \
 	privsep/proc.c \
 	privsep/sandbox.c \
 	privsep/sandbox_key.c \
+	privsep/sandbox_metrics.c \
 	privsep/sandbox_net.c \
 	privsep/sandbox_spool.c \
 	privsep/sesslog.c \
@@ -106,6 +111,7 @@ UNIT_TESTS := \
 	test_keyproc \
 	test_keysign \
 	test_log \
+	test_metrics \
 	test_mbox \
 	test_mbox_parse \
 	test_mbox_cache \

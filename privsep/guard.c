@@ -137,7 +137,10 @@ guard_fail_delay(const struct session *s, int fails)
 	return ms;
 }
 
-/* The session left AUTHORIZATION: the master stops counting it there. */
+/*
+ * The session left AUTHORIZATION: the master stops counting it there.
+ * The channel stays open for the session's figures (monitor_report.c).
+ */
 void
 guard_authed(struct session *s)
 {
@@ -148,8 +151,6 @@ guard_authed(struct session *s)
 	msg_init(m, MSG_MM_REQ_AUTHED);
 	if (msg_send(s->master_fd, m, -1) == -1)
 		log_warn("send to the master");
-	close(s->master_fd);
-	s->master_fd = -1;
 }
 
 void

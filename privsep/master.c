@@ -45,6 +45,7 @@
 
 #include "keyproc.h"
 #include "log.h"
+#include "metrics.h"
 #include "monitor_master.h"
 #include "msg.h"
 #include "priv.h"
@@ -375,9 +376,11 @@ accept_one(struct master *m, size_t i)
 			log_warn("accept");
 		return;
 	}
+	metrics_connection();
 	if (src_nsessions() >= m->cf->max_sessions) {
 		log_warnx("max-sessions (%d) reached; connection refused",
 		    m->cf->max_sessions);
+		metrics_refused(MX_REF_MAX_SESSIONS);
 		refuse(fd, "-ERR [SYS/TEMP] Too many sessions, try again "
 		    "later");
 		return;
@@ -462,7 +465,7 @@ master_main(struct config *cf)
 {
 	struct sigaction	 sa;
 	struct pollfd		*pfd;
-	size_t			 i, n, nsrc;
+	size_t			 i, n, nsrc, nmx;
 	int			 quit = 0, ready_fd = -1;
 
 	memset(&ms, 0, sizeof(ms));
@@ -475,7 +478,8 @@ master_main(struct config *cf)
 	if (cfg_tls_enabled(cf) &&
 	    start_tls(cf, &ms.key_fd, &ms.key_pid, &ms.ctx) == -1)
 		fatalx("TLS could not be set up; not starting");
-	/* After the key process: it never holds the hash key. */
+	/* After the key and metrics processes: neither holds the hash key. */
+	metrics_start(cf);
 	guard_init();
 	for (i = 0; i < cf->nlisten; i++)
 		bind_one(&ms, &cf->listen[i]);
@@ -485,7 +489,7 @@ master_main(struct config *cf)
 	if (pipe2(ms.sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe");
 	src_init(cf);
-	if ((pfd = reallocarray(NULL, LISTEN_MAX + 2 +
+	if ((pfd = reallocarray(NULL, LISTEN_MAX + 3 +
 	    (size_t)cf->max_sessions, sizeof(*pfd))) == NULL)
 		fatal("%s", __func__);
 	/* Orphans of a killed session come to us, to be reaped at once. */
@@ -503,6 +507,7 @@ master_main(struct config *cf)
 	log_info("popsepd %s started", POPSEP_VERSION);
 
 	while (!quit) {
+		metrics_tick();
 		n = 0;
 		for (i = 0; i < ms.nl; i++) {
 			pfd[n].fd = ms.lfd[i];
@@ -512,9 +517,11 @@ master_main(struct config *cf)
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = ms.key_fd;
 		pfd[n++].events = POLLIN;
+		nmx = n;
+		n += metrics_pollfd(pfd + n);
 		nsrc = src_pollfds(pfd + n, (size_t)cf->max_sessions);
-		if (poll(pfd, n + nsrc, log_pending() ? LOG_PERIOD_SECS * 1000 :
-		    -1) == -1) {
+		if (poll(pfd, n + nsrc, metrics_timeout(log_pending() ?
+		    LOG_PERIOD_SECS * 1000 : -1)) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -530,6 +537,8 @@ master_main(struct config *cf)
 		for (i = 0; i < ms.nl && !quit; i++)
 			if (pfd[i].revents & POLLIN)
 				accept_one(&ms, i);
+		if (nmx < n)
+			metrics_dispatch(pfd + nmx);
 	}
 	log_info("popsepd exiting");
 	if (cf->pid_file[0] != '\0')

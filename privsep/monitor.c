@@ -56,6 +56,7 @@
 #include "priv.h"
 #include "session.h"
 #include "sesslog.h"
+#include "metrics.h"
 #include "spool.h"
 
 enum {
@@ -503,6 +504,8 @@ login_failed(int result, const char *why)
 	snprintf(text, sizeof(text), "%s %s", result == MN_AUTH_IN_USE ?
 	    "[IN-USE]" : "[SYS/TEMP]", why);
 	log_warnx("\"%s\": %s", mon.user, why);
+	mm_report_login(mon.s, result == MN_AUTH_IN_USE ? MX_LOGIN_IN_USE :
+	    MX_LOGIN_SYS, mon.log.mech);
 	answer_auth(result, text, -1);
 	mon.state = MON_PREAUTH;
 }
@@ -556,7 +559,8 @@ take_user(const char *name)
 
 /* The reply to a refused login; the same for every AUTH_FAIL. */
 static void
-refuse_login(int st, const char *how, const struct timespec *start)
+refuse_login(int st, const char *how, const char *mech,
+    const struct timespec *start)
 {
 	char	text[POP_LINE_MAX];
 
@@ -586,6 +590,8 @@ refuse_login(int st, const char *how, const struct timespec *start)
 		    "is incorrect.", how, mon.user);
 		break;
 	}
+	mm_report_login(mon.s, st == AUTH_EXPIRED ? MX_LOGIN_EXPIRED :
+	    st == AUTH_DISABLED ? MX_LOGIN_DISABLED : MX_LOGIN_FAIL, mech);
 	answer_auth(MN_AUTH_FAIL, text, -1);
 }
 
@@ -658,7 +664,8 @@ finish_login(int st, struct auth_result *res, const char *how,
 	int		 result = MN_AUTH_SYS;
 
 	if (st != AUTH_OK) {
-		refuse_login(st, how, start);
+		refuse_login(st, how, res->how[0] != '\0' ? res->how :
+		    strcmp(how, "APOP digest") == 0 ? "apop" : "", start);
 		return;
 	}
 	log_info("authenticated \"%s\" (%s) from %s", mon.user, res->how,
@@ -672,6 +679,7 @@ finish_login(int st, struct auth_result *res, const char *how,
 		snprintf(text, sizeof(text), "[LOGIN-DELAY] Logins are %d "
 		    "seconds apart; try again in %ld.",
 		    mon.s->cf->login_delay, left);
+		mm_report_login(mon.s, MX_LOGIN_DELAY, mon.log.mech);
 		answer_auth(MN_AUTH_SYS, text, -1);
 		return;
 	}
@@ -1075,6 +1083,7 @@ mon_unlock(void *arg, struct msg *m)
 	mon.pending_auth = -1;
 	mon.session_started = 1;
 	login_stamp();
+	mm_report_login(mon.s, MX_LOGIN_OK, mon.log.mech);
 	answer_auth(MN_AUTH_OK, "", net);
 	close(net);
 	guard_authed(mon.s);
@@ -1360,6 +1369,10 @@ log_session_end(int fatal)
 		strlcpy(mon.log.user, mon.user, sizeof(mon.log.user));
 	strlcpy(mon.log.rip, mon.s->addr, sizeof(mon.log.rip));
 	sesslog_emit(mon.s->cf, mon.s->id, &mon.log);
+	mm_report_end(mon.s, &mon.log, (mon.tls_done ? MX_END_TLS : 0) |
+	    (mon.session_started ? MX_END_LOCKED : 0) |
+	    (mon.upd != UPD_NONE && mon.quit_reported ? MX_END_UPDATED : 0) |
+	    (mon.net_killed ? MX_END_LOGIN_TIMEOUT : 0));
 }
 
 static void

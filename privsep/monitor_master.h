@@ -15,16 +15,26 @@
  */
 /*
  * Channel between a session monitor (root) and the master (root), one
- * socket pair per session, open while the session is in the
- * AUTHORIZATION state.  The master creates it when it forks the monitor
- * and polls its end; the monitor writes and never reads.  The master
- * checks every frame against its table (msg_lookup()) like any other.
+ * socket pair per session, open until the monitor exits.  The master
+ * creates it when it forks the monitor and polls its end; the monitor
+ * writes and never reads.  The master checks every frame against its
+ * table (msg_lookup()) like any other.
  *
  *   MSG_MM_REQ_AUTH_FAIL  data keyed hash (GUARD_DIGEST_LEN bytes) of
  *                         the user name and password of a failed login,
  *                         str user                          mon -> master
- *   MSG_MM_REQ_AUTHED     (empty) the session left AUTHORIZATION; the
- *                         monitor closes the channel after it.
+ *   MSG_MM_REQ_AUTHED     (empty) the session left AUTHORIZATION
+ *                                                           mon -> master
+ *   MSG_MM_REQ_LOGIN      u8 result (enum mx_login), u8 mechanism
+ *                         (enum mx_mech): 2 bytes           mon -> master
+ *   MSG_MM_REQ_SESSION_END  u8 flags (MX_END_*), u32 RETR count, u64
+ *                         RETR bytes, u32 TOP count, u64 TOP bytes, u32
+ *                         deleted, u64 deleted bytes, u64 lock wait ms,
+ *                         u64 update ms: 53 bytes, the last frame
+ *                                                           mon -> master
+ *
+ * The last two feed the master's counters (privsep/metrics.c), which
+ * bound every figure again.
  *
  * The master keeps, per client address, the sessions, the unauthenticated
  * ones and the hashes of recent failed passwords (privsep/sources.c); the
@@ -44,9 +54,15 @@
 enum {
 	MSG_MM_REQ_AUTH_FAIL = 0x0500,
 	MSG_MM_REQ_AUTHED,
+	MSG_MM_REQ_LOGIN,
+	MSG_MM_REQ_SESSION_END,
 };
 
+#define MM_LOGIN_LEN		2
+#define MM_SESSION_END_LEN	(1 + 3 * 4 + 5 * 8)
+
 struct session;
+struct sesslog;
 struct src;
 
 /* Session monitor side (privsep/guard.c). */
@@ -60,6 +76,10 @@ void	guard_start_clock(void);
 int	guard_poll_timeout(const struct config *, int, int);
 int	guard_deadline_passed(const struct config *);
 
+/* Session monitor side (privsep/monitor_report.c). */
+void	mm_report_login(struct session *, int, const char *);
+void	mm_report_end(struct session *, const struct sesslog *, int);
+
 /* Master side (privsep/sources.c). */
 void	src_init(const struct config *);
 const char *src_admit(const struct config *, const char *, struct src **);
@@ -67,6 +87,7 @@ int	src_is_stale(const struct src *);
 void	src_session_add(struct src *, pid_t, int);
 int	src_session_gone(pid_t);
 int	src_nsessions(void);
+int	src_nunauth(void);
 size_t	src_pollfds(struct pollfd *, size_t);
 void	src_dispatch(const struct config *, const struct pollfd *, size_t);
 

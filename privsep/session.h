@@ -35,7 +35,7 @@ struct session {
 	int			 implicit_tls;
 	SSL_CTX			*ctx;		/* NULL: no TLS at all */
 	int			 key_fd;	/* to the key process, or -1 */
-	int			 master_fd;	/* to the master until login, or -1 */
+	int			 master_fd;	/* to the master, or -1 */
 	int			 source_stale;	/* the address repeats a password */
 	char			 addr[64];	/* numeric client address */
 	char			 host[256];	/* name, with reverse-lookups */

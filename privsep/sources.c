@@ -22,7 +22,8 @@
  * each monitor, over the channel of privsep/monitor_master.h, when the
  * session leaves AUTHORIZATION and the keyed hash of each failed login;
  * it trusts the monitors (root, its children) but checks every frame
- * like any other, and never sees a password.
+ * like any other, and never sees a password.  The same channel brings
+ * the figures of privsep/metrics.c until the monitor exits.
  *
  * Memory is bounded: at most GUARD_SOURCES_MAX addresses, each with at
  * most GUARD_HASHES_MAX hashes, and an address without sessions, block
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "monitor_master.h"
 #include "msg.h"
 
@@ -82,6 +84,10 @@ static const struct msg_handler mm_handlers[] = {
 	    4 + GUARD_DIGEST_LEN + 4 + POP_USER_MAX + 1, 0, 1, mm_auth_fail,
 	    "AUTH_FAIL" },
 	{ MSG_MM_REQ_AUTHED, 0, 0, 0, 1, mm_authed, "AUTHED" },
+	{ MSG_MM_REQ_LOGIN, MM_LOGIN_LEN, MM_LOGIN_LEN, 0, 1, mm_login,
+	    "LOGIN" },
+	{ MSG_MM_REQ_SESSION_END, MM_SESSION_END_LEN, MM_SESSION_END_LEN, 0,
+	    1, mm_session_end, "SESSION_END" },
 };
 
 static time_t
@@ -189,6 +195,7 @@ src_admit(const struct config *cf, const char *addr, struct src **src_r)
 	if ((s = lookup(cf, addr)) == NULL) {
 		log_warnx("connection from %s refused: %d client addresses "
 		    "are known already", addr, GUARD_SOURCES_MAX);
+		metrics_refused(MX_REF_ADDRESSES);
 		return "-ERR [SYS/TEMP] Too many sessions, try again later";
 	}
 	s->last = now;
@@ -196,18 +203,21 @@ src_admit(const struct config *cf, const char *addr, struct src **src_r)
 	if (now < s->blocked_until) {
 		log_warnx("connection from %s refused: blocked after failed "
 		    "logins", addr);
+		metrics_refused(MX_REF_BLOCKED);
 		return "-ERR [SYS/TEMP] Too many failed logins from your "
 		    "address, try again later";
 	}
 	if (s->nsess >= cf->max_per_source) {
 		log_warnx("connection from %s refused: max-per-source (%d) "
 		    "reached", addr, cf->max_per_source);
+		metrics_refused(MX_REF_MAX_PER_SOURCE);
 		return "-ERR [SYS/TEMP] Too many sessions from your address, "
 		    "try again later";
 	}
 	if (early_drop(cf)) {
 		log_warnx("connection from %s refused: max-startups: %d "
 		    "sessions not logged in", addr, nunauth);
+		metrics_refused(MX_REF_MAX_STARTUPS);
 		return "-ERR [SYS/TEMP] Too many sessions, try again later";
 	}
 	*src_r = s;
@@ -280,6 +290,12 @@ int
 src_nsessions(void)
 {
 	return nsess;
+}
+
+int
+src_nunauth(void)
+{
+	return nunauth;
 }
 
 size_t
@@ -361,7 +377,6 @@ mm_authed(void *arg, struct msg *m)
 	(void)arg;
 	msg_end(m);
 	left_authorization(cur);
-	close_channel(cur);
 }
 
 /* Frames from the monitors polled in pfd (src_pollfds()'s order). */
