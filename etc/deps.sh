@@ -5,7 +5,8 @@
 #	sh etc/deps.sh [build|check|bench|fuzz]
 #
 # build: compile popsepd and run "make demo"; check (the default): also
-# what "make check" drives (real clients, inetd, strace); bench: also
+# what "make check" drives (real clients, inetd, strace, the OpenMetrics
+# parser test_metrics.py reads the endpoint with); bench: also
 # Dovecot and popa3d, the peers "make bench" measures against; fuzz: clang
 # and its sanitizer runtime for "make fuzz".
 #
@@ -18,7 +19,8 @@ set -e
 BUILD="gcc make pkg-config libc6-dev libssl-dev libbsd-dev libseccomp-dev
 libpam0g-dev libpam-modules libcrypt-dev libgdbm-dev openssl passwd mandoc"
 CHECK="$BUILD fetchmail mpop curl ca-certificates python3 openbsd-inetd
-strace procps systemd liblockfile-bin iproute2 procmail getmail6"
+strace procps systemd liblockfile-bin iproute2 procmail getmail6
+python3-prometheus-client"
 POPA3D_DIR=/var/cache/popsep-bench/popa3d
 case "${1:-check}" in
 build)	want=$BUILD ;;
