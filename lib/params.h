@@ -81,6 +81,7 @@
 #define APOP_DIGEST_LEN		32	/* MD5, lower-case hex */
 #define POPAUTH_DB_DEFAULT	"/var/lib/popsep/popauth/pop.auth"
 #define POPAUTH_USER_DEFAULT	"_popauth"	/* owns the APOP database */
+#define KERBEROS_SERVICE_DEFAULT	"pop"	/* kerberos-service, RFC 4752 */
 #define FIRST_VALID_UID_DEFAULT	1000	/* Debian's first ordinary uid */
 #define CONFIG_LINE_MAX		1024
 
