@@ -346,6 +346,10 @@ def misbehaving(kdc, srv):
     lines = gss_client(kdc, srv, "long-mid,good")
     t.check("-ERR [AUTH] SASL response too long" in lines and
             ok_login(lines), "long-response-mid-exchange", lines)
+    lines = gss_client(kdc, srv, ",".join(["cancel-mid"] * 10 + ["good"]))
+    t.check(lines.count("-ERR AUTH command cancelled by the client") == 10
+            and "-ERR [AUTH] Too many GSSAPI attempts" in lines and
+            not ok_login(lines), "ten-exchanges-per-connection", lines[-20:])
     lines = gss_client(kdc, srv, "garbage,garbage,garbage,good")
     t.check(lines.count("-ERR [AUTH] GSSAPI credentials not accepted.") == 3
             and lines[-1] == "(closed)", "three-failures-close", lines)
