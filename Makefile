@@ -8,7 +8,7 @@ SYSCONFDIR ?= /etc
 DESTDIR	?=
 
 CC	?= cc
-PKGS	:= openssl libbsd-overlay libseccomp pam libcrypt
+PKGS	:= openssl libbsd-overlay libseccomp pam libcrypt krb5-gssapi
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -51,6 +51,7 @@ PROTO_SRCS := \
 AUTH_SRCS := \
 	auth/auth.c \
 	auth/apop.c \
+	auth/gssapi.c \
 	auth/pam.c \
 	auth/passwd_file.c \
 	auth/policy.c \
@@ -67,6 +68,7 @@ SPOOL_SRCS := \
 
 PRIVSEP_SRCS := \
 	privsep/guard.c \
+	privsep/gssproc.c \
 	privsep/keyproc.c \
 	privsep/keysign.c \
 	privsep/main.c \

@@ -16,9 +16,11 @@
 set -e
 
 BUILD="gcc make pkg-config libc6-dev libssl-dev libbsd-dev libseccomp-dev
-libpam0g-dev libpam-modules libcrypt-dev libgdbm-dev openssl passwd mandoc"
+libpam0g-dev libpam-modules libcrypt-dev libgdbm-dev libkrb5-dev openssl
+passwd mandoc"
 CHECK="$BUILD fetchmail mpop curl ca-certificates python3 openbsd-inetd
-strace procps systemd liblockfile-bin iproute2 procmail getmail6"
+strace procps systemd liblockfile-bin iproute2 procmail getmail6 krb5-kdc
+krb5-admin-server krb5-user python3-gssapi"
 POPA3D_DIR=/var/cache/popsep-bench/popa3d
 case "${1:-check}" in
 build)	want=$BUILD ;;

@@ -120,7 +120,9 @@ static const struct cfg_opt cfg_opts[] = {
 	STR("group-no-server-mode", group_no_server_mode),
 	STR("group-server-mode", group_server_mode),
 	STR("home-dir-mail", home_dir_mail),
+	STR("kerberos-service", kerberos_service),
 	STR("key-user", key_user),
+	STR("keytab", keytab),
 	{ "listen", CT_LISTEN, 0, 0, 0, 0, NULL },
 	{ "listen-tls", CT_LISTEN, 1, 0, 0, 0, NULL },
 	{ "log-facility", CT_FACILITY, OFF(log_facility), 0, 0, 0, NULL },
@@ -166,7 +168,7 @@ static const struct cfg_opt cfg_opts[] = {
 static const char *const qpopper_unsupported[] = {
 	"bulldb", "bulldb-max-tries", "bulldb-nonfatal", "cache-name",
 	"drac-host", "group-bulletins", "hash-spool", "kerberos", "kerberos-name",
-	"kerberos-service", "log-login", "mail-command",
+	"log-login", "mail-command",
 	"nis-servername", "no-user-server-mode",
 	"old-style-uid", "shy", "tls-options",
 	"user-server-mode",
@@ -196,6 +198,7 @@ static int	check_dir(const char *, const char *);
 static int	check_cache_dir(const char *);
 static int	check_expire(const char *);
 static int	is_unsupported(const char *);
+static int	check_gssapi(const struct config *);
 
 void
 cfg_defaults(struct config *c)
@@ -225,6 +228,8 @@ cfg_defaults(struct config *c)
 	strlcpy(c->popauth_db, POPAUTH_DB_DEFAULT, sizeof(c->popauth_db));
 	strlcpy(c->popauth_user, POPAUTH_USER_DEFAULT,
 	    sizeof(c->popauth_user));
+	strlcpy(c->kerberos_service, KERBEROS_SERVICE_DEFAULT,
+	    sizeof(c->kerberos_service));
 	c->first_valid_uid = FIRST_VALID_UID_DEFAULT;
 	strlcpy(c->spool_dir, "/var/mail", sizeof(c->spool_dir));
 	strlcpy(c->cache_dir, CACHE_DIR_DEFAULT, sizeof(c->cache_dir));
@@ -638,6 +643,34 @@ cfg_parse_file(struct config *c, const char *path)
 	return rv;
 }
 
+/*
+ * keytab: an absolute path, with or without MIT's "FILE:" prefix;
+ * kerberos-service: the first component of the acceptor's principal.
+ */
+static int
+check_gssapi(const struct config *c)
+{
+	const char	*kt = c->keytab;
+	size_t		 i;
+
+	if (strncmp(kt, "FILE:", 5) == 0)
+		kt += 5;
+	if (c->keytab[0] != '\0' && kt[0] != '/') {
+		fprintf(stderr, "popsepd: keytab must be an absolute path\n");
+		return -1;
+	}
+	for (i = 0; c->kerberos_service[i] != '\0'; i++)
+		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789.-_", c->kerberos_service[i]) == NULL)
+			break;
+	if (i == 0 || c->kerberos_service[i] != '\0') {
+		fprintf(stderr, "popsepd: kerberos-service must be a service "
+		    "name of letters, digits, \".\", \"-\" and \"_\"\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* Defaults that depend on other options, and cross-option checks. */
 int
 cfg_finish(struct config *c)
@@ -692,6 +725,8 @@ cfg_finish(struct config *c)
 		    "login in cache-dir, which is \"none\"\n");
 		return -1;
 	}
+	if (check_gssapi(c) == -1)
+		return -1;
 	if (c->cleartext == CLEARTEXT_TLS && !cfg_tls_enabled(c))
 		log_warnx("clear-text-password is \"tls\" but TLS is not "
 		    "configured: no one can log in with USER/PASS");

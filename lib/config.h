@@ -96,6 +96,8 @@ struct config {
 	char		 popauth_user[64];	/* owns popauth_db */
 	char		 auth_file[CFG_PATH_MAX];	/* only these users */
 	char		 nonauth_file[CFG_PATH_MAX];	/* never these */
+	char		 keytab[CFG_PATH_MAX];	/* "" = no GSSAPI */
+	char		 kerberos_service[64];	/* the acceptor's service */
 	int		 first_valid_uid;	/* lower uids are refused */
 	int		 downcase_user;	/* -c */
 	int		 login_delay;	/* seconds between logins, 0: none */

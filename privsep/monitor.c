@@ -50,6 +50,7 @@
 #include "keyproc.h"
 #include "log.h"
 #include "monitor_master.h"
+#include "monitor_gss.h"
 #include "monitor_net.h"
 #include "monitor_spool.h"
 #include "msg.h"
@@ -93,6 +94,8 @@ struct monitor {
 	int			 signed_once;
 	int			 auth_fails;
 	int			 apop_tried;
+	struct gss_proc		 gss;		/* the GSSAPI acceptor */
+	int			 gss_exchanges;
 	char			 user[POP_USER_MAX + 1];
 	char			 mailbox[CFG_PATH_MAX];
 	char			 journal[CFG_PATH_MAX + 32];
@@ -121,6 +124,8 @@ static void	mon_log_net(void *, struct msg *);
 static void	mon_log_spool(void *, struct msg *);
 static void	mon_answer_auth_pass(void *, struct msg *);
 static void	mon_answer_auth_apop(void *, struct msg *);
+static void	mon_answer_auth_gss(void *, struct msg *);
+static void	mon_gss_cancel(void *, struct msg *);
 static void	mon_answer_tls_sign(void *, struct msg *);
 static void	mon_tls_done(void *, struct msg *);
 static void	mon_lock(void *, struct msg *);
@@ -144,6 +149,10 @@ static const struct msg_handler net_handlers[] = {
 	{ MSG_MN_REQ_AUTH_APOP, 8 + 2 + APOP_DIGEST_LEN,
 	    8 + POP_USER_MAX + APOP_DIGEST_LEN + 2, 0, MON_PREAUTH,
 	    mon_answer_auth_apop, "AUTH_APOP" },
+	{ MSG_MN_REQ_AUTH_GSS, 4, 4 + GSS_TOKEN_MAX, 0, MON_PREAUTH,
+	    mon_answer_auth_gss, "AUTH_GSS" },
+	{ MSG_MN_REQ_AUTH_GSS_CANCEL, 0, 0, 0, MON_PREAUTH, mon_gss_cancel,
+	    "AUTH_GSS_CANCEL" },
 	{ MSG_MN_REQ_TLS_SIGN, 7, 7 + KEY_TBS_MAX, 0, MON_PREAUTH,
 	    mon_answer_tls_sign, "TLS_SIGN" },
 	{ MSG_MN_REQ_TLS_DONE, 10, 8 + 2 * TLS_NAME_MAX, 0, MON_PREAUTH,
@@ -536,6 +545,9 @@ check_tries(void)
 	if (mon.auth_fails >= POP_AUTH_TRIES_MAX)
 		fatalx("network child asked for a login after %d failures",
 		    mon.auth_fails);
+	if (mon.gss.fd != -1)
+		fatalx("network child asked for a login during a GSSAPI "
+		    "exchange");
 }
 
 /*
@@ -578,6 +590,14 @@ refuse_login(int st, const char *how, const struct timespec *start)
 		    "locked or expired.", mon.user);
 		break;
 	default:
+		if (mon.user[0] == '\0') {
+			/* GSSAPI: no user was proven. */
+			log_info("[AUTH] %s not accepted (%s)", how,
+			    mon.s->addr);
+			snprintf(text, sizeof(text), "[AUTH] %s not accepted.",
+			    how);
+			break;
+		}
 		/* Qpopper's line, which log watchers (fail2ban) match. */
 		log_info("[AUTH] Failed attempted login to %s from host (%s) %s",
 		    mon.user, mon.s->host[0] != '\0' ? mon.s->host :
@@ -739,6 +759,80 @@ mon_answer_auth_apop(void *arg, struct msg *m)
 	if (st == AUTH_FAIL)
 		guard_auth_failed(mon.s, mon.user, digest);
 	finish_login(st, &res, "APOP digest", &start);
+}
+
+/* The start of a GSSAPI exchange: the acceptor forked, or -1. */
+static int
+gss_begin(void)
+{
+	if (mon.s->cf->keytab[0] == '\0')
+		fatalx("network child sent a GSSAPI request it may not send");
+	check_tries();
+	if (++mon.gss_exchanges > GSS_EXCHANGES_MAX)
+		fatalx("network child started more than %d GSSAPI exchanges",
+		    GSS_EXCHANGES_MAX);
+	return gssproc_start(mon.s->cf, &mon.gss);
+}
+
+static void
+answer_gss(const uint8_t *tok, size_t len)
+{
+	struct msg	*a = &mon.m2;
+
+	msg_init(a, MSG_MN_ANS_GSS);
+	msg_put_data(a, tok, len);
+	if (msg_send(mon.net_fd, a, -1) == -1)
+		log_warn("send to the network child");
+}
+
+/*
+ * One client token of SASL GSSAPI, relayed to the acceptor, which the
+ * first one starts.  A challenge goes back to the network child; at the
+ * end the acceptor is gone before the user it proved logs in as any
+ * other, so nothing of the exchange is in the spool worker's memory.
+ */
+static void
+mon_answer_auth_gss(void *arg, struct msg *m)
+{
+	struct auth_result	 res;
+	struct timespec		 start;
+	const uint8_t		*tok;
+	uint8_t			 out[GSS_TOKEN_MAX];
+	char			 user[POP_USER_MAX + 1];
+	size_t			 len, outlen = 0;
+	int			 step = GSS_STEP_FAIL, st = AUTH_FAIL;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	tok = msg_get_data(m, &len, GSS_TOKEN_MAX);
+	msg_end(m);
+	user[0] = '\0';
+	if (mon.gss.fd != -1 || gss_begin() == 0)
+		step = gssproc_step(&mon.gss, tok, len, out, sizeof(out),
+		    &outlen, user, sizeof(user));
+	if (step == GSS_STEP_CONTINUE) {
+		answer_gss(out, outlen);
+		return;
+	}
+	gssproc_stop(&mon.gss);
+	mon.user[0] = '\0';
+	memset(&res, 0, sizeof(res));
+	if (step == GSS_STEP_DONE && take_user(user) == 0)
+		st = auth_gss_account(mon.s->cf, mon.user, mon.s->addr, &res);
+	finish_login(st, &res, "GSSAPI credentials", &start);
+}
+
+/* "*" or a response the network child refused: the exchange is over. */
+static void
+mon_gss_cancel(void *arg, struct msg *m)
+{
+	(void)arg;
+	msg_end(m);
+	if (mon.gss.fd == -1)
+		fatalx("network child cancelled a GSSAPI exchange that is not "
+		    "running");
+	gssproc_stop(&mon.gss);
+	log_info("GSSAPI exchange cancelled by the client");
 }
 
 static void
@@ -1075,7 +1169,7 @@ mon_unlock(void *arg, struct msg *m)
 	mon.pending_auth = -1;
 	mon.session_started = 1;
 	login_stamp();
-	answer_auth(MN_AUTH_OK, "", net);
+	answer_auth(MN_AUTH_OK, mon.user, net);
 	close(net);
 	guard_authed(mon.s);
 }
@@ -1371,6 +1465,7 @@ release_on_fatal(void)
 	 * is left to hold the client's connection.
 	 */
 	kill_and_reap(&mon.net_pid);
+	kill_and_reap(&mon.gss.pid);
 	kill_and_reap(&mon.spool_pid);
 	if (mon.mbox_fd != -1 && mon.locked)
 		spool_unlock(mon.mbox_fd, &mon.lock);
@@ -1439,6 +1534,7 @@ monitor_main(struct session *s)
 	mon.pending_auth = -1;
 	mon.new_journal = -1;
 	mon.bull_fd = -1;
+	mon.gss.fd = -1;
 	/* Made before the network child exists: it cannot choose its own. */
 	if (s->cf->apop && apop_make_stamp(s->myname, s->apop_stamp,
 	    sizeof(s->apop_stamp)) == -1)

@@ -313,6 +313,13 @@ static const struct val_case val_cases[] = {
 	SOK("set tracefile = /var/log/popsep.trace\n", tracefile,
 	    "/var/log/popsep.trace"),
 	SOK("", tracefile, ""),
+	SOK("", keytab, ""),
+	SOK("set keytab = /etc/popsep/pop.keytab\n", keytab,
+	    "/etc/popsep/pop.keytab"),
+	SOK("", kerberos_service, "pop"),
+	SOK("set kerberos-service = pop3\n", kerberos_service, "pop3"),
+	BAD("set kerberos-service = " S63 "x\n", 1, "kerberos-service: value "
+	    "too long"),
 
 	/* The line itself. */
 	BAD("timeout = 30\n", 1, "expected \"set\" or \"reset\""),
@@ -602,6 +609,17 @@ static const struct finish_case finish_cases[] = {
 	{ "home-dir-mail a file name", "set home-dir-mail = .mailbox\n"
 	    "set clear-text-password = always\n", 0, NULL, 1, "* 110 0", NULL,
 	    "", 0 },
+	{ "keytab an absolute path", "set keytab = /k.tab\n"
+	    "set clear-text-password = always\n", 0, NULL, 1, "* 110 0",
+	    NULL, "", 0 },
+	{ "keytab with FILE:", "set keytab = FILE:/k.tab\n"
+	    "set clear-text-password = always\n", 0, NULL, 1, "* 110 0",
+	    NULL, "", 0 },
+	{ "keytab a relative path", "set keytab = k.tab\n", -1,
+	    "keytab must be an absolute path", 0, NULL, NULL, NULL, 0 },
+	{ "kerberos-service with a slash",
+	    "set kerberos-service = pop/host\n", -1,
+	    "kerberos-service must be a service name", 0, NULL, NULL, NULL, 0 },
 	{ "home-dir-mail with a slash", "set home-dir-mail = mail/box\n", -1,
 	    "home-dir-mail must be a file name", 0, NULL, NULL, NULL, 0 },
 	{ "home-dir-mail an absolute path", "set home-dir-mail = /etc/x\n",
