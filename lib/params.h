@@ -83,5 +83,6 @@
 #define POPAUTH_USER_DEFAULT	"_popauth"	/* owns the APOP database */
 #define FIRST_VALID_UID_DEFAULT	1000	/* Debian's first ordinary uid */
 #define CONFIG_LINE_MAX		1024
+#define CONFIG_INCLUDE_DEPTH	8	/* config-file nesting */
 
 #endif /* POPSEP_PARAMS_H */
