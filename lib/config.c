@@ -926,6 +926,9 @@ parse_file(struct config *c, const char *path, const struct cfg_file *parent,
 		log_conf("%s: read error", path);
 		rv = -1;
 	}
+	/* A line may have held a secret (a refused tls-passphrase). */
+	if (buf != NULL)
+		explicit_bzero(buf, cap);
 	free(buf);
 	fclose(fp);
 	return rv;
