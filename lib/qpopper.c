@@ -18,10 +18,11 @@
  * pop_config.c and the few 4.1 added) and command-line flags, with what
  * popsep does with each.  Read by lib/config.c in the master (or the
  * inetd-mode monitor) as root while it parses the configuration; it holds
- * only constant data and trusts nothing but its callers' strings, which
- * it compares and never changes.  An option popsep implements under its
- * own name is QP_WORKS and is parsed by config.c's table; QP_IGNORED ones
- * cannot change what a client sees of its mail, QP_REFUSED ones would.
+ * constant data (and the getopt string made from it once) and only
+ * compares its callers' strings, never changes them.  An option popsep
+ * implements under its own name is QP_WORKS and is parsed by config.c's
+ * table; ignoring a QP_IGNORED one loses no mail and grants no access,
+ * ignoring a QP_REFUSED one could.
  */
 
 #include <stdlib.h>
