@@ -36,7 +36,8 @@ endif
 
 LIB_SRCS := \
 	lib/config.c \
-	lib/log.c
+	lib/log.c \
+	lib/qpopper.c
 
 NET_SRCS := \
 	net/io.c \
@@ -91,7 +92,7 @@ PRIVSEP_SRCS := \
 POPAUTH_SRCS := \
 	popauth/popauth.c
 POPAUTH_OBJS := $(BUILD)/tool/popauth.o $(BUILD)/lib/config.o \
-	$(BUILD)/lib/log.o $(BUILD)/auth/popauth_db.o
+	$(BUILD)/lib/log.o $(BUILD)/lib/qpopper.o $(BUILD)/auth/popauth_db.o
 # The configuration file popauth reads when it is not given -f.
 POPAUTH_CONF ?= $(SYSCONFDIR)/popsep/popsepd.conf
 

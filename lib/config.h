@@ -25,6 +25,8 @@
 
 #include <sys/types.h>
 
+#include <stdio.h>
+
 #include "params.h"
 
 #define CFG_LISTEN_MAX	8
@@ -62,7 +64,7 @@ struct config {
 	int		 debug;		/* -d: foreground, log to stderr */
 	int		 inetd;		/* -i: one connection on stdin */
 	int		 check_only;	/* -n */
-	int		 verbose;	/* -v */
+	int		 verbose;	/* -v, verbose, Qpopper's debug */
 	int		 statistics;	/* -s */
 	int		 reverse_lookups;
 	int		 timeout;	/* seconds, -T */
@@ -129,5 +131,10 @@ int	cfg_parse_file(struct config *, const char *);
 int	cfg_finish(struct config *);
 int	cfg_tls_enabled(const struct config *);
 char	*cfg_trim(char *);
+int	cfg_known(const char *);
+int	cfg_set_named(struct config *, const char *, const char *,
+	    const char *, int);
+int	cfg_flag(struct config *, int, const char *);
+void	cfg_dump(const struct config *, FILE *);
 
 #endif /* POPSEP_CONFIG_H */

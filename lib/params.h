@@ -95,6 +95,7 @@
 #define FIRST_VALID_UID_DEFAULT	1000	/* Debian's first ordinary uid */
 #define LOGIN_DELAY_MAX		86400	/* seconds between logins, at most */
 #define CONFIG_LINE_MAX		1024
+#define CONFIG_INCLUDE_DEPTH	8	/* config-file nesting */
 
 /* The network boundary (privsep/guard.c, privsep/sources.c) */
 #define STARTUPS_DEFAULT	"20:30:100"	/* max-startups start:rate:full */

@@ -107,6 +107,25 @@ start_tls(const struct config *cf, int *key_fd_r, pid_t *pid_r,
 	return 0;
 }
 
+/*
+ * popsepd -n as root: the key process loads every certificate and key
+ * and drops to key-user, and a TLS context is built from its chains, as
+ * at start-up; then both are thrown away.
+ */
+void
+master_check_tls(const struct config *cf)
+{
+	SSL_CTX	*ctx;
+	pid_t	 pid;
+	int	 fd;
+
+	if (start_tls(cf, &fd, &pid, &ctx) == -1)
+		fatalx("TLS could not be set up; popsepd would not start");
+	SSL_CTX_free(ctx);
+	close(fd);
+	(void)waitpid(pid, NULL, 0);
+}
+
 static void
 bind_one(struct master *m, const struct cfg_listen *l)
 {
@@ -562,7 +581,7 @@ inetd_main(struct config *cf)
 		fatal("/dev/null");
 	(void)dup2(devnull, STDIN_FILENO);
 	(void)dup2(devnull, STDOUT_FILENO);
-	if (!cf->debug)
+	if (!cf->debug || !log_console_ok())
 		(void)dup2(devnull, STDERR_FILENO);
 	if (devnull > STDERR_FILENO)
 		close(devnull);

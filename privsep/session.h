@@ -51,6 +51,7 @@ __attribute__((noreturn)) void spool_main(const struct config *, uid_t,
 		    gid_t, int, int, int, int, int);
 __attribute__((noreturn)) void master_main(struct config *);
 __attribute__((noreturn)) void inetd_main(struct config *);
+void	master_check_tls(const struct config *);
 void	close_all_but(const int *, size_t);
 struct msg;
 void	relay_log(struct msg *, const char *);

@@ -400,12 +400,10 @@ def policies():
 def pam_accounts():
     srv = P.Server(t, "pam", cleartext="always", options={"apop": True})
     srv.options["popauth-db"] = os.path.join(srv.dir, "popauth", "pop.auth")
-    srv.add_system_user(SYS, SYS_PW)
-    srv.mbox(SYS, MSGS)
     srv.write_config()
     popauth(srv, ["-init"])
     popauth(srv, ["-user", SYS], SYS_SEC)
-    srv.start()
+    pam_server(srv, "popsep-e2e-accounts", "auth required pam_unix.so nodelay\n")
 
     def tries(pw):
         c = srv.connect()
