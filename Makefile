@@ -276,7 +276,7 @@ uninstall: etc-files
 		echo "  (userdel _popsep; userdel _popsepkey to remove them)"; fi
 
 clean:
-	rm -rf build build-san build-bench build-fuzz
+	rm -rf build build-san build-bench build-fuzz build-deb
 
 .PHONY: all unit deps check demo fuzz faults lint-man bench bench-tls \
 	etc-files install uninstall clean

@@ -22,9 +22,10 @@
 # build: compile popsepd, run "make demo" and "make install"; check (the
 # default): also what "make check" drives (real clients, inetd, strace,
 # systemd-analyze and systemd-socket-activate, setpriv, nsenter and
-# unshare); bench: also Dovecot and popa3d, the peers "make bench"
-# measures against; fuzz: clang and its sanitizer runtime for "make
-# fuzz".
+# unshare) and the Debian package's build and lint (dpkg-dev, debhelper,
+# fakeroot, lintian); bench: also Dovecot and popa3d, the peers "make
+# bench" measures against; fuzz: clang and its sanitizer runtime for
+# "make fuzz".
 #
 # Packages that conflict with one installed here are downloaded with
 # apt-get and unpacked, not installed: for check, xinetd (it conflicts
@@ -38,7 +39,7 @@ BUILD="gcc make pkg-config libc6-dev libssl-dev libbsd-dev libseccomp-dev
 libpam0g-dev libpam-modules libcrypt-dev openssl passwd mandoc"
 CHECK="$BUILD fetchmail mpop curl ca-certificates python3 openbsd-inetd
 strace procps systemd liblockfile-bin iproute2 procmail util-linux git
-libwrap0 libtirpc3"
+dpkg-dev debhelper fakeroot build-essential lintian libwrap0 libtirpc3"
 POPA3D_DIR=/var/cache/popsep-bench/popa3d
 XINETD_DIR=/var/cache/popsep-test/xinetd
 case "${1:-check}" in

@@ -34,6 +34,11 @@ Installation and packaging, with the files as installed:
   machine's root (a private mount and network namespace, nothing written
   below it), where make install, popsepd -n and popsepd -f serve a real
   PAM user with curl on ports 110 and 995.
+- The Debian package: dpkg-buildpackage -us -uc -b, lintian without
+  errors or warnings, then in another such overlay dpkg -i (users and
+  certificate made), the daemon started as popsepd.service starts it,
+  mail read with curl, dpkg --purge, and nothing of it left but the
+  system users and the mail.
 """
 
 import os
@@ -43,6 +48,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -634,6 +640,143 @@ def readme_install():
     ov.close()
 
 
+# ---------------------------------------------------------------- .deb
+
+def build_deb(work):
+    src = os.path.join(work, "popsep")
+    os.makedirs(src)
+    r = P.run(["git", "-C", TOP, "ls-files", "-z", "-co", "--exclude-standard"])
+    for f in r.stdout.decode().split("\0"):
+        if f and os.path.isfile(os.path.join(TOP, f)):
+            os.makedirs(os.path.join(src, os.path.dirname(f)), exist_ok=True)
+            shutil.copy2(os.path.join(TOP, f), os.path.join(src, f))
+    t0 = time.time()
+    r = P.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, timeout=900)
+    took = time.time() - t0
+    if not t.eq(r.returncode, 0, "deb-dpkg-buildpackage"):
+        sys.stderr.write(text(r)[-4000:])
+        return None
+    sys.stderr.write("dpkg-buildpackage: %.0f s\n" % took)
+    debs = [f for f in os.listdir(work) if f.endswith(".deb") and
+            "-dbgsym" not in f]
+    t.eq(len(debs), 1, "deb-one-package")
+    if len(debs) != 1:
+        return None
+    deb = os.path.join(work, debs[0])
+    if shutil.which("lintian"):
+        changes = [f for f in os.listdir(work) if f.endswith(".changes")]
+        r = P.run(["lintian", "--fail-on", "error,warning"] +
+                  [os.path.join(work, c) for c in changes], timeout=600)
+        tags = [ln for ln in r.stdout.decode().splitlines()
+                if re.match(r"[EW]: ", ln)]
+        t.check(r.returncode == 0 and not tags, "deb-lintian-clean",
+                text(r)[-3000:])
+    else:
+        t.skip("deb-lintian-clean", "lintian is not installed")
+    r = P.run(["dpkg-deb", "--ctrl-tarfile", deb])
+    conffiles = P.run(["tar", "-xOf", "-", "./conffiles"], input=r.stdout,
+                      stdin=None).stdout.decode().split()
+    t.eq(sorted(conffiles), ["/etc/pam.d/popsep", "/etc/popsep/pop3s.conf",
+                             "/etc/popsep/popsepd.conf"], "deb-conffiles")
+    r = P.run(["dpkg-deb", "-c", deb])
+    listing = r.stdout.decode()
+    t.check("./etc/pam.d/pop3\n" not in listing and
+            "./lib/systemd/system/popsepd.service" in listing and
+            "./var/lib/popsep/empty/\n" in listing,
+            "deb-contents", listing)
+    return deb
+
+
+# What the overlay's own writes left in its upper layer (the machine
+# below may change meanwhile: other tests run): dpkg's database and logs,
+# the manual index and the password files' backups and locks aside.
+UPPER_SKIP = re.compile(r"^(var/lib/dpkg|var/log|var/cache/debconf|"
+                        r"var/cache/man|var/lib/systemd/deb-systemd-helper)"
+                        r"(/|$)|^etc/[^/]*(\.lock|-|\+)$")
+
+
+def upper(ov):
+    """{path: type} of the upper layer: f, l, d, or c for a whiteout
+    (a file of the machine below that was removed)."""
+    r = P.run(["nsenter", "-t", str(ov.holder.pid), "-m", "find",
+               os.path.join(ov.dir, "t", "u"), "-mindepth", "1",
+               "-printf", "%y %P\n"])
+    out = {}
+    for ln in r.stdout.decode().splitlines():
+        kind, _, path = ln.partition(" ")
+        if not UPPER_SKIP.search(path):
+            out[path] = kind
+    return out
+
+
+def leftovers(before, after):
+    """Entries the package made and left: new files, links and whiteouts,
+    and new directories that the machine below does not have."""
+    return sorted("%s %s" % (k, p) for p, k in after.items()
+                  if p not in before and
+                  (k != "d" or not os.path.lexists("/" + p)))
+
+
+def deb_install(deb):
+    ov = Overlay("deb")
+    r = ov.sh(FRESH)
+    t.eq(r.returncode, 0, "deb-fresh-system")
+    before = upper(ov)
+    # The overlay's /tmp is its own: hand the package over by stdin.
+    with open(deb, "rb") as f:
+        data = f.read()
+    r = P.run(["nsenter", "-t", str(ov.holder.pid), "-m", "-n", "chroot",
+               ov.root, "sh", "-c", "cat > /tmp/popsep.deb"], input=data,
+              stdin=None)
+    r = ov.sh("dpkg -i /tmp/popsep.deb")
+    if not t.eq(r.returncode, 0, "deb-dpkg-i"):
+        sys.stderr.write(text(r)[-3000:])
+        return
+    r = ov.sh("getent passwd _popsep _popsepkey | cut -d: -f1,6,7")
+    t.eq(r.stdout.decode().split(), ["_popsep:/nonexistent:/usr/sbin/nologin",
+                                     "_popsepkey:/nonexistent:/usr/sbin/"
+                                     "nologin"], "deb-postinst-users")
+    r = ov.sh("stat -c '%a %U' /etc/popsep/key.pem /etc/popsep/cert.pem "
+              "/var/lib/popsep/empty")
+    t.eq(r.stdout.split(), [b"600", b"root", b"644", b"root", b"755",
+                            b"root"], "deb-postinst-certificate-and-chroot")
+    r = ov.sh("ls /etc/systemd/system/multi-user.target.wants/")
+    t.check(b"popsepd.service" in r.stdout and b"popsep-pop3" not in
+            r.stdout, "deb-enables-popsepd-service-only", text(r))
+    # Start it as popsepd.service does: ExecStartPre, then ExecStart
+    # (Type=forking: the command returns once the daemon serves).
+    r = ov.sh("set -e; u=/lib/systemd/system/popsepd.service; "
+              "pre=$(sed -n 's/^ExecStartPre=//p' $u); "
+              "start=$(sed -n 's/^ExecStart=//p' $u); "
+              "pid=$(sed -n 's/^PIDFile=//p' $u); "
+              "$pre; $start; test -s $pid; echo started")
+    if not t.check(r.returncode == 0 and b"started" in r.stdout,
+                   "deb-starts-as-the-unit-does", text(r)):
+        return
+    installed = leftovers(before, upper(ov))
+    installed = [p.partition(" ")[2] for p in installed]
+    ov.sh(mail_script())
+    curl_in(ov, "deb")
+    r = ov.sh("kill $(cat /run/popsepd.pid); for i in 1 2 3 4 5 6 7 8 9 10; "
+              "do [ -e /run/popsepd.pid ] || break; sleep 0.5; done; "
+              "dpkg --purge popsep")
+    t.eq(r.returncode, 0, "deb-purge")
+    # The spool is the users': purge keeps it (the test's mailbox goes).
+    r = ov.sh("cat /var/mail/%s && rm /var/mail/%s" % (USER, USER))
+    t.check(r.returncode == 0 and b"Subject: second" in r.stdout,
+            "deb-purge-keeps-the-mail", text(r))
+    after = upper(ov)
+    t.eq(leftovers(before, after), [], "deb-purge-leaves-nothing")
+    t.eq(sorted(p for p in before if p not in after), [],
+         "deb-purge-undoes-nothing-of-before")
+    t.check(any(p.startswith("etc/popsep/") for p in installed),
+            "deb-snapshot-sees-the-installed-files", sorted(installed)[:40])
+    r = ov.sh("getent passwd _popsep _popsepkey | cut -d: -f1")
+    t.eq(r.stdout.split(), [b"_popsep", b"_popsepkey"],
+         "deb-purge-keeps-the-system-users")
+    ov.close()
+
+
 # ---------------------------------------------------------------- main
 
 def main():
@@ -655,6 +798,16 @@ def main():
     t.run("caps", capabilities, dest, srv)
     t.run("reinstall", destdir_reinstall_uninstall, dest)
     t.run("readme", readme_install)
+    if SANITIZE:
+        t.skip("deb", "the package is built without sanitizers; the plain "
+               "run of make check builds and installs it")
+    elif not shutil.which("dpkg-buildpackage") or not shutil.which("dh"):
+        t.skip("deb", "dpkg-dev or debhelper is not installed "
+               "(sh etc/deps.sh check)")
+    else:
+        deb = t.run("deb-build", build_deb, os.path.join(work, "deb"))
+        if deb:
+            t.run("deb-install", deb_install, deb)
 
 main()
 t.done()
