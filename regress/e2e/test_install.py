@@ -407,11 +407,39 @@ def xinetd_sample(dest, srv, box):
             srv, dest, conf, os.path.join(srv.dir, "xinetd-" + conf)))
         with open(os.path.join(d, name), "w") as f:
             f.write(s)
-    main = os.path.join(srv.dir, "xinetd.conf")
+    serve_both("xinetd-sample", xinetd_cmd(xinetd, srv, "xinetd", d), ports,
+               srv, box)
+    # A listed service name (pop3, in /etc/services) is tied to its port
+    # there: without UNLISTED the same service is refused on another port.
+    port = P.free_ports(1)[0]
+    d2 = os.path.join(srv.dir, "xinetd-listed.d")
+    os.mkdir(d2)
+    s = read(os.path.join(d, "popsep-pop3")).replace(
+        "\ttype\t\t= UNLISTED\n", "").replace("service popsep-pop3\n",
+                                                 "service pop3\n")
+    s = re.sub(r"(\n\tport\t\t= )\d+", r"\g<1>%d" % port, s)
+    with open(os.path.join(d2, "pop3"), "w") as f:
+        f.write(s)
+    cmd = xinetd_cmd(xinetd, srv, "xinetd-listed", d2)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    t.cleanup(P.stop_process, proc)
+    log = os.path.join(srv.dir, "xinetd-listed.filelog")
+    P.wait_for(lambda: os.path.exists(log) and "Started working" in read(log))
+    t.check(not P.listening(port) and "expects port 110, not %d" % port in
+            read(log), "xinetd-listed-name-refused-on-another-port",
+            read(log) if os.path.exists(log) else None)
+    P.stop_process(proc)
+
+
+def xinetd_cmd(xinetd, srv, label, includedir):
+    main = os.path.join(srv.dir, label + ".conf")
     with open(main, "w") as f:
-        f.write("defaults\n{\n}\nincludedir %s\n" % d)
-    serve_both("xinetd-sample", [xinetd, "-dontfork", "-f", main, "-pidfile",
-                                 os.path.join(srv.dir, "xp")], ports, srv, box)
+        f.write("defaults\n{\n}\nincludedir %s\n" % includedir)
+    return [xinetd, "-dontfork", "-f", main, "-filelog",
+            os.path.join(srv.dir, label + ".filelog"), "-pidfile",
+            os.path.join(srv.dir, label + ".pid")]
 
 
 def capabilities(dest, srv):
