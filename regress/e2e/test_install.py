@@ -558,9 +558,17 @@ class Overlay:
             if k in os.environ:
                 e[k] = os.environ[k]
         e.update(env or {})
-        return P.run(["nsenter", "-t", str(self.holder.pid), "-m", "-n",
-                      "chroot", self.root, "sh", "-c", script],
-                     timeout=timeout, env=e)
+        # Files, not pipes: a daemon started here keeps what it was given
+        # (the sanitizer build keeps standard error), and a pipe would not
+        # end while it lives.
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            r = P.run(["nsenter", "-t", str(self.holder.pid), "-m", "-n",
+                       "chroot", self.root, "sh", "-c", script],
+                      timeout=timeout, env=e, stdout=out, stderr=err)
+            out.seek(0)
+            err.seek(0)
+            r.stdout, r.stderr = out.read(), err.read()
+        return r
 
     def close(self):
         # Every process in our network namespace is ours: the daemons
