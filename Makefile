@@ -164,8 +164,10 @@ demo:
 	@sh etc/demo.sh $(BUILD)
 
 # Coverage-guided fuzzing of the command parser, the mbox parser, the
-# frame decoder, the journal's recovery and the start-up cache reader
-# (clang, libFuzzer, ASan, UBSan): FUZZ_SECONDS per target.
+# frame decoder, the journal's recovery, the start-up cache reader, POP3
+# sessions through the line reader, the signing policy, the log relay
+# and the passwd-file parser (clang, libFuzzer, ASan, UBSan):
+# FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 600
 fuzz:
 	@sh etc/deps.sh fuzz

@@ -8,7 +8,9 @@
 #	sh regress/fuzz/run.sh [SECONDS]
 #	FUZZ_CC=clang-14 sh regress/fuzz/run.sh 600
 #	FUZZ_CFLAGS=-DFUZZ_NO_UID_UNIQUE sh regress/fuzz/run.sh
-# (the last skips fuzz_mbox's UID uniqueness check).
+#	FUZZ_TARGETS="fuzz_keysign fuzz_sasl" sh regress/fuzz/run.sh 180
+# (the third skips fuzz_mbox's UID uniqueness check; the last runs only
+# the targets named).
 #
 #	sh regress/fuzz/run.sh --replay BUILDDIR
 # builds the targets with cc and regress/fuzz/replay.c instead of
@@ -19,13 +21,15 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 SRC="$TOP/regress/fuzz"
 PKG_CFLAGS=$(pkg-config --cflags openssl libbsd-overlay 2>/dev/null)
 PKG_LIBS=$(pkg-config --libs openssl libbsd-overlay 2>/dev/null)
-INC="-I$TOP/lib -I$TOP/net -I$TOP/proto -I$TOP/spool -I$TOP/privsep"
+INC="-I$TOP/lib -I$TOP/net -I$TOP/proto -I$TOP/spool -I$TOP/privsep \
+    -I$TOP/auth"
 REPLAY=
 if [ "${1:-}" = "--replay" ]; then
 	REPLAY=1
 	OUT="${2:?usage: run.sh --replay BUILDDIR}/fuzz-replay"
 	CC=${CC:-cc}
-	CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror $INC \
+	CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+	    -Wno-format-truncation $INC \
 	    $PKG_CFLAGS ${XCFLAGS:-}"
 	EXTRA="$SRC/replay.c"
 else
@@ -55,6 +59,12 @@ build fuzz_sasl "$TOP/proto/sasl.c"
 build fuzz_journal "$SRC/spool_stubs.c" "$TOP/spool/journal.c"
 build fuzz_cache "$SRC/spool_stubs.c" "$TOP/spool/cache.c" "$TOP/spool/mbox.c" \
     "$TOP/spool/mbox_parse.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
+build fuzz_pop3_session "$TOP/proto/pop3.c" "$TOP/proto/pop3_cmd.c" \
+    "$TOP/proto/sasl.c" "$TOP/net/io.c" "$TOP/lib/log.c"
+build fuzz_keysign "$TOP/privsep/keysign.c"
+build fuzz_relay_log "$TOP/privsep/proc.c" "$TOP/privsep/msg.c" \
+    "$TOP/lib/log.c"
+build fuzz_passwd_file "$TOP/auth/passwd_file.c" "$TOP/lib/log.c" -lcrypt
 
 # seed DIR NAME PRINTF-FORMAT: one seed file, written once.
 seed() {
@@ -62,7 +72,8 @@ seed() {
 }
 C="$OUT/corpus"
 mkdir -p "$C/fuzz_pop3_cmd" "$C/fuzz_mbox" "$C/fuzz_msg" "$C/fuzz_journal" \
-    "$C/fuzz_cache" "$C/fuzz_sasl"
+    "$C/fuzz_cache" "$C/fuzz_sasl" "$C/fuzz_pop3_session" "$C/fuzz_keysign" \
+    "$C/fuzz_relay_log" "$C/fuzz_passwd_file"
 seed "$C/fuzz_pop3_cmd" user 'USER alice'
 seed "$C/fuzz_pop3_cmd" pass 'PASS my secret pass'
 seed "$C/fuzz_pop3_cmd" top 'top 1 10'
@@ -97,17 +108,44 @@ seed "$C/fuzz_sasl" plain 'AGFsaWNlAHNlY3JldA=='
 seed "$C/fuzz_sasl" authzid 'Ym9iAGFsaWNlAHB3'
 seed "$C/fuzz_sasl" bits 'Zh=='
 seed "$C/fuzz_sasl" pad1 'Zm9vYmE='
+# flags (1 APOP stamp, 2 chunky, 4 LOGIN-DELAY), k, k piece sizes, client.
+seed "$C/fuzz_pop3_session" login '\000\000USER alice\r\nPASS secret\r\nSTAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nTOP 2 1\r\nDELE 1\r\nLIST 9\r\nRSET\r\nNOOP\r\nQUIT\r\n'
+seed "$C/fuzz_pop3_session" apop '\001\001\003CAPA\r\nAPOP alice C4C9334BAC560ECC979E58001B3E22FB\r\nLIST 2\r\nUIDL 1\r\nRETR 3\r\nNOOP\r\n'
+seed "$C/fuzz_pop3_session" sasl '\002\002\000\007AUTH\r\nAUTH PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\nCAPA\r\nRETR 4\r\nSTAT\r\n'
+seed "$C/fuzz_pop3_session" in-use '\004\000capa\nUSER bob\nPASS secret\nAUTH PLAIN *\nQUIT\n'
+seed "$C/fuzz_pop3_session" bad '\003\000APOP x y\r\nAPOP alice 0123456789abcdef0123456789abcdef\r\nAPOP alice c4c9334bac560ecc979e58001b3e22fb\r\nPASS x\r\nUSER a/b\r\nSTLS\r\nAUTH PLAIN\r\n*\r\nAUTH X\r\nRETR 1\r\n\000\r\n'
+SP64=$(printf '%64s' '')
+R32=RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR
+# byte 0: 1 RSA key, 2 byte 1 picks a TLS scheme; then the bytes to sign.
+seed "$C/fuzz_keysign" tls13-pss "\\003\\010\\000${SP64}TLS 1.3, server CertificateVerify\\000$R32"
+seed "$C/fuzz_keysign" tls13-ecdsa "\\002\\005\\000${SP64}TLS 1.3, server CertificateVerify\\000$R32$R32"
+seed "$C/fuzz_keysign" tls13-client "\\003\\010\\000${SP64}TLS 1.3, client CertificateVerify\\000$R32"
+seed "$C/fuzz_keysign" tls12-x25519 "\\003\\002\\000$R32$R32\\003\\000\\035\\040$R32"
+seed "$C/fuzz_keysign" tls12-p256 "\\000\\004\\003$R32$R32\\003\\000\\027\\101\\004$R32$R32"
+seed "$C/fuzz_keysign" sha1 "\\001\\002\\001$R32$R32\\003\\000\\035\\040$R32"
+# byte 0: 0-3 the sender, 4 fix the length, 8 debug; u8 priority, u32, line.
+seed "$C/fuzz_relay_log" own '\004\006\000\000\000\000net 4f1c2a9e0b7d3856: hello'
+seed "$C/fuzz_relay_log" spoof '\005\003\000\000\000\000net 4f1c2a9e0b7d3856: not the spool'
+seed "$C/fuzz_relay_log" ctl '\016\177\000\000\000\000key: \033[31m\ttab\r\nnext\377'
+seed "$C/fuzz_relay_log" debug '\014\007\000\000\000\000debug line'
+seed "$C/fuzz_relay_log" badlen '\000\006\377\000\000\000abc'
+# byte 0: names - 1; the names, one a line; then the file.
+seed "$C/fuzz_passwd_file" ok '\001alice\nbob\n# comment\n\nalice:$6$salt$hash:1000:1000:/var/mail/alice\nbob:x:root:mail:/var/mail/bob'
+seed "$C/fuzz_passwd_file" malformed '\003a\nb\nc\nd\na:h:1:1:rel\nb:h:1:1:/m:extra\nc:h:1\nd::1:1:/m\n'
+seed "$C/fuzz_passwd_file" first '\002e\ne:\nf\ne:h:1:1:/first\ne:h:2:2:/second\n#f:h:1:1:/c\nf:h:nosuchuser-e2e:1:/m\n'
 seed "$C/fuzz_msg" any '\044\003\000\001\022\003\000\003\001\000\000\000\000\000\000\000\000'
 
+ALL="fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache fuzz_sasl
+    fuzz_pop3_session fuzz_keysign fuzz_relay_log fuzz_passwd_file"
 if [ -n "$REPLAY" ]; then
-	for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache fuzz_sasl; do
+	for t in $ALL; do
 		"$OUT/$t" "$C/$t"/* || exit 1
 	done
 	exit 0
 fi
 
 fail=0
-for t in fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache fuzz_sasl; do
+for t in ${FUZZ_TARGETS:-$ALL}; do
 	A="$OUT/artifacts/$t"
 	mkdir -p "$A"
 	dict=
