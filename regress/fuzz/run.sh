@@ -114,6 +114,7 @@ seed "$C/fuzz_pop3_session" apop '\001\001\003CAPA\r\nAPOP alice C4C9334BAC560EC
 seed "$C/fuzz_pop3_session" sasl '\002\002\000\007AUTH\r\nAUTH PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\nCAPA\r\nRETR 4\r\nSTAT\r\n'
 seed "$C/fuzz_pop3_session" in-use '\004\000capa\nUSER bob\nPASS secret\nAUTH PLAIN *\nQUIT\n'
 seed "$C/fuzz_pop3_session" bad '\003\000APOP x y\r\nAPOP alice 0123456789abcdef0123456789abcdef\r\nAPOP alice c4c9334bac560ecc979e58001b3e22fb\r\nPASS x\r\nUSER a/b\r\nSTLS\r\nAUTH PLAIN\r\n*\r\nAUTH X\r\nRETR 1\r\n\000\r\n'
+seed "$C/fuzz_pop3_session" echo '\000\000USER alice\r\nPASS secret\r\nLIST \033[2J\r\nTOP 1 \r\r\nQUIT\r\n'
 SP64=$(printf '%64s' '')
 R32=RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR
 # byte 0: 1 RSA key, 2 byte 1 picks a TLS scheme; then the bytes to sign.
@@ -132,6 +133,10 @@ seed "$C/fuzz_relay_log" badlen '\000\006\377\000\000\000abc'
 # byte 0: names - 1; the names, one a line; then the file.
 seed "$C/fuzz_passwd_file" ok '\001alice\nbob\n# comment\n\nalice:$6$salt$hash:1000:1000:/var/mail/alice\nbob:x:root:mail:/var/mail/bob'
 seed "$C/fuzz_passwd_file" malformed '\003a\nb\nc\nd\na:h:1:1:rel\nb:h:1:1:/m:extra\nc:h:1\nd::1:1:/m\n'
+# A line longer than 1534 bytes, and a NUL: neither ends a line.
+LONG=$(printf '%1521s' '' | tr ' ' x)
+seed "$C/fuzz_passwd_file" long "\\000bob\\nalice:h:1:1:/m${LONG}bob:h:1:1:/stolen\\n"
+seed "$C/fuzz_passwd_file" nul '\001a\nb\na:h:1:1:/m\000x\nb\000:h:1:1:/n\n'
 seed "$C/fuzz_passwd_file" first '\002e\ne:\nf\ne:h:1:1:/first\ne:h:2:2:/second\n#f:h:1:1:/c\nf:h:nosuchuser-e2e:1:/m\n'
 seed "$C/fuzz_msg" any '\044\003\000\001\022\003\000\003\001\000\000\000\000\000\000\000\000'
 
