@@ -4,9 +4,10 @@ victim's login, as popsepd(8) (Mailboxes; Local users and the network)
 says it is defended against; judged from outside only: the replies, the
 log, and the bytes and metadata of the files.
 
-The spool is Debian's kind, root:mail mode 2775 (no sticky bit, so the
-kernel's protected_symlinks does not help and a mail-group member may
-rename anyone's files); the planter is a system user in group mail,
+The spool is of the usual kinds, root:mail mode 2775 (Debian's: no
+sticky bit, so the kernel's protected_symlinks does not help and a
+mail-group member may rename anyone's files) and 1777; the planter is a
+system user in group mail,
 working in a forked child with its own uid, gid and groups.  Planted at
 the victim's names:
 
@@ -28,8 +29,9 @@ FIFO), every link's target keeps its bytes, owner and mode, no file is
 created outside the spool, the reply holds none of the target's bytes,
 and the log says why.  Last, while a victim session is open the planter
 renames the mailbox away and puts a symbolic link to another user's
-mailbox in its place: DELE and QUIT must not write through the link, and
-the mail stays in the file the session opened.
+mailbox in its place (in the 2775 spool; the sticky bit of 1777 forbids
+the rename): DELE and QUIT must not write through the link, and the mail
+stays in the file the session opened.
 """
 
 import grp
@@ -156,13 +158,13 @@ def login_served(srv, name, log_want, targets, absent=()):
             name + "-logged", srv.log_since(mark)[-1500:])
 
 
-def server(server_mode):
+def server(server_mode, mode):
     srv = P.Server(t, "planting", tls=False, cleartext="always",
                    options={"server-mode": server_mode,
                             "cache-dir": "none"})
     mail = grp.getgrnam("mail").gr_gid
     os.chown(srv.spool, 0, mail)
-    os.chmod(srv.spool, 0o2775)
+    os.chmod(srv.spool, mode)
     outside = os.path.join(srv.dir, "outside")
     os.mkdir(outside, 0o755)
     srv.add_virtual_user(VICTIM, VPASS, uid=VUID, gid=VUID)
@@ -181,8 +183,8 @@ def victim_mail(srv, n=2):
                              for i in range(n)])
 
 
-def server_mode_cases(pw):
-    srv, outside, other = server(True)
+def server_mode_cases(pw, mode):
+    srv, outside, other = server(True, mode)
     box = os.path.join(srv.spool, VICTIM)
     lock = box + ".lock"
     journal = os.path.join(srv.spool, "." + VICTIM + ".popsep-journal")
@@ -242,6 +244,12 @@ def server_mode_cases(pw):
             remove(os.path.join(srv.spool, f))
         t.eq(mbox.read(), mbox.original, name + "-mailbox-unchanged")
 
+    if mode & stat.S_ISVTX:
+        t.skip("swap", "the sticky bit forbids renaming the mailbox")
+        srv.check_log_clean("server-mode-log-clean")
+        srv.stop()
+        return
+
     # A session open while the mailbox is swapped for a link.
     before = snapshot(other)
     moved = box + ".moved"
@@ -273,8 +281,8 @@ def server_mode_cases(pw):
     srv.stop()
 
 
-def temp_drop_cases(pw):
-    srv, outside, other = server(False)
+def temp_drop_cases(pw, mode):
+    srv, outside, other = server(False, mode)
     drop = os.path.join(srv.spool, "." + VICTIM + ".pop")
     mbox = victim_mail(srv)
     for name, plant, log_want in (
@@ -298,8 +306,10 @@ def temp_drop_cases(pw):
 
 def main():
     pw = make_planter()
-    t.run("server-mode", server_mode_cases, pw)
-    t.run("temp-drop", temp_drop_cases, pw)
+    for mode in (0o2775, 0o1777):
+        t.prefix = "planting.%o" % mode
+        t.run("server-mode", server_mode_cases, pw, mode)
+        t.run("temp-drop", temp_drop_cases, pw, mode)
 
 
 main()
