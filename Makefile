@@ -179,9 +179,10 @@ demo:
 	@sh etc/demo.sh $(BUILD)
 
 # Coverage-guided fuzzing of the command parser, the mbox parser, the
-# frame decoder, the journal's recovery, the start-up cache reader and
-# the APOP database reader (clang, libFuzzer, ASan, UBSan): FUZZ_SECONDS
-# per target.
+# frame decoder, the journal's recovery, the start-up cache reader, the
+# APOP database reader, the SASL decoder, POP3 sessions through the line
+# reader, the signing policy, the log relay and the passwd-file parser
+# (clang, libFuzzer, ASan, UBSan): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 600
 fuzz:
 	@sh etc/deps.sh fuzz

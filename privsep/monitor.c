@@ -288,6 +288,12 @@ open_drop(const struct auth_result *res, const char **why)
 		    O_CLOEXEC);
 		if (fd != -1)
 			break;
+		if (errno == ELOOP) {
+			log_warnx("%s: a symbolic link; refusing it",
+			    mon.drop);
+			*why = "the temp drop is not safe to open";
+			return -1;
+		}
 		if (errno != ENOENT) {
 			log_warn("open %s", mon.drop);
 			*why = "cannot open the temp drop";

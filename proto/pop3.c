@@ -87,6 +87,7 @@ static void	login(struct pop3 *, enum pop3_mech, const char *,
 		    const char *);
 static void	login_answer(struct pop3 *, int, const char *);
 static void	auth_gssapi(struct pop3 *, const char *);
+static void	printable(const char *, char *, size_t);
 
 static const struct pop3_verb verbs[] = {
 	{ "CAPA", ST_AUTH | ST_TRANS, 0, 0, cmd_capa },
@@ -614,11 +615,15 @@ relay(struct pop3 *p, enum pop3_req req, uint32_t n, uint32_t lines)
 	}
 }
 
+/* Client text goes back in a reply only as printable(): no control bytes. */
 static int
 get_msgno(struct pop3 *p, const char *arg, uint32_t *n)
 {
+	char	shown[17];
+
 	if (pop3_msgno(arg, n) == -1) {
-		reply(p, 0, "Invalid message number \"%.16s\"", arg);
+		printable(arg, shown, sizeof(shown));
+		reply(p, 0, "Invalid message number \"%s\"", shown);
 		return -1;
 	}
 	return 0;
@@ -665,6 +670,7 @@ static void
 cmd_top(struct pop3 *p, struct pop3_cmd *cmd)
 {
 	const char	*e;
+	char		 shown[17];
 	long long	 lines;
 	uint32_t	 n;
 
@@ -672,7 +678,8 @@ cmd_top(struct pop3 *p, struct pop3_cmd *cmd)
 		return;
 	lines = strtonum(cmd->argv[1], 0, INT32_MAX, &e);
 	if (e != NULL || cmd->argv[1][0] == '+') {
-		reply(p, 0, "Invalid line count \"%.16s\"", cmd->argv[1]);
+		printable(cmd->argv[1], shown, sizeof(shown));
+		reply(p, 0, "Invalid line count \"%s\"", shown);
 		return;
 	}
 	relay(p, POP3_REQ_TOP, n, (uint32_t)lines);
