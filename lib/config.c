@@ -1021,7 +1021,7 @@ check_gssapi(const struct config *c)
 	if (strncmp(kt, "FILE:", 5) == 0)
 		kt += 5;
 	if (c->keytab[0] != '\0' && kt[0] != '/') {
-		fprintf(stderr, "popsepd: keytab must be an absolute path\n");
+		log_conf("popsepd: keytab must be an absolute path");
 		return -1;
 	}
 	for (i = 0; c->kerberos_service[i] != '\0'; i++)
@@ -1029,8 +1029,8 @@ check_gssapi(const struct config *c)
 		    "0123456789.-_", c->kerberos_service[i]) == NULL)
 			break;
 	if (i == 0 || c->kerberos_service[i] != '\0') {
-		fprintf(stderr, "popsepd: kerberos-service must be a service "
-		    "name of letters, digits, \".\", \"-\" and \"_\"\n");
+		log_conf("popsepd: kerberos-service must be a service "
+		    "name of letters, digits, \".\", \"-\" and \"_\"");
 		return -1;
 	}
 	return 0;
@@ -1106,13 +1106,13 @@ cfg_finish(struct config *c)
 		return -1;
 	if (c->session_json[0] != '\0' && c->session_json[0] != '/' &&
 	    strcmp(c->session_json, "syslog") != 0) {
-		fprintf(stderr, "popsepd: session-json must be \"syslog\" or "
-		    "an absolute file name\n");
+		log_conf("popsepd: session-json must be \"syslog\" or "
+		    "an absolute file name");
 		return -1;
 	}
 	if (c->login_delay > 0 && strcmp(c->cache_dir, "none") == 0) {
-		fprintf(stderr, "popsepd: login-delay keeps the time of each "
-		    "login in cache-dir, which is \"none\"\n");
+		log_conf("popsepd: login-delay keeps the time of each "
+		    "login in cache-dir, which is \"none\"");
 		return -1;
 	}
 	if (check_gssapi(c) == -1)
@@ -1134,8 +1134,8 @@ check_expire(const char *v)
 	(void)strtonum(v, 1, 9999, &e);
 	if (e == NULL)
 		return 0;
-	fprintf(stderr, "popsepd: announce-expire must be \"never\" or a "
-	    "number of days from 1 to 9999, not \"%s\"\n", v);
+	log_conf("popsepd: announce-expire must be \"never\" or a "
+	    "number of days from 1 to 9999, not \"%s\"", v);
 	return -1;
 }
 

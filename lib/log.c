@@ -218,6 +218,26 @@ log_trace_open(const char *path)
 	return log_trace == -1 ? -1 : 0;
 }
 
+/*
+ * SIGHUP in the master: the tracefile opened again (rotated away, or
+ * another path), or closed when none is set any more.  The old one stays
+ * open if the new one cannot be.
+ */
+int
+log_trace_reopen(const char *path)
+{
+	int	fd = -1;
+
+	if (path[0] != '\0' && (fd = open(path, O_WRONLY | O_APPEND |
+	    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (log_trace != -1)
+		close(log_trace);
+	log_trace = fd;
+	log_tracing = fd != -1;
+	return 0;
+}
+
 /* A process that closed the descriptor must not write to its number. */
 void
 log_trace_forget(void)

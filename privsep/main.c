@@ -51,6 +51,11 @@ struct flag_arg {
 	const char	*arg;
 };
 
+/* What the command line said, for SIGHUP's second reading. */
+static const char	*conf_file;
+static struct flag_arg	 conf_flags[FLAGS_MAX];
+static size_t		 conf_nflags;
+
 static __attribute__((noreturn)) void
 usage(void)
 {
@@ -152,6 +157,29 @@ startup_checks(const struct config *cf, int with_tls)
 		master_check_tls(cf);
 }
 
+/*
+ * SIGHUP: the configuration file read again, with the command line over
+ * it as at start-up, into nc; cur gives what only the command line set
+ * (-d, -i).  0, or -1 after logging what is wrong.
+ */
+static int
+config_reread(const struct config *cur, struct config *nc)
+{
+	size_t	i;
+	int	bad = 0;
+
+	cfg_defaults(nc);
+	nc->debug = cur->debug;
+	nc->inetd = cur->inetd;
+	if (conf_file != NULL && cfg_parse_file(nc, conf_file) == -1)
+		return -1;
+	for (i = 0; i < conf_nflags; i++)
+		bad |= cfg_flag(nc, conf_flags[i].ch, conf_flags[i].arg) == -1;
+	if (bad || cfg_finish(nc) == -1)
+		return -1;
+	return 0;
+}
+
 /* The settings that differ from the defaults, as a configuration. */
 static void
 dump_settings(const struct config *cf)
@@ -165,7 +193,7 @@ int
 main(int argc, char *argv[])
 {
 	static struct config	 cf, shown;
-	static struct flag_arg	 flags[FLAGS_MAX];
+	struct flag_arg		*flags = conf_flags;
 	char			 optstr[64];
 	const char		*file = NULL;
 	size_t			 nflags = 0, i;
@@ -203,6 +231,8 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	conf_file = file;
+	conf_nflags = nflags;
 	/* inetd starts its servers with the connection as stdin. */
 	if (!cf.inetd && !cf.check_only && is_connected_socket(STDIN_FILENO))
 		cf.inetd = auto_inetd = 1;
@@ -247,5 +277,6 @@ main(int argc, char *argv[])
 	startup_checks(&cf, 0);
 	if (cf.inetd)
 		inetd_main(&cf);
+	master_set_reread(config_reread);
 	master_main(&cf);
 }
