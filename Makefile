@@ -44,6 +44,7 @@ endif
 LIB_SRCS := \
 	lib/config.c \
 	lib/log.c \
+	lib/names.c \
 	lib/qpopper.c
 
 NET_SRCS := \
@@ -99,7 +100,8 @@ PRIVSEP_SRCS := \
 POPAUTH_SRCS := \
 	popauth/popauth.c
 POPAUTH_OBJS := $(BUILD)/tool/popauth.o $(BUILD)/lib/config.o \
-	$(BUILD)/lib/log.o $(BUILD)/lib/qpopper.o $(BUILD)/auth/popauth_db.o
+	$(BUILD)/lib/log.o $(BUILD)/lib/names.o $(BUILD)/lib/qpopper.o \
+	$(BUILD)/auth/popauth_db.o
 # The configuration file popauth reads when it is not given -f.
 POPAUTH_CONF ?= $(SYSCONFDIR)/popsep/popsepd.conf
 
@@ -158,7 +160,7 @@ $(BUILD)/regress/%: regress/unit/%.c $(LIBOBJS) regress/unit/test.h
 
 # The database as the server reads it, for regress/e2e/test_popauth.py.
 $(BUILD)/regress/popauth_dump: regress/e2e/popauth_dump.c \
-    $(BUILD)/auth/popauth_db.o $(BUILD)/lib/log.o
+    $(BUILD)/auth/popauth_db.o $(BUILD)/lib/log.o $(BUILD)/lib/names.o
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

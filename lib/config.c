@@ -224,8 +224,8 @@ static void	strip_comment(char *);
 static char	*unquote(char *);
 static int	check_dir(const char *, const char *);
 static int	check_cache_dir(const char *);
-static void	dump_opt(const struct config *, const struct cfg_opt *,
-		    FILE *);
+static void	dump_opt(const struct config *, const struct config *,
+		    const struct cfg_opt *, FILE *);
 static void	dump_str(FILE *, const char *, const char *);
 static void	dump_listen(const struct config *, int, FILE *);
 static int	flag_e(struct config *, const char *, const char *);
@@ -1184,22 +1184,21 @@ dump_listen(const struct config *c, int tls, FILE *fp)
 	}
 }
 
-/* One option, when its value is not the default's. */
+/* One option, when its value is not the default's (in d). */
 static void
-dump_opt(const struct config *c, const struct cfg_opt *o, FILE *fp)
+dump_opt(const struct config *c, const struct config *dp,
+    const struct cfg_opt *o, FILE *fp)
 {
-	static struct config	 d;
 	const char		*base = (const char *)c;
 	size_t			 i;
 	int			 v;
 
-	cfg_defaults(&d);
 	switch (o->type) {
 	case CT_BOOL:
 	case CT_INT:
 	case CT_ENUM:
 		v = *(const int *)(base + o->off);
-		if (v == *(const int *)((const char *)&d + o->off))
+		if (v == *(const int *)((const char *)dp + o->off))
 			return;
 		if (o->type == CT_BOOL)
 			fprintf(fp, "%s %s\n", v ? "set" : "reset", o->name);
@@ -1213,16 +1212,16 @@ dump_opt(const struct config *c, const struct cfg_opt *o, FILE *fp)
 			}
 		return;
 	case CT_STR:
-		if (strcmp(base + o->off, (const char *)&d + o->off) != 0)
+		if (strcmp(base + o->off, (const char *)dp + o->off) != 0)
 			dump_str(fp, o->name, base + o->off);
 		return;
 	case CT_LISTEN:
 		dump_listen(c, (int)o->off, fp);
 		return;
 	case CT_STARTUPS:
-		if (c->startups_start != d.startups_start ||
-		    c->startups_rate != d.startups_rate ||
-		    c->startups_full != d.startups_full)
+		if (c->startups_start != dp->startups_start ||
+		    c->startups_rate != dp->startups_rate ||
+		    c->startups_full != dp->startups_full)
 			fprintf(fp, "set max-startups = %d:%d:%d\n",
 			    c->startups_start, c->startups_rate,
 			    c->startups_full);
@@ -1237,7 +1236,7 @@ dump_opt(const struct config *c, const struct cfg_opt *o, FILE *fp)
 		}
 		return;
 	case CT_FACILITY:
-		for (i = 0; c->log_facility != d.log_facility &&
+		for (i = 0; c->log_facility != dp->log_facility &&
 		    i < sizeof(facilities) / sizeof(facilities[0]); i++)
 			if (facilities[i].value == c->log_facility) {
 				fprintf(fp, "set log-facility = %s\n",
@@ -1259,10 +1258,12 @@ dump_opt(const struct config *c, const struct cfg_opt *o, FILE *fp)
 void
 cfg_dump(const struct config *c, FILE *fp)
 {
-	size_t	i;
+	static struct config	d;
+	size_t			i;
 
+	cfg_defaults(&d);
 	for (i = 0; i < sizeof(cfg_opts) / sizeof(cfg_opts[0]); i++)
-		dump_opt(c, &cfg_opts[i], fp);
+		dump_opt(c, &d, &cfg_opts[i], fp);
 }
 
 int

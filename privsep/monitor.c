@@ -54,6 +54,7 @@
 #include "monitor_net.h"
 #include "monitor_spool.h"
 #include "msg.h"
+#include "names.h"
 #include "priv.h"
 #include "session.h"
 #include "sesslog.h"
@@ -111,6 +112,7 @@ struct monitor {
 	struct msg		 km;		/* key process frames */
 	struct sesslog		 log;		/* the end-of-session line */
 	struct timespec		 update_locked;	/* the update's lock taken */
+	off_t			 update_size;	/* the mailbox's size then */
 	int			 end_quit;	/* the worker saw QUIT */
 	int			 logged_end;
 };
@@ -196,19 +198,6 @@ mon_log_spool(void *arg, struct msg *m)
 	(void)arg;
 	snprintf(prefix, sizeof(prefix), "spool %s: ", mon.s->id);
 	relay_log(m, prefix);
-}
-
-/* Milliseconds from t0 to now (monotonic). */
-static uint64_t
-ms_since(const struct timespec *t0)
-{
-	struct timespec	now;
-	int64_t		ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (int64_t)(now.tv_sec - t0->tv_sec) * 1000 +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000;
-	return ms > 0 ? (uint64_t)ms : 0;
 }
 
 static void
@@ -913,9 +902,9 @@ mon_tls_done(void *arg, struct msg *m)
 	msg_get_str(m, cipher, sizeof(cipher));
 	msg_end(m);
 	mon.tls_done = 1;
-	sesslog_take(mon.log.tls_version, sizeof(mon.log.tls_version),
+	printable_copy(mon.log.tls_version, sizeof(mon.log.tls_version),
 	    version);
-	sesslog_take(mon.log.tls_cipher, sizeof(mon.log.tls_cipher), cipher);
+	printable_copy(mon.log.tls_cipher, sizeof(mon.log.tls_cipher), cipher);
 }
 
 /* Send a descriptor that follows MSG_MS_ANS_LOCK. */
@@ -941,6 +930,7 @@ static void
 mon_lock(void *arg, struct msg *m)
 {
 	struct msg	*a = &mon.m2;
+	struct stat	 st;
 	struct timespec	 t0;
 	uint8_t		 purpose, flags = 0;
 	int		 jfd = -1, ok;
@@ -1005,6 +995,7 @@ mon_lock(void *arg, struct msg *m)
 	if (purpose == MS_LOCK_UPDATE) {
 		mon.upd = UPD_LOCKED;
 		mon.update_locked = mon.locked_at;
+		mon.update_size = fstat(mon.mbox_fd, &st) == 0 ? st.st_size : -1;
 	}
 }
 
@@ -1378,6 +1369,35 @@ start_recovery(void)
 }
 
 /*
+ * The worker is gone during an update it had neither committed nor
+ * reported.  Such an update touched nothing, unless it was a cut (when
+ * nothing is kept after the first deleted message, the update is one
+ * ftruncate and needs no journal): the mailbox, shorter now than when the
+ * update's lock was taken, shows it, and the locks kept every other
+ * writer out.  The cut is synced and the update counts as done, so the
+ * reply to QUIT says what became of the mailbox.
+ */
+static void
+judge_cut(void)
+{
+	struct stat	st;
+
+	if (mon.upd != UPD_LOCKED || mon.quit_reported || mon.journal_named ||
+	    mon.drop_fd != -1 ||
+	    mon.mbox_fd == -1 || mon.update_size < 0 ||
+	    fstat(mon.mbox_fd, &st) == -1 || st.st_size >= mon.update_size)
+		return;
+	if (fsync(mon.mbox_fd) == -1) {
+		log_warn("fsync the mailbox after its update");
+		return;
+	}
+	log_info("the spool worker ended after cutting the mailbox from %lld "
+	    "to %lld bytes: the update is done", (long long)mon.update_size,
+	    (long long)st.st_size);
+	mon.upd = UPD_APPLIED;
+}
+
+/*
  * The spool worker is gone.  Only now, with the writer reaped, are the
  * locks released and the mailbox closed (which also drops the session's
  * flock claim, so the user's next session is not refused); then the
@@ -1396,6 +1416,7 @@ release_mailbox(void)
 		return;
 	reap(mon.spool_pid, "spool worker");
 	mon.spool_pid = 0;
+	judge_cut();
 	if (mon.new_journal != -1)
 		close(mon.new_journal);
 	mon.new_journal = -1;
@@ -1429,10 +1450,6 @@ kill_and_reap(pid_t *pid)
 	*pid = 0;
 }
 
-/*
- * On any fatal error: the children go first, the writer reaped before
- * the mailbox's locks are released.
- */
 /* Why the session ended, as far as the monitor knows. */
 static const char *
 end_reason(int fatal)
@@ -1462,6 +1479,10 @@ log_session_end(int fatal)
 	sesslog_emit(mon.s->cf, mon.s->id, &mon.log);
 }
 
+/*
+ * On any fatal error: the children go first, the writer reaped before
+ * the mailbox's locks are released.
+ */
 static void
 release_on_fatal(void)
 {

@@ -221,7 +221,6 @@ netchild_main(struct session *s, int mon_fd)
 	struct priv_user	 u;
 	struct pop3_cfg		 pc;
 	struct conn		 c;
-	pid_t			 parent;
 	int			 keep[3] = { STDERR_FILENO, -1, -1 };
 
 	log_procname("net");
@@ -236,9 +235,7 @@ netchild_main(struct session *s, int mon_fd)
 	/* Syslog is out of reach in the chroot: log through the monitor. */
 	log_set_sink(log_to_monitor);
 	/* Everything below handles client bytes: give up root first. */
-	parent = getppid();
 	priv_drop(s->cf->chroot_dir, &u);
-	priv_die_with_parent(parent);
 	sandbox_net();
 	keyless_set_transport(mon_req_tls_sign, &nc.mon_fd);
 

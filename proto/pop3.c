@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "names.h"
 #include "pop3.h"
 
 enum pop3_state {
@@ -87,7 +88,6 @@ static void	login(struct pop3 *, enum pop3_mech, const char *,
 		    const char *);
 static void	login_answer(struct pop3 *, int, const char *);
 static void	auth_gssapi(struct pop3 *, const char *);
-static void	printable(const char *, char *, size_t);
 
 static const struct pop3_verb verbs[] = {
 	{ "CAPA", ST_AUTH | ST_TRANS, 0, 0, cmd_capa },
@@ -453,16 +453,6 @@ sasl_response(struct pop3 *p, const char *initial, const char *challenge,
 	return rv;
 }
 
-/* A client word for a log line or a reply: no control bytes, bounded. */
-static void
-printable(const char *in, char *out, size_t outlen)
-{
-	size_t	i;
-
-	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
-		out[i] = in[i] > 0x20 && in[i] < 0x7f ? in[i] : '?';
-	out[i] = '\0';
-}
 
 /* The mechanisms this connection offers, one per line, for AUTH alone. */
 static void
@@ -540,7 +530,7 @@ cmd_auth(struct pop3 *p, struct pop3_cmd *cmd)
 		return;
 	}
 	if (strcasecmp(cmd->argv[0], "PLAIN") != 0) {
-		printable(cmd->argv[0], mech, sizeof(mech));
+		printable_copy(mech, sizeof(mech), cmd->argv[0]);
 		log_info("Unknown authentication mechanism: %s", mech);
 		reply(p, 0, "Unknown authentication mechanism: %s", mech);
 		return;
@@ -615,14 +605,14 @@ relay(struct pop3 *p, enum pop3_req req, uint32_t n, uint32_t lines)
 	}
 }
 
-/* Client text goes back in a reply only as printable(): no control bytes. */
+/* Client text goes back in a reply only as printable_copy() makes it. */
 static int
 get_msgno(struct pop3 *p, const char *arg, uint32_t *n)
 {
 	char	shown[17];
 
 	if (pop3_msgno(arg, n) == -1) {
-		printable(arg, shown, sizeof(shown));
+		printable_copy(shown, sizeof(shown), arg);
 		reply(p, 0, "Invalid message number \"%s\"", shown);
 		return -1;
 	}
@@ -678,7 +668,7 @@ cmd_top(struct pop3 *p, struct pop3_cmd *cmd)
 		return;
 	lines = strtonum(cmd->argv[1], 0, INT32_MAX, &e);
 	if (e != NULL || cmd->argv[1][0] == '+') {
-		printable(cmd->argv[1], shown, sizeof(shown));
+		printable_copy(shown, sizeof(shown), cmd->argv[1]);
 		reply(p, 0, "Invalid line count \"%s\"", shown);
 		return;
 	}

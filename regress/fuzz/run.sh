@@ -55,7 +55,7 @@ build() {
 	$CC $CFLAGS -o "$OUT/$name" "$SRC/$name.c" "$@" $EXTRA $PKG_LIBS ||
 	    exit 1
 }
-build fuzz_pop3_cmd "$TOP/proto/pop3_cmd.c"
+build fuzz_pop3_cmd "$TOP/proto/pop3_cmd.c" "$TOP/lib/names.c"
 build fuzz_mbox "$SRC/spool_stubs.c" "$TOP/spool/mbox.c" "$TOP/spool/mbox_parse.c" \
     "$TOP/spool/uid.c" "$TOP/spool/journal.c"
 build fuzz_msg "$TOP/privsep/msg.c"
@@ -63,8 +63,9 @@ build fuzz_sasl "$TOP/proto/sasl.c"
 build fuzz_journal "$SRC/spool_stubs.c" "$TOP/spool/journal.c"
 build fuzz_cache "$SRC/spool_stubs.c" "$TOP/spool/cache.c" "$TOP/spool/mbox.c" \
     "$TOP/spool/mbox_parse.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
-build fuzz_popauth_db "$SRC/spool_stubs.c" "$TOP/auth/popauth_db.c" -lgdbm
-build fuzz_pop3_session "$TOP/proto/pop3.c" "$TOP/proto/pop3_cmd.c" \
+build fuzz_popauth_db "$SRC/spool_stubs.c" "$TOP/auth/popauth_db.c" \
+    "$TOP/lib/names.c" -lgdbm
+build fuzz_pop3_session "$TOP/proto/pop3.c" "$TOP/proto/pop3_cmd.c" "$TOP/lib/names.c" \
     "$TOP/proto/sasl.c" "$TOP/net/io.c" "$TOP/lib/log.c"
 build fuzz_keysign "$TOP/privsep/keysign.c"
 build fuzz_relay_log "$TOP/privsep/proc.c" "$TOP/privsep/msg.c" \
