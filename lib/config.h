@@ -25,6 +25,8 @@
 
 #include <sys/types.h>
 
+#include <stdio.h>
+
 #include "params.h"
 
 #define CFG_LISTEN_MAX	8
@@ -62,7 +64,7 @@ struct config {
 	int		 debug;		/* -d: foreground, log to stderr */
 	int		 inetd;		/* -i: one connection on stdin */
 	int		 check_only;	/* -n */
-	int		 verbose;	/* -v */
+	int		 verbose;	/* -v, verbose, Qpopper's debug */
 	int		 statistics;	/* -s */
 	int		 reverse_lookups;
 	int		 timeout;	/* seconds, -T */
@@ -96,6 +98,8 @@ struct config {
 	char		 popauth_user[64];	/* owns popauth_db */
 	char		 auth_file[CFG_PATH_MAX];	/* only these users */
 	char		 nonauth_file[CFG_PATH_MAX];	/* never these */
+	char		 keytab[CFG_PATH_MAX];	/* "" = no GSSAPI */
+	char		 kerberos_service[64];	/* the acceptor's service */
 	int		 first_valid_uid;	/* lower uids are refused */
 	int		 downcase_user;	/* -c */
 	int		 login_delay;	/* seconds between logins, 0: none */
@@ -131,5 +135,10 @@ int	cfg_parse_file(struct config *, const char *);
 int	cfg_finish(struct config *);
 int	cfg_tls_enabled(const struct config *);
 char	*cfg_trim(char *);
+int	cfg_known(const char *);
+int	cfg_set_named(struct config *, const char *, const char *,
+	    const char *, int);
+int	cfg_flag(struct config *, int, const char *);
+void	cfg_dump(const struct config *, FILE *);
 
 #endif /* POPSEP_CONFIG_H */

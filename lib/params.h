@@ -87,9 +87,15 @@
 #define APOP_DIGEST_LEN		32	/* MD5, lower-case hex */
 #define POPAUTH_DB_DEFAULT	"/var/lib/popsep/popauth/pop.auth"
 #define POPAUTH_USER_DEFAULT	"_popauth"	/* owns the APOP database */
+#define KERBEROS_SERVICE_DEFAULT	"pop"	/* kerberos-service, RFC 4752 */
+#define GSS_TOKEN_MAX		(SASL_LINE_MAX / 4 * 3)	/* one GSSAPI token */
+#define GSS_ROUNDS_MAX		8	/* client tokens in a GSSAPI exchange */
+#define GSS_EXCHANGES_MAX	10	/* GSSAPI exchanges per connection */
+#define GSS_STEP_SECS		30	/* the acceptor's time for one token */
 #define FIRST_VALID_UID_DEFAULT	1000	/* Debian's first ordinary uid */
 #define LOGIN_DELAY_MAX		86400	/* seconds between logins, at most */
 #define CONFIG_LINE_MAX		1024
+#define CONFIG_INCLUDE_DEPTH	8	/* config-file nesting */
 
 /* The network boundary (privsep/guard.c, privsep/sources.c) */
 #define STARTUPS_DEFAULT	"20:30:100"	/* max-startups start:rate:full */

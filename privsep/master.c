@@ -38,6 +38,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,14 @@ struct master {
 };
 
 static struct master	ms;
+/* Reads the configuration again for SIGHUP (main.c's config_reread). */
+static int		(*reread)(const struct config *, struct config *);
+
+void
+master_set_reread(int (*fn)(const struct config *, struct config *))
+{
+	reread = fn;
+}
 
 static void
 on_signal(int sig)
@@ -106,6 +115,25 @@ start_tls(const struct config *cf, int *key_fd_r, pid_t *pid_r,
 	*key_fd_r = fd;
 	*pid_r = pid;
 	return 0;
+}
+
+/*
+ * popsepd -n as root: the key process loads every certificate and key
+ * and drops to key-user, and a TLS context is built from its chains, as
+ * at start-up; then both are thrown away.
+ */
+void
+master_check_tls(const struct config *cf)
+{
+	SSL_CTX	*ctx;
+	pid_t	 pid;
+	int	 fd;
+
+	if (start_tls(cf, &fd, &pid, &ctx) == -1)
+		fatalx("TLS could not be set up; popsepd would not start");
+	SSL_CTX_free(ctx);
+	close(fd);
+	(void)waitpid(pid, NULL, 0);
 }
 
 static void
@@ -325,6 +353,93 @@ key_frame(struct master *m)
 		fatalx("cannot restart the key process");
 }
 
+/*
+ * What a running master cannot take from a new configuration: its
+ * sockets, its directories, its users, its tables and its log channel
+ * were made at start-up.  Each changed one keeps its running value, and
+ * the log says a restart applies it.
+ */
+static void
+keep_fixed(const struct config *old, struct config *nc)
+{
+	static const struct {
+		const char	*name;
+		size_t		 off, len;
+	} fixed[] = {
+#define FIXED(n, f) { n, offsetof(struct config, f), \
+	sizeof(((struct config *)0)->f) }
+		FIXED("chroot-dir", chroot_dir),
+		FIXED("privsep-user", privsep_user),
+		FIXED("key-user", key_user),
+		FIXED("cache-dir", cache_dir),
+		FIXED("pid-file", pid_file),
+		FIXED("max-sessions", max_sessions),
+		FIXED("log-facility", log_facility),
+		FIXED("metrics-listen", metrics_listen),
+		FIXED("metrics-file", metrics_file),
+		FIXED("metrics-interval", metrics_interval),
+#undef FIXED
+	};
+	size_t	i;
+
+	if (old->nlisten != nc->nlisten || memcmp(old->listen, nc->listen,
+	    sizeof(old->listen)) != 0) {
+		log_warnx("SIGHUP: the listen addresses changed; restart "
+		    "popsepd to apply that");
+		nc->nlisten = old->nlisten;
+		memcpy(nc->listen, old->listen, sizeof(nc->listen));
+	}
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		if (memcmp((const char *)old + fixed[i].off,
+		    (const char *)nc + fixed[i].off, fixed[i].len) == 0)
+			continue;
+		log_warnx("SIGHUP: %s changed; restart popsepd to apply that",
+		    fixed[i].name);
+		memcpy((char *)nc + fixed[i].off,
+		    (const char *)old + fixed[i].off, fixed[i].len);
+	}
+	/* Split from metrics-listen, which the metrics process serves. */
+	nc->metrics_addr = old->metrics_addr;
+}
+
+/*
+ * SIGHUP: the configuration read again for the sessions to come (those
+ * in progress keep the one they started with); a file with errors is
+ * refused, and the running configuration stays.
+ */
+static void
+reload_config(struct master *m)
+{
+	struct config	*nc;
+
+	if (reread == NULL)
+		return;
+	if ((nc = calloc(1, sizeof(*nc))) == NULL) {
+		log_warn("SIGHUP");
+		return;
+	}
+	if (reread(m->cf, nc) == -1) {
+		log_warnx("SIGHUP: the configuration has errors (above); still "
+		    "using the running one");
+		free(nc);
+		return;
+	}
+	keep_fixed(m->cf, nc);
+	if (strcmp(nc->tracefile, m->cf->tracefile) != 0 ||
+	    nc->tracefile[0] != '\0') {
+		if (log_trace_reopen(nc->tracefile) == -1) {
+			log_warn("SIGHUP: tracefile %s; still writing the old "
+			    "one", nc->tracefile);
+			strlcpy(nc->tracefile, m->cf->tracefile,
+			    sizeof(nc->tracefile));
+		}
+	}
+	*m->cf = *nc;
+	free(nc);
+	log_verbose(m->cf->verbose);
+	log_info("SIGHUP: configuration read again");
+}
+
 static void
 handle_signals(struct master *m, int *quit)
 {
@@ -333,6 +448,7 @@ handle_signals(struct master *m, int *quit)
 	while (read(m->sig_pipe[0], &c, 1) == 1) {
 		switch (c) {
 		case SIGHUP:
+			reload_config(m);
 			reload_keys(m);
 			break;
 		case SIGCHLD:
@@ -571,7 +687,7 @@ inetd_main(struct config *cf)
 		fatal("/dev/null");
 	(void)dup2(devnull, STDIN_FILENO);
 	(void)dup2(devnull, STDOUT_FILENO);
-	if (!cf->debug)
+	if (!cf->debug || !log_console_ok())
 		(void)dup2(devnull, STDERR_FILENO);
 	if (devnull > STDERR_FILENO)
 		close(devnull);

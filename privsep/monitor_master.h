@@ -68,7 +68,6 @@ struct src;
 /* Session monitor side (privsep/guard.c). */
 void	guard_init(void);
 void	guard_forget(void);
-int	guard_user_ok(const char *);
 void	guard_auth_failed(struct session *, const char *, const char *);
 int	guard_fail_delay(const struct session *, int);
 void	guard_authed(struct session *);

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -208,4 +209,17 @@ relay_log(struct msg *m, const char *prefix)
 	}
 	snprintf(out, sizeof(out), "%s[unverified]%s", prefix, line);
 	log_emit(prio, out);
+}
+
+/* Milliseconds from t0 to now (monotonic). */
+uint64_t
+ms_since(const struct timespec *t0)
+{
+	struct timespec	now;
+	int64_t		ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - t0->tv_sec) * 1000 +
+	    (now.tv_nsec - t0->tv_nsec) / 1000000;
+	return ms > 0 ? (uint64_t)ms : 0;
 }

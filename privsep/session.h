@@ -24,6 +24,9 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
+#include <time.h>
+
 #include <openssl/ssl.h>
 
 #include "config.h"
@@ -51,8 +54,11 @@ __attribute__((noreturn)) void spool_main(const struct config *, uid_t,
 		    gid_t, int, int, int, int, int);
 __attribute__((noreturn)) void master_main(struct config *);
 __attribute__((noreturn)) void inetd_main(struct config *);
+void	master_check_tls(const struct config *);
 void	close_all_but(const int *, size_t);
 pid_t	proc_fork_helper(const char *, int, int *);
+uint64_t ms_since(const struct timespec *);
+void	master_set_reread(int (*)(const struct config *, struct config *));
 struct msg;
 void	relay_log(struct msg *, const char *);
 

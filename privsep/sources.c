@@ -42,6 +42,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "monitor_master.h"
+#include "names.h"
 #include "msg.h"
 
 struct fail {
@@ -339,7 +340,7 @@ mm_auth_fail(void *arg, struct msg *m)
 		fatalx("master<-monitor: AUTH_FAIL: hash of %zu bytes", len);
 	msg_get_str(m, user, sizeof(user));
 	msg_end(m);
-	if (!guard_user_ok(user))
+	if (!user_name_ok(user, strnlen(user, POP_USER_MAX + 1)))
 		fatalx("master<-monitor: AUTH_FAIL: bad user name");
 	expire(cf, s, now);
 	for (i = 0; i < s->nfails; i++)

@@ -35,6 +35,7 @@
 #include "config.h"
 #include "log.h"
 #include "monitor_master.h"
+#include "names.h"
 #include "msg.h"
 #include "params.h"
 #include "session.h"
@@ -69,7 +70,8 @@ test_user_names(void)
 	size_t	i;
 
 	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++)
-		CHECK(guard_user_ok(users[i].name) == users[i].ok,
+		CHECK(user_name_ok(users[i].name, strnlen(users[i].name,
+		    POP_USER_MAX + 1)) == users[i].ok,
 		    "user name %zu %s", i, users[i].ok ? "accepted" :
 		    "refused");
 }
