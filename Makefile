@@ -1,14 +1,21 @@
-# popsep: GNU Make, no autotools.  "make", "make check", "make demo",
-# "make install PREFIX=/usr/local DESTDIR=...", "make check SANITIZE=1".
+# popsep (ISC licence, see LICENSE): GNU Make, no autotools.  "make",
+# "make check", "make demo", "make install PREFIX=/usr/local DESTDIR=...",
+# "make uninstall" with the same variables, "make check SANITIZE=1".
 
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
+LIBEXECDIR ?= $(PREFIX)/lib/popsep
+DOCDIR	?= $(PREFIX)/share/doc/popsep
+EXAMPLESDIR ?= $(DOCDIR)/examples
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
+# The built-in chroot-dir (privsep/main.c, popsepd.conf(5)).
+CHROOTDIR := /var/lib/popsep/empty
 DESTDIR	?=
 
 CC	?= cc
-PKGS	:= openssl libbsd-overlay libseccomp pam libcrypt
+PKGS	:= openssl libbsd-overlay libseccomp pam libcrypt krb5-gssapi
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -36,7 +43,9 @@ endif
 
 LIB_SRCS := \
 	lib/config.c \
-	lib/log.c
+	lib/log.c \
+	lib/names.c \
+	lib/qpopper.c
 
 NET_SRCS := \
 	net/io.c \
@@ -52,6 +61,7 @@ PROTO_SRCS := \
 AUTH_SRCS := \
 	auth/auth.c \
 	auth/apop.c \
+	auth/gssapi.c \
 	auth/pam.c \
 	auth/passwd_file.c \
 	auth/policy.c \
@@ -68,11 +78,16 @@ SPOOL_SRCS := \
 
 PRIVSEP_SRCS := \
 	privsep/guard.c \
+	privsep/gssproc.c \
 	privsep/keyproc.c \
 	privsep/keysign.c \
 	privsep/main.c \
 	privsep/master.c \
+	privsep/metrics.c \
+	privsep/metrics_fmt.c \
+	privsep/metricsproc.c \
 	privsep/monitor.c \
+	privsep/monitor_report.c \
 	privsep/monitor_wrap.c \
 	privsep/msg.c \
 	privsep/netchild.c \
@@ -80,6 +95,7 @@ PRIVSEP_SRCS := \
 	privsep/proc.c \
 	privsep/sandbox.c \
 	privsep/sandbox_key.c \
+	privsep/sandbox_metrics.c \
 	privsep/sandbox_net.c \
 	privsep/sandbox_spool.c \
 	privsep/sesslog.c \
@@ -90,7 +106,8 @@ PRIVSEP_SRCS := \
 POPAUTH_SRCS := \
 	popauth/popauth.c
 POPAUTH_OBJS := $(BUILD)/tool/popauth.o $(BUILD)/lib/config.o \
-	$(BUILD)/lib/log.o $(BUILD)/auth/popauth_db.o
+	$(BUILD)/lib/log.o $(BUILD)/lib/names.o $(BUILD)/lib/qpopper.o \
+	$(BUILD)/auth/popauth_db.o
 # The configuration file popauth reads when it is not given -f.
 POPAUTH_CONF ?= $(SYSCONFDIR)/popsep/popsepd.conf
 
@@ -107,6 +124,7 @@ UNIT_TESTS := \
 	test_keyproc \
 	test_keysign \
 	test_log \
+	test_metrics \
 	test_mbox \
 	test_mbox_parse \
 	test_mbox_cache \
@@ -140,7 +158,7 @@ $(BUILD)/tool/popauth.o: $(POPAUTH_SRCS) $(wildcard */*.h)
 $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
-	@$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
+	@$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/regress/%: regress/unit/%.c $(LIBOBJS) regress/unit/test.h
 	@mkdir -p $(dir $@)
@@ -150,7 +168,7 @@ $(BUILD)/regress/%: regress/unit/%.c $(LIBOBJS) regress/unit/test.h
 
 # The database as the server reads it, for regress/e2e/test_popauth.py.
 $(BUILD)/regress/popauth_dump: regress/e2e/popauth_dump.c \
-    $(BUILD)/auth/popauth_db.o $(BUILD)/lib/log.o
+    $(BUILD)/auth/popauth_db.o $(BUILD)/lib/log.o $(BUILD)/lib/names.o
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -171,9 +189,10 @@ demo:
 	@sh etc/demo.sh $(BUILD)
 
 # Coverage-guided fuzzing of the command parser, the mbox parser, the
-# frame decoder, the journal's recovery, the start-up cache reader and
-# the APOP database reader (clang, libFuzzer, ASan, UBSan): FUZZ_SECONDS
-# per target.
+# frame decoder, the journal's recovery, the start-up cache reader, the
+# APOP database reader, the SASL decoder, POP3 sessions through the line
+# reader, the signing policy, the log relay and the passwd-file parser
+# (clang, libFuzzer, ASan, UBSan): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 600
 fuzz:
 	@sh etc/deps.sh fuzz
@@ -207,18 +226,117 @@ bench-tls:
 	@$(MAKE) --no-print-directory -j2 all
 	@sh regress/bench/run.sh $(BUILD)
 
-install: all
+# The configuration, PAM, inetd, xinetd and systemd files with the
+# installation's paths in place of @SBINDIR@, @SYSCONFDIR@, @LIBEXECDIR@,
+# remade on every install and uninstall (the paths may differ).  pop3s.conf
+# and popsep-pop3s@.service are popsepd.conf and popsep-pop3@.service
+# for port 995: TLS from the first byte.
+ETCGEN	:= $(BUILD)/etc
+SUBST	= sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g'
+etc-files:
+	@rm -rf $(ETCGEN)
+	@mkdir -p $(ETCGEN)/popsep $(ETCGEN)/xinetd.d $(ETCGEN)/systemd \
+	    $(ETCGEN)/pam.d
+	@$(SUBST) etc/popsepd.conf > $(ETCGEN)/popsep/popsepd.conf
+	@$(SUBST) -e 's|^set tls-support = stls$$|set tls-support = alternate-port|' \
+	    etc/popsepd.conf > $(ETCGEN)/popsep/pop3s.conf
+	@grep -q '^set tls-support = alternate-port$$' $(ETCGEN)/popsep/pop3s.conf
+	@for f in xinetd.d/popsep-pop3 xinetd.d/popsep-pop3s pam.d/popsep \
+	    systemd/popsepd.service systemd/popsep-pop3@.service \
+	    systemd/popsep-pop3.socket systemd/popsep-pop3s.socket; do \
+		$(SUBST) etc/$$f > $(ETCGEN)/$$f || exit 1; done
+	@$(SUBST) etc/inetd/inetd.conf > $(ETCGEN)/inetd.conf
+	@$(SUBST) -e 's|popsepd.conf$$|pop3s.conf|' \
+	    -e 's|^Description=popsep POP3 session (socket-activated)$$|&, port 995|' \
+	    etc/systemd/popsep-pop3@.service > $(ETCGEN)/systemd/popsep-pop3s@.service
+	@grep -q 'pop3s.conf$$' $(ETCGEN)/systemd/popsep-pop3s@.service
+
+UNITS	:= popsepd.service popsep-pop3@.service popsep-pop3s@.service \
+	   popsep-pop3.socket popsep-pop3s.socket
+EXAMPLES := popsep/popsepd.conf popsep/pop3s.conf inetd.conf \
+	   xinetd.d/popsep-pop3 xinetd.d/popsep-pop3s
+# Installed only where missing: the administrator's own files.
+CONFIGS	:= popsep/popsepd.conf popsep/pop3s.conf pam.d/popsep
+
+# The binary, the manuals, make-cert, the samples (EXAMPLESDIR), the
+# systemd units, the configuration and PAM files where there are none,
+# and the empty chroot.  Straight onto this system (no DESTDIR), also the
+# two system users and a self-signed certificate if there is none; into
+# DESTDIR, what a package must do instead is printed.  Straight onto the
+# system, the Debian packages the build needs are installed first.
+install: etc-files
+	@if [ -z "$(DESTDIR)" ]; then sh etc/deps.sh build; fi
+	@$(MAKE) --no-print-directory all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/popsep
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(EXAMPLESDIR)/xinetd.d $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/popsep $(DESTDIR)$(SYSCONFDIR)/pam.d
+	install -d -m 0755 $(DESTDIR)$(CHROOTDIR)
+	@if [ -n "$$(ls -A $(DESTDIR)$(CHROOTDIR))" ]; then \
+		echo "install: $(DESTDIR)$(CHROOTDIR) must be empty" >&2; \
+		exit 1; fi
 	install -m 0755 $(BUILD)/popsepd $(DESTDIR)$(SBINDIR)/popsepd
 	install -m 0644 man/popsepd.8 $(DESTDIR)$(MANDIR)/man8/popsepd.8
 	install -m 0644 man/popsepd.conf.5 $(DESTDIR)$(MANDIR)/man5/popsepd.conf.5
-	install -m 0644 etc/popsepd.conf $(DESTDIR)$(SYSCONFDIR)/popsep/popsepd.conf.sample
-	@if [ -z "$(DESTDIR)" ]; then sh etc/users.sh; fi
-	install -o _popauth -m 4711 $(BUILD)/popauth $(DESTDIR)$(SBINDIR)/popauth
 	install -m 0644 man/popauth.8 $(DESTDIR)$(MANDIR)/man8/popauth.8
+	install -m 0755 etc/make-cert.sh $(DESTDIR)$(LIBEXECDIR)/make-cert
+	for f in $(EXAMPLES); do \
+		install -m 0644 $(ETCGEN)/$$f \
+		    $(DESTDIR)$(EXAMPLESDIR)/$${f#popsep/} || exit 1; done
+	for f in $(UNITS); do \
+		install -m 0644 $(ETCGEN)/systemd/$$f \
+		    $(DESTDIR)$(SYSTEMDUNITDIR)/$$f || exit 1; done
+	@for f in $(CONFIGS); do \
+		d=$(DESTDIR)$(SYSCONFDIR)/$$f; \
+		if [ -e $$d ]; then echo "install: $$d exists; kept"; \
+		else echo "install -m 0644 $(ETCGEN)/$$f $$d"; \
+			install -m 0644 $(ETCGEN)/$$f $$d || exit 1; fi; done
+	@if [ -z "$(DESTDIR)" ]; then \
+		sh etc/users.sh && \
+		echo "install -o _popauth -m 4711 $(BUILD)/popauth $(SBINDIR)/popauth" && \
+		install -o _popauth -m 4711 $(BUILD)/popauth $(SBINDIR)/popauth && \
+		sh etc/make-cert.sh $(SYSCONFDIR)/popsep/cert.pem \
+		    $(SYSCONFDIR)/popsep/key.pem; \
+	else \
+		echo "install -m 0711 $(BUILD)/popauth $(DESTDIR)$(SBINDIR)/popauth"; \
+		install -m 0711 $(BUILD)/popauth $(DESTDIR)$(SBINDIR)/popauth || exit 1; \
+		echo "install: into DESTDIR: no users and no certificate made;"; \
+		echo "  on the target system, as root: create the system users"; \
+		echo "  _popsep, _popsepkey and _popauth (no home, no shell;"; \
+		echo "  etc/users.sh), make $(SBINDIR)/popauth owned by _popauth,"; \
+		echo "  mode 4711,"; \
+		echo "  give $(CHROOTDIR) to root, mode 0755, and run"; \
+		echo "  $(LIBEXECDIR)/make-cert $(SYSCONFDIR)/popsep/cert.pem $(SYSCONFDIR)/popsep/key.pem"; \
+	fi
+
+# Removes what install laid out: the configuration and PAM files only
+# when they are still as installed, the chroot only when it is empty.
+# The certificate, the key and the users stay (their removal is printed).
+uninstall: etc-files
+	rm -f $(DESTDIR)$(SBINDIR)/popsepd $(DESTDIR)$(MANDIR)/man8/popsepd.8 \
+	    $(DESTDIR)$(MANDIR)/man5/popsepd.conf.5 $(DESTDIR)$(LIBEXECDIR)/make-cert \
+	    $(DESTDIR)$(SBINDIR)/popauth $(DESTDIR)$(MANDIR)/man8/popauth.8
+	for f in $(EXAMPLES); do rm -f $(DESTDIR)$(EXAMPLESDIR)/$${f#popsep/}; done
+	for f in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$f; done
+	@for f in $(CONFIGS); do \
+		d=$(DESTDIR)$(SYSCONFDIR)/$$f; \
+		[ -e $$d ] || continue; \
+		if cmp -s $$d $(ETCGEN)/$$f; then echo "rm -f $$d"; rm -f $$d; \
+		else echo "uninstall: $$d was changed; kept"; fi; done
+	@for d in $(EXAMPLESDIR)/xinetd.d $(EXAMPLESDIR) $(DOCDIR) \
+	    $(LIBEXECDIR) $(CHROOTDIR) $(dir $(CHROOTDIR)) $(SYSCONFDIR)/popsep; do \
+		[ -d $(DESTDIR)$$d ] && rmdir $(DESTDIR)$$d 2>/dev/null && \
+		    echo "rmdir $(DESTDIR)$$d"; done; true
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/popsep/cert.pem ] || \
+	    [ -e $(DESTDIR)$(SYSCONFDIR)/popsep/key.pem ]; then \
+		echo "uninstall: kept $(SYSCONFDIR)/popsep/cert.pem and key.pem"; fi
+	@if [ -z "$(DESTDIR)" ]; then \
+		echo "uninstall: the users _popsep, _popsepkey and _popauth stay"; \
+		echo "  (userdel each to remove them)"; fi
 
 clean:
-	rm -rf build build-san build-bench build-fuzz
+	rm -rf build build-san build-bench build-fuzz build-deb
 
-.PHONY: all unit deps check demo fuzz faults lint-man bench bench-tls install clean
+.PHONY: all unit deps check demo fuzz faults lint-man bench bench-tls \
+	etc-files install uninstall clean

@@ -22,19 +22,18 @@
  * served with root's or a system account's rights.
  */
 
-#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "log.h"
+#include "priv.h"
 
 /* Run first in every check child: the caller closes its channels there. */
 static void	(*child_init)(void);
@@ -113,10 +112,7 @@ auth_child(int (*fn)(void *, struct auth_result *), void *arg,
 	}
 	if (pid == 0) {
 		log_set_fatal_hook(NULL);
-		/* It dies with its parent; one already gone, getppid() tells. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
-		    getppid() != parent)
-			_exit(125);
+		priv_die_with_parent(parent);
 		close(p[0]);
 		if (child_init != NULL)
 			child_init();

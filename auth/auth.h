@@ -32,6 +32,8 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
+
 #include "config.h"
 #include "params.h"
 
@@ -39,7 +41,7 @@ struct auth_result {
 	uid_t	uid;
 	gid_t	gid;
 	char	mailbox[CFG_PATH_MAX];
-	char	how[16];		/* "pam", "passwd-file", "apop" */
+	char	how[16];	/* "pam", "passwd-file", "apop", "gssapi" */
 };
 
 /*
@@ -84,5 +86,19 @@ int	auth_allowed(const struct config *, const char *);
 int	auth_apop(const struct config *, const char *, const char *,
 	    const char *, const char *, struct auth_result *);
 int	apop_make_stamp(const char *, char *, size_t);
+
+/* auth/gssapi.c: the GSSAPI acceptor's side, then the monitor's. */
+enum gss_step {
+	GSS_STEP_CONTINUE,	/* send the token, wait for the client's */
+	GSS_STEP_DONE,		/* authenticated: the local user name */
+	GSS_STEP_FAIL,
+};
+struct auth_gss;
+struct auth_gss *auth_gss_new(const struct config *);
+int	auth_gss_step(struct auth_gss *, const uint8_t *, size_t, uint8_t *,
+	    size_t, size_t *, char *, size_t);
+void	auth_gss_free(struct auth_gss *);
+int	auth_gss_account(const struct config *, const char *, const char *,
+	    struct auth_result *);
 
 #endif /* POPSEP_AUTH_H */

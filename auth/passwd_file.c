@@ -41,6 +41,7 @@
 #include "auth.h"
 #include "log.h"
 
+static int	read_line(FILE *, char *, size_t);
 static int	parse_id(const char *, int, unsigned int *);
 static int	parse_line(char *, char **, struct auth_result *, const char *,
 		    int);
@@ -68,6 +69,30 @@ parse_id(const char *s, int is_group, unsigned int *id_r)
 		*id_r = pw->pw_uid;
 	}
 	return 0;
+}
+
+/*
+ * One line of the file into buf, without its newline.  Returns 1, or 0
+ * for a line that holds a NUL or more than size - 2 bytes (buf then has
+ * what came before either, and the rest of the line is skipped, so that
+ * it is never read as a line of its own), or -1 at the end of the file.
+ */
+static int
+read_line(FILE *fp, char *buf, size_t size)
+{
+	size_t	n = 0;
+	int	c, ok = 1;
+
+	if ((c = getc(fp)) == EOF)
+		return -1;
+	for (; c != EOF && c != '\n'; c = getc(fp)) {
+		if (c == '\0' || n + 2 >= size)
+			ok = 0;
+		if (ok)
+			buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	return ok;
 }
 
 /* Split "name:hash:uid:gid:mailbox"; fields point into line. */
@@ -110,24 +135,28 @@ pwfile_check(const char *path, const char *user, const char *pass,
     struct auth_result *res)
 {
 	FILE			*fp;
-	char			 buf[CFG_PATH_MAX + 512], *hash = NULL, *nl;
+	char			 buf[CFG_PATH_MAX + 512], *hash = NULL;
 	struct crypt_data	*cd;
 	const char		*out;
 	size_t			 ulen = strlen(user), hlen;
-	int			 lineno = 0, rv = PWFILE_NO_USER;
+	int			 lineno = 0, rv = PWFILE_NO_USER, whole;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		log_warn("passwd-file %s", path);
 		return PWFILE_ERROR;
 	}
-	while (fgets(buf, sizeof(buf), fp) != NULL) {
+	while ((whole = read_line(fp, buf, sizeof(buf))) != -1) {
 		lineno++;
-		if ((nl = strchr(buf, '\n')) != NULL)
-			*nl = '\0';
 		if (buf[0] == '#' || buf[0] == '\0')
 			continue;
 		if (strncmp(buf, user, ulen) != 0 || buf[ulen] != ':')
 			continue;
+		if (!whole) {
+			log_warnx("%s:%d: malformed passwd-file line, skipped",
+			    path, lineno);
+			rv = PWFILE_ERROR;
+			break;
+		}
 		if (parse_line(buf, &hash, res, path, lineno) == -1) {
 			rv = PWFILE_ERROR;
 			break;

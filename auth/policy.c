@@ -27,6 +27,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "names.h"
 
 /*
  * The name the monitor uses from here on, or -1 for one it refuses: 1 to
@@ -40,12 +41,8 @@ auth_canon_name(const struct config *cf, const char *in, char *out,
 {
 	size_t	i, len = strnlen(in, POP_USER_MAX + 1);
 
-	if (len == 0 || len > POP_USER_MAX || len >= outlen)
+	if (!user_name_ok(in, len) || len >= outlen)
 		return -1;
-	for (i = 0; i < len; i++)
-		if (in[i] <= 0x20 || in[i] >= 0x7f || in[i] == '/' ||
-		    in[i] == ':')
-			return -1;
 	memcpy(out, in, len);
 	out[len] = '\0';
 	if (cf->trim_domain && (len = strcspn(out, "@")) < strlen(out))

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "names.h"
 #include "params.h"
 #include "popauth_db.h"
 
@@ -96,15 +97,7 @@ static int	rewrite_locked(const char *, struct db_paths *,
 int
 popauth_name_valid(const char *s, size_t len)
 {
-	size_t	i;
-
-	if (len == 0 || len > POP_USER_MAX)
-		return 0;
-	/* The USER rule of proto/pop3.c: printable, no space, '/' or ':'. */
-	for (i = 0; i < len; i++)
-		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '/' || s[i] == ':')
-			return 0;
-	return 1;
+	return user_name_ok(s, len);
 }
 
 int

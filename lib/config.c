@@ -28,15 +28,19 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 
 #include "config.h"
 #include "log.h"
+#include "qpopper.h"
 
 enum cfg_type {
 	CT_BOOL,
@@ -49,6 +53,7 @@ enum cfg_type {
 	CT_FACILITY,
 	CT_STARTUPS,
 	CT_PROXY_FROM,
+	CT_INCLUDE,
 };
 
 /* The flags of a CT_LISTEN option, in its off field. */
@@ -75,6 +80,7 @@ static const struct cfg_enum cleartext_enums[] = {
 	{ "tls", CLEARTEXT_TLS },
 	{ "always", CLEARTEXT_ALWAYS },
 	{ "local", CLEARTEXT_LOCAL },
+	{ "ssl", CLEARTEXT_TLS },
 	{ NULL, 0 }
 };
 
@@ -99,6 +105,11 @@ static const struct cfg_enum tls_version_enums[] = {
 	{ "default", 0 },
 	{ "tls1.2", 0 },
 	{ "tls1.3", 1 },
+	{ "sslv2", 0 },
+	{ "sslv3", 0 },
+	{ "tlsv1", 0 },
+	{ "sslv23", 0 },
+	{ "all", 0 },
 	{ NULL, 0 }
 };
 
@@ -123,13 +134,16 @@ static const struct cfg_opt cfg_opts[] = {
 	STR("chroot-dir", chroot_dir),
 	ENUM("chunky-writes", chunky, chunky_enums),
 	ENUM("clear-text-password", cleartext, cleartext_enums),
+	{ "config-file", CT_INCLUDE, 0, 0, 0, 0, NULL },
 	BOOL("downcase-user", downcase_user),
 	BOOL("fast-update", fast_update),
 	INT("first-valid-uid", first_valid_uid, 1, 0x7fffffff),
 	STR("group-no-server-mode", group_no_server_mode),
 	STR("group-server-mode", group_server_mode),
 	STR("home-dir-mail", home_dir_mail),
+	STR("kerberos-service", kerberos_service),
 	STR("key-user", key_user),
+	STR("keytab", keytab),
 	{ "listen", CT_LISTEN, 0, 0, 0, 0, NULL },
 	{ "listen-proxy", CT_LISTEN, LISTEN_PROXY, 0, 0, 0, NULL },
 	{ "listen-proxy-tls", CT_LISTEN, LISTEN_PROXY | LISTEN_TLS, 0, 0, 0,
@@ -143,6 +157,9 @@ static const struct cfg_opt cfg_opts[] = {
 	INT("max-per-source", max_per_source, 1, SESSIONS_MAX_LIMIT),
 	INT("max-sessions", max_sessions, 1, SESSIONS_MAX_LIMIT),
 	{ "max-startups", CT_STARTUPS, 0, 0, 0, 0, NULL },
+	STR("metrics-file", metrics_file),
+	INT("metrics-interval", metrics_interval, 1, 86400),
+	STR("metrics-listen", metrics_listen),
 	STR("nonauth-file", nonauth_file),
 	STR("pam-service", pam_service),
 	STR("passwd-file", passwd_file),
@@ -169,21 +186,7 @@ static const struct cfg_opt cfg_opts[] = {
 	BOOL("trim-domain", trim_domain),
 	BOOL("update-on-abort", update_on_abort),
 	BOOL("update-status-headers", update_status_headers),
-};
-
-/*
- * Qpopper options this version does not implement.  Naming them gives an
- * administrator carrying a configuration over a precise error instead of
- * "unknown option".
- */
-static const char *const qpopper_unsupported[] = {
-	"bulldb", "bulldb-max-tries", "bulldb-nonfatal", "cache-name",
-	"drac-host", "group-bulletins", "hash-spool", "kerberos", "kerberos-name",
-	"kerberos-service", "log-login", "mail-command",
-	"nis-servername", "no-user-server-mode",
-	"old-style-uid", "shy", "tls-options",
-	"user-server-mode",
-	"uw-kludge",
+	BOOL("verbose", verbose),
 };
 
 static const struct {
@@ -198,18 +201,53 @@ static const struct {
 	{ "local7", LOG_LOCAL7 }, { "mail", LOG_MAIL }, { "user", LOG_USER },
 };
 
+struct cfg_file {			/* a file being read */
+	const char		*path;
+	dev_t			 dev;
+	ino_t			 ino;
+	int			 depth;	/* 0: the top file */
+	const struct cfg_file	*parent;
+};
+
+static char	 cfg_err[512];	/* a message set_value() composes */
+
 static int	opt_cmp(const void *, const void *);
+static const struct cfg_opt *find_opt(const char *);
 static int	set_value(struct config *, const struct cfg_opt *, const char *,
 		    int, const char **);
 static int	parse_listen(struct config *, const char *, int,
 		    const char **);
 static int	parse_startups(struct config *, const char *, const char **);
 static int	parse_proxy_from(struct config *, const char *, const char **);
+static int	check_expire(const char *);
+static int	check_gssapi(const struct config *);
+static int	check_numeric_host(const char *, const char **);
+static int	parse_bool(const char *, int, int *);
+static int	parse_number(const char *, long long, long long, long long *,
+		    const char **);
+static const char *enum_error(const struct cfg_enum *, const char *);
+static int	set_qpopper(struct config *, const char *, const char *,
+		    const char *, int);
+static int	check_ignored(const struct qp_option *, const char *, int,
+		    int *);
+static int	parse_file(struct config *, const char *,
+		    const struct cfg_file *, const char *);
+static int	parse_line(struct config *, const struct cfg_file *, char *,
+		    const char *);
+static int	include_file(struct config *, const struct cfg_file *,
+		    const char *, const char *);
+static void	strip_comment(char *);
 static char	*unquote(char *);
+static int	check_metrics(struct config *);
 static int	check_dir(const char *, const char *);
 static int	check_cache_dir(const char *);
-static int	check_expire(const char *);
-static int	is_unsupported(const char *);
+static void	dump_opt(const struct config *, const struct config *,
+		    const struct cfg_opt *, FILE *);
+static void	dump_str(FILE *, const char *, const char *);
+static void	dump_listen(const struct config *, const char *, int, FILE *);
+static void	dump_proxy_from(const struct config *, FILE *);
+static int	flag_e(struct config *, const char *, const char *);
+static const char *numbered(const char *const *, const char *);
 
 void
 cfg_defaults(struct config *c)
@@ -235,10 +273,13 @@ cfg_defaults(struct config *c)
 	c->server_mode = 1;
 	c->mail_lock_check = MAIL_LOCK_CHECK_DEFAULT;
 	c->max_bulletins = MAX_BULLETINS_DEFAULT;
+	c->metrics_interval = METRICS_INTERVAL_DEFAULT;
 	strlcpy(c->pam_service, "pop3", sizeof(c->pam_service));
 	strlcpy(c->popauth_db, POPAUTH_DB_DEFAULT, sizeof(c->popauth_db));
 	strlcpy(c->popauth_user, POPAUTH_USER_DEFAULT,
 	    sizeof(c->popauth_user));
+	strlcpy(c->kerberos_service, KERBEROS_SERVICE_DEFAULT,
+	    sizeof(c->kerberos_service));
 	c->first_valid_uid = FIRST_VALID_UID_DEFAULT;
 	strlcpy(c->spool_dir, "/var/mail", sizeof(c->spool_dir));
 	strlcpy(c->cache_dir, CACHE_DIR_DEFAULT, sizeof(c->cache_dir));
@@ -252,19 +293,21 @@ cfg_defaults(struct config *c)
 static int
 opt_cmp(const void *key, const void *elem)
 {
-	return strcmp(key, ((const struct cfg_opt *)elem)->name);
+	return strcasecmp(key, ((const struct cfg_opt *)elem)->name);
 }
 
-static int
-is_unsupported(const char *name)
+/* Qpopper matched names without regard to case; so does popsep. */
+static const struct cfg_opt *
+find_opt(const char *name)
 {
-	size_t	i;
+	return bsearch(name, cfg_opts, sizeof(cfg_opts) / sizeof(cfg_opts[0]),
+	    sizeof(cfg_opts[0]), opt_cmp);
+}
 
-	for (i = 0; i < sizeof(qpopper_unsupported) /
-	    sizeof(qpopper_unsupported[0]); i++)
-		if (strcmp(qpopper_unsupported[i], name) == 0)
-			return 1;
-	return 0;
+int
+cfg_known(const char *name)
+{
+	return find_opt(name) != NULL;
 }
 
 /* s without its leading and trailing blanks (cut in place). */
@@ -290,17 +333,17 @@ check_dir(const char *name, const char *path)
 	if (path[0] == '\0')
 		return 0;
 	if (path[0] != '/') {
-		fprintf(stderr, "popsepd: %s must be an absolute path: %s\n",
+		log_conf("popsepd: %s must be an absolute path: %s",
 		    name, path);
 		return -1;
 	}
 	if (stat(path, &st) == -1) {
-		fprintf(stderr, "popsepd: %s %s: %s\n", name, path,
+		log_conf("popsepd: %s %s: %s", name, path,
 		    strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "popsepd: %s %s: not a directory\n", name, path);
+		log_conf("popsepd: %s %s: not a directory", name, path);
 		return -1;
 	}
 	return 0;
@@ -321,22 +364,22 @@ check_cache_dir(const char *path)
 	if (strcmp(path, "none") == 0)
 		return 0;
 	if (path[0] != '/') {
-		fprintf(stderr, "popsepd: cache-dir must be an absolute path or "
-		    "\"none\": %s\n", path);
+		log_conf("popsepd: cache-dir must be an absolute path or "
+		    "\"none\": %s", path);
 		return -1;
 	}
 	if (lstat(path, &st) == -1) {
 		if (errno == ENOENT)
 			return 0;
-		fprintf(stderr, "popsepd: cache-dir %s: %s\n", path,
+		log_conf("popsepd: cache-dir %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		fprintf(stderr, "popsepd: cache-dir %s: must be a directory "
+		log_conf("popsepd: cache-dir %s: must be a directory "
 		    "(not a symbolic link) owned by root and writable only by "
-		    "root\n", path);
+		    "root", path);
 		return -1;
 	}
 	return 0;
@@ -358,20 +401,63 @@ unquote(char *v)
 	return v;
 }
 
-/* "host:port", "[v6]:port", "*:port" or "port". */
-static int
-parse_listen(struct config *c, const char *v, int flags, const char **err)
+/*
+ * Cut a "#" comment, but not a "#" inside a quoted value: the value's
+ * quotes are the ones that open right after "=".
+ */
+static void
+strip_comment(char *line)
 {
-	struct cfg_listen	*l;
-	const char		*colon, *host, *port;
-	size_t			 hlen;
-	const char		*e;
+	char	*eq, *v, *close, *from = line, *hash;
 
-	if (c->nlisten >= CFG_LISTEN_MAX) {
-		*err = "too many listen addresses";
+	hash = strchr(line, '#');
+	eq = strchr(line, '=');
+	if (eq != NULL && (hash == NULL || eq < hash)) {
+		for (v = eq + 1; isspace((unsigned char)*v); v++)
+			;
+		if (*v != '\0' && strchr("\"'`", *v) != NULL &&
+		    (close = strchr(v + 1, *v)) != NULL)
+			from = close + 1;
+	}
+	if ((hash = strchr(from, '#')) != NULL)
+		*hash = '\0';
+}
+
+/*
+ * Listen addresses are numeric: a name would be resolved at every start
+ * to whatever the resolver says then, and the master binds before it
+ * could be sure.
+ */
+static int
+check_numeric_host(const char *host, const char **err)
+{
+	struct addrinfo	 hints, *res;
+
+	if (strcmp(host, "*") == 0)
+		return 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+		snprintf(cfg_err, sizeof(cfg_err), "\"%s\" is not a numeric "
+		    "IPv4 or IPv6 address (names are not resolved: write "
+		    "127.0.0.1, [::1] or *)", host);
+		*err = cfg_err;
 		return -1;
 	}
-	l = &c->listen[c->nlisten];
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* "host:port", "[v6]:port", "*:port" or "port", into l. */
+static int
+split_listen(const char *v, struct cfg_listen *l, const char **err)
+{
+	const char	*colon, *host, *port;
+	size_t		 hlen;
+	const char	*e;
+
 	if (v[0] == '[') {
 		if ((colon = strstr(v, "]:")) == NULL) {
 			*err = "expected [address]:port";
@@ -399,15 +485,62 @@ parse_listen(struct config *c, const char *v, int flags, const char **err)
 	}
 	memcpy(l->addr, host, hlen);
 	l->addr[hlen] = '\0';
+	if (check_numeric_host(l->addr, err) == -1)
+		return -1;
 	strtonum(port, 1, 65535, &e);
 	if (e != NULL) {
 		*err = "bad port";
 		return -1;
 	}
 	strlcpy(l->port, port, sizeof(l->port));
+	return 0;
+}
+
+static int
+parse_listen(struct config *c, const char *v, int flags, const char **err)
+{
+	struct cfg_listen	*l;
+
+	if (c->nlisten >= CFG_LISTEN_MAX) {
+		*err = "too many listen addresses";
+		return -1;
+	}
+	l = &c->listen[c->nlisten];
+	if (split_listen(v, l, err) == -1)
+		return -1;
 	l->implicit_tls = (flags & LISTEN_TLS) != 0;
 	l->proxy = (flags & LISTEN_PROXY) != 0;
 	c->nlisten++;
+	return 0;
+}
+
+/*
+ * metrics-listen: an address and a port, both given: the counters are
+ * served to whoever can reach the address, so "*" and a port alone are
+ * refused (a non-loopback address is warned about at start-up).
+ */
+static int
+check_metrics(struct config *c)
+{
+	const char	*err;
+
+	if (c->metrics_listen[0] != '\0') {
+		if (split_listen(c->metrics_listen, &c->metrics_addr, &err)
+		    == -1) {
+			log_conf("popsepd: metrics-listen: %s", err);
+			return -1;
+		}
+		if (strcmp(c->metrics_addr.addr, "*") == 0) {
+			log_conf("popsepd: metrics-listen needs an address, "
+			    "such as 127.0.0.1:9110");
+			return -1;
+		}
+	}
+	if (c->metrics_file[0] != '\0' && c->metrics_file[0] != '/') {
+		log_conf("popsepd: metrics-file must be an absolute file "
+		    "name");
+		return -1;
+	}
 	return 0;
 }
 
@@ -457,37 +590,111 @@ parse_startups(struct config *c, const char *v, const char **err)
 	return 0;
 }
 
+/* Qpopper's booleans and popsep's synonyms, in any case; -1 if neither. */
+static int
+parse_bool(const char *v, int is_set, int *n_r)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	size_t	i;
+
+	if (v == NULL) {
+		*n_r = is_set;
+		return 0;
+	}
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*n_r = is_set;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*n_r = !is_set;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * A decimal number, or hex after "0x" (Qpopper read numbers with strtol
+ * base 0).  A leading 0 is refused: Qpopper read it as octal, and a
+ * silent change of base would change the value.
+ */
+static int
+parse_number(const char *v, long long min, long long max, long long *n_r,
+    const char **err)
+{
+	const char	*p = v;
+	char		*end;
+	int		 base = 10;
+
+	if (*p == '-' || *p == '+')
+		p++;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	} else if (p[0] == '0' && p[1] != '\0') {
+		*err = "a leading 0 would be octal in Qpopper: write the "
+		    "number in decimal or as 0x hex";
+		return -1;
+	}
+	if (!isxdigit((unsigned char)*p) ||
+	    (base == 10 && !isdigit((unsigned char)*p))) {
+		*err = "not a number";
+		return -1;
+	}
+	errno = 0;
+	*n_r = strtoll(v, &end, base == 16 ? 16 : 10);
+	if (*end != '\0') {
+		*err = "not a number";
+		return -1;
+	}
+	if (errno == ERANGE || *n_r < min || *n_r > max) {
+		snprintf(cfg_err, sizeof(cfg_err), "out of range (%lld to "
+		    "%lld)", min, max);
+		*err = cfg_err;
+		return -1;
+	}
+	return 0;
+}
+
+/* "unknown value", with the values there are. */
+static const char *
+enum_error(const struct cfg_enum *e, const char *v)
+{
+	size_t	i, len;
+
+	len = (size_t)snprintf(cfg_err, sizeof(cfg_err), "unknown value "
+	    "\"%s\" (expected", v);
+	for (i = 0; e[i].name != NULL && len < sizeof(cfg_err); i++)
+		len += (size_t)snprintf(cfg_err + len, sizeof(cfg_err) - len,
+		    "%s %s", i == 0 ? "" : e[i + 1].name == NULL ? " or" : ",",
+		    e[i].name);
+	if (len < sizeof(cfg_err))
+		snprintf(cfg_err + len, sizeof(cfg_err) - len, ")");
+	return cfg_err;
+}
+
 static int
 set_value(struct config *c, const struct cfg_opt *o, const char *v,
     int is_set, const char **err)
 {
 	char		*base = (char *)c;
-	const char	*e;
 	long long	 n;
 	size_t		 i;
+	int		 b;
 
 	if (o->type != CT_BOOL && !is_set) {
 		*err = "only boolean options can be reset";
 		return -1;
 	}
-	switch (o->type) {
-	case CT_BOOL:
-		if (v == NULL)
-			n = is_set;
-		else if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
-		    strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
-			n = is_set;
-		else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
-		    strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
-			n = !is_set;
-		else {
+	if (o->type == CT_BOOL) {
+		if (parse_bool(v, is_set, &b) == -1) {
 			*err = "expected true or false";
 			return -1;
 		}
-		*(int *)(base + o->off) = (int)n;
+		*(int *)(base + o->off) = b;
 		return 0;
-	default:
-		break;
 	}
 	if (v == NULL || *v == '\0') {
 		*err = "missing value";
@@ -495,11 +702,8 @@ set_value(struct config *c, const struct cfg_opt *o, const char *v,
 	}
 	switch (o->type) {
 	case CT_INT:
-		n = strtonum(v, o->min, o->max, &e);
-		if (e != NULL) {
-			*err = "number out of range";
+		if (parse_number(v, o->min, o->max, &n, err) == -1)
 			return -1;
-		}
 		*(int *)(base + o->off) = (int)n;
 		return 0;
 	case CT_STR:
@@ -510,11 +714,11 @@ set_value(struct config *c, const struct cfg_opt *o, const char *v,
 		return 0;
 	case CT_ENUM:
 		for (i = 0; o->enums[i].name != NULL; i++)
-			if (strcmp(o->enums[i].name, v) == 0) {
+			if (strcasecmp(o->enums[i].name, v) == 0) {
 				*(int *)(base + o->off) = o->enums[i].value;
 				return 0;
 			}
-		*err = "unknown value";
+		*err = enum_error(o->enums, v);
 		return -1;
 	case CT_LISTEN:
 		return parse_listen(c, v, (int)o->off, err);
@@ -550,11 +754,15 @@ set_value(struct config *c, const struct cfg_opt *o, const char *v,
 	case CT_FACILITY:
 		for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]);
 		    i++)
-			if (strcmp(facilities[i].name, v) == 0) {
+			if (strcasecmp(facilities[i].name, v) == 0) {
 				c->log_facility = facilities[i].value;
 				return 0;
 			}
-		*err = "unknown syslog facility";
+		*err = "unknown syslog facility (expected auth, authpriv, "
+		    "daemon, local0 to local7, mail or user)";
+		return -1;
+	case CT_INCLUDE:
+		*err = "only a configuration file can include another";
 		return -1;
 	default:
 		bug("%s: option type %d", __func__, o->type);
@@ -562,97 +770,351 @@ set_value(struct config *c, const struct cfg_opt *o, const char *v,
 }
 
 /*
- * Read a Qpopper-style file: "set name = value", "set name" and
- * "reset name" for booleans, "#" comments.  Returns 0, or -1 after
- * printing "file:line: problem" on stderr.
+ * Set one option by name, from the file (where is "FILE:LINE") or a flag
+ * (where is "-X ARG"): popsep's table first, then Qpopper's.
  */
 int
-cfg_parse_file(struct config *c, const char *path)
+cfg_set_named(struct config *c, const char *where, const char *name,
+    const char *value, int is_set)
 {
-	FILE			*fp;
-	char			*buf = NULL;
-	size_t			 cap = 0;
-	ssize_t			 n;
-	char			*line, *name, *value, *eq, *hash;
 	const struct cfg_opt	*o;
-	const char		*err;
-	int			 lineno = 0, is_set, rv = 0;
-	size_t			 len;
+	const char		*err, *note;
 
-	for (size_t i = 1; i < sizeof(cfg_opts) / sizeof(cfg_opts[0]); i++)
-		if (strcmp(cfg_opts[i - 1].name, cfg_opts[i].name) >= 0)
-			bug("%s: option table not sorted at %s", __func__,
-			    cfg_opts[i].name);
-	if ((fp = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "popsepd: %s: %s\n", path, strerror(errno));
+	if ((o = find_opt(name)) == NULL)
+		return set_qpopper(c, where, name, value, is_set);
+	if (set_value(c, o, value, is_set, &err) == -1) {
+		log_conf("%s: %s: %s", where, name, err);
 		return -1;
 	}
-	strlcpy(c->file, path, sizeof(c->file));
+	if ((note = qp_value_note(o->name, value)) != NULL)
+		log_conf("%s: warning: %s = %s: %s", where, name, value, note);
+	return 0;
+}
+
+/*
+ * The value of an option popsep ignores must still be well-formed, and
+ * a QP_IF_OFF one must be off; *off_r says whether it is.
+ */
+static int
+check_ignored(const struct qp_option *q, const char *value, int is_set,
+    int *off_r)
+{
+	long long	n;
+	const char	*err;
+	int		b;
+
+	*off_r = !is_set;
+	if (q->value == QV_BOOL || (q->value == QV_ANY && value == NULL)) {
+		if (parse_bool(value, is_set, &b) == -1) {
+			if (q->value == QV_BOOL)
+				return -1;
+			b = 1;
+		}
+		*off_r = !b;
+		return 0;
+	}
+	if (q->value == QV_INT) {
+		if (value == NULL || parse_number(value, LLONG_MIN + 1,
+		    LLONG_MAX, &n, &err) == -1)
+			return -1;
+		*off_r = n == 0;
+	} else
+		*off_r = 0;
+	return 0;
+}
+
+/* A name that is not popsep's: what qpopper.c says about it. */
+static int
+set_qpopper(struct config *c, const char *where, const char *name,
+    const char *value, int is_set)
+{
+	const struct qp_option	*q;
+	int			 off;
+
+	if ((q = qp_option(name)) == NULL) {
+		log_conf("%s: unknown option \"%s\"", where, name);
+		return -1;
+	}
+	if (q->disp == QP_WORKS) {
+		if (find_opt(q->target) == NULL)
+			bug("%s: %s maps to unknown %s", __func__, q->name,
+			    q->target);
+		return cfg_set_named(c, where, q->target, value, is_set);
+	}
+	if (check_ignored(q, value, is_set, &off) == -1) {
+		log_conf("%s: %s: expected %s", where, name,
+		    q->value == QV_BOOL ? "true or false" :
+		    "a number (decimal or 0x hex)");
+		return -1;
+	}
+	if (q->disp == QP_REFUSED || (q->disp == QP_IF_OFF && !off)) {
+		log_conf("%s: \"%s\" is a Qpopper option popsep cannot "
+		    "honour: %s", where, name, q->why);
+		return -1;
+	}
+	log_conf("%s: warning: Qpopper option \"%s\" ignored: %s", where, name,
+	    q->why);
+	return 0;
+}
+
+/*
+ * A Qpopper flag, as the option it stands for (qpopper.c); the command
+ * line is applied after the file, so it wins, as in Qpopper.
+ */
+int
+cfg_flag(struct config *c, int ch, const char *arg)
+{
+	const struct qp_flag	*f;
+	const char		*v;
+	char			 where[64];
+
+	if ((f = qp_flag(ch)) == NULL)
+		bug("%s: flag -%c", __func__, ch);
+	snprintf(where, sizeof(where), "popsepd: -%c%s%.40s", ch,
+	    arg != NULL ? " " : "", arg != NULL ? arg : "");
+	if (f->option == NULL)
+		return flag_e(c, where, arg);
+	v = f->value != NULL ? f->value : arg;
+	if (f->numbered != NULL && (v = numbered(f->numbered, arg)) == NULL) {
+		log_conf("%s: expected %s", where, f->expect);
+		return -1;
+	}
+	return cfg_set_named(c, where, f->option, v, 1);
+}
+
+/* values[N] for the argument "N", one digit; NULL if there is none. */
+static const char *
+numbered(const char *const *values, const char *arg)
+{
+	size_t	i;
+
+	if (arg == NULL || arg[0] < '0' || arg[0] > '9' || arg[1] != '\0')
+		return NULL;
+	for (i = 0; values[i] != NULL; i++)
+		if (i == (size_t)(arg[0] - '0'))
+			return values[i];
+	return NULL;
+}
+
+/* Qpopper's -e login_delay=N,expire=N. */
+static int
+flag_e(struct config *c, const char *where, const char *arg)
+{
+	char	 buf[256], *p, *item, *eq;
+	int	 rv = 0;
+
+	if (strlcpy(buf, arg, sizeof(buf)) >= sizeof(buf)) {
+		log_conf("%s: too long", where);
+		return -1;
+	}
+	for (p = buf; (item = strsep(&p, ",")) != NULL;) {
+		if ((eq = strchr(item, '=')) == NULL) {
+			log_conf("%s: expected login_delay=N or expire=N", where);
+			rv = -1;
+			continue;
+		}
+		*eq++ = '\0';
+		if (strcasecmp(item, "login_delay") == 0)
+			rv |= cfg_set_named(c, where, "announce-login-delay",
+			    eq, 1);
+		else if (strcasecmp(item, "expire") == 0)
+			rv |= cfg_set_named(c, where, "announce-expire", eq, 1);
+		else {
+			log_conf("%s: \"%s\": expected login_delay=N or "
+			    "expire=N", where, item);
+			rv = -1;
+		}
+	}
+	return rv;
+}
+
+/*
+ * Qpopper's config-file: the named file is read at this point, a
+ * relative name relative to the including file's directory.
+ */
+static int
+include_file(struct config *c, const struct cfg_file *f, const char *value,
+    const char *where)
+{
+	char	dir[CFG_PATH_MAX], path[CFG_PATH_MAX];
+
+	if (value == NULL || *value == '\0') {
+		log_conf("%s: config-file: missing value", where);
+		return -1;
+	}
+	if (value[0] == '/') {
+		if (strlcpy(path, value, sizeof(path)) >= sizeof(path))
+			goto toolong;
+	} else {
+		if (strlcpy(dir, f->path, sizeof(dir)) >= sizeof(dir))
+			goto toolong;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dirname(dir),
+		    value) >= sizeof(path))
+			goto toolong;
+	}
+	return parse_file(c, path, f, where);
+toolong:
+	log_conf("%s: config-file: path too long", where);
+	return -1;
+}
+
+/* One line: "set name [= value]" or "reset name". */
+static int
+parse_line(struct config *c, const struct cfg_file *f, char *buf,
+    const char *where)
+{
+	char	*line, *name, *value = NULL, *eq;
+	int	 is_set;
+
+	strip_comment(buf);
+	line = cfg_trim(buf);
+	if (*line == '\0')
+		return 0;
+	if (strncasecmp(line, "set", 3) == 0 &&
+	    isspace((unsigned char)line[3]))
+		is_set = 1;
+	else if (strncasecmp(line, "reset", 5) == 0 &&
+	    isspace((unsigned char)line[5]))
+		is_set = 0;
+	else {
+		log_conf("%s: expected \"set\" or \"reset\"", where);
+		return -1;
+	}
+	name = cfg_trim(line + (is_set ? 3 : 5));
+	if ((eq = strchr(name, '=')) != NULL) {
+		*eq = '\0';
+		value = unquote(cfg_trim(eq + 1));
+		name = cfg_trim(name);
+	}
+	if (strcasecmp(name, "config-file") == 0 && is_set)
+		return include_file(c, f, value, where);
+	return cfg_set_named(c, where, name, value, is_set);
+}
+
+/*
+ * Read one file; parent is the file that included it (NULL for the top
+ * one).  A file that includes itself, directly or not, is an error, and
+ * so is nesting deeper than CONFIG_INCLUDE_DEPTH.
+ */
+static int
+parse_file(struct config *c, const char *path, const struct cfg_file *parent,
+    const char *where)
+{
+	struct cfg_file		 f;
+	const struct cfg_file	*p;
+	struct stat		 st;
+	FILE			*fp;
+	char			*buf = NULL, at[CFG_PATH_MAX + 32];
+	size_t			 cap = 0, len;
+	ssize_t			 n;
+	int			 lineno = 0, rv = 0;
+
+	if (parent != NULL && parent->depth + 1 > CONFIG_INCLUDE_DEPTH) {
+		log_conf("%s: config-file %s: nested deeper than %d files",
+		    where, path, CONFIG_INCLUDE_DEPTH);
+		return -1;
+	}
+	if ((fp = fopen(path, "r")) == NULL || fstat(fileno(fp), &st) == -1) {
+		log_conf("%s%s%s: %s", where != NULL ? where : "popsepd",
+		    where != NULL ? ": config-file " : ": ", path,
+		    strerror(errno));
+		if (fp != NULL)
+			fclose(fp);
+		return -1;
+	}
+	for (p = parent; p != NULL; p = p->parent)
+		if (p->dev == st.st_dev && p->ino == st.st_ino) {
+			log_conf("%s: config-file %s: a loop (the file is "
+			    "already being read)", where, path);
+			fclose(fp);
+			return -1;
+		}
+	if (S_ISDIR(st.st_mode)) {
+		log_conf("%s%s%s: is a directory", where != NULL ? where :
+		    "popsepd", where != NULL ? ": config-file " : ": ", path);
+		fclose(fp);
+		return -1;
+	}
+	f.path = path;
+	f.dev = st.st_dev;
+	f.ino = st.st_ino;
+	f.depth = parent != NULL ? parent->depth + 1 : 0;
+	f.parent = parent;
 	while ((n = getline(&buf, &cap, fp)) != -1) {
 		lineno++;
 		len = (size_t)n;
+		snprintf(at, sizeof(at), "%s:%d", path, lineno);
 		if (len - (buf[len - 1] == '\n') > CONFIG_LINE_MAX) {
-			fprintf(stderr, "%s:%d: line too long\n", path, lineno);
+			log_conf("%s: line too long", at);
 			rv = -1;
 			break;
 		}
 		if (memchr(buf, '\0', len) != NULL) {
-			fprintf(stderr, "%s:%d: NUL byte\n", path, lineno);
+			log_conf("%s: NUL byte", at);
 			rv = -1;
 			break;
 		}
-		if ((hash = strchr(buf, '#')) != NULL)
-			*hash = '\0';
-		line = cfg_trim(buf);
-		if (*line == '\0')
-			continue;
-		if (strncmp(line, "set", 3) == 0 &&
-		    isspace((unsigned char)line[3]))
-			is_set = 1;
-		else if (strncmp(line, "reset", 5) == 0 &&
-		    isspace((unsigned char)line[5]))
-			is_set = 0;
-		else {
-			fprintf(stderr, "%s:%d: expected \"set\" or "
-			    "\"reset\"\n", path, lineno);
+		if (parse_line(c, &f, buf, at) == -1)
 			rv = -1;
-			continue;
-		}
-		name = cfg_trim(line + (is_set ? 3 : 5));
-		value = NULL;
-		if ((eq = strchr(name, '=')) != NULL) {
-			*eq = '\0';
-			value = unquote(cfg_trim(eq + 1));
-			name = cfg_trim(name);
-		}
-		o = bsearch(name, cfg_opts, sizeof(cfg_opts) /
-		    sizeof(cfg_opts[0]), sizeof(cfg_opts[0]), opt_cmp);
-		if (o == NULL && is_unsupported(name)) {
-			fprintf(stderr, "%s:%d: \"%s\" is a Qpopper option that "
-			    "this version of popsep does not support\n", path,
-			    lineno, name);
-			rv = -1;
-			continue;
-		}
-		if (o == NULL) {
-			fprintf(stderr, "%s:%d: unknown option \"%s\"\n", path,
-			    lineno, name);
-			rv = -1;
-			continue;
-		}
-		if (set_value(c, o, value, is_set, &err) == -1) {
-			fprintf(stderr, "%s:%d: %s: %s\n", path, lineno, name,
-			    err);
-			rv = -1;
-		}
 	}
 	if (ferror(fp)) {
-		fprintf(stderr, "%s: read error\n", path);
+		log_conf("%s: read error", path);
 		rv = -1;
 	}
+	/* A line may have held a secret (a refused tls-passphrase). */
+	if (buf != NULL)
+		explicit_bzero(buf, cap);
 	free(buf);
 	fclose(fp);
 	return rv;
+}
+
+/*
+ * keytab: an absolute path, with or without MIT's "FILE:" prefix;
+ * kerberos-service: the first component of the acceptor's principal.
+ */
+static int
+check_gssapi(const struct config *c)
+{
+	const char	*kt = c->keytab;
+	size_t		 i;
+
+	if (strncmp(kt, "FILE:", 5) == 0)
+		kt += 5;
+	if (c->keytab[0] != '\0' && kt[0] != '/') {
+		log_conf("popsepd: keytab must be an absolute path");
+		return -1;
+	}
+	for (i = 0; c->kerberos_service[i] != '\0'; i++)
+		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789.-_", c->kerberos_service[i]) == NULL)
+			break;
+	if (i == 0 || c->kerberos_service[i] != '\0') {
+		log_conf("popsepd: kerberos-service must be a service "
+		    "name of letters, digits, \".\", \"-\" and \"_\"");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read a Qpopper-style file: "set name = value", "set name" and
+ * "reset name" for booleans, "#" comments, names and keywords in any
+ * case, values in matching quotes, config-file includes.  Returns 0, or
+ * -1 after reporting each "file:line: problem".
+ */
+int
+cfg_parse_file(struct config *c, const char *path)
+{
+	for (size_t i = 1; i < sizeof(cfg_opts) / sizeof(cfg_opts[0]); i++)
+		if (strcasecmp(cfg_opts[i - 1].name, cfg_opts[i].name) >= 0)
+			bug("%s: option table not sorted at %s", __func__,
+			    cfg_opts[i].name);
+	if (strlcpy(c->file, path, sizeof(c->file)) >= sizeof(c->file)) {
+		log_conf("popsepd: %s: path too long", path);
+		return -1;
+	}
+	return parse_file(c, path, NULL, NULL);
 }
 
 /* Defaults that depend on other options, and cross-option checks. */
@@ -668,8 +1130,8 @@ cfg_finish(struct config *c)
 			strlcpy(c->key_file[i], c->cert_file[i], CFG_PATH_MAX);
 	if (c->ncerts == 0 && c->tls_support != TLS_SUPPORT_NONE &&
 	    c->tls_support != TLS_SUPPORT_DEFAULT) {
-		fprintf(stderr, "popsepd: tls-support needs "
-		    "tls-server-cert-file\n");
+		log_conf("popsepd: tls-support needs "
+		    "tls-server-cert-file");
 		return -1;
 	}
 	if (c->nlisten == 0) {
@@ -681,40 +1143,47 @@ cfg_finish(struct config *c)
 	}
 	for (i = 0; i < c->nlisten; i++)
 		if (c->listen[i].implicit_tls && !cfg_tls_enabled(c)) {
-			fprintf(stderr, "popsepd: listen-tls needs "
+			log_conf("popsepd: listen-tls needs "
 			    "tls-server-cert-file and TLS not turned off by "
-			    "tls-support\n");
+			    "tls-support");
 			return -1;
 		}
 	if (cfg_has_proxy_listener(c) && c->nproxy_from == 0) {
-		fprintf(stderr, "popsepd: listen-proxy and listen-proxy-tls "
-		    "need proxy-from\n");
+		log_conf("popsepd: listen-proxy and listen-proxy-tls need "
+		    "proxy-from");
 		return -1;
 	}
-	if (check_dir("temp-dir", c->temp_dir) == -1 ||
+	if (c->spool_dir[0] == '\0') {
+		log_conf("popsepd: spool-dir must not be empty");
+		return -1;
+	}
+	if (check_dir("spool-dir", c->spool_dir) == -1 ||
+	    check_dir("temp-dir", c->temp_dir) == -1 ||
 	    check_dir("bulldir", c->bulldir) == -1 ||
 	    check_cache_dir(c->cache_dir) == -1)
 		return -1;
 	if (strchr(c->home_dir_mail, '/') != NULL ||
 	    strcmp(c->home_dir_mail, "..") == 0 ||
 	    strcmp(c->home_dir_mail, ".") == 0) {
-		fprintf(stderr, "popsepd: home-dir-mail must be a file name in "
-		    "the home directory, without \"/\"\n");
+		log_conf("popsepd: home-dir-mail must be a file name in "
+		    "the home directory, without \"/\"");
 		return -1;
 	}
-	if (check_expire(c->announce_expire) == -1)
+	if (check_expire(c->announce_expire) == -1 || check_metrics(c) == -1)
 		return -1;
 	if (c->session_json[0] != '\0' && c->session_json[0] != '/' &&
 	    strcmp(c->session_json, "syslog") != 0) {
-		fprintf(stderr, "popsepd: session-json must be \"syslog\" or "
-		    "an absolute file name\n");
+		log_conf("popsepd: session-json must be \"syslog\" or "
+		    "an absolute file name");
 		return -1;
 	}
 	if (c->login_delay > 0 && strcmp(c->cache_dir, "none") == 0) {
-		fprintf(stderr, "popsepd: login-delay keeps the time of each "
-		    "login in cache-dir, which is \"none\"\n");
+		log_conf("popsepd: login-delay keeps the time of each "
+		    "login in cache-dir, which is \"none\"");
 		return -1;
 	}
+	if (check_gssapi(c) == -1)
+		return -1;
 	if (c->cleartext == CLEARTEXT_TLS && !cfg_tls_enabled(c))
 		log_warnx("clear-text-password is \"tls\" but TLS is not "
 		    "configured: no one can log in with USER/PASS");
@@ -732,9 +1201,155 @@ check_expire(const char *v)
 	(void)strtonum(v, 1, 9999, &e);
 	if (e == NULL)
 		return 0;
-	fprintf(stderr, "popsepd: announce-expire must be \"never\" or a "
-	    "number of days from 1 to 9999, not \"%s\"\n", v);
+	log_conf("popsepd: announce-expire must be \"never\" or a "
+	    "number of days from 1 to 9999, not \"%s\"", v);
 	return -1;
+}
+
+/*
+ * A string value as the parser reads it back: quoted when blanks at
+ * either end, a "#", or quotes of its own would change it.
+ */
+static void
+dump_str(FILE *fp, const char *name, const char *v)
+{
+	const char	*q;
+	size_t		 len = strlen(v);
+	int		 plain;
+
+	plain = len > 0 && !isspace((unsigned char)v[0]) &&
+	    !isspace((unsigned char)v[len - 1]) && strchr(v, '#') == NULL &&
+	    strchr("\"'`", v[0]) == NULL;
+	if (plain) {
+		fprintf(fp, "set %s = %s\n", name, v);
+		return;
+	}
+	for (q = "\"'`"; *q != '\0' && strchr(v, *q) != NULL; q++)
+		;
+	if (*q == '\0') {
+		/* Every kind of quote and a "#": no line reads back as it. */
+		fprintf(fp, "# %s: the value holds every kind of quote and "
+		    "cannot be written as a line\n", name);
+		return;
+	}
+	fprintf(fp, "set %s = %c%s%c\n", name, *q, v, *q);
+}
+
+/* The listen addresses of one kind (flags: LISTEN_TLS, LISTEN_PROXY). */
+static void
+dump_listen(const struct config *c, const char *name, int flags, FILE *fp)
+{
+	const struct cfg_listen	*l;
+	size_t			 i;
+
+	for (i = 0; i < c->nlisten; i++) {
+		l = &c->listen[i];
+		if (l->implicit_tls != ((flags & LISTEN_TLS) != 0) ||
+		    l->proxy != ((flags & LISTEN_PROXY) != 0))
+			continue;
+		fprintf(fp, strchr(l->addr, ':') != NULL ?
+		    "set %s = [%s]:%s\n" : "set %s = %s:%s\n", name, l->addr,
+		    l->port);
+	}
+}
+
+/* proxy-from, one network a line. */
+static void
+dump_proxy_from(const struct config *c, FILE *fp)
+{
+	char	a[INET6_ADDRSTRLEN];
+	size_t	i;
+
+	for (i = 0; i < c->nproxy_from; i++)
+		if (inet_ntop(c->proxy_from[i].family, c->proxy_from[i].addr,
+		    a, sizeof(a)) != NULL)
+			fprintf(fp, "set proxy-from = %s/%d\n", a,
+			    c->proxy_from[i].prefix);
+}
+
+/* One option, when its value is not the default's (in d). */
+static void
+dump_opt(const struct config *c, const struct config *dp,
+    const struct cfg_opt *o, FILE *fp)
+{
+	const char		*base = (const char *)c;
+	size_t			 i;
+	int			 v;
+
+	switch (o->type) {
+	case CT_BOOL:
+	case CT_INT:
+	case CT_ENUM:
+		v = *(const int *)(base + o->off);
+		if (v == *(const int *)((const char *)dp + o->off))
+			return;
+		if (o->type == CT_BOOL)
+			fprintf(fp, "%s %s\n", v ? "set" : "reset", o->name);
+		else if (o->type == CT_INT)
+			fprintf(fp, "set %s = %d\n", o->name, v);
+		for (i = 0; o->type == CT_ENUM && o->enums[i].name; i++)
+			if (o->enums[i].value == v) {
+				fprintf(fp, "set %s = %s\n", o->name,
+				    o->enums[i].name);
+				break;
+			}
+		return;
+	case CT_STR:
+		if (strcmp(base + o->off, (const char *)dp + o->off) != 0)
+			dump_str(fp, o->name, base + o->off);
+		return;
+	case CT_LISTEN:
+		dump_listen(c, o->name, (int)o->off, fp);
+		return;
+	case CT_PROXY_FROM:
+		dump_proxy_from(c, fp);
+		return;
+	case CT_STARTUPS:
+		if (c->startups_start != dp->startups_start ||
+		    c->startups_rate != dp->startups_rate ||
+		    c->startups_full != dp->startups_full)
+			fprintf(fp, "set max-startups = %d:%d:%d\n",
+			    c->startups_start, c->startups_rate,
+			    c->startups_full);
+		return;
+	case CT_CERT:
+		/* Each key right after its certificate. */
+		for (i = 0; i < c->ncerts; i++) {
+			dump_str(fp, "tls-server-cert-file", c->cert_file[i]);
+			if (c->key_file[i][0] != '\0')
+				dump_str(fp, "tls-private-key-file",
+				    c->key_file[i]);
+		}
+		return;
+	case CT_FACILITY:
+		for (i = 0; c->log_facility != dp->log_facility &&
+		    i < sizeof(facilities) / sizeof(facilities[0]); i++)
+			if (facilities[i].value == c->log_facility) {
+				fprintf(fp, "set log-facility = %s\n",
+				    facilities[i].name);
+				break;
+			}
+		return;
+	case CT_KEY:
+	case CT_INCLUDE:
+		return;
+	}
+}
+
+/*
+ * The options whose values differ from the defaults, as a configuration
+ * file that gives the same settings (in the manner of doveconf -n).
+ * Called before cfg_finish(), which fills in derived defaults.
+ */
+void
+cfg_dump(const struct config *c, FILE *fp)
+{
+	static struct config	d;
+	size_t			i;
+
+	cfg_defaults(&d);
+	for (i = 0; i < sizeof(cfg_opts) / sizeof(cfg_opts[0]); i++)
+		dump_opt(c, &d, &cfg_opts[i], fp);
 }
 
 int

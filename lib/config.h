@@ -25,6 +25,7 @@
 
 #include <sys/types.h>
 
+#include <stdio.h>
 #include <stdint.h>
 
 #include "params.h"
@@ -72,7 +73,7 @@ struct config {
 	int		 debug;		/* -d: foreground, log to stderr */
 	int		 inetd;		/* -i: one connection on stdin */
 	int		 check_only;	/* -n */
-	int		 verbose;	/* -v */
+	int		 verbose;	/* -v, verbose, Qpopper's debug */
 	int		 statistics;	/* -s */
 	int		 reverse_lookups;
 	int		 timeout;	/* seconds, -T */
@@ -108,6 +109,8 @@ struct config {
 	char		 popauth_user[64];	/* owns popauth_db */
 	char		 auth_file[CFG_PATH_MAX];	/* only these users */
 	char		 nonauth_file[CFG_PATH_MAX];	/* never these */
+	char		 keytab[CFG_PATH_MAX];	/* "" = no GSSAPI */
+	char		 kerberos_service[64];	/* the acceptor's service */
 	int		 first_valid_uid;	/* lower uids are refused */
 	int		 downcase_user;	/* -c */
 	int		 login_delay;	/* seconds between logins, 0: none */
@@ -132,6 +135,10 @@ struct config {
 	int		 max_bulletins;	/* for a user seen the first time */
 	char		 tracefile[CFG_PATH_MAX];
 	char		 session_json[CFG_PATH_MAX];	/* "", "syslog", a file */
+	char		 metrics_listen[160];	/* "" none, else ADDR:PORT */
+	struct cfg_listen metrics_addr;	/* metrics_listen, split */
+	char		 metrics_file[CFG_PATH_MAX];	/* "" none */
+	int		 metrics_interval;	/* seconds between writes */
 };
 
 void	cfg_defaults(struct config *);
@@ -141,5 +148,10 @@ int	cfg_tls_enabled(const struct config *);
 int	cfg_has_proxy_listener(const struct config *);
 int	cfg_proxy_trusted(const struct config *, const char *);
 char	*cfg_trim(char *);
+int	cfg_known(const char *);
+int	cfg_set_named(struct config *, const char *, const char *,
+	    const char *, int);
+int	cfg_flag(struct config *, int, const char *);
+void	cfg_dump(const struct config *, FILE *);
 
 #endif /* POPSEP_CONFIG_H */

@@ -24,8 +24,11 @@
  * the process ends.  Debug lines and fatal errors are never held back.
  */
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <paths.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +40,7 @@
 #include "params.h"
 
 static int		 log_stderr = 1;	/* until log_init() */
+static int		 log_console = 1;	/* stderr is not the client */
 static int		 log_echo;	/* also to stderr while starting */
 static int		 log_level = LOG_INFO;
 static const char	*log_proc = "master";
@@ -61,13 +65,75 @@ struct log_kind {
 static struct log_kind	 log_kinds[LOG_KINDS];
 
 static void	vlog(int, const char *, va_list, int);
+static void	check_syslog(void);
 
 void
 log_init(int to_stderr, int facility)
 {
-	log_stderr = to_stderr;
-	if (!to_stderr)
+	log_stderr = to_stderr && log_console;
+	if (!log_stderr) {
 		openlog("popsepd", LOG_PID | LOG_NDELAY, facility);
+		check_syslog();
+	}
+}
+
+/*
+ * Without a syslog daemon every line would vanish without a word: say so
+ * once, where the administrator starting popsepd sees it.
+ */
+static void
+check_syslog(void)
+{
+	static int	said;
+	struct stat	st;
+
+	if (said || !log_console)
+		return;
+	said = 1;
+	if (stat(_PATH_LOG, &st) == 0 && S_ISSOCK(st.st_mode))
+		return;
+	dprintf(STDERR_FILENO, "popsepd: no syslog daemon is listening on "
+	    "%s: log lines are lost (use -d, or set tracefile)\n", _PATH_LOG);
+}
+
+/*
+ * Standard error is the client's socket (inetd): nothing may be written
+ * to it, so from now on every line goes to syslog, Qpopper's default
+ * facility until log_init() names the configured one.
+ */
+void
+log_console_off(void)
+{
+	log_console = 0;
+	log_stderr = 0;
+	log_echo = 0;
+	openlog("popsepd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+int
+log_console_ok(void)
+{
+	return log_console;
+}
+
+/*
+ * A message about the configuration or the command line, for the
+ * administrator: on standard error, or to syslog when standard error is
+ * the client's socket.
+ */
+void
+log_conf(const char *fmt, ...)
+{
+	char	buf[LOG_LINE_MAX];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (log_console)
+		dprintf(STDERR_FILENO, "%s\n", buf);
+	else
+		syslog(LOG_ERR, "%s", buf);
 }
 
 /*
@@ -77,7 +143,7 @@ log_init(int to_stderr, int facility)
 void
 log_startup(int on)
 {
-	log_echo = on;
+	log_echo = on && log_console;
 }
 
 /* A new process keeps nothing of its parent's counts. */
@@ -150,6 +216,26 @@ log_trace_open(const char *path)
 	    O_CLOEXEC, 0600);
 	log_tracing = log_trace != -1;
 	return log_trace == -1 ? -1 : 0;
+}
+
+/*
+ * SIGHUP in the master: the tracefile opened again (rotated away, or
+ * another path), or closed when none is set any more.  The old one stays
+ * open if the new one cannot be.
+ */
+int
+log_trace_reopen(const char *path)
+{
+	int	fd = -1;
+
+	if (path[0] != '\0' && (fd = open(path, O_WRONLY | O_APPEND |
+	    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (log_trace != -1)
+		close(log_trace);
+	log_trace = fd;
+	log_tracing = fd != -1;
+	return 0;
 }
 
 /* A process that closed the descriptor must not write to its number. */

@@ -29,6 +29,10 @@
 typedef void (*log_sink_fn)(int, const char *);
 
 void	log_init(int, int);
+void	log_console_off(void);
+int	log_console_ok(void);
+void	log_conf(const char *, ...) __attribute__((format(printf, 1, 2)));
+int	log_trace_reopen(const char *);
 void	log_procname(const char *);
 void	log_startup(int);
 void	log_session(const char *);

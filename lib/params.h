@@ -87,9 +87,15 @@
 #define APOP_DIGEST_LEN		32	/* MD5, lower-case hex */
 #define POPAUTH_DB_DEFAULT	"/var/lib/popsep/popauth/pop.auth"
 #define POPAUTH_USER_DEFAULT	"_popauth"	/* owns the APOP database */
+#define KERBEROS_SERVICE_DEFAULT	"pop"	/* kerberos-service, RFC 4752 */
+#define GSS_TOKEN_MAX		(SASL_LINE_MAX / 4 * 3)	/* one GSSAPI token */
+#define GSS_ROUNDS_MAX		8	/* client tokens in a GSSAPI exchange */
+#define GSS_EXCHANGES_MAX	10	/* GSSAPI exchanges per connection */
+#define GSS_STEP_SECS		30	/* the acceptor's time for one token */
 #define FIRST_VALID_UID_DEFAULT	1000	/* Debian's first ordinary uid */
 #define LOGIN_DELAY_MAX		86400	/* seconds between logins, at most */
 #define CONFIG_LINE_MAX		1024
+#define CONFIG_INCLUDE_DEPTH	8	/* config-file nesting */
 
 /* The network boundary (privsep/guard.c, privsep/sources.c) */
 #define STARTUPS_DEFAULT	"20:30:100"	/* max-startups start:rate:full */
@@ -111,5 +117,15 @@
 #define PROXY_HEADER_SECS	5	/* to send the whole header */
 #define PROXY_ADDR_MAX		46	/* a numeric address, NUL too */
 #define PROXY_FROM_MAX		16	/* proxy-from networks */
+
+/* Metrics (privsep/metrics.c, privsep/metricsproc.c) */
+#define METRICS_INTERVAL_DEFAULT 60	/* seconds between metrics-file writes */
+#define METRICS_TEXT_MAX	16384	/* one snapshot, bytes */
+#define METRICS_LINE_MAX	256	/* an HTTP request line, CRLF included */
+#define METRICS_CONN_SECS	5	/* one HTTP connection, at most */
+#define METRICS_CONNS_MAX	16	/* HTTP connections served at once */
+#define METRICS_DRAIN_MAX	65536	/* request bytes read and dropped */
+#define METRICS_RESTART_SECS	10	/* a metrics process dying sooner stays dead */
+#define METRICS_FIGURE_MAX	(1ULL << 50)	/* one session's bytes or ms */
 
 #endif /* POPSEP_PARAMS_H */

@@ -17,7 +17,7 @@
  * The session monitor's guard of the AUTHORIZATION state.  Runs in the
  * session monitor (root); the key of the hash is made by the master (or
  * the inetd-mode process) at start-up and reaches each monitor by fork(),
- * and the master checks the user names it is sent with guard_user_ok().
+ * and the master checks the user names it is sent with user_name_ok().
  * It trusts nothing the network child sends: the user name is checked
  * again here before it is logged or used.  It must never let the timing
  * or the reply tell an unknown user from a wrong password, never keep or
@@ -48,6 +48,7 @@
 
 #include "log.h"
 #include "monitor_master.h"
+#include "names.h"
 #include "msg.h"
 #include "pop3.h"
 #include "proxy.h"
@@ -82,16 +83,6 @@ void
 guard_forget(void)
 {
 	explicit_bzero(guard_key, sizeof(guard_key));
-}
-
-/*
- * The rule of the POP3 parser's USER (pop3_user_ok): a network child or
- * monitor that sends anything else is broken or compromised.
- */
-int
-guard_user_ok(const char *user)
-{
-	return pop3_user_ok(user);
 }
 
 static void
@@ -157,7 +148,10 @@ guard_fail_delay(const struct session *s, int fails)
 	return ms;
 }
 
-/* The session left AUTHORIZATION: the master stops counting it there. */
+/*
+ * The session left AUTHORIZATION: the master stops counting it there.
+ * The channel stays open for the session's figures (monitor_report.c).
+ */
 void
 guard_authed(struct session *s)
 {
@@ -168,8 +162,6 @@ guard_authed(struct session *s)
 	msg_init(m, MSG_MM_REQ_AUTHED);
 	if (msg_send(s->master_fd, m, -1) == -1)
 		log_warn("send to the master");
-	close(s->master_fd);
-	s->master_fd = -1;
 }
 
 void
@@ -181,13 +173,8 @@ guard_start_clock(void)
 static long long
 ms_left(const struct config *cf)
 {
-	struct timespec	now;
-	long long	gone;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	gone = (long long)(now.tv_sec - guard_started.tv_sec) * 1000 +
-	    (now.tv_nsec - guard_started.tv_nsec) / 1000000;
-	return (long long)cf->login_timeout * 1000 - gone;
+	return (long long)cf->login_timeout * 1000 -
+	    (long long)ms_since(&guard_started);
 }
 
 /*

@@ -28,6 +28,7 @@
  */
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -124,6 +125,35 @@ send_fail(const char *fmt, ...)
 	_exit(1);
 }
 
+/* A certificate or key path must name a file: say so before OpenSSL. */
+static void
+check_file(const char *path)
+{
+	struct stat	st;
+
+	if (stat(path, &st) == -1)
+		send_fail("%s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		send_fail("%s: is a directory, not a PEM file", path);
+	if (!S_ISREG(st.st_mode))
+		send_fail("%s: not a regular file", path);
+}
+
+/*
+ * OpenSSL asks for a passphrase when a key is encrypted: never prompt
+ * (the daemon has no terminal, and a restarted key process could not
+ * ask again).  The refusal is noted so the error can say why.
+ */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *asked)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	*(int *)asked = 1;
+	return -1;
+}
+
 /* Certificates of one file, re-encoded: only CERTIFICATE blocks leave. */
 static void
 load_chain(size_t i, const char *path, X509 **leaf_r, struct msg *m)
@@ -134,6 +164,7 @@ load_chain(size_t i, const char *path, X509 **leaf_r, struct msg *m)
 	long	 len;
 	int	 n = 0;
 
+	check_file(path);
 	if ((in = BIO_new_file(path, "r")) == NULL)
 		send_fail("%s: %s", path, strerror(errno));
 	if ((out = BIO_new(BIO_s_mem())) == NULL)
@@ -150,7 +181,7 @@ load_chain(size_t i, const char *path, X509 **leaf_r, struct msg *m)
 	ERR_clear_error();
 	BIO_free(in);
 	if (*leaf_r == NULL)
-		send_fail("%s: no certificate", path);
+		send_fail("%s: no PEM certificate in it", path);
 	len = BIO_get_mem_data(out, &p);
 	if (len <= 0 || len > KEY_CERT_CHAIN_MAX)
 		send_fail("%s: certificate chain too large", path);
@@ -167,15 +198,21 @@ load_key(size_t i, const struct config *cf, struct msg *m)
 	X509		*leaf;
 	EVP_PKEY	*pk;
 	const char	*path = cf->key_file[i];
+	int		 asked = 0;
 
 	load_chain(i, cf->cert_file[i], &leaf, m);
+	check_file(path);
 	if ((in = BIO_new_file(path, "r")) == NULL)
 		send_fail("%s: %s", path, strerror(errno));
-	pk = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL);
+	pk = PEM_read_bio_PrivateKey(in, NULL, no_passphrase, &asked);
 	BIO_free(in);
+	ERR_clear_error();
+	if (pk == NULL && asked)
+		send_fail("%s: the private key is encrypted, and popsep reads "
+		    "no encrypted keys: remove the passphrase (openssl pkey "
+		    "-in KEY -out NEWKEY) and keep the file mode 0600", path);
 	if (pk == NULL)
-		send_fail("%s: no private key (an encrypted key needs its "
-		    "passphrase removed)", path);
+		send_fail("%s: not a PEM private key", path);
 	if (!EVP_PKEY_is_a(pk, "RSA") && !EVP_PKEY_is_a(pk, "EC"))
 		send_fail("%s: only RSA and EC keys are supported", path);
 	if (X509_check_private_key(leaf, pk) != 1)
@@ -481,24 +518,14 @@ keyproc_main(const struct config *cf, int fd)
 pid_t
 keyproc_spawn(const struct config *cf, int *fd_r)
 {
-	int	sv[2], keep[2];
 	pid_t	pid;
+	int	fd;
 
-	if (msg_socketpair(sv) == -1)
-		fatal("socketpair");
-	if ((pid = fork()) == -1)
-		fatal("fork");
-	if (pid == 0) {
-		log_procname("key");
-		guard_forget();
-		keep[0] = STDERR_FILENO;
-		keep[1] = sv[1];
-		close_all_but(keep, 2);
-		keyproc_main(cf, sv[1]);
+	if ((pid = proc_fork_helper("key", -1, &fd)) == 0) {
+		keyproc_main(cf, fd);
 		/* NOTREACHED */
 	}
-	close(sv[1]);
-	*fd_r = sv[0];
+	*fd_r = fd;
 	return pid;
 }
 

@@ -41,13 +41,29 @@
 #include "config.h"
 #include "log.h"
 #include "priv.h"
+#include "qpopper.h"
 #include "session.h"
+
+#define FLAGS_MAX	64	/* Qpopper flags on one command line */
+
+struct flag_arg {
+	int		 ch;
+	const char	*arg;
+};
+
+/* What the command line said, for SIGHUP's second reading. */
+static const char	*conf_file;
+static struct flag_arg	 conf_flags[FLAGS_MAX];
+static size_t		 conf_nflags;
 
 static __attribute__((noreturn)) void
 usage(void)
 {
-	fprintf(stderr, "usage: popsepd [-dFinRSsv] [-b bulldir] [-f config] "
-	    "[-L lockcheck]\n               [-T timeout]\n");
+	fprintf(stderr, "usage: popsepd [-BcCdFiknRsSuUv] [-b bulldir] "
+	    "[-D drac-host] [-e login_delay=N,expire=N]\n"
+	    "               [-f config] [-K service] [-l 0-2] [-L lockcheck] "
+	    "[-p 0-4]\n"
+	    "               [-t tracefile] [-T timeout] [-y facility]\n");
 	exit(2);
 }
 
@@ -62,6 +78,9 @@ check_users(const struct config *cf)
 		    cf->privsep_user, cf->privsep_user);
 	if (u.uid == 0)
 		fatalx("privsep-user must not be root");
+	if (cf->apop && priv_lookup(cf->popauth_user, &u) == -1)
+		fatalx("popauth-user \"%s\" does not exist (apop is set; "
+		    "etc/users.sh creates it)", cf->popauth_user);
 	if (!cfg_tls_enabled(cf))
 		return;
 	if (priv_lookup(cf->key_user, &u) == -1)
@@ -72,110 +91,54 @@ check_users(const struct config *cf)
 		fatalx("key-user must not be root");
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * A connected TCP socket: what inetd hands its servers.  A local socket
+ * is not taken for one (sshd gives a command a socketpair as its stdin).
+ */
+static int
+is_connected_socket(int fd)
 {
-	static struct config	 cf;
-	const char		*e, *file = NULL, *bulldir = NULL;
-	long long		 timeout = -1;
-	long long		 lockcheck = -1;
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen;
-	int			 ch, stats = 0, norev = 0, fast = 0, srvmode = 0;
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(int), sl = sizeof(ss);
+	int			type;
 
-	cfg_defaults(&cf);
-	while ((ch = getopt(argc, argv, "b:dFif:L:nsRST:v")) != -1) {
-		switch (ch) {
-		case 'd':
-			cf.debug = 1;
-			break;
-		case 'b':
-			bulldir = optarg;
-			break;
-		case 'F':
-			fast = 1;
-			break;
-		case 'i':
-			cf.inetd = 1;
-			break;
-		case 'L':
-			lockcheck = strtonum(optarg, 1, 1000000, &e);
-			if (e != NULL) {
-				fprintf(stderr, "popsepd: -L %s: %s\n", optarg,
-				    e);
-				exit(2);
-			}
-			break;
-		case 'S':
-			srvmode = 1;
-			break;
-		case 'f':
-			file = optarg;
-			break;
-		case 'n':
-			cf.check_only = 1;
-			break;
-		case 's':
-			stats = 1;
-			break;
-		case 'R':
-			norev = 1;
-			break;
-		case 'T':
-			timeout = strtonum(optarg, 10, 86400, &e);
-			if (e != NULL) {
-				fprintf(stderr, "popsepd: -T %s: %s\n", optarg,
-				    e);
-				exit(2);
-			}
-			break;
-		case 'v':
-			cf.verbose = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (file != NULL && cfg_parse_file(&cf, file) == -1) {
-		fprintf(stderr, "popsepd: Unable to process configuration "
-		    "file %s\n", file);
-		exit(1);
-	}
-	/* The command line wins over the file, as in Qpopper. */
-	if (stats)
-		cf.statistics = 1;
-	if (norev)
-		cf.reverse_lookups = 0;
-	if (timeout != -1)
-		cf.timeout = (int)timeout;
-	if (fast)
-		cf.fast_update = 1;
-	if (bulldir != NULL && strlcpy(cf.bulldir, bulldir,
-	    sizeof(cf.bulldir)) >= sizeof(cf.bulldir)) {
-		fprintf(stderr, "popsepd: -b: path too long\n");
-		exit(2);
-	}
-	if (srvmode)
-		cf.server_mode = 1;
-	if (lockcheck != -1)
-		cf.mail_lock_check = (int)lockcheck;
-	if (cfg_finish(&cf) == -1)
-		exit(1);
-	if (cf.check_only) {
-		printf("popsepd: configuration OK\n");
-		exit(0);
-	}
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM)
+		return 0;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return 0;
+	return ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+}
+
+static int
+is_socket(int fd)
+{
+	struct stat	st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/*
+ * What start-up needs before it binds or serves, for -n and for a real
+ * start alike: the users, the chroot and cache directories, and (as
+ * root) a key process that loads every certificate and key and a TLS
+ * context built from them.  Each failure exits with its reason.
+ */
+static void
+startup_checks(const struct config *cf, int with_tls)
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen;
+
+	check_users(cf);
 	if (geteuid() != 0) {
+		if (cf->check_only) {
+			fprintf(stderr, "popsepd: not run as root: the chroot, "
+			    "the certificates and the keys were not "
+			    "checked\n");
+			return;
+		}
 		fprintf(stderr, "popsepd: must be started as root\n");
-		exit(1);
-	}
-	log_init(cf.debug, cf.log_facility);
-	log_verbose(cf.verbose);
-	if (cf.tracefile[0] != '\0' && log_trace_open(cf.tracefile) == -1) {
-		fprintf(stderr, "popsepd: tracefile %s: %s\n", cf.tracefile,
-		    strerror(errno));
 		exit(1);
 	}
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
@@ -188,10 +151,132 @@ main(int argc, char *argv[])
 	 */
 	if (EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL) != 1)
 		fatalx("SHA-256 unavailable");
-	priv_prepare_chroot(cf.chroot_dir);
-	priv_prepare_cache_dir(cf.cache_dir);
-	check_users(&cf);
+	priv_prepare_chroot(cf->chroot_dir);
+	priv_prepare_cache_dir(cf->cache_dir);
+	if (with_tls && cfg_tls_enabled(cf))
+		master_check_tls(cf);
+}
+
+/*
+ * SIGHUP: the configuration file read again, with the command line over
+ * it as at start-up, into nc; cur gives what only the command line set
+ * (-d, -i).  0, or -1 after logging what is wrong.
+ */
+static int
+config_reread(const struct config *cur, struct config *nc)
+{
+	size_t	i;
+	int	bad = 0;
+
+	cfg_defaults(nc);
+	nc->debug = cur->debug;
+	nc->inetd = cur->inetd;
+	if (conf_file != NULL && cfg_parse_file(nc, conf_file) == -1)
+		return -1;
+	for (i = 0; i < conf_nflags; i++)
+		bad |= cfg_flag(nc, conf_flags[i].ch, conf_flags[i].arg) == -1;
+	if (bad || cfg_finish(nc) == -1)
+		return -1;
+	return 0;
+}
+
+/* The settings that differ from the defaults, as a configuration. */
+static void
+dump_settings(const struct config *cf)
+{
+	cfg_dump(cf, stdout);
+	if (fflush(stdout) != 0)
+		exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct config	 cf, shown;
+	struct flag_arg		*flags = conf_flags;
+	char			 optstr[64];
+	const char		*file = NULL;
+	size_t			 nflags = 0, i;
+	int			 ch, dump = 0, auto_inetd = 0, bad = 0;
+
+	cfg_defaults(&cf);
+	if ((size_t)snprintf(optstr, sizeof(optstr), "df:inv%s",
+	    qp_flag_string()) >= sizeof(optstr))
+		bug("%s: getopt string too long", __func__);
+	while ((ch = getopt(argc, argv, optstr)) != -1) {
+		switch (ch) {
+		case 'd':
+			cf.debug = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'i':
+			cf.inetd = 1;
+			break;
+		case 'n':
+			cf.check_only = 1;
+			break;
+		case 'v':
+			dump = 1;
+			break;
+		case '?':
+			usage();
+		default:
+			if (nflags >= FLAGS_MAX)
+				usage();
+			flags[nflags].ch = ch;
+			flags[nflags++].arg = optarg;
+		}
+	}
+	if (optind != argc)
+		usage();
+	conf_file = file;
+	conf_nflags = nflags;
+	/* inetd starts its servers with the connection as stdin. */
+	if (!cf.inetd && !cf.check_only && is_connected_socket(STDIN_FILENO))
+		cf.inetd = auto_inetd = 1;
+	/*
+	 * Under inetd standard error is often the client's socket too: then
+	 * nothing is written there (logs go to syslog), -d or not.
+	 */
+	if (cf.inetd && is_socket(STDERR_FILENO))
+		log_console_off();
+	if (file != NULL && cfg_parse_file(&cf, file) == -1) {
+		log_conf("popsepd: Unable to process configuration file %s",
+		    file);
+		exit(1);
+	}
+	/* The command line wins over the file, as in Qpopper. */
+	for (i = 0; i < nflags; i++)
+		bad |= cfg_flag(&cf, flags[i].ch, flags[i].arg) == -1;
+	if (bad)
+		exit(2);
+	shown = cf;
+	cf.verbose |= dump;
+	if (cfg_finish(&cf) == -1)
+		exit(1);
+	if (cf.check_only) {
+		startup_checks(&cf, 1);
+		if (dump)
+			dump_settings(&shown);
+		else
+			printf("popsepd: configuration OK\n");
+		exit(0);
+	}
+	log_init(cf.debug, cf.log_facility);
+	log_verbose(cf.verbose);
+	/* Errors go to stderr too until the daemon detaches. */
+	if (!cf.debug && !cf.inetd)
+		log_startup(1);
+	if (auto_inetd)
+		log_info("standard input is a connected socket: serving it as "
+		    "with -i");
+	if (cf.tracefile[0] != '\0' && log_trace_open(cf.tracefile) == -1)
+		fatal("tracefile %s", cf.tracefile);
+	startup_checks(&cf, 0);
 	if (cf.inetd)
 		inetd_main(&cf);
+	master_set_reread(config_reread);
 	master_main(&cf);
 }

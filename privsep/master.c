@@ -38,6 +38,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@
 
 #include "keyproc.h"
 #include "log.h"
+#include "metrics.h"
 #include "monitor_master.h"
 #include "msg.h"
 #include "priv.h"
@@ -70,6 +72,14 @@ struct master {
 };
 
 static struct master	ms;
+/* Reads the configuration again for SIGHUP (main.c's config_reread). */
+static int		(*reread)(const struct config *, struct config *);
+
+void
+master_set_reread(int (*fn)(const struct config *, struct config *))
+{
+	reread = fn;
+}
 
 static void
 on_signal(int sig)
@@ -106,6 +116,25 @@ start_tls(const struct config *cf, int *key_fd_r, pid_t *pid_r,
 	*key_fd_r = fd;
 	*pid_r = pid;
 	return 0;
+}
+
+/*
+ * popsepd -n as root: the key process loads every certificate and key
+ * and drops to key-user, and a TLS context is built from its chains, as
+ * at start-up; then both are thrown away.
+ */
+void
+master_check_tls(const struct config *cf)
+{
+	SSL_CTX	*ctx;
+	pid_t	 pid;
+	int	 fd;
+
+	if (start_tls(cf, &fd, &pid, &ctx) == -1)
+		fatalx("TLS could not be set up; popsepd would not start");
+	SSL_CTX_free(ctx);
+	close(fd);
+	(void)waitpid(pid, NULL, 0);
 }
 
 static void
@@ -330,6 +359,93 @@ key_frame(struct master *m)
 		fatalx("cannot restart the key process");
 }
 
+/*
+ * What a running master cannot take from a new configuration: its
+ * sockets, its directories, its users, its tables and its log channel
+ * were made at start-up.  Each changed one keeps its running value, and
+ * the log says a restart applies it.
+ */
+static void
+keep_fixed(const struct config *old, struct config *nc)
+{
+	static const struct {
+		const char	*name;
+		size_t		 off, len;
+	} fixed[] = {
+#define FIXED(n, f) { n, offsetof(struct config, f), \
+	sizeof(((struct config *)0)->f) }
+		FIXED("chroot-dir", chroot_dir),
+		FIXED("privsep-user", privsep_user),
+		FIXED("key-user", key_user),
+		FIXED("cache-dir", cache_dir),
+		FIXED("pid-file", pid_file),
+		FIXED("max-sessions", max_sessions),
+		FIXED("log-facility", log_facility),
+		FIXED("metrics-listen", metrics_listen),
+		FIXED("metrics-file", metrics_file),
+		FIXED("metrics-interval", metrics_interval),
+#undef FIXED
+	};
+	size_t	i;
+
+	if (old->nlisten != nc->nlisten || memcmp(old->listen, nc->listen,
+	    sizeof(old->listen)) != 0) {
+		log_warnx("SIGHUP: the listen addresses changed; restart "
+		    "popsepd to apply that");
+		nc->nlisten = old->nlisten;
+		memcpy(nc->listen, old->listen, sizeof(nc->listen));
+	}
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		if (memcmp((const char *)old + fixed[i].off,
+		    (const char *)nc + fixed[i].off, fixed[i].len) == 0)
+			continue;
+		log_warnx("SIGHUP: %s changed; restart popsepd to apply that",
+		    fixed[i].name);
+		memcpy((char *)nc + fixed[i].off,
+		    (const char *)old + fixed[i].off, fixed[i].len);
+	}
+	/* Split from metrics-listen, which the metrics process serves. */
+	nc->metrics_addr = old->metrics_addr;
+}
+
+/*
+ * SIGHUP: the configuration read again for the sessions to come (those
+ * in progress keep the one they started with); a file with errors is
+ * refused, and the running configuration stays.
+ */
+static void
+reload_config(struct master *m)
+{
+	struct config	*nc;
+
+	if (reread == NULL)
+		return;
+	if ((nc = calloc(1, sizeof(*nc))) == NULL) {
+		log_warn("SIGHUP");
+		return;
+	}
+	if (reread(m->cf, nc) == -1) {
+		log_warnx("SIGHUP: the configuration has errors (above); still "
+		    "using the running one");
+		free(nc);
+		return;
+	}
+	keep_fixed(m->cf, nc);
+	if (strcmp(nc->tracefile, m->cf->tracefile) != 0 ||
+	    nc->tracefile[0] != '\0') {
+		if (log_trace_reopen(nc->tracefile) == -1) {
+			log_warn("SIGHUP: tracefile %s; still writing the old "
+			    "one", nc->tracefile);
+			strlcpy(nc->tracefile, m->cf->tracefile,
+			    sizeof(nc->tracefile));
+		}
+	}
+	*m->cf = *nc;
+	free(nc);
+	log_verbose(m->cf->verbose);
+	log_info("SIGHUP: configuration read again");
+}
+
 static void
 handle_signals(struct master *m, int *quit)
 {
@@ -338,6 +454,7 @@ handle_signals(struct master *m, int *quit)
 	while (read(m->sig_pipe[0], &c, 1) == 1) {
 		switch (c) {
 		case SIGHUP:
+			reload_config(m);
 			reload_keys(m);
 			break;
 		case SIGCHLD:
@@ -381,9 +498,11 @@ accept_one(struct master *m, size_t i)
 			log_warn("accept");
 		return;
 	}
+	metrics_connection();
 	if (src_nsessions() >= m->cf->max_sessions) {
 		log_warnx("max-sessions (%d) reached; connection refused",
 		    m->cf->max_sessions);
+		metrics_refused(MX_REF_MAX_SESSIONS);
 		refuse(fd, "-ERR [SYS/TEMP] Too many sessions, try again "
 		    "later");
 		return;
@@ -469,7 +588,7 @@ master_main(struct config *cf)
 {
 	struct sigaction	 sa;
 	struct pollfd		*pfd;
-	size_t			 i, n, nsrc;
+	size_t			 i, n, nsrc, nmx;
 	int			 quit = 0, ready_fd = -1;
 
 	memset(&ms, 0, sizeof(ms));
@@ -482,7 +601,8 @@ master_main(struct config *cf)
 	if (cfg_tls_enabled(cf) &&
 	    start_tls(cf, &ms.key_fd, &ms.key_pid, &ms.ctx) == -1)
 		fatalx("TLS could not be set up; not starting");
-	/* After the key process: it never holds the hash key. */
+	/* After the key and metrics processes: neither holds the hash key. */
+	metrics_start(cf);
 	guard_init();
 	for (i = 0; i < cf->nlisten; i++)
 		bind_one(&ms, &cf->listen[i]);
@@ -492,7 +612,7 @@ master_main(struct config *cf)
 	if (pipe2(ms.sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe");
 	src_init(cf);
-	if ((pfd = reallocarray(NULL, LISTEN_MAX + 2 +
+	if ((pfd = reallocarray(NULL, LISTEN_MAX + 3 +
 	    (size_t)cf->max_sessions, sizeof(*pfd))) == NULL)
 		fatal("%s", __func__);
 	/* Orphans of a killed session come to us, to be reaped at once. */
@@ -510,6 +630,7 @@ master_main(struct config *cf)
 	log_info("popsepd %s started", POPSEP_VERSION);
 
 	while (!quit) {
+		metrics_tick();
 		n = 0;
 		for (i = 0; i < ms.nl; i++) {
 			pfd[n].fd = ms.lfd[i];
@@ -519,9 +640,11 @@ master_main(struct config *cf)
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = ms.key_fd;
 		pfd[n++].events = POLLIN;
+		nmx = n;
+		n += metrics_pollfd(pfd + n);
 		nsrc = src_pollfds(pfd + n, (size_t)cf->max_sessions);
-		if (poll(pfd, n + nsrc, log_pending() ? LOG_PERIOD_SECS * 1000 :
-		    -1) == -1) {
+		if (poll(pfd, n + nsrc, metrics_timeout(log_pending() ?
+		    LOG_PERIOD_SECS * 1000 : -1)) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -537,6 +660,8 @@ master_main(struct config *cf)
 		for (i = 0; i < ms.nl && !quit; i++)
 			if (pfd[i].revents & POLLIN)
 				accept_one(&ms, i);
+		if (nmx < n)
+			metrics_dispatch(pfd + nmx);
 	}
 	log_info("popsepd exiting");
 	if (cf->pid_file[0] != '\0')
@@ -569,7 +694,7 @@ inetd_main(struct config *cf)
 		fatal("/dev/null");
 	(void)dup2(devnull, STDIN_FILENO);
 	(void)dup2(devnull, STDOUT_FILENO);
-	if (!cf->debug)
+	if (!cf->debug || !log_console_ok())
 		(void)dup2(devnull, STDERR_FILENO);
 	if (devnull > STDERR_FILENO)
 		close(devnull);

@@ -50,13 +50,16 @@
 #include "keyproc.h"
 #include "log.h"
 #include "monitor_master.h"
+#include "monitor_gss.h"
 #include "monitor_net.h"
 #include "monitor_spool.h"
 #include "msg.h"
+#include "names.h"
 #include "priv.h"
 #include "proxy.h"
 #include "session.h"
 #include "sesslog.h"
+#include "metrics.h"
 #include "spool.h"
 
 enum {
@@ -95,6 +98,8 @@ struct monitor {
 	int			 signed_once;
 	int			 auth_fails;
 	int			 apop_tried;
+	struct gss_proc		 gss;		/* the GSSAPI acceptor */
+	int			 gss_exchanges;
 	char			 user[POP_USER_MAX + 1];
 	char			 mailbox[CFG_PATH_MAX];
 	char			 journal[CFG_PATH_MAX + 32];
@@ -110,6 +115,7 @@ struct monitor {
 	struct msg		 km;		/* key process frames */
 	struct sesslog		 log;		/* the end-of-session line */
 	struct timespec		 update_locked;	/* the update's lock taken */
+	off_t			 update_size;	/* the mailbox's size then */
 	int			 end_quit;	/* the worker saw QUIT */
 	int			 logged_end;
 };
@@ -123,6 +129,8 @@ static void	mon_log_net(void *, struct msg *);
 static void	mon_log_spool(void *, struct msg *);
 static void	mon_answer_auth_pass(void *, struct msg *);
 static void	mon_answer_auth_apop(void *, struct msg *);
+static void	mon_answer_auth_gss(void *, struct msg *);
+static void	mon_gss_cancel(void *, struct msg *);
 static void	mon_answer_tls_sign(void *, struct msg *);
 static void	mon_tls_done(void *, struct msg *);
 static void	mon_proxy(void *, struct msg *);
@@ -147,6 +155,10 @@ static const struct msg_handler net_handlers[] = {
 	{ MSG_MN_REQ_AUTH_APOP, 8 + 2 + APOP_DIGEST_LEN,
 	    8 + POP_USER_MAX + APOP_DIGEST_LEN + 2, 0, MON_PREAUTH,
 	    mon_answer_auth_apop, "AUTH_APOP" },
+	{ MSG_MN_REQ_AUTH_GSS, 4, 4 + GSS_TOKEN_MAX, 0, MON_PREAUTH,
+	    mon_answer_auth_gss, "AUTH_GSS" },
+	{ MSG_MN_REQ_AUTH_GSS_CANCEL, 0, 0, 0, MON_PREAUTH, mon_gss_cancel,
+	    "AUTH_GSS_CANCEL" },
 	{ MSG_MN_REQ_TLS_SIGN, 7, 7 + KEY_TBS_MAX, 0, MON_PREAUTH,
 	    mon_answer_tls_sign, "TLS_SIGN" },
 	{ MSG_MN_REQ_TLS_DONE, 10, 8 + 2 * TLS_NAME_MAX, 0, MON_PREAUTH,
@@ -192,19 +204,6 @@ mon_log_spool(void *arg, struct msg *m)
 	(void)arg;
 	snprintf(prefix, sizeof(prefix), "spool %s: ", mon.s->id);
 	relay_log(m, prefix);
-}
-
-/* Milliseconds from t0 to now (monotonic). */
-static uint64_t
-ms_since(const struct timespec *t0)
-{
-	struct timespec	now;
-	int64_t		ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (int64_t)(now.tv_sec - t0->tv_sec) * 1000 +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000;
-	return ms > 0 ? (uint64_t)ms : 0;
 }
 
 static void
@@ -284,6 +283,12 @@ open_drop(const struct auth_result *res, const char **why)
 		    O_CLOEXEC);
 		if (fd != -1)
 			break;
+		if (errno == ELOOP) {
+			log_warnx("%s: a symbolic link; refusing it",
+			    mon.drop);
+			*why = "the temp drop is not safe to open";
+			return -1;
+		}
 		if (errno != ENOENT) {
 			log_warn("open %s", mon.drop);
 			*why = "cannot open the temp drop";
@@ -508,6 +513,8 @@ login_failed(int result, const char *why)
 	snprintf(text, sizeof(text), "%s %s", result == MN_AUTH_IN_USE ?
 	    "[IN-USE]" : "[SYS/TEMP]", why);
 	log_warnx("\"%s\": %s", mon.user, why);
+	mm_report_login(mon.s, result == MN_AUTH_IN_USE ? MX_LOGIN_IN_USE :
+	    MX_LOGIN_SYS, mon.log.mech);
 	answer_auth(result, text, -1);
 	mon.state = MON_PREAUTH;
 }
@@ -541,6 +548,9 @@ check_tries(void)
 	if (mon.auth_fails >= POP_AUTH_TRIES_MAX)
 		fatalx("network child asked for a login after %d failures",
 		    mon.auth_fails);
+	if (mon.gss.fd != -1)
+		fatalx("network child asked for a login during a GSSAPI "
+		    "exchange");
 }
 
 /*
@@ -561,7 +571,8 @@ take_user(const char *name)
 
 /* The reply to a refused login; the same for every AUTH_FAIL. */
 static void
-refuse_login(int st, const char *how, const struct timespec *start)
+refuse_login(int st, const char *how, const char *mech,
+    const struct timespec *start)
 {
 	char	text[POP_LINE_MAX];
 
@@ -583,6 +594,14 @@ refuse_login(int st, const char *how, const struct timespec *start)
 		    "locked or expired.", mon.user);
 		break;
 	default:
+		if (mon.user[0] == '\0') {
+			/* GSSAPI: no user was proven. */
+			log_info("[AUTH] %s not accepted (%s)", how,
+			    mon.s->addr);
+			snprintf(text, sizeof(text), "[AUTH] %s not accepted.",
+			    how);
+			break;
+		}
 		/* Qpopper's line, which log watchers (fail2ban) match. */
 		log_info("[AUTH] Failed attempted login to %s from host (%s) %s",
 		    mon.user, mon.s->host[0] != '\0' ? mon.s->host :
@@ -591,6 +610,8 @@ refuse_login(int st, const char *how, const struct timespec *start)
 		    "is incorrect.", how, mon.user);
 		break;
 	}
+	mm_report_login(mon.s, st == AUTH_EXPIRED ? MX_LOGIN_EXPIRED :
+	    st == AUTH_DISABLED ? MX_LOGIN_DISABLED : MX_LOGIN_FAIL, mech);
 	answer_auth(MN_AUTH_FAIL, text, -1);
 }
 
@@ -663,7 +684,8 @@ finish_login(int st, struct auth_result *res, const char *how,
 	int		 result = MN_AUTH_SYS;
 
 	if (st != AUTH_OK) {
-		refuse_login(st, how, start);
+		refuse_login(st, how, res->how[0] != '\0' ? res->how :
+		    strcmp(how, "APOP digest") == 0 ? "apop" : "", start);
 		return;
 	}
 	log_info("authenticated \"%s\" (%s) from %s", mon.user, res->how,
@@ -677,6 +699,7 @@ finish_login(int st, struct auth_result *res, const char *how,
 		snprintf(text, sizeof(text), "[LOGIN-DELAY] Logins are %d "
 		    "seconds apart; try again in %ld.",
 		    mon.s->cf->login_delay, left);
+		mm_report_login(mon.s, MX_LOGIN_DELAY, mon.log.mech);
 		answer_auth(MN_AUTH_SYS, text, -1);
 		return;
 	}
@@ -744,6 +767,80 @@ mon_answer_auth_apop(void *arg, struct msg *m)
 	if (st == AUTH_FAIL)
 		guard_auth_failed(mon.s, mon.user, digest);
 	finish_login(st, &res, "APOP digest", &start);
+}
+
+/* The start of a GSSAPI exchange: the acceptor forked, or -1. */
+static int
+gss_begin(void)
+{
+	if (mon.s->cf->keytab[0] == '\0')
+		fatalx("network child sent a GSSAPI request it may not send");
+	check_tries();
+	if (++mon.gss_exchanges > GSS_EXCHANGES_MAX)
+		fatalx("network child started more than %d GSSAPI exchanges",
+		    GSS_EXCHANGES_MAX);
+	return gssproc_start(mon.s->cf, &mon.gss);
+}
+
+static void
+answer_gss(const uint8_t *tok, size_t len)
+{
+	struct msg	*a = &mon.m2;
+
+	msg_init(a, MSG_MN_ANS_GSS);
+	msg_put_data(a, tok, len);
+	if (msg_send(mon.net_fd, a, -1) == -1)
+		log_warn("send to the network child");
+}
+
+/*
+ * One client token of SASL GSSAPI, relayed to the acceptor, which the
+ * first one starts.  A challenge goes back to the network child; at the
+ * end the acceptor is gone before the user it proved logs in as any
+ * other, so nothing of the exchange is in the spool worker's memory.
+ */
+static void
+mon_answer_auth_gss(void *arg, struct msg *m)
+{
+	struct auth_result	 res;
+	struct timespec		 start;
+	const uint8_t		*tok;
+	uint8_t			 out[GSS_TOKEN_MAX];
+	char			 user[POP_USER_MAX + 1];
+	size_t			 len, outlen = 0;
+	int			 step = GSS_STEP_FAIL, st = AUTH_FAIL;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	tok = msg_get_data(m, &len, GSS_TOKEN_MAX);
+	msg_end(m);
+	user[0] = '\0';
+	if (mon.gss.fd != -1 || gss_begin() == 0)
+		step = gssproc_step(&mon.gss, tok, len, out, sizeof(out),
+		    &outlen, user, sizeof(user));
+	if (step == GSS_STEP_CONTINUE) {
+		answer_gss(out, outlen);
+		return;
+	}
+	gssproc_stop(&mon.gss);
+	mon.user[0] = '\0';
+	memset(&res, 0, sizeof(res));
+	if (step == GSS_STEP_DONE && take_user(user) == 0)
+		st = auth_gss_account(mon.s->cf, mon.user, mon.s->addr, &res);
+	finish_login(st, &res, "GSSAPI credentials", &start);
+}
+
+/* "*" or a response the network child refused: the exchange is over. */
+static void
+mon_gss_cancel(void *arg, struct msg *m)
+{
+	(void)arg;
+	msg_end(m);
+	if (mon.gss.fd == -1)
+		fatalx("network child cancelled a GSSAPI exchange that is not "
+		    "running");
+	gssproc_stop(&mon.gss);
+	log_info("GSSAPI exchange cancelled by the client");
 }
 
 static void
@@ -818,9 +915,9 @@ mon_tls_done(void *arg, struct msg *m)
 	msg_get_str(m, cipher, sizeof(cipher));
 	msg_end(m);
 	mon.tls_done = 1;
-	sesslog_take(mon.log.tls_version, sizeof(mon.log.tls_version),
+	printable_copy(mon.log.tls_version, sizeof(mon.log.tls_version),
 	    version);
-	sesslog_take(mon.log.tls_cipher, sizeof(mon.log.tls_cipher), cipher);
+	printable_copy(mon.log.tls_cipher, sizeof(mon.log.tls_cipher), cipher);
 }
 
 static void
@@ -898,6 +995,7 @@ static void
 mon_lock(void *arg, struct msg *m)
 {
 	struct msg	*a = &mon.m2;
+	struct stat	 st;
 	struct timespec	 t0;
 	uint8_t		 purpose, flags = 0;
 	int		 jfd = -1, ok;
@@ -962,6 +1060,7 @@ mon_lock(void *arg, struct msg *m)
 	if (purpose == MS_LOCK_UPDATE) {
 		mon.upd = UPD_LOCKED;
 		mon.update_locked = mon.locked_at;
+		mon.update_size = fstat(mon.mbox_fd, &st) == 0 ? st.st_size : -1;
 	}
 }
 
@@ -1132,7 +1231,8 @@ mon_unlock(void *arg, struct msg *m)
 	mon.pending_auth = -1;
 	mon.session_started = 1;
 	login_stamp();
-	answer_auth(MN_AUTH_OK, "", net);
+	mm_report_login(mon.s, MX_LOGIN_OK, mon.log.mech);
+	answer_auth(MN_AUTH_OK, mon.user, net);
 	close(net);
 	guard_authed(mon.s);
 }
@@ -1335,6 +1435,35 @@ start_recovery(void)
 }
 
 /*
+ * The worker is gone during an update it had neither committed nor
+ * reported.  Such an update touched nothing, unless it was a cut (when
+ * nothing is kept after the first deleted message, the update is one
+ * ftruncate and needs no journal): the mailbox, shorter now than when the
+ * update's lock was taken, shows it, and the locks kept every other
+ * writer out.  The cut is synced and the update counts as done, so the
+ * reply to QUIT says what became of the mailbox.
+ */
+static void
+judge_cut(void)
+{
+	struct stat	st;
+
+	if (mon.upd != UPD_LOCKED || mon.quit_reported || mon.journal_named ||
+	    mon.drop_fd != -1 ||
+	    mon.mbox_fd == -1 || mon.update_size < 0 ||
+	    fstat(mon.mbox_fd, &st) == -1 || st.st_size >= mon.update_size)
+		return;
+	if (fsync(mon.mbox_fd) == -1) {
+		log_warn("fsync the mailbox after its update");
+		return;
+	}
+	log_info("the spool worker ended after cutting the mailbox from %lld "
+	    "to %lld bytes: the update is done", (long long)mon.update_size,
+	    (long long)st.st_size);
+	mon.upd = UPD_APPLIED;
+}
+
+/*
  * The spool worker is gone.  Only now, with the writer reaped, are the
  * locks released and the mailbox closed (which also drops the session's
  * flock claim, so the user's next session is not refused); then the
@@ -1353,6 +1482,7 @@ release_mailbox(void)
 		return;
 	reap(mon.spool_pid, "spool worker");
 	mon.spool_pid = 0;
+	judge_cut();
 	if (mon.new_journal != -1)
 		close(mon.new_journal);
 	mon.new_journal = -1;
@@ -1386,10 +1516,6 @@ kill_and_reap(pid_t *pid)
 	*pid = 0;
 }
 
-/*
- * On any fatal error: the children go first, the writer reaped before
- * the mailbox's locks are released.
- */
 /* Why the session ended, as far as the monitor knows. */
 static const char *
 end_reason(int fatal)
@@ -1418,8 +1544,16 @@ log_session_end(int fatal)
 	strlcpy(mon.log.rip, mon.s->addr, sizeof(mon.log.rip));
 	strlcpy(mon.log.pip, mon.s->proxy_addr, sizeof(mon.log.pip));
 	sesslog_emit(mon.s->cf, mon.s->id, &mon.log);
+	mm_report_end(mon.s, &mon.log, (mon.tls_done ? MX_END_TLS : 0) |
+	    (mon.session_started ? MX_END_LOCKED : 0) |
+	    (mon.upd != UPD_NONE && mon.quit_reported ? MX_END_UPDATED : 0) |
+	    (mon.net_killed ? MX_END_LOGIN_TIMEOUT : 0));
 }
 
+/*
+ * On any fatal error: the children go first, the writer reaped before
+ * the mailbox's locks are released.
+ */
 static void
 release_on_fatal(void)
 {
@@ -1429,6 +1563,7 @@ release_on_fatal(void)
 	 * is left to hold the client's connection.
 	 */
 	kill_and_reap(&mon.net_pid);
+	kill_and_reap(&mon.gss.pid);
 	kill_and_reap(&mon.spool_pid);
 	if (mon.mbox_fd != -1 && mon.locked)
 		spool_unlock(mon.mbox_fd, &mon.lock);
@@ -1497,6 +1632,7 @@ monitor_main(struct session *s)
 	mon.pending_auth = -1;
 	mon.new_journal = -1;
 	mon.bull_fd = -1;
+	mon.gss.fd = -1;
 	/* Made before the network child exists: it cannot choose its own. */
 	if (s->cf->apop && apop_make_stamp(s->myname, s->apop_stamp,
 	    sizeof(s->apop_stamp)) == -1)

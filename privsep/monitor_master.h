@@ -15,17 +15,28 @@
  */
 /*
  * Channel between a session monitor (root) and the master (root), one
- * socket pair per session, open while the session is in the
- * AUTHORIZATION state.  The master creates it when it forks the monitor
- * and polls its end; the monitor writes, and reads only the master's
- * answer to the client address of a proxy's header.  The master
- * checks every frame against its table (msg_lookup()) like any other.
+ * socket pair per session, open until the monitor exits.  The master
+ * creates it when it forks the monitor and polls its end; the monitor
+ * writes, and reads only the master's answer to the client address of a
+ * proxy's header.  The master checks every frame against its table
+ * (msg_lookup()) like any other.
  *
  *   MSG_MM_REQ_AUTH_FAIL  data keyed hash (GUARD_DIGEST_LEN bytes) of
  *                         the user name and password of a failed login,
  *                         str user                          mon -> master
- *   MSG_MM_REQ_AUTHED     (empty) the session left AUTHORIZATION; the
- *                         monitor closes the channel after it.
+ *   MSG_MM_REQ_AUTHED     (empty) the session left AUTHORIZATION
+ *                                                           mon -> master
+ *   MSG_MM_REQ_LOGIN      u8 result (enum mx_login), u8 mechanism
+ *                         (enum mx_mech): 2 bytes           mon -> master
+ *   MSG_MM_REQ_SESSION_END  u8 flags (MX_END_*), u32 RETR count, u64
+ *                         RETR bytes, u32 TOP count, u64 TOP bytes, u32
+ *                         deleted, u64 deleted bytes, u64 lock wait ms,
+ *                         u64 update ms: 53 bytes, the last frame
+ *                                                           mon -> master
+ *
+ *       LOGIN and SESSION_END feed the master's counters
+ *       (privsep/metrics.c), which bound every figure again.
+ *
  *   MSG_MM_REQ_PROXY      u8 status (enum proxy_status of net/proxy.h),
  *                         str client address (numeric, only with
  *                         PROXY_HDR_OK, else empty): what the header on
@@ -58,19 +69,24 @@
 enum {
 	MSG_MM_REQ_AUTH_FAIL = 0x0500,
 	MSG_MM_REQ_AUTHED,
+	MSG_MM_REQ_LOGIN,
+	MSG_MM_REQ_SESSION_END,
 	MSG_MM_REQ_PROXY,
 	MSG_MM_ANS_PROXY,
 };
 
+#define MM_LOGIN_LEN		2
+#define MM_SESSION_END_LEN	(1 + 3 * 4 + 5 * 8)
+
 enum { MM_PROXY_ADMITTED = 0, MM_PROXY_REFUSED = 1 };
 
 struct session;
+struct sesslog;
 struct src;
 
 /* Session monitor side (privsep/guard.c). */
 void	guard_init(void);
 void	guard_forget(void);
-int	guard_user_ok(const char *);
 void	guard_auth_failed(struct session *, const char *, const char *);
 int	guard_fail_delay(const struct session *, int);
 void	guard_authed(struct session *);
@@ -78,6 +94,10 @@ void	guard_start_clock(void);
 int	guard_poll_timeout(const struct config *, int, int);
 int	guard_deadline_passed(const struct config *);
 int	guard_proxy(struct session *, int, const char *, char *, size_t);
+
+/* Session monitor side (privsep/monitor_report.c). */
+void	mm_report_login(struct session *, int, const char *);
+void	mm_report_end(struct session *, const struct sesslog *, int);
 
 /* Master side (privsep/sources.c). */
 void	src_init(const struct config *);
@@ -89,6 +109,7 @@ void	src_session_add(struct src *, pid_t, int);
 void	src_session_peer(pid_t, const char *);
 int	src_session_gone(pid_t);
 int	src_nsessions(void);
+int	src_nunauth(void);
 size_t	src_pollfds(struct pollfd *, size_t);
 void	src_dispatch(const struct config *, const struct pollfd *, size_t);
 

@@ -24,10 +24,22 @@
  *   MSG_MN_REQ_AUTH_APOP  str user, str digest (32 lower-case hex digits)
  *       of the greeting's timestamp, which the monitor made; at most one
  *       per connection.                                  net -> mon
+ *   MSG_MN_REQ_AUTH_GSS   data token (<= GSS_TOKEN_MAX)    net -> mon
+ *       one client response of SASL GSSAPI (RFC 4752), decoded from
+ *       base64; the first starts an exchange, at most GSS_EXCHANGES_MAX
+ *       per connection, each of at most GSS_ROUNDS_MAX tokens.  Answered
+ *       by MSG_MN_ANS_GSS while the exchange goes on, by MSG_MN_ANS_AUTH
+ *       when it ends.
+ *   MSG_MN_REQ_AUTH_GSS_CANCEL  (empty)                    net -> mon
+ *       the client ended the exchange ("*", or a response that is not
+ *       base64 or too long); no answer.
+ *   MSG_MN_ANS_GSS        data token (<= GSS_TOKEN_MAX)    mon -> net
+ *       the next challenge, for the network child to send in base64.
  *   MSG_MN_ANS_AUTH       u8 result, str text [, fd]       mon -> net
- *       the answer to either AUTH request.
+ *       the answer to any AUTH request.
  *       result MN_AUTH_OK carries the descriptor of the channel to the
- *       spool worker; text is the RFC 3206 code and reason otherwise.
+ *       spool worker and, as text, the name of the user logged in; text
+ *       is the RFC 3206 code and reason otherwise.
  *   MSG_MN_REQ_TLS_SIGN   u8 key id, u16 TLS SignatureScheme,
  *                         data to-be-signed (<= KEY_TBS_MAX)  net -> mon
  *   MSG_MN_ANS_TLS_SIGN   u32 status (0 = signed), data signature
@@ -55,6 +67,7 @@
 #ifndef POPSEP_MONITOR_NET_H
 #define POPSEP_MONITOR_NET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "params.h"
@@ -68,6 +81,9 @@ enum {
 	MSG_MN_REQ_TLS_DONE,
 	MSG_MN_ANS_QUIT,
 	MSG_MN_REQ_AUTH_APOP,
+	MSG_MN_REQ_AUTH_GSS,
+	MSG_MN_REQ_AUTH_GSS_CANCEL,
+	MSG_MN_ANS_GSS,
 	MSG_MN_REQ_PROXY,
 	MSG_MN_ANS_PROXY,
 };
@@ -89,6 +105,7 @@ enum mn_auth_result {
 	MN_AUTH_FAIL,		/* wrong user or password: one answer for both */
 	MN_AUTH_IN_USE,		/* mailbox locked by another session */
 	MN_AUTH_SYS,		/* temporary failure on our side */
+	MN_AUTH_CONTINUE,	/* mon_req_auth_gss(): a challenge came */
 };
 
 struct tls_sign_req;
@@ -97,6 +114,9 @@ struct tls_sign_req;
 void	mon_req_log(int, int, const char *);
 int	mon_req_auth(int, uint16_t, const char *, const char *, char *,
 	    size_t, int *);
+int	mon_req_auth_gss(int, const uint8_t *, size_t, uint8_t *, size_t,
+	    size_t *, char *, size_t, int *);
+void	mon_req_auth_gss_cancel(int);
 int	mon_req_tls_sign(void *, const struct tls_sign_req *, uint8_t *,
 	    size_t *);
 void	mon_req_tls_done(int, const char *, const char *);

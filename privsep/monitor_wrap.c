@@ -30,6 +30,19 @@
 
 static struct msg	mw_msg;
 
+static int	auth_answer(struct msg *, char *, size_t, int *);
+
+/* A request with an empty body, which is not answered. */
+static void
+send_empty(int fd, uint16_t type)
+{
+	struct msg	*m = &mw_msg;
+
+	msg_init(m, type);
+	if (msg_send(fd, m, -1) == -1)
+		fatal("%s: send %u", __func__, type);
+}
+
 void
 mon_req_log(int fd, int prio, const char *line)
 {
@@ -50,7 +63,6 @@ mon_req_auth(int fd, uint16_t type, const char *user, const char *secret,
     char *text, size_t textlen, int *spool_fd_r)
 {
 	struct msg	*m = &mw_msg;
-	int		 result;
 
 	msg_init(m, type);
 	msg_put_str(m, user);
@@ -62,6 +74,15 @@ mon_req_auth(int fd, uint16_t type, const char *user, const char *secret,
 		fatalx("%s: monitor gone", __func__);
 	if (m->type != MSG_MN_ANS_AUTH)
 		fatalx("%s: unexpected frame %u", __func__, m->type);
+	return auth_answer(m, text, textlen, spool_fd_r);
+}
+
+/* The body of MSG_MN_ANS_AUTH: an enum mn_auth_result. */
+static int
+auth_answer(struct msg *m, char *text, size_t textlen, int *spool_fd_r)
+{
+	int	result;
+
 	result = msg_get_u8(m);
 	msg_get_str(m, text, textlen);
 	if (result == MN_AUTH_OK) {
@@ -74,6 +95,43 @@ mon_req_auth(int fd, uint16_t type, const char *user, const char *secret,
 	if (result > MN_AUTH_SYS)
 		fatalx("%s: bad result %d", __func__, result);
 	return result;
+}
+
+/*
+ * One client token of SASL GSSAPI: MN_AUTH_CONTINUE with the challenge
+ * in out, or the end of the exchange as for mon_req_auth().
+ */
+int
+mon_req_auth_gss(int fd, const uint8_t *tok, size_t len, uint8_t *out,
+    size_t outmax, size_t *outlen, char *text, size_t textlen,
+    int *spool_fd_r)
+{
+	struct msg	*m = &mw_msg;
+	const uint8_t	*p;
+	size_t		 n;
+
+	*outlen = 0;
+	msg_init(m, MSG_MN_REQ_AUTH_GSS);
+	msg_put_data(m, tok, len);
+	if (msg_send(fd, m, -1) == -1)
+		fatal("%s: send", __func__);
+	if (msg_recv(fd, m) != 1)
+		fatalx("%s: monitor gone", __func__);
+	if (m->type == MSG_MN_ANS_AUTH)
+		return auth_answer(m, text, textlen, spool_fd_r);
+	if (m->type != MSG_MN_ANS_GSS)
+		fatalx("%s: unexpected frame %u", __func__, m->type);
+	p = msg_get_data(m, &n, outmax);
+	msg_end(m);
+	memcpy(out, p, n);
+	*outlen = n;
+	return MN_AUTH_CONTINUE;
+}
+
+void
+mon_req_auth_gss_cancel(int fd)
+{
+	send_empty(fd, MSG_MN_REQ_AUTH_GSS_CANCEL);
 }
 
 /* The keyless provider's transport: the monitor relays to the key process. */

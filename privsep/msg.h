@@ -36,7 +36,7 @@
 #include "params.h"
 
 /* Bump whenever any channel's message enum or a payload layout changes. */
-#define MSG_VERSION	10
+#define MSG_VERSION	12
 #define MSG_HDR_LEN	8
 
 struct msg {

@@ -59,16 +59,8 @@ log_to_monitor(int prio, const char *line)
 }
 
 static int
-op_login(void *arg, enum pop3_mech mech, const char *user,
-    const char *secret, char *text,
-    size_t textlen)
+auth_result(int rc)
 {
-	struct netchild	*n = arg;
-	int		 rc;
-
-	rc = mon_req_auth(n->mon_fd, mech == POP3_MECH_APOP ?
-	    MSG_MN_REQ_AUTH_APOP : MSG_MN_REQ_AUTH_PASS, user, secret, text,
-	    textlen, &n->spool_fd);
 	switch (rc) {
 	case MN_AUTH_OK:
 		return POP3_AUTH_OK;
@@ -76,9 +68,42 @@ op_login(void *arg, enum pop3_mech mech, const char *user,
 		return POP3_AUTH_IN_USE;
 	case MN_AUTH_SYS:
 		return POP3_AUTH_SYS;
+	case MN_AUTH_CONTINUE:
+		return POP3_AUTH_CONTINUE;
 	default:
 		return POP3_AUTH_FAIL;
 	}
+}
+
+static int
+op_login(void *arg, enum pop3_mech mech, const char *user,
+    const char *secret, char *text,
+    size_t textlen)
+{
+	struct netchild	*n = arg;
+
+	return auth_result(mon_req_auth(n->mon_fd, mech == POP3_MECH_APOP ?
+	    MSG_MN_REQ_AUTH_APOP : MSG_MN_REQ_AUTH_PASS, user, secret, text,
+	    textlen, &n->spool_fd));
+}
+
+/* SASL GSSAPI: the monitor holds the exchange; this only relays. */
+static int
+op_gss_step(void *arg, const uint8_t *tok, size_t len, uint8_t *out,
+    size_t outmax, size_t *outlen, char *text, size_t textlen)
+{
+	struct netchild	*n = arg;
+
+	return auth_result(mon_req_auth_gss(n->mon_fd, tok, len, out, outmax,
+	    outlen, text, textlen, &n->spool_fd));
+}
+
+static void
+op_gss_cancel(void *arg)
+{
+	struct netchild	*n = arg;
+
+	mon_req_auth_gss_cancel(n->mon_fd);
 }
 
 static const uint16_t req_types[] = {
@@ -190,6 +215,8 @@ static const struct pop3_ops netchild_ops = {
 	op_request,
 	op_data,
 	op_tls_done,
+	op_gss_step,
+	op_gss_cancel,
 };
 
 /*
@@ -234,7 +261,6 @@ netchild_main(struct session *s, int mon_fd)
 	struct priv_user	 u;
 	struct pop3_cfg		 pc;
 	struct conn		 c;
-	pid_t			 parent;
 	int			 keep[3] = { STDERR_FILENO, -1, -1 };
 
 	log_procname("net");
@@ -249,9 +275,7 @@ netchild_main(struct session *s, int mon_fd)
 	/* Syslog is out of reach in the chroot: log through the monitor. */
 	log_set_sink(log_to_monitor);
 	/* Everything below handles client bytes: give up root first. */
-	parent = getppid();
 	priv_drop(s->cf->chroot_dir, &u);
-	priv_die_with_parent(parent);
 	sandbox_net();
 	keyless_set_transport(mon_req_tls_sign, &nc.mon_fd);
 	if (s->proxied)
@@ -272,6 +296,7 @@ netchild_main(struct session *s, int mon_fd)
 		pc.expire = "NEVER";
 	else if (s->cf->announce_expire[0] != '\0')
 		pc.expire = s->cf->announce_expire;
+	pc.gssapi = s->cf->keytab[0] != '\0';
 	if (s->implicit_tls) {
 		if (conn_start_tls(&c, s->ctx) == -1) {
 			log_info("TLS handshake failed");

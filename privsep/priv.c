@@ -196,9 +196,14 @@ priv_drop(const char *chroot_dir, const struct priv_user *u)
 {
 	uid_t	ruid, euid, suid;
 	gid_t	rgid, egid, sgid;
+	pid_t	parent = getppid();
+	int	deathsig = 0;
 
 	if (u->uid == 0)
 		bug("%s: refusing to drop to uid 0", __func__);
+	/* The change of credentials clears it: it is set again below. */
+	if (prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0) == -1)
+		fatal("prctl get pdeathsig");
 	null_stdio();
 	if (chroot(chroot_dir) == -1)
 		fatal("chroot %s", chroot_dir);
@@ -222,6 +227,8 @@ priv_drop(const char *chroot_dir, const struct priv_user *u)
 		fatalx("%s: could regain root", __func__);
 	if (getgroups(0, NULL) != 0)
 		fatalx("%s: supplementary groups remain", __func__);
+	if (deathsig != 0)
+		priv_die_with_parent(parent);
 	priv_no_new_privs();
 }
 
@@ -239,7 +246,7 @@ priv_no_new_privs(void)
  * mailbox's locks and the session's channels.  The kernel sends SIGKILL
  * when the parent dies; a parent that died before the request was made is
  * caught by getppid().  The setting does not survive a change of
- * credentials, so it is made again after priv_drop().
+ * credentials, so priv_drop() makes it again for a process that had it.
  */
 void
 priv_die_with_parent(pid_t parent)

@@ -50,5 +50,6 @@ void	sandbox_apply(const struct sandbox_rule *, size_t, const char *);
 void	sandbox_net(void);
 void	sandbox_spool(void);
 void	sandbox_key(void);
+void	sandbox_metrics(void);
 
 #endif /* POPSEP_PRIV_H */

@@ -30,9 +30,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "monitor_master.h"
 #include "msg.h"
 #include "session.h"
 
@@ -74,6 +76,38 @@ close_all_but(const int *keep, size_t n)
 		if (keep[i] == log_trace_fd())
 			return;
 	log_trace_forget();
+}
+
+/*
+ * A helper process of the master (key process, metrics process) with a
+ * new channel.  In the child it returns 0 with *fd_r the child's end,
+ * having named the process, wiped the hash key of failed logins and
+ * closed every descriptor but standard error, the channel and extra (or
+ * -1); in the parent, the child's pid with *fd_r the parent's end.
+ */
+pid_t
+proc_fork_helper(const char *name, int extra, int *fd_r)
+{
+	int	sv[2], keep[3];
+	pid_t	pid;
+
+	if (msg_socketpair(sv) == -1)
+		fatal("socketpair");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		log_procname(name);
+		guard_forget();
+		keep[0] = STDERR_FILENO;
+		keep[1] = sv[1];
+		keep[2] = extra;
+		close_all_but(keep, extra == -1 ? 2 : 3);
+		*fd_r = sv[1];
+		return 0;
+	}
+	close(sv[1]);
+	*fd_r = sv[0];
+	return pid;
 }
 
 /*
@@ -215,4 +249,17 @@ relay_log(struct msg *m, const char *prefix)
 	}
 	snprintf(out, sizeof(out), "%s[unverified]%s", prefix, line);
 	log_emit(prio, out);
+}
+
+/* Milliseconds from t0 to now (monotonic). */
+uint64_t
+ms_since(const struct timespec *t0)
+{
+	struct timespec	now;
+	int64_t		ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - t0->tv_sec) * 1000 +
+	    (now.tv_nsec - t0->tv_nsec) / 1000000;
+	return ms > 0 ? (uint64_t)ms : 0;
 }

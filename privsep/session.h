@@ -24,6 +24,9 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
+#include <time.h>
+
 #include <openssl/ssl.h>
 
 #include "config.h"
@@ -36,7 +39,7 @@ struct session {
 	int			 proxied;	/* a proxy listener's connection */
 	SSL_CTX			*ctx;		/* NULL: no TLS at all */
 	int			 key_fd;	/* to the key process, or -1 */
-	int			 master_fd;	/* to the master until login, or -1 */
+	int			 master_fd;	/* to the master, or -1 */
 	int			 source_stale;	/* the address repeats a password */
 	char			 addr[64];	/* numeric client address */
 	char			 host[256];	/* name, with reverse-lookups */
@@ -54,7 +57,11 @@ __attribute__((noreturn)) void spool_main(const struct config *, uid_t,
 		    gid_t, int, int, int, int, int);
 __attribute__((noreturn)) void master_main(struct config *);
 __attribute__((noreturn)) void inetd_main(struct config *);
+void	master_check_tls(const struct config *);
 void	close_all_but(const int *, size_t);
+pid_t	proc_fork_helper(const char *, int, int *);
+uint64_t ms_since(const struct timespec *);
+void	master_set_reread(int (*)(const struct config *, struct config *));
 struct msg;
 void	relay_log(struct msg *, const char *);
 

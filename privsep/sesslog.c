@@ -132,14 +132,3 @@ sesslog_emit(const struct config *cf, const char *id, const struct sesslog *l)
 	else
 		append_json(cf->session_json, line);
 }
-
-/* A string from a child, for the line: printable, bounded. */
-void
-sesslog_take(char *dst, size_t len, const char *src)
-{
-	size_t	i;
-
-	for (i = 0; src[i] != '\0' && i + 1 < len; i++)
-		dst[i] = (src[i] > 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	dst[i] = '\0';
-}

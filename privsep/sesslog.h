@@ -42,6 +42,5 @@ struct sesslog {
 
 void	sesslog_emit(const struct config *, const char *,
 	    const struct sesslog *);
-void	sesslog_take(char *, size_t, const char *);
 
 #endif /* POPSEP_SESSLOG_H */

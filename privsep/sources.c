@@ -22,7 +22,8 @@
  * each monitor, over the channel of privsep/monitor_master.h, when the
  * session leaves AUTHORIZATION and the keyed hash of each failed login;
  * it trusts the monitors (root, its children) but checks every frame
- * like any other, and never sees a password.
+ * like any other, and never sees a password.  The same channel brings
+ * the figures of privsep/metrics.c until the monitor exits.
  *
  * A connection to a proxy listener is admitted first by the proxy's
  * address (proxy-from) and counted in no address's share; it is counted
@@ -48,7 +49,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "monitor_master.h"
+#include "names.h"
 #include "msg.h"
 #include "proxy.h"
 
@@ -106,6 +109,10 @@ static const struct msg_handler mm_handlers[] = {
 	{ MSG_MM_REQ_AUTHED, 0, 0, 0, MM_READY, mm_authed, "AUTHED" },
 	{ MSG_MM_REQ_PROXY, 1 + 4 + 1, 1 + 4 + PROXY_ADDR_MAX, 0,
 	    MM_AWAIT_PROXY, mm_proxy, "PROXY" },
+	{ MSG_MM_REQ_LOGIN, MM_LOGIN_LEN, MM_LOGIN_LEN, 0, MM_READY, mm_login,
+	    "LOGIN" },
+	{ MSG_MM_REQ_SESSION_END, MM_SESSION_END_LEN, MM_SESSION_END_LEN, 0,
+	    MM_READY, mm_session_end, "SESSION_END" },
 };
 
 static time_t
@@ -213,6 +220,7 @@ src_admit(const struct config *cf, const char *addr, struct src **src_r)
 	if ((s = lookup(cf, addr)) == NULL) {
 		log_warnx("connection from %s refused: %d client addresses "
 		    "are known already", addr, GUARD_SOURCES_MAX);
+		metrics_refused(MX_REF_ADDRESSES);
 		return "-ERR [SYS/TEMP] Too many sessions, try again later";
 	}
 	s->last = now;
@@ -220,18 +228,21 @@ src_admit(const struct config *cf, const char *addr, struct src **src_r)
 	if (now < s->blocked_until) {
 		log_warnx("connection from %s refused: blocked after failed "
 		    "logins", addr);
+		metrics_refused(MX_REF_BLOCKED);
 		return "-ERR [SYS/TEMP] Too many failed logins from your "
 		    "address, try again later";
 	}
 	if (s->nsess >= cf->max_per_source) {
 		log_warnx("connection from %s refused: max-per-source (%d) "
 		    "reached", addr, cf->max_per_source);
+		metrics_refused(MX_REF_MAX_PER_SOURCE);
 		return "-ERR [SYS/TEMP] Too many sessions from your address, "
 		    "try again later";
 	}
 	if (early_drop(cf)) {
 		log_warnx("connection from %s refused: max-startups: %d "
 		    "sessions not logged in", addr, nunauth);
+		metrics_refused(MX_REF_MAX_STARTUPS);
 		return "-ERR [SYS/TEMP] Too many sessions, try again later";
 	}
 	*src_r = s;
@@ -308,6 +319,12 @@ src_nsessions(void)
 	return nsess;
 }
 
+int
+src_nunauth(void)
+{
+	return nunauth;
+}
+
 size_t
 src_pollfds(struct pollfd *pfd, size_t room)
 {
@@ -349,7 +366,7 @@ mm_auth_fail(void *arg, struct msg *m)
 		fatalx("master<-monitor: AUTH_FAIL: hash of %zu bytes", len);
 	msg_get_str(m, user, sizeof(user));
 	msg_end(m);
-	if (!guard_user_ok(user))
+	if (!user_name_ok(user, strnlen(user, POP_USER_MAX + 1)))
 		fatalx("master<-monitor: AUTH_FAIL: bad user name");
 	/* A proxy's own connection (LOCAL): no client address to count. */
 	if (s == &proxied)
@@ -390,7 +407,6 @@ mm_authed(void *arg, struct msg *m)
 	(void)arg;
 	msg_end(m);
 	left_authorization(cur);
-	close_channel(cur);
 }
 
 /* Frames from the monitors polled in pfd (src_pollfds()'s order). */

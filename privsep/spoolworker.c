@@ -1029,7 +1029,6 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	const struct msg_handler *h;
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen;
-	pid_t			 parent;
 	int			 keep[6] = { STDERR_FILENO, mbox_fd, net_fd,
 				    mon_fd, drop_fd, cache_fd };
 	int			 rc;
@@ -1049,9 +1048,7 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	/* The allocator's first trim may set it up (getrandom): now. */
 	malloc_trim(0);
 	log_set_sink(log_to_monitor);
-	parent = getppid();
 	priv_drop(cf->chroot_dir, &u);
-	priv_die_with_parent(parent);
 	sandbox_spool();
 	journal_set_progress(send_progress, (size_t)cf->mail_lock_check);
 

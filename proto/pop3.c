@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "names.h"
 #include "pop3.h"
 
 enum pop3_state {
@@ -49,6 +50,7 @@ struct pop3 {
 	int			 bad_cmds;
 	int			 auth_fails;
 	int			 apop_tried;
+	int			 gss_tries;
 	int			 done;
 	char			 user[POP_USER_MAX + 1];
 };
@@ -84,6 +86,8 @@ static int	cleartext_allowed(const struct pop3 *);
 static void	relay(struct pop3 *, enum pop3_req, uint32_t, uint32_t);
 static void	login(struct pop3 *, enum pop3_mech, const char *,
 		    const char *);
+static void	login_answer(struct pop3 *, int, const char *);
+static void	auth_gssapi(struct pop3 *, const char *);
 
 static const struct pop3_verb verbs[] = {
 	{ "CAPA", ST_AUTH | ST_TRANS, 0, 0, cmd_capa },
@@ -173,7 +177,10 @@ cmd_capa(struct pop3 *p, struct pop3_cmd *cmd)
 	reply(p, 1, "Capability list follows");
 	conn_printf(p->c, "TOP\r\n");
 	if (p->state == ST_AUTH && cleartext_allowed(p))
-		conn_printf(p->c, "USER\r\nSASL PLAIN\r\n");
+		conn_printf(p->c, "USER\r\n");
+	if (p->state == ST_AUTH && (cleartext_allowed(p) || p->cf->gssapi))
+		conn_printf(p->c, "SASL%s%s\r\n", cleartext_allowed(p) ?
+		    " PLAIN" : "", p->cf->gssapi ? " GSSAPI" : "");
 	conn_printf(p->c, "UIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n");
 	if (p->cf->login_delay > 0)
@@ -332,6 +339,13 @@ login(struct pop3 *p, enum pop3_mech mech, const char *user,
 	if (user != p->user)
 		strlcpy(p->user, user, sizeof(p->user));
 	rc = p->ops->login(p->arg, mech, p->user, secret, text, sizeof(text));
+	login_answer(p, rc, text);
+}
+
+/* The backend's verdict on a login, with its text. */
+static void
+login_answer(struct pop3 *p, int rc, const char *text)
+{
 	switch (rc) {
 	case POP3_AUTH_OK:
 		p->state = ST_TRANS;
@@ -389,13 +403,13 @@ cmd_apop(struct pop3 *p, struct pop3_cmd *cmd)
 
 /*
  * One SASL client response: the initial response from the command line,
- * or a line read now, after a "+ " challenge (RFC 5034 4).  Returns the
- * decoded length, or -1 after replying (the client cancelled with "*", or
- * sent what is not base64).
+ * or a line read now, after "+ " and the base64 challenge (RFC 5034 4).
+ * Returns the decoded length, or -1 after replying (the client cancelled
+ * with "*", or sent what is not base64).
  */
 static long
-sasl_response(struct pop3 *p, const char *initial, uint8_t *out,
-    size_t outmax)
+sasl_response(struct pop3 *p, const char *initial, const char *challenge,
+    uint8_t *out, size_t outmax)
 {
 	char	line[SASL_LINE_MAX + 1];
 	size_t	len = 0;
@@ -406,7 +420,13 @@ sasl_response(struct pop3 *p, const char *initial, uint8_t *out,
 		strlcpy(line, initial, sizeof(line));
 		len = strlen(line);
 	} else {
-		conn_printf(p->c, "+ \r\n");
+		/* A challenge may be longer than any reply line. */
+		if (conn_write(p->c, "+ ", 2) == -1 || conn_write(p->c,
+		    challenge, strlen(challenge)) == -1 ||
+		    conn_write(p->c, "\r\n", 2) == -1) {
+			p->done = 1;
+			return -1;
+		}
 		for (;;) {
 			rc = conn_getline(p->c, line, sizeof(line), &len);
 			if (rc == LINE_OK)
@@ -433,16 +453,6 @@ sasl_response(struct pop3 *p, const char *initial, uint8_t *out,
 	return rv;
 }
 
-/* A client word for a log line or a reply: no control bytes, bounded. */
-static void
-printable(const char *in, char *out, size_t outlen)
-{
-	size_t	i;
-
-	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
-		out[i] = in[i] > 0x20 && in[i] < 0x7f ? in[i] : '?';
-	out[i] = '\0';
-}
 
 /* The mechanisms this connection offers, one per line, for AUTH alone. */
 static void
@@ -451,7 +461,55 @@ list_mechanisms(struct pop3 *p)
 	reply(p, 1, "List of SASL mechanisms follows");
 	if (cleartext_allowed(p))
 		conn_printf(p->c, "PLAIN\r\n");
+	if (p->cf->gssapi)
+		conn_printf(p->c, "GSSAPI\r\n");
 	conn_printf(p->c, ".\r\n");
+}
+
+/*
+ * SASL GSSAPI (RFC 4752): client tokens to the backend, its challenges
+ * back, until it decides.  No password crosses, so TLS is not required.
+ * The backend holds the exchange; "*", a response that is not base64 or
+ * one too long ends it there too.
+ */
+static void
+auth_gssapi(struct pop3 *p, const char *initial)
+{
+	uint8_t	tok[GSS_TOKEN_MAX], out[GSS_TOKEN_MAX];
+	char	text[POP_LINE_MAX], chal[SASL_LINE_MAX + 1];
+	size_t	len = 0;
+	long	n;
+	int	rc, started = 0;
+
+	if (p->gss_tries >= GSS_EXCHANGES_MAX) {
+		reply(p, 0, "[AUTH] Too many GSSAPI attempts");
+		return;
+	}
+	p->have_user = 0;
+	chal[0] = '\0';
+	for (;;) {
+		n = sasl_response(p, initial, chal, tok, sizeof(tok));
+		initial = NULL;
+		if (n < 0) {
+			if (started)
+				p->ops->gss_cancel(p->arg);
+			return;
+		}
+		if (!started++)
+			p->gss_tries++;
+		rc = p->ops->gss_step(p->arg, tok, (size_t)n, out,
+		    sizeof(out), &len, text, sizeof(text));
+		if (rc != POP3_AUTH_CONTINUE)
+			break;
+		if (sasl_b64_encode(out, len, chal, sizeof(chal)) == -1) {
+			p->ops->gss_cancel(p->arg);
+			reply(p, 0, "[AUTH] GSSAPI challenge too long");
+			return;
+		}
+	}
+	if (rc == POP3_AUTH_OK && pop3_user_ok(text))
+		strlcpy(p->user, text, sizeof(p->user));
+	login_answer(p, rc, text);
 }
 
 /* AUTH [mechanism [initial-response]] (RFC 5034); PLAIN (RFC 4616). */
@@ -467,8 +525,12 @@ cmd_auth(struct pop3 *p, struct pop3_cmd *cmd)
 		list_mechanisms(p);
 		return;
 	}
+	if (strcasecmp(cmd->argv[0], "GSSAPI") == 0 && p->cf->gssapi) {
+		auth_gssapi(p, cmd->argc == 2 ? cmd->argv[1] : NULL);
+		return;
+	}
 	if (strcasecmp(cmd->argv[0], "PLAIN") != 0) {
-		printable(cmd->argv[0], mech, sizeof(mech));
+		printable_copy(mech, sizeof(mech), cmd->argv[0]);
 		log_info("Unknown authentication mechanism: %s", mech);
 		reply(p, 0, "Unknown authentication mechanism: %s", mech);
 		return;
@@ -478,7 +540,7 @@ cmd_auth(struct pop3 *p, struct pop3_cmd *cmd)
 		refuse_cleartext(p);
 		return;
 	}
-	n = sasl_response(p, cmd->argc == 2 ? cmd->argv[1] : NULL, msg,
+	n = sasl_response(p, cmd->argc == 2 ? cmd->argv[1] : NULL, "", msg,
 	    sizeof(msg));
 	explicit_bzero(cmd->argv[1], sizeof(cmd->argv[1]));
 	if (n < 0)
@@ -543,11 +605,15 @@ relay(struct pop3 *p, enum pop3_req req, uint32_t n, uint32_t lines)
 	}
 }
 
+/* Client text goes back in a reply only as printable_copy() makes it. */
 static int
 get_msgno(struct pop3 *p, const char *arg, uint32_t *n)
 {
+	char	shown[17];
+
 	if (pop3_msgno(arg, n) == -1) {
-		reply(p, 0, "Invalid message number \"%.16s\"", arg);
+		printable_copy(shown, sizeof(shown), arg);
+		reply(p, 0, "Invalid message number \"%s\"", shown);
 		return -1;
 	}
 	return 0;
@@ -594,6 +660,7 @@ static void
 cmd_top(struct pop3 *p, struct pop3_cmd *cmd)
 {
 	const char	*e;
+	char		 shown[17];
 	long long	 lines;
 	uint32_t	 n;
 
@@ -601,7 +668,8 @@ cmd_top(struct pop3 *p, struct pop3_cmd *cmd)
 		return;
 	lines = strtonum(cmd->argv[1], 0, INT32_MAX, &e);
 	if (e != NULL || cmd->argv[1][0] == '+') {
-		reply(p, 0, "Invalid line count \"%.16s\"", cmd->argv[1]);
+		printable_copy(shown, sizeof(shown), cmd->argv[1]);
+		reply(p, 0, "Invalid line count \"%s\"", shown);
 		return;
 	}
 	relay(p, POP3_REQ_TOP, n, (uint32_t)lines);

@@ -55,6 +55,7 @@ enum pop3_auth {
 	POP3_AUTH_FAIL,
 	POP3_AUTH_IN_USE,
 	POP3_AUTH_SYS,
+	POP3_AUTH_CONTINUE,	/* gss_step(): send the challenge */
 };
 
 /* How the credentials handed to the backend are to be checked. */
@@ -70,6 +71,9 @@ struct pop3_ops {
 		    size_t);
 	int	(*data)(void *, const uint8_t **, size_t *);
 	void	(*tls_done)(void *, const char *, const char *);
+	int	(*gss_step)(void *, const uint8_t *, size_t, uint8_t *,
+		    size_t, size_t *, char *, size_t);
+	void	(*gss_cancel)(void *);
 };
 
 struct pop3_cfg {
@@ -84,6 +88,7 @@ struct pop3_cfg {
 	const char	*expire;	/* EXPIRE's value, or NULL */
 	const char	*client_host;	/* name or address, for log lines */
 	const char	*client_addr;	/* numeric address */
+	int		 gssapi;	/* SASL GSSAPI offered */
 };
 
 /* Parsed command line (proto/pop3_cmd.c). */
@@ -99,6 +104,7 @@ int	pop3_user_ok(const char *);
 
 /* SASL (proto/sasl.c). */
 int	sasl_b64_decode(const char *, size_t, uint8_t *, size_t, size_t *);
+int	sasl_b64_encode(const uint8_t *, size_t, char *, size_t);
 int	sasl_plain_split(const uint8_t *, size_t, char *, size_t, char *,
 	    size_t, char *, size_t);
 void	pop3_run(struct conn *, const struct pop3_cfg *,

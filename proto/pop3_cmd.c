@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "pop3.h"
 
 int
@@ -106,19 +107,9 @@ pop3_msgno(const char *s, uint32_t *n_r)
 	return 0;
 }
 
-/*
- * A user name as the monitor will accept it: 1 to POP_USER_MAX printable
- * ASCII bytes, no "/" or ":" (it names files and goes into logs).
- */
+/* A user name as the monitor will accept it (lib/names.c). */
 int
 pop3_user_ok(const char *u)
 {
-	size_t	i, len = strnlen(u, POP_USER_MAX + 1);
-
-	if (len == 0 || len > POP_USER_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (u[i] <= 0x20 || u[i] >= 0x7f || u[i] == '/' || u[i] == ':')
-			return 0;
-	return 1;
+	return user_name_ok(u, strnlen(u, POP_USER_MAX + 1));
 }

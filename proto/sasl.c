@@ -15,7 +15,8 @@
  */
 /*
  * SASL pieces for the network child (RFC 5034, RFC 4616): a strict base64
- * decoder for client responses and the PLAIN message splitter.  Their
+ * decoder for client responses, an encoder for challenges and the PLAIN
+ * message splitter.  Their
  * input is client bytes, hostile; every output length is bounded by the
  * caller's buffer, and anything not exactly well formed is refused.
  */
@@ -81,6 +82,32 @@ sasl_b64_decode(const char *in, size_t len, uint8_t *out, size_t outmax,
 			out[o++] = (uint8_t)acc;
 	}
 	*outlen = o;
+	return 0;
+}
+
+/* RFC 4648 base64 with padding, NUL-terminated: 0, or -1 if it won't fit. */
+int
+sasl_b64_encode(const uint8_t *in, size_t len, char *out, size_t outmax)
+{
+	static const char	digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned long		acc;
+	size_t			i, o = 0;
+
+	if (outmax == 0 || len > (outmax - 1) / 4 * 3)
+		return -1;
+	for (i = 0; i < len; i += 3) {
+		acc = (unsigned long)in[i] << 16;
+		if (i + 1 < len)
+			acc |= (unsigned long)in[i + 1] << 8;
+		if (i + 2 < len)
+			acc |= in[i + 2];
+		out[o++] = digits[acc >> 18 & 0x3f];
+		out[o++] = digits[acc >> 12 & 0x3f];
+		out[o++] = i + 1 < len ? digits[acc >> 6 & 0x3f] : '=';
+		out[o++] = i + 2 < len ? digits[acc & 0x3f] : '=';
+	}
+	out[o] = '\0';
 	return 0;
 }
 

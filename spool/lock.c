@@ -441,7 +441,8 @@ ofd_lock(int fd, short type)
 int
 spool_lock(int fd, const char *mbox, pid_t holder, struct spool_lock *l)
 {
-	int	i;
+	struct stat	st;
+	int		i;
 
 	if (l->dotlocked || l->fcntl_locked)
 		bug("%s: already locked", __func__);
@@ -469,6 +470,12 @@ spool_lock(int fd, const char *mbox, pid_t holder, struct spool_lock *l)
 		}
 		sleep(1);
 	}
+	/* Never judged stale: say what it is, or it could be anyone's lock. */
+	if (!l->dotlocked && lstat(l->path, &st) == 0 && !S_ISREG(st.st_mode))
+		log_warnx("maillock error: %s is not a regular file (%s); it "
+		    "holds the lock until it is removed", l->path,
+		    S_ISLNK(st.st_mode) ? "a symbolic link" : "of another "
+		    "type");
 	log_info("maillock error: %s is locked by another process", mbox);
 	spool_unlock(fd, l);
 	errno = EAGAIN;

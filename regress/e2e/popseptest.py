@@ -350,6 +350,22 @@ def scan_memory(pid, windows):
     return sorted(hits)
 
 
+def scan_daemon(srv, windows):
+    """scan_memory() of the daemon's processes: the pids scanned and, for
+    each pid with a hit, the names of the windows found in it."""
+    procs = [p for p in [srv.proc.pid] + descendants(srv.proc.pid)
+             if proc_status(p) is not None]
+    found = {}
+    for p in procs:
+        try:
+            hits = scan_memory(p, windows)
+        except OSError:
+            continue
+        if hits:
+            found[p] = hits
+    return procs, found
+
+
 def kill_pids(pids, sig=signal.SIGKILL):
     for p in pids:
         try:
@@ -546,8 +562,9 @@ class Server:
     """
 
     def __init__(self, t, name="srv", tls=True, options=None,
-                 auth_fail_delay=150, cleartext="tls"):
+                 auth_fail_delay=150, cleartext="tls", env=None):
         self.t = t
+        self.env = env             # variables added to the daemon's
         self.dir = tempfile.mkdtemp(prefix="popsep-e2e-", dir="/tmp")
         os.chmod(self.dir, 0o755)
         t.cleanup(self.cleanup)
@@ -645,7 +662,8 @@ class Server:
         self.proc = subprocess.Popen(
             [POPSEPD] + list(args) + ["-f", self.conf],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.logf, start_new_session=True, cwd=self.dir)
+            stderr=self.logf, start_new_session=True, cwd=self.dir,
+            env=dict(os.environ, **self.env) if self.env else None)
         ports = [self.port] + ([self.tls_port] if self.tls else [])
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -730,6 +748,22 @@ class Server:
             return r.startswith(b"+OK ") and q.startswith(b"+OK"), r
         except Exception as e:
             return False, "%s\n%s" % (e, self.read_log()[-2000:])
+
+
+def fetchmail(d, poll, env=None):
+    """One fetchmail run in directory d (its HOME): poll is the rcfile's
+    "poll" entry, without the options, which keep the mail on the server
+    and append each message as received to d/out.  Returns the run and
+    the bytes delivered."""
+    out = os.path.join(d, "out")
+    rc = os.path.join(d, "fetchmailrc")
+    write_file(rc, (
+        "set no syslog\n" + poll +
+        "  options keep fetchall no rewrite no stripcr sslproto ''\n"
+        "  mda \"cat >> %s\"\n" % out).encode(), 0, 0, 0o600)
+    r = run(["fetchmail", "--nodetach", "-f", rc],
+            env=dict(env or os.environ, HOME=d), cwd=d)
+    return r, open(out, "rb").read() if os.path.exists(out) else b""
 
 
 def make_cert(cert, key):

@@ -166,18 +166,10 @@ def real_clients(srv):
 
     d = os.path.join(srv.dir, "fetchmail")
     os.mkdir(d)
-    out = os.path.join(d, "out")
-    rc = os.path.join(d, "fetchmailrc")
-    P.write_file(rc, (
-        "set no syslog\n"
+    r, got = P.fetchmail(d, (
         "poll localhost with proto APOP port %d\n"
-        "  user \"%s\" there with password \"%s\" is root here\n"
-        "  options keep fetchall no rewrite no stripcr sslproto ''\n"
-        "  mda \"cat >> %s\"\n" % (srv.port, VU, VU_SEC, out)).encode(),
-        0, 0, 0o600)
-    r = P.run(["fetchmail", "--nodetach", "-f", rc],
-              env=dict(os.environ, HOME=d), cwd=d)
-    got = open(out, "rb").read() if os.path.exists(out) else b""
+        "  user \"%s\" there with password \"%s\" is root here\n" %
+        (srv.port, VU, VU_SEC)))
     t.check(r.returncode == 0 and got.count(b"Subject: ") == 2,
             "fetchmail-apop", (r.stdout + r.stderr)[-1500:])
 
@@ -408,12 +400,10 @@ def policies():
 def pam_accounts():
     srv = P.Server(t, "pam", cleartext="always", options={"apop": True})
     srv.options["popauth-db"] = os.path.join(srv.dir, "popauth", "pop.auth")
-    srv.add_system_user(SYS, SYS_PW)
-    srv.mbox(SYS, MSGS)
     srv.write_config()
     popauth(srv, ["-init"])
     popauth(srv, ["-user", SYS], SYS_SEC)
-    srv.start()
+    pam_server(srv, "popsep-e2e-accounts", "auth required pam_unix.so nodelay\n")
 
     def tries(pw):
         c = srv.connect()
@@ -537,18 +527,9 @@ def passwd_file_memory():
     sessions = [srv.login(users[7], tls=False), srv.login(SYS, tls=False)]
     for c in sessions:
         c.cmd("STAT")
-    procs = [p for p in [srv.proc.pid] + P.descendants(srv.proc.pid)
-             if P.proc_status(p) is not None]
     wins = [(u, h.encode()[-24:]) for u, h in hashes.items()
             if u != users[7]]
-    found = {}
-    for p in procs:
-        try:
-            hits = P.scan_memory(p, wins)
-        except OSError:
-            continue
-        if hits:
-            found[p] = hits
+    procs, found = P.scan_daemon(srv, wins)
     t.check(len(procs) >= 8 and not found, "no-other-users-hashes-in-memory",
             repr((procs, found)))
     for c in sessions:

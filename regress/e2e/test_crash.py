@@ -102,15 +102,19 @@ def quit_under(c, st):
     return r
 
 
-def one_crash(syscall, n):
-    """Returns True if the worker was killed at this point."""
+def one_crash(syscall, n, deleted=DELETED, cut=False):
+    """Returns True if the worker was killed at this point.  With cut, the
+    last messages are deleted and no mail comes during the session: the
+    update is a cut of the mailbox, without a journal."""
     sessions_over()
+    mark = srv.log_mark()
     box = srv.mbox(USER, MSGS)
     original = box.read()
     c = srv.login(USER, tls=False)
-    for d in DELETED:
+    for d in deleted:
         c.cmd("DELE %d" % d)
-    during = P.deliver(mbox_path, P.message(10, b"during", b"new one\n"))
+    during = b"" if cut else P.deliver(mbox_path, P.message(
+        10, b"during", b"new one\n"))
     st = kill_at(spool_worker(), syscall, n)
     r = quit_under(c, st)
     killed = st.killed()
@@ -121,10 +125,10 @@ def one_crash(syscall, n):
     r2 = c.cmd("QUIT")
     c.closed()
     got = box.read()
-    keep = [i for i in range(len(MSGS)) if i + 1 not in DELETED]
+    keep = [i for i in range(len(MSGS)) if i + 1 not in deleted]
     applied = box.data(keep) + during + after
     untouched = original + during + after
-    label = "%s-%d" % (syscall, n)
+    label = "%s%s-%d" % ("cut-" if cut else "", syscall, n)
     t.check(got in (applied, untouched),
             "%s-mailbox-whole" % label,
             "got %d bytes; applied %d, untouched %d" % (
@@ -138,7 +142,8 @@ def one_crash(syscall, n):
     else:
         t.check(b"no messages were removed" in r and
                 after_crash == original + during,
-                "%s-quit-err-nothing-removed" % label, r)
+                "%s-quit-err-nothing-removed" % label,
+                "%r\n%s" % (r, srv.log_since(mark)))
     return killed
 
 
@@ -198,6 +203,12 @@ def crashes():
                 break
             points += 1
     t.check(points >= 10, "crash-points-covered (%d)" % points)
+    # The cut: before it nothing is removed; after it (killed at the sync
+    # that follows) the update is made, and the reply must say so.
+    cut_points = [(s, n) for s in ("ftruncate", "fsync") for n in (1, 2)
+                  if one_crash(s, n, deleted=(4, 5), cut=True)]
+    t.check(("ftruncate", 1) in cut_points and ("fsync", 1) in cut_points,
+            "cut-crash-points-covered", cut_points)
     points = 0
     for n in range(1, 60):
         if not crash_in_recovery(n):

@@ -16,8 +16,9 @@
 /*
  * What every fuzz target shares: its entry point, a reader of its input
  * as numbers, and the invariant check,
- * which aborts so that libFuzzer (or the replay) reports the input.  Runs
- * in no process of the daemon.
+ * which aborts so that libFuzzer (or the replay) reports the input; for
+ * targets linked with lib/log.c, a log that drops every line and aborts
+ * on fatal().  Runs in no process of the daemon.
  */
 
 #ifndef POPSEP_FUZZ_H
@@ -27,6 +28,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "log.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -54,6 +57,28 @@ take(struct in *in, size_t n)
 		in->len--;
 	}
 	return v;
+}
+
+static inline void
+fuzz_log_drop(int prio, const char *line)
+{
+	(void)prio;
+	(void)line;
+}
+
+/* fatal(), fatalx() or bug(): no input may reach them. */
+static inline void
+fuzz_log_abort(void)
+{
+	abort();
+}
+
+/* Log lines go nowhere; a fatal error aborts, for libFuzzer to see. */
+static inline void
+fuzz_log_quiet(void)
+{
+	log_set_sink(fuzz_log_drop);
+	log_set_fatal_hook(fuzz_log_abort);
 }
 
 #endif /* POPSEP_FUZZ_H */

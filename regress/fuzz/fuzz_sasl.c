@@ -17,9 +17,11 @@
  * libFuzzer target for proto/sasl.c: any bytes as a SASL response into the
  * base64 decoder, whatever it decodes into the PLAIN splitter.  Besides
  * the sanitizers, the promises are checked: a decoded response encodes
- * back to exactly the input (only canonical base64 is accepted), never
- * exceeds the bound it was given, and the split fields are within their
- * buffers, NUL-free and non-empty where PLAIN requires it.
+ * back to exactly the input (only canonical base64 is accepted), with
+ * this file's encoder and with sasl_b64_encode() given exactly the room
+ * it needs (and refusing one byte less), never exceeds the bound it was
+ * given, and the split fields are within their buffers, NUL-free and
+ * non-empty where PLAIN requires it.
  */
 
 #include <stdint.h>
@@ -57,7 +59,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t	out[SASL_LINE_MAX];
-	char	back[SASL_LINE_MAX + 4];
+	char	back[SASL_LINE_MAX + 4], enc[SASL_LINE_MAX + 4];
 	char	z[POP_USER_MAX + 1], c[POP_USER_MAX + 1], p[POP_PASS_MAX + 1];
 	size_t	n = 0, bound;
 
@@ -71,6 +73,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ASSERT(n <= bound);
 	ASSERT(encode(out, n, back) == size);
 	ASSERT(memcmp(back, data, size) == 0);
+	/* The server's encoder agrees with this independent one. */
+	ASSERT(sasl_b64_encode(out, n, enc, size + 1) == 0);
+	ASSERT(strlen(enc) == size && memcmp(enc, data, size) == 0);
+	ASSERT(size == 0 || sasl_b64_encode(out, n, enc, size) == -1);
 	if (sasl_plain_split(out, n, z, sizeof(z), c, sizeof(c), p,
 	    sizeof(p)) == 0) {
 		ASSERT(strlen(z) < sizeof(z) && strlen(c) > 0 &&

@@ -8,7 +8,9 @@
 #	sh regress/fuzz/run.sh [SECONDS]
 #	FUZZ_CC=clang-14 sh regress/fuzz/run.sh 600
 #	FUZZ_CFLAGS=-DFUZZ_NO_UID_UNIQUE sh regress/fuzz/run.sh
-# (the last skips fuzz_mbox's UID uniqueness check).
+#	FUZZ_TARGETS="fuzz_keysign fuzz_sasl" sh regress/fuzz/run.sh 180
+# (the third skips fuzz_mbox's UID uniqueness check; the last runs only
+# the targets named).
 #
 #	sh regress/fuzz/run.sh --replay BUILDDIR
 # builds the targets with cc and regress/fuzz/replay.c instead of
@@ -25,7 +27,8 @@ if [ "${1:-}" = "--replay" ]; then
 	REPLAY=1
 	OUT="${2:?usage: run.sh --replay BUILDDIR}/fuzz-replay"
 	CC=${CC:-cc}
-	CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror $INC \
+	CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+	    -Wno-format-truncation $INC \
 	    $PKG_CFLAGS ${XCFLAGS:-}"
 	EXTRA="$SRC/replay.c"
 else
@@ -41,7 +44,8 @@ fi
 
 # Every target: built below, seeded, replayed or run.
 TARGETS="fuzz_pop3_cmd fuzz_mbox fuzz_msg fuzz_journal fuzz_cache fuzz_sasl
-fuzz_popauth_db fuzz_proxy"
+fuzz_popauth_db fuzz_pop3_session fuzz_keysign fuzz_relay_log
+fuzz_passwd_file fuzz_proxy"
 
 mkdir -p "$OUT" || exit 1
 build() {
@@ -51,7 +55,7 @@ build() {
 	$CC $CFLAGS -o "$OUT/$name" "$SRC/$name.c" "$@" $EXTRA $PKG_LIBS ||
 	    exit 1
 }
-build fuzz_pop3_cmd "$TOP/proto/pop3_cmd.c"
+build fuzz_pop3_cmd "$TOP/proto/pop3_cmd.c" "$TOP/lib/names.c"
 build fuzz_mbox "$SRC/spool_stubs.c" "$TOP/spool/mbox.c" "$TOP/spool/mbox_parse.c" \
     "$TOP/spool/uid.c" "$TOP/spool/journal.c"
 build fuzz_msg "$TOP/privsep/msg.c"
@@ -59,7 +63,14 @@ build fuzz_sasl "$TOP/proto/sasl.c"
 build fuzz_journal "$SRC/spool_stubs.c" "$TOP/spool/journal.c"
 build fuzz_cache "$SRC/spool_stubs.c" "$TOP/spool/cache.c" "$TOP/spool/mbox.c" \
     "$TOP/spool/mbox_parse.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
-build fuzz_popauth_db "$SRC/spool_stubs.c" "$TOP/auth/popauth_db.c" -lgdbm
+build fuzz_popauth_db "$SRC/spool_stubs.c" "$TOP/auth/popauth_db.c" \
+    "$TOP/lib/names.c" -lgdbm
+build fuzz_pop3_session "$TOP/proto/pop3.c" "$TOP/proto/pop3_cmd.c" "$TOP/lib/names.c" \
+    "$TOP/proto/sasl.c" "$TOP/net/io.c" "$TOP/lib/log.c"
+build fuzz_keysign "$TOP/privsep/keysign.c"
+build fuzz_relay_log "$TOP/privsep/proc.c" "$TOP/privsep/msg.c" \
+    "$TOP/lib/log.c"
+build fuzz_passwd_file "$TOP/auth/passwd_file.c" "$TOP/lib/log.c" -lcrypt
 build fuzz_proxy "$TOP/net/proxy.c"
 
 # seed DIR NAME PRINTF-FORMAT: one seed file, written once.
@@ -112,6 +123,38 @@ for f in small inconsistent; do
 done
 [ -f "$P/truncated" ] || head -c 700 "$SRC/seeds/fuzz_popauth_db.small" >"$P/truncated"
 seed "$P" empty ''
+# flags (1 APOP stamp, 2 chunky, 4 LOGIN-DELAY, 8 GSSAPI), k, k piece
+# sizes, client.
+seed "$C/fuzz_pop3_session" login '\000\000USER alice\r\nPASS secret\r\nSTAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nTOP 2 1\r\nDELE 1\r\nLIST 9\r\nRSET\r\nNOOP\r\nQUIT\r\n'
+seed "$C/fuzz_pop3_session" apop '\001\001\003CAPA\r\nAPOP alice C4C9334BAC560ECC979E58001B3E22FB\r\nLIST 2\r\nUIDL 1\r\nRETR 3\r\nNOOP\r\n'
+seed "$C/fuzz_pop3_session" sasl '\002\002\000\007AUTH\r\nAUTH PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\nCAPA\r\nRETR 4\r\nSTAT\r\n'
+seed "$C/fuzz_pop3_session" in-use '\004\000capa\nUSER bob\nPASS secret\nAUTH PLAIN *\nQUIT\n'
+seed "$C/fuzz_pop3_session" bad '\003\000APOP x y\r\nAPOP alice 0123456789abcdef0123456789abcdef\r\nAPOP alice c4c9334bac560ecc979e58001b3e22fb\r\nPASS x\r\nUSER a/b\r\nSTLS\r\nAUTH PLAIN\r\n*\r\nAUTH X\r\nRETR 1\r\n\000\r\n'
+seed "$C/fuzz_pop3_session" gssapi '\010\000AUTH GSSAPI\r\nYw==\r\nY2M=\r\nb2s=\r\nSTAT\r\nAUTH GSSAPI\r\n*\r\nQUIT\r\n'
+seed "$C/fuzz_pop3_session" echo '\000\000USER alice\r\nPASS secret\r\nLIST \033[2J\r\nTOP 1 \r\r\nQUIT\r\n'
+SP64=$(printf '%64s' '')
+R32=RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR
+# byte 0: 1 RSA key, 2 byte 1 picks a TLS scheme; then the bytes to sign.
+seed "$C/fuzz_keysign" tls13-pss "\\003\\010\\000${SP64}TLS 1.3, server CertificateVerify\\000$R32"
+seed "$C/fuzz_keysign" tls13-ecdsa "\\002\\005\\000${SP64}TLS 1.3, server CertificateVerify\\000$R32$R32"
+seed "$C/fuzz_keysign" tls13-client "\\003\\010\\000${SP64}TLS 1.3, client CertificateVerify\\000$R32"
+seed "$C/fuzz_keysign" tls12-x25519 "\\003\\002\\000$R32$R32\\003\\000\\035\\040$R32"
+seed "$C/fuzz_keysign" tls12-p256 "\\000\\004\\003$R32$R32\\003\\000\\027\\101\\004$R32$R32"
+seed "$C/fuzz_keysign" sha1 "\\001\\002\\001$R32$R32\\003\\000\\035\\040$R32"
+# byte 0: 0-3 the sender, 4 fix the length, 8 debug; u8 priority, u32, line.
+seed "$C/fuzz_relay_log" own '\004\006\000\000\000\000net 4f1c2a9e0b7d3856: hello'
+seed "$C/fuzz_relay_log" spoof '\005\003\000\000\000\000net 4f1c2a9e0b7d3856: not the spool'
+seed "$C/fuzz_relay_log" ctl '\016\177\000\000\000\000key: \033[31m\ttab\r\nnext\377'
+seed "$C/fuzz_relay_log" debug '\014\007\000\000\000\000debug line'
+seed "$C/fuzz_relay_log" badlen '\000\006\377\000\000\000abc'
+# byte 0: names - 1; the names, one a line; then the file.
+seed "$C/fuzz_passwd_file" ok '\001alice\nbob\n# comment\n\nalice:$6$salt$hash:1000:1000:/var/mail/alice\nbob:x:root:mail:/var/mail/bob'
+seed "$C/fuzz_passwd_file" malformed '\003a\nb\nc\nd\na:h:1:1:rel\nb:h:1:1:/m:extra\nc:h:1\nd::1:1:/m\n'
+# A line longer than 1534 bytes, and a NUL: neither ends a line.
+LONG=$(printf '%1521s' '' | tr ' ' x)
+seed "$C/fuzz_passwd_file" long "\\000bob\\nalice:h:1:1:/m${LONG}bob:h:1:1:/stolen\\n"
+seed "$C/fuzz_passwd_file" nul '\001a\nb\na:h:1:1:/m\000x\nb\000:h:1:1:/n\n'
+seed "$C/fuzz_passwd_file" first '\002e\ne:\nf\ne:h:1:1:/first\ne:h:2:2:/second\n#f:h:1:1:/c\nf:h:nosuchuser-e2e:1:/m\n'
 seed "$C/fuzz_proxy" v1-tcp4 'PROXY TCP4 127.0.0.4 127.0.0.2 47800 1110\r\nUSER a\r\n'
 seed "$C/fuzz_proxy" v1-tcp6 'PROXY TCP6 2001:db8::1 ::1 65535 110\r\n'
 seed "$C/fuzz_proxy" v1-unknown 'PROXY UNKNOWN\r\n'
@@ -128,7 +171,7 @@ if [ -n "$REPLAY" ]; then
 fi
 
 fail=0
-for t in $TARGETS; do
+for t in ${FUZZ_TARGETS:-$TARGETS}; do
 	A="$OUT/artifacts/$t"
 	mkdir -p "$A"
 	dict=

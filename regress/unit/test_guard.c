@@ -35,6 +35,7 @@
 #include "config.h"
 #include "log.h"
 #include "monitor_master.h"
+#include "names.h"
 #include "msg.h"
 #include "params.h"
 #include "session.h"
@@ -69,7 +70,8 @@ test_user_names(void)
 	size_t	i;
 
 	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++)
-		CHECK(guard_user_ok(users[i].name) == users[i].ok,
+		CHECK(user_name_ok(users[i].name, strnlen(users[i].name,
+		    POP_USER_MAX + 1)) == users[i].ok,
 		    "user name %zu %s", i, users[i].ok ? "accepted" :
 		    "refused");
 }
@@ -167,6 +169,16 @@ test_sources(void)
 	dispatch(&cf);
 	CHECK(src_admit(&cf, "192.0.2.4", &c) == NULL, "after a login, one "
 	    "more is admitted");
+	{
+		struct pollfd	pfd[16];
+		size_t		n, k, open = 0;
+
+		n = src_pollfds(pfd, 16);
+		for (k = 0; k < n; k++)
+			open += pfd[k].fd == mm[0];
+		CHECK(open == 1 && src_nunauth() == 3, "after AUTHED the "
+		    "channel stays open for the session's figures");
+	}
 	CHECK(src_session_gone(102) && !src_session_gone(999) &&
 	    src_nsessions() == 3, "sessions end by their monitor's pid");
 
@@ -218,7 +230,14 @@ static const struct bad_frame bad_frames[] = {
 	{ "long hash", MSG_MM_REQ_AUTH_FAIL, "bob", GUARD_DIGEST_LEN + 1,
 	    "field of 17 bytes" },
 	{ "AUTHED with a body", MSG_MM_REQ_AUTHED, "x", 0, "bad length" },
-	{ "unknown type", MSG_MM_REQ_AUTHED + 1, NULL, 0,
+	{ "LOGIN of 6 bytes", MSG_MM_REQ_LOGIN, "x", 0, "bad length" },
+	{ "SESSION_END of 6 bytes", MSG_MM_REQ_SESSION_END, "x", 0,
+	    "bad length" },
+	{ "PROXY from an ordinary listener's session", MSG_MM_REQ_PROXY, NULL,
+	    0, "PROXY not allowed now" },
+	{ "the master's own PROXY answer", MSG_MM_ANS_PROXY, NULL, 0,
+	    "unexpected frame type" },
+	{ "unknown type", MSG_MM_ANS_PROXY + 1, NULL, 0,
 	    "unexpected frame type" },
 };
 

@@ -89,6 +89,40 @@ test_b64(void)
 	    "b64-padded-output-exactly-the-bound");
 }
 
+/* The canonical cases encode back to their text; then the bounds. */
+static void
+test_b64_encode(void)
+{
+	char	 out[64];
+	uint8_t	 all[256], back[256];
+	char	 big[345];
+	size_t	 i, n;
+
+	for (i = 0; i < sizeof(b64_cases) / sizeof(b64_cases[0]); i++) {
+		const struct b64_case *c = &b64_cases[i];
+
+		if (c->out == NULL)
+			continue;
+		CHECK(sasl_b64_encode((const uint8_t *)c->out, c->outlen, out,
+		    sizeof(out)) == 0 && strcmp(out, c->in) == 0,
+		    "b64-encodes case %zu", i);
+	}
+	/* "Zm9vYmFy" and its NUL need 9 bytes. */
+	CHECK(sasl_b64_encode((const uint8_t *)"foobar", 6, out, 8) == -1,
+	    "b64-encode-refuses-output-over-the-bound");
+	CHECK(sasl_b64_encode((const uint8_t *)"foobar", 6, out, 9) == 0 &&
+	    strcmp(out, "Zm9vYmFy") == 0, "b64-encode-exactly-the-bound");
+	CHECK(sasl_b64_encode((const uint8_t *)"f", 1, out, 0) == -1,
+	    "b64-encode-refuses-no-room");
+	/* Every byte value survives a round trip. */
+	for (i = 0; i < sizeof(all); i++)
+		all[i] = (uint8_t)(255 - i);
+	CHECK(sasl_b64_encode(all, sizeof(all), big, sizeof(big)) == 0 &&
+	    strlen(big) == 344 && sasl_b64_decode(big, 344, back,
+	    sizeof(back), &n) == 0 && n == sizeof(all) &&
+	    memcmp(all, back, n) == 0, "b64-encode-round-trip");
+}
+
 struct plain_case {
 	const char	*msg;
 	size_t		 len;
@@ -169,6 +203,7 @@ int
 main(void)
 {
 	test_b64();
+	test_b64_encode();
 	test_plain();
 	test_user_rule();
 	TEST_EXIT();
