@@ -248,7 +248,7 @@ bad_frame_child(const void *arg)
 	struct config		 cf;
 	struct src		*s = NULL;
 	struct msg		 m;
-	uint8_t			 d[GUARD_DIGEST_LEN] = { 0 };
+	uint8_t			 d[GUARD_DIGEST_LEN + 1] = { 0 };
 	int			 mm[2];
 
 	setup(&cf);
