@@ -98,6 +98,7 @@ PRIVSEP_SRCS := \
 	privsep/sandbox_metrics.c \
 	privsep/sandbox_net.c \
 	privsep/sandbox_spool.c \
+	privsep/selfcheck.c \
 	privsep/sesslog.c \
 	privsep/sources.c \
 	privsep/spoolworker.c

@@ -41,6 +41,7 @@
 #include "config.h"
 #include "log.h"
 #include "priv.h"
+#include "selfcheck.h"
 #include "qpopper.h"
 #include "session.h"
 
@@ -153,6 +154,7 @@ startup_checks(const struct config *cf, int with_tls)
 		fatalx("SHA-256 unavailable");
 	priv_prepare_chroot(cf->chroot_dir);
 	priv_prepare_cache_dir(cf->cache_dir);
+	selfcheck(cf, conf_file);
 	if (with_tls && cfg_tls_enabled(cf))
 		master_check_tls(cf);
 }
