@@ -17,7 +17,7 @@
  * Runs in the master, as root, at start-up and for -n, before any key is
  * read or any socket bound: the start-up self-check.  It trusts the
  * configuration (already parsed and checked) and the file system's
- * answers to lstat(2), and refuses to start when a file the separation
+ * answers to stat(2) and lstat(2), and refuses to start when a file the separation
  * rests on is open to others: a chroot-dir that someone but root could
  * change or replace, a private key or the APOP database that group or
  * others can read, or a file the daemon trusts that belongs to one of its
@@ -105,8 +105,9 @@ check_secret(const char *option, const char *path, const char *mode_fix)
 	char		 what[PATH_MAX + 128], fix[PATH_MAX + 64];
 	struct stat	 st;
 
-	if (path[0] == '\0' || lstat(path, &st) == -1)
-		return;		/* missing: the key process says so */
+	/* Missing or not a file: the key process or the APOP check says so. */
+	if (path[0] == '\0' || stat(path, &st) == -1 || !S_ISREG(st.st_mode))
+		return;
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
 		snprintf(what, sizeof(what), "%s %s: readable or writable by "
 		    "group or others (mode %04o)", option, path,
@@ -125,7 +126,7 @@ check_not_owned(const char *option, const char *path,
 	struct stat	 st;
 	size_t		 i;
 
-	if (path[0] != '/' || lstat(path, &st) == -1)
+	if (path[0] != '/' || stat(path, &st) == -1)
 		return;
 	for (i = 0; i < no; i++) {
 		if (!o[i].known || st.st_uid != o[i].uid)
