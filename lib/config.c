@@ -144,6 +144,7 @@ static const struct cfg_opt cfg_opts[] = {
 	STR("kerberos-service", kerberos_service),
 	STR("key-user", key_user),
 	STR("keytab", keytab),
+	BOOL("last-command", last_command),
 	{ "listen", CT_LISTEN, 0, 0, 0, 0, NULL },
 	{ "listen-proxy", CT_LISTEN, LISTEN_PROXY, 0, 0, 0, NULL },
 	{ "listen-proxy-tls", CT_LISTEN, LISTEN_PROXY | LISTEN_TLS, 0, 0, 0,

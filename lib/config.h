@@ -113,6 +113,7 @@ struct config {
 	char		 kerberos_service[64];	/* the acceptor's service */
 	int		 first_valid_uid;	/* lower uids are refused */
 	int		 downcase_user;	/* -c */
+	int		 last_command;	/* LAST answered */
 	int		 login_delay;	/* seconds between logins, 0: none */
 	char		 announce_expire[8];	/* "" none, "never" or days */
 	int		 trim_domain;	/* -C: "user@domain" -> "user" */

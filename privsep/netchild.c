@@ -290,6 +290,7 @@ netchild_main(struct session *s, int mon_fd)
 	pc.hostname = s->myname;
 	pc.apop_stamp = s->cf->apop ? s->apop_stamp : NULL;
 	pc.login_delay = s->cf->login_delay;
+	pc.last_command = s->cf->last_command;
 	pc.client_host = s->host[0] != '\0' ? s->host : s->addr;
 	pc.client_addr = s->addr;
 	if (strcmp(s->cf->announce_expire, "never") == 0)

@@ -52,6 +52,7 @@ struct pop3 {
 	int			 apop_tried;
 	int			 gss_tries;
 	int			 done;
+	uint32_t		 last_msg;	/* LAST: highest RETR or TOP */
 	char			 user[POP_USER_MAX + 1];
 };
 
@@ -79,11 +80,13 @@ static void	cmd_retr(struct pop3 *, struct pop3_cmd *);
 static void	cmd_top(struct pop3 *, struct pop3_cmd *);
 static void	cmd_dele(struct pop3 *, struct pop3_cmd *);
 static void	cmd_rset(struct pop3 *, struct pop3_cmd *);
+static void	cmd_last(struct pop3 *, struct pop3_cmd *);
+static void	cmd_xtnd(struct pop3 *, struct pop3_cmd *);
 static void	reply(struct pop3 *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	bad_command(struct pop3 *, const char *, const char *);
 static int	cleartext_allowed(const struct pop3 *);
-static void	relay(struct pop3 *, enum pop3_req, uint32_t, uint32_t);
+static int	relay(struct pop3 *, enum pop3_req, uint32_t, uint32_t);
 static void	login(struct pop3 *, enum pop3_mech, const char *,
 		    const char *);
 static void	login_answer(struct pop3 *, int, const char *);
@@ -105,6 +108,8 @@ static const struct pop3_verb verbs[] = {
 	{ "TOP", ST_TRANS, 2, 2, cmd_top },
 	{ "DELE", ST_TRANS, 1, 1, cmd_dele },
 	{ "RSET", ST_TRANS, 0, 0, cmd_rset },
+	{ "LAST", ST_TRANS, 0, 0, cmd_last },
+	{ "XTND", ST_TRANS, 0, 1, cmd_xtnd },
 };
 
 static void
@@ -561,7 +566,7 @@ cmd_auth(struct pop3 *p, struct pop3_cmd *cmd)
 }
 
 /* Send a backend answer: one status line, or a multi-line body. */
-static void
+static int
 relay(struct pop3 *p, enum pop3_req req, uint32_t n, uint32_t lines)
 {
 	char		 text[POP_LINE_MAX];
@@ -573,10 +578,10 @@ relay(struct pop3 *p, enum pop3_req req, uint32_t n, uint32_t lines)
 	switch (rc) {
 	case POP3_ANS_OK:
 		reply(p, 1, "%s", text);
-		return;
+		return rc;
 	case POP3_ANS_ERR:
 		reply(p, 0, "%s", text);
-		return;
+		return rc;
 	case POP3_ANS_MULTI:
 		reply(p, 1, "%s", text);
 		for (;;) {
@@ -585,23 +590,25 @@ relay(struct pop3 *p, enum pop3_req req, uint32_t n, uint32_t lines)
 				break;
 			if (conn_write(p->c, d, len) == -1) {
 				p->done = 1;
-				return;
+				return -1;
 			}
 		}
 		if (rc < 0) {
 			/* Half a message sent: only closing is honest. */
 			log_warnx("mailbox data interrupted");
 			p->done = 1;
-			return;
+			return -1;
 		}
-		if (conn_write(p->c, ".\r\n", 3) == -1)
+		if (conn_write(p->c, ".\r\n", 3) == -1) {
 			p->done = 1;
-		return;
+			return -1;
+		}
+		return POP3_ANS_MULTI;
 	default:
 		log_warnx("spool worker gone");
 		reply(p, 0, "[SYS/TEMP] Mailbox not available");
 		p->done = 1;
-		return;
+		return -1;
 	}
 }
 
@@ -653,7 +660,8 @@ cmd_retr(struct pop3 *p, struct pop3_cmd *cmd)
 
 	if (get_msgno(p, cmd->argv[0], &n) == -1)
 		return;
-	relay(p, POP3_REQ_RETR, n, 0);
+	if (relay(p, POP3_REQ_RETR, n, 0) == POP3_ANS_MULTI && n > p->last_msg)
+		p->last_msg = n;
 }
 
 static void
@@ -672,7 +680,9 @@ cmd_top(struct pop3 *p, struct pop3_cmd *cmd)
 		reply(p, 0, "Invalid line count \"%s\"", shown);
 		return;
 	}
-	relay(p, POP3_REQ_TOP, n, (uint32_t)lines);
+	if (relay(p, POP3_REQ_TOP, n, (uint32_t)lines) == POP3_ANS_MULTI &&
+	    n > p->last_msg)
+		p->last_msg = n;
 }
 
 static void
@@ -689,7 +699,42 @@ static void
 cmd_rset(struct pop3 *p, struct pop3_cmd *cmd)
 {
 	(void)cmd;
-	relay(p, POP3_REQ_RSET, 0, 0);
+	if (relay(p, POP3_REQ_RSET, 0, 0) == POP3_ANS_OK)
+		p->last_msg = 0;
+}
+
+/*
+ * RFC 1460's LAST, which RFC 1725 dropped: the highest message number
+ * RETR or TOP sent in this session, 0 after RSET.  Off unless
+ * last-command is set; then it is an unknown command, as in a Qpopper
+ * built without it.
+ */
+static void
+cmd_last(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	if (!p->cf->last_command) {
+		bad_command(p, cmd->verb, "Unknown command");
+		return;
+	}
+	reply(p, 1, "%u", p->last_msg);
+}
+
+/*
+ * Qpopper's XTND XMIT (mail sent through mail-command) and XLST (header
+ * lines listed): neither is offered, and the reply says so without
+ * counting as a bad command.  The parser hands over the rest of the line
+ * as one argument, whatever the subcommand's own arguments.
+ */
+static void
+cmd_xtnd(struct pop3 *p, struct pop3_cmd *cmd)
+{
+	char	sub[17];
+
+	/* The subcommand: the first word of the rest of the line. */
+	printable_copy(sub, sizeof(sub), cmd->argc > 0 ? cmd->argv[0] : "");
+	sub[strcspn(sub, " ")] = '\0';
+	log_info("XTND %s refused: not supported", sub);
+	reply(p, 0, "XTND is not supported");
 }
 
 /*

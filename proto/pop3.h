@@ -89,6 +89,7 @@ struct pop3_cfg {
 	const char	*client_host;	/* name or address, for log lines */
 	const char	*client_addr;	/* numeric address */
 	int		 gssapi;	/* SASL GSSAPI offered */
+	int		 last_command;	/* LAST answered */
 };
 
 /* Parsed command line (proto/pop3_cmd.c). */

@@ -54,7 +54,8 @@ pop3_parse(const char *line, size_t len, struct pop3_cmd *cmd,
 	}
 	cmd->verb[n] = '\0';
 	p += n;
-	if (strcmp(cmd->verb, "PASS") == 0) {
+	/* A password may hold spaces; XTND's subcommands have their own. */
+	if (strcmp(cmd->verb, "PASS") == 0 || strcmp(cmd->verb, "XTND") == 0) {
 		if (p < end)
 			p++;	/* the one separating space */
 		n = (size_t)(end - p);

@@ -101,6 +101,11 @@ static const struct parse_case parse_cases[] = {
 	{ L("PASS my secret pass"), 0, "PASS", 1, "my secret pass", NULL,
 	    NULL },
 	{ L("PASS a b c d e"), 0, "PASS", 1, "a b c d e", NULL, NULL },
+	/* XTND: the rest of the line, its subcommand's arguments included. */
+	{ L("XTND XLST Subject 1"), 0, "XTND", 1, "XLST Subject 1", NULL,
+	    NULL },
+	{ L("xtnd"), 0, "XTND", 0, NULL, NULL, NULL },
+	{ L("LAST 1 2 3"), -1, NULL, 0, NULL, NULL, "Too many arguments" },
 	{ L("PASS  leading"), 0, "PASS", 1, " leading", NULL, NULL },
 	{ L("PASS trailing "), 0, "PASS", 1, "trailing ", NULL, NULL },
 	{ L("PASS   "), 0, "PASS", 1, "  ", NULL, NULL },
