@@ -137,7 +137,7 @@ UNIT_TESTS := \
 	test_sasl
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/regress/%)
 
-MANS	:= man/popauth.8 man/popsepd.8 man/popsepd.conf.5
+MANS	:= man/popauth.8 man/popsepd.8 man/popsepd.conf.5 man/popsep-privsep.7
 
 all: $(BUILD)/popsepd $(BUILD)/popauth
 
@@ -270,7 +270,8 @@ install: etc-files
 	@if [ -z "$(DESTDIR)" ]; then sh etc/deps.sh build; fi
 	@$(MAKE) --no-print-directory all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(LIBEXECDIR) \
 	    $(DESTDIR)$(EXAMPLESDIR)/xinetd.d $(DESTDIR)$(SYSTEMDUNITDIR) \
 	    $(DESTDIR)$(SYSCONFDIR)/popsep $(DESTDIR)$(SYSCONFDIR)/pam.d
 	install -d -m 0755 $(DESTDIR)$(CHROOTDIR)
@@ -281,6 +282,8 @@ install: etc-files
 	install -m 0644 man/popsepd.8 $(DESTDIR)$(MANDIR)/man8/popsepd.8
 	install -m 0644 man/popsepd.conf.5 $(DESTDIR)$(MANDIR)/man5/popsepd.conf.5
 	install -m 0644 man/popauth.8 $(DESTDIR)$(MANDIR)/man8/popauth.8
+	install -m 0644 man/popsep-privsep.7 \
+	    $(DESTDIR)$(MANDIR)/man7/popsep-privsep.7
 	install -m 0755 etc/make-cert.sh $(DESTDIR)$(LIBEXECDIR)/make-cert
 	for f in $(EXAMPLES); do \
 		install -m 0644 $(ETCGEN)/$$f \
@@ -317,7 +320,8 @@ install: etc-files
 uninstall: etc-files
 	rm -f $(DESTDIR)$(SBINDIR)/popsepd $(DESTDIR)$(MANDIR)/man8/popsepd.8 \
 	    $(DESTDIR)$(MANDIR)/man5/popsepd.conf.5 $(DESTDIR)$(LIBEXECDIR)/make-cert \
-	    $(DESTDIR)$(SBINDIR)/popauth $(DESTDIR)$(MANDIR)/man8/popauth.8
+	    $(DESTDIR)$(SBINDIR)/popauth $(DESTDIR)$(MANDIR)/man8/popauth.8 \
+	    $(DESTDIR)$(MANDIR)/man7/popsep-privsep.7
 	for f in $(EXAMPLES); do rm -f $(DESTDIR)$(EXAMPLESDIR)/$${f#popsep/}; done
 	for f in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$f; done
 	@for f in $(CONFIGS); do \

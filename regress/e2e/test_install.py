@@ -68,6 +68,7 @@ LAYOUT = {                          # path below DESTDIR: mode
     "usr/share/man/man8/popsepd.8": 0o644,
     "usr/share/man/man8/popauth.8": 0o644,
     "usr/share/man/man5/popsepd.conf.5": 0o644,
+    "usr/share/man/man7/popsep-privsep.7": 0o644,
     "usr/lib/popsep/make-cert": 0o755,
     "usr/share/doc/popsep/examples/popsepd.conf": 0o644,
     "usr/share/doc/popsep/examples/pop3s.conf": 0o644,

@@ -53,7 +53,7 @@ for d in sorted(ALLOWED):
                            text)
         t.check(not calls, "no-unsafe-strings-%s/%s" % (d, f), repr(calls))
 # The manual lists each seccomp allow-list exactly as the code has it.
-man = open(os.path.join(P.TOP, "man", "popsepd.8")).read()
+man = open(os.path.join(P.TOP, "man", "popsep-privsep.7")).read()
 for who in ("net", "spool", "key", "metrics"):
     code = open(os.path.join(P.TOP, "privsep", "sandbox_%s.c" % who)).read()
     calls = re.findall(r"ALLOW(?:_NOEXEC)?\((\w+),", code)
