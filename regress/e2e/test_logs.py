@@ -166,6 +166,7 @@ def session_lines():
     c.closed()
     size1, size2 = len(P.wire(m[0])), len(P.wire(m[1]))
     pat = (r"Disconnected: quit user=<%s> mech=passwd-file rip=127\.0\.0\.1 "
+           r"pip=none "
            r"tls=TLSv1\.[23]/\S+ retr=1/%d top=1/\d+ dele=1/%d left=1/%d "
            r"lock_wait=\d+ms update=\d+ms" % (user, len(body) + 0, size1,
                                              size2))
@@ -181,7 +182,7 @@ def session_lines():
     c.cmd("QUIT")
     c.closed()
     t.check(P.wait_for(lambda: re.search(
-        r"Disconnected: no-login user=<> mech=none rip=127\.0\.0\.1 "
+        r"Disconnected: no-login user=<> mech=none rip=127\.0\.0\.1 pip=none "
         r"tls=none", s2.read_log()), 5), "session-line-without-login")
     P.wait_for(lambda: os.path.exists(jpath) and
                len(open(jpath).read().splitlines()) >= 3, 5)
