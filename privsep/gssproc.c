@@ -43,10 +43,31 @@
 static struct msg	gp_msg;
 
 static const struct msg_handler gss_answers[] = {
-	{ MSG_MG_ANS_CONTINUE, 4, 4 + GSS_TOKEN_MAX, 0, 1, NULL, "CONTINUE" },
-	{ MSG_MG_ANS_DONE, 4 + 2, 4 + POP_USER_MAX + 1, 0, 1, NULL, "DONE" },
-	{ MSG_MG_ANS_FAIL, 0, 0, 0, 1, NULL, "FAIL" },
+	MSG_ROW(MSG_MG_ANS_CONTINUE, 4, 4 + GSS_TOKEN_MAX, 0, 1, NULL),
+	MSG_ROW(MSG_MG_ANS_DONE, 4 + 2, 4 + POP_USER_MAX + 1, 0, 1, NULL),
+	MSG_ROW(MSG_MG_ANS_FAIL, 0, 0, 0, 1, NULL),
 };
+
+/* What the monitor takes from the GSSAPI acceptor, for popsepd -P. */
+const struct msg_handler *
+msgtab_monitor_gss(size_t *n_r)
+{
+	*n_r = sizeof(gss_answers) / sizeof(gss_answers[0]);
+	return gss_answers;
+}
+
+/* The monitor's requests: one client token each. */
+static const struct msg_handler gss_requests[] = {
+	MSG_ROW(MSG_MG_REQ_TOKEN, 4, 4 + GSS_TOKEN_MAX, 0, 1, NULL),
+};
+
+/* What the GSSAPI acceptor takes from the monitor, for popsepd -P. */
+const struct msg_handler *
+msgtab_gss_monitor(size_t *n_r)
+{
+	*n_r = sizeof(gss_requests) / sizeof(gss_requests[0]);
+	return gss_requests;
+}
 
 static void
 acceptor_answer(int fd, int st, const uint8_t *tok, size_t len,
@@ -80,8 +101,8 @@ acceptor_main(const struct config *cf, int fd)
 
 	g = auth_gss_new(cf);
 	while (st == GSS_STEP_CONTINUE && msg_recv(fd, m) == 1) {
-		if (m->type != MSG_MG_REQ_TOKEN)
-			fatalx("%s: unexpected frame %u", __func__, m->type);
+		(void)msg_lookup(gss_requests, sizeof(gss_requests) /
+		    sizeof(gss_requests[0]), m, 1, "gssapi<-monitor");
 		in = msg_get_data(m, &inlen, GSS_TOKEN_MAX);
 		msg_end(m);
 		st = g == NULL ? GSS_STEP_FAIL : auth_gss_step(g, in, inlen,

@@ -339,15 +339,18 @@ reload_keys(struct master *m)
 static void
 key_frame(struct master *m)
 {
-	int	rc;
+	const struct msg_handler	*tab;
+	size_t				 n;
+	int				 rc;
 
 	rc = msg_recv(m->key_fd, &m->m);
-	if (rc == 1 && m->m.type == MSG_KEY_REQ_LOG) {
+	if (rc == 1) {
+		/* Once loaded, the key process has only log lines to say. */
+		tab = msgtab_master_key(&n);
+		(void)msg_lookup(tab, n, &m->m, KEY_ST_RUNNING, "master<-key");
 		relay_log(&m->m, "key: ");
 		return;
 	}
-	if (rc == 1)
-		fatalx("key process: unexpected frame %u", m->m.type);
 	log_warnx("key process gone; starting a new one");
 	if (m->key_pid > 0)
 		remember_old_key(m, m->key_pid);	/* reaped later */

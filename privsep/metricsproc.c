@@ -73,9 +73,17 @@ static struct metricsproc	mp;
 static void	mx_snapshot(void *, struct msg *);
 
 static const struct msg_handler master_handlers[] = {
-	{ MSG_MX_REQ_SNAPSHOT, 4, 4 + METRICS_TEXT_MAX, 0, 1, mx_snapshot,
-	    "SNAPSHOT" },
+	MSG_ROW(MSG_MX_REQ_SNAPSHOT, 4, 4 + METRICS_TEXT_MAX, 0, 1,
+	    mx_snapshot),
 };
+
+/* What the metrics process takes from the master, for popsepd -P. */
+const struct msg_handler *
+msgtab_metrics_master(size_t *n_r)
+{
+	*n_r = sizeof(master_handlers) / sizeof(master_handlers[0]);
+	return master_handlers;
+}
 
 /* Dropped: no log reaches anyone, and nothing is sent to the master. */
 static void

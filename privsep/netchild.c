@@ -52,6 +52,43 @@ struct netchild {
 
 static struct netchild	nc;
 
+/*
+ * The spool worker's answers: a status line first, then, after
+ * MSG_NS_ANS_MULTI, data until the end.  The worker reads crafted mail,
+ * so each frame is checked here before a field is read.
+ */
+enum { NS_WAIT_STATUS = 0x01, NS_WAIT_DATA = 0x02 };
+
+static const struct msg_handler spool_answers[] = {
+	MSG_ROW(MSG_NS_ANS_OK, 4 + 1, 4 + POP_LINE_MAX, 0, NS_WAIT_STATUS,
+	    NULL),
+	MSG_ROW(MSG_NS_ANS_ERR, 4 + 1, 4 + POP_LINE_MAX, 0, NS_WAIT_STATUS,
+	    NULL),
+	MSG_ROW(MSG_NS_ANS_MULTI, 4 + 1, 4 + POP_LINE_MAX, 0, NS_WAIT_STATUS,
+	    NULL),
+	MSG_ROW(MSG_NS_ANS_DATA, 4, 4 + MSG_DATA_CHUNK, 0, NS_WAIT_DATA, NULL),
+	MSG_ROW(MSG_NS_ANS_END, 0, 0, 0, NS_WAIT_DATA, NULL),
+};
+
+/* What the network child takes from the spool worker, for popsepd -P. */
+const struct msg_handler *
+msgtab_net_spool(size_t *n_r)
+{
+	*n_r = sizeof(spool_answers) / sizeof(spool_answers[0]);
+	return spool_answers;
+}
+
+/* The next answer of the worker: 1 once checked, 0 if it is gone. */
+static int
+recv_spool(struct netchild *c, struct msg *m, unsigned int state)
+{
+	if (msg_recv(c->spool_fd, m) != 1)
+		return 0;
+	(void)msg_lookup(spool_answers, sizeof(spool_answers) /
+	    sizeof(spool_answers[0]), m, state, "net<-spool");
+	return 1;
+}
+
 static void
 log_to_monitor(int prio, const char *line)
 {
@@ -160,8 +197,8 @@ op_request(void *arg, enum pop3_req req, uint32_t n, uint32_t lines,
 	default:
 		break;
 	}
-	if (msg_send(c->spool_fd, m, -1) == -1 || msg_recv(c->spool_fd, m)
-	    != 1)
+	if (msg_send(c->spool_fd, m, -1) == -1 ||
+	    !recv_spool(c, m, NS_WAIT_STATUS))
 		return POP3_ANS_BROKEN;
 	switch (m->type) {
 	case MSG_NS_ANS_OK:
@@ -188,7 +225,7 @@ op_data(void *arg, const uint8_t **p, size_t *len)
 	struct netchild	*c = arg;
 	struct msg	*m = &c->m;
 
-	if (msg_recv(c->spool_fd, m) != 1)
+	if (!recv_spool(c, m, NS_WAIT_DATA))
 		return -1;
 	if (m->type == MSG_NS_ANS_END) {
 		msg_end(m);

@@ -81,15 +81,44 @@ static void	sw_rset(void *, struct msg *);
 static void	sw_quit(void *, struct msg *);
 
 static const struct msg_handler net_handlers[] = {
-	{ MSG_NS_REQ_STAT, 0, 0, 0, SW_READY, sw_stat, "STAT" },
-	{ MSG_NS_REQ_LIST, 4, 4, 0, SW_READY, sw_list, "LIST" },
-	{ MSG_NS_REQ_UIDL, 4, 4, 0, SW_READY, sw_uidl, "UIDL" },
-	{ MSG_NS_REQ_RETR, 4, 4, 0, SW_READY, sw_retr, "RETR" },
-	{ MSG_NS_REQ_TOP, 8, 8, 0, SW_READY, sw_top, "TOP" },
-	{ MSG_NS_REQ_DELE, 4, 4, 0, SW_READY, sw_dele, "DELE" },
-	{ MSG_NS_REQ_RSET, 0, 0, 0, SW_READY, sw_rset, "RSET" },
-	{ MSG_NS_REQ_QUIT, 0, 0, 0, SW_READY, sw_quit, "QUIT" },
+	MSG_ROW(MSG_NS_REQ_STAT, 0, 0, 0, SW_READY, sw_stat),
+	MSG_ROW(MSG_NS_REQ_LIST, 4, 4, 0, SW_READY, sw_list),
+	MSG_ROW(MSG_NS_REQ_UIDL, 4, 4, 0, SW_READY, sw_uidl),
+	MSG_ROW(MSG_NS_REQ_RETR, 4, 4, 0, SW_READY, sw_retr),
+	MSG_ROW(MSG_NS_REQ_TOP, 8, 8, 0, SW_READY, sw_top),
+	MSG_ROW(MSG_NS_REQ_DELE, 4, 4, 0, SW_READY, sw_dele),
+	MSG_ROW(MSG_NS_REQ_RSET, 0, 0, 0, SW_READY, sw_rset),
+	MSG_ROW(MSG_NS_REQ_QUIT, 0, 0, 0, SW_READY, sw_quit),
 };
+
+/* What the spool worker takes from the network child, for popsepd -P. */
+const struct msg_handler *
+msgtab_spool_net(size_t *n_r)
+{
+	*n_r = sizeof(net_handlers) / sizeof(net_handlers[0]);
+	return net_handlers;
+}
+
+/*
+ * The monitor's answers, each awaited by the request that asked for it.
+ * A descriptor comes with a lock or journal answer only when the body
+ * says so; the code that reads the body checks which.
+ */
+static const struct msg_handler mon_answers[] = {
+	MSG_ROW(MSG_MS_ANS_LOCK, 4 + 1, 4 + 1, MSGF_FD_MAY, SW_READY, NULL),
+	MSG_ROW(MSG_MS_ANS_FD, 1, 1, MSGF_FD, SW_READY, NULL),
+	MSG_ROW(MSG_MS_ANS_JOURNAL_NEW, 4, 4, MSGF_FD_MAY, SW_READY, NULL),
+	MSG_ROW(MSG_MS_ANS_JOURNAL_COMMIT, 4, 4, 0, SW_READY, NULL),
+	MSG_ROW(MSG_MS_ANS_UNLOCK, 0, 0, 0, SW_READY, NULL),
+};
+
+/* What the spool worker takes from the monitor, for popsepd -P. */
+const struct msg_handler *
+msgtab_spool_monitor(size_t *n_r)
+{
+	*n_r = sizeof(mon_answers) / sizeof(mon_answers[0]);
+	return mon_answers;
+}
 
 static void
 log_to_monitor(int prio, const char *line)
@@ -389,6 +418,8 @@ from_monitor(struct msg *m, uint16_t type)
 {
 	if (msg_recv(sw.mon_fd, m) != 1)
 		fatalx("monitor gone");
+	(void)msg_lookup(mon_answers, sizeof(mon_answers) /
+	    sizeof(mon_answers[0]), m, SW_READY, "spool<-monitor");
 	if (m->type != type)
 		fatalx("unexpected frame %u from the monitor", m->type);
 }
