@@ -82,6 +82,7 @@ PRIVSEP_SRCS := \
 	privsep/keyproc.c \
 	privsep/keysign.c \
 	privsep/main.c \
+	privsep/manifest.c \
 	privsep/master.c \
 	privsep/metrics.c \
 	privsep/metrics_fmt.c \

@@ -35,6 +35,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "manifest.h"
 #include "monitor_gss.h"
 #include "msg.h"
 #include "priv.h"
@@ -67,6 +68,29 @@ msgtab_gss_monitor(size_t *n_r)
 {
 	*n_r = sizeof(gss_requests) / sizeof(gss_requests[0]);
 	return gss_requests;
+}
+
+/*
+ * The acceptor's keep[] slots; the Kerberos library opens the keytab and
+ * the replay cache itself during the exchange.
+ */
+enum { GSS_FD_STDERR, GSS_FD_MONITOR, GSS_FD_TRACE, GSS_NKEEP };
+
+static const struct proc_fd gss_fds[] = {
+	[GSS_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
+	[GSS_FD_MONITOR] = { "monitor-channel", "socket", "start", NULL,
+	    NULL },
+	[GSS_FD_TRACE] = { "tracefile", "file", "start", "tracefile", NULL },
+	{ "keytab", "file", "exchange", NULL, NULL },
+	{ "replay-cache", "file", "exchange", NULL, NULL },
+};
+
+/* What the GSSAPI acceptor holds, for popsepd -P. */
+const struct proc_fd *
+gssproc_fds(size_t *n_r)
+{
+	*n_r = sizeof(gss_fds) / sizeof(gss_fds[0]);
+	return gss_fds;
 }
 
 static void
@@ -119,7 +143,7 @@ acceptor_main(const struct config *cf, int fd)
 int
 gssproc_start(const struct config *cf, struct gss_proc *gp)
 {
-	int	sv[2], keep[3];
+	int	sv[2], keep[GSS_NKEEP];
 	pid_t	pid, me = getpid();
 
 	gp->rounds = 0;
@@ -138,10 +162,10 @@ gssproc_start(const struct config *cf, struct gss_proc *gp)
 		log_set_fatal_hook(NULL);
 		priv_die_with_parent(me);
 		log_procname("gssapi");
-		keep[0] = STDERR_FILENO;
-		keep[1] = sv[1];
-		keep[2] = log_trace_fd();
-		close_all_but(keep, 3);
+		keep[GSS_FD_STDERR] = STDERR_FILENO;
+		keep[GSS_FD_MONITOR] = sv[1];
+		keep[GSS_FD_TRACE] = log_trace_fd();
+		close_all_but(keep, GSS_NKEEP);
 		acceptor_main(cf, sv[1]);
 		/* NOTREACHED */
 	}

@@ -48,6 +48,7 @@
 #include "keyproc.h"
 #include "keysign.h"
 #include "log.h"
+#include "manifest.h"
 #include "monitor_master.h"
 #include "msg.h"
 #include "priv.h"
@@ -135,6 +136,27 @@ msgtab_master_key(size_t *n_r)
 {
 	*n_r = sizeof(key_frames) / sizeof(key_frames[0]);
 	return key_frames;
+}
+
+/*
+ * The descriptors of the key process: proc_fork_helper()'s keep[] slots
+ * (no extra one), then one channel per session from MSG_KEY_REQ_CONN.
+ * The key and certificate files are read and closed before the drop.
+ */
+static const struct proc_fd key_fds[] = {
+	[HELPER_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
+	[HELPER_FD_CHANNEL] = { "master-channel", "socket", "start", NULL,
+	    NULL },
+	[HELPER_FD_EXTRA] = { "none", NULL, "start", NULL, NULL },
+	{ "session-channel", "socket", "start", NULL, "session" },
+};
+
+/* What the key process holds, for popsepd -P. */
+const struct proc_fd *
+keyproc_fds(size_t *n_r)
+{
+	*n_r = sizeof(key_fds) / sizeof(key_fds[0]);
+	return key_fds;
 }
 
 static void

@@ -49,6 +49,7 @@
 #include "auth.h"
 #include "keyproc.h"
 #include "log.h"
+#include "manifest.h"
 #include "monitor_master.h"
 #include "monitor_gss.h"
 #include "monitor_net.h"
@@ -211,6 +212,38 @@ msgtab_monitor_key(size_t *n_r)
 {
 	*n_r = sizeof(key_answers) / sizeof(key_answers[0]);
 	return key_answers;
+}
+
+/*
+ * The descriptors of the monitor: the slots of its keep[] list, then
+ * those it opens after a login.  The client socket is closed once the
+ * network child has it.
+ */
+enum { MON_FD_STDERR, MON_FD_NET, MON_FD_KEY, MON_FD_TRACE, MON_FD_MASTER,
+	MON_NKEEP };
+
+static const struct proc_fd mon_fds[] = {
+	[MON_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
+	[MON_FD_NET] = { "net-channel", "socket", "start", NULL, NULL },
+	[MON_FD_KEY] = { "key-channel", "socket", "start", "tls", NULL },
+	[MON_FD_TRACE] = { "tracefile", "file", "start", "tracefile", NULL },
+	[MON_FD_MASTER] = { "master-channel", "socket", "start", "standalone",
+	    NULL },
+	{ "syslog-socket", "socket", "start", "syslog", NULL },
+	{ "spool-channel", "socket", "login", NULL, NULL },
+	{ "mailbox-writable", "file", "login", NULL, NULL },
+	{ "temp-drop-writable", "file", "login", "temp-drop", NULL },
+	{ "journal", "file", "locked", NULL, NULL },
+	{ "bulletins", "memfd", "locked", "bulletins", NULL },
+	{ "gssapi-channel", "socket", "exchange", "keytab", NULL },
+};
+
+/* What the session monitor holds, for popsepd -P. */
+const struct proc_fd *
+monitor_fds(size_t *n_r)
+{
+	*n_r = sizeof(mon_fds) / sizeof(mon_fds[0]);
+	return mon_fds;
 }
 
 static void
@@ -566,6 +599,27 @@ close_channels(void)
 			*fds[i] = -1;
 		}
 	guard_forget();
+}
+
+/*
+ * What a check child (auth_child()) holds once close_channels() has run:
+ * what the monitor kept of the set-up but its channels, and the pipe of
+ * its result; the APOP check also the database it opens after its drop.
+ */
+static const struct proc_fd check_fds[] = {
+	{ "stdio", "stdio", "start", NULL, NULL },
+	{ "tracefile", "file", "start", "tracefile", NULL },
+	{ "syslog-socket", "socket", "start", "syslog", NULL },
+	{ "result-pipe", "pipe", "start", NULL, NULL },
+	{ "popauth-db", "file", "check", "apop-check", NULL },
+};
+
+/* What a check child holds, for popsepd -P. */
+const struct proc_fd *
+auth_child_fds(size_t *n_r)
+{
+	*n_r = sizeof(check_fds) / sizeof(check_fds[0]);
+	return check_fds;
 }
 
 /* The network child closes after this many; it may be lying. */
@@ -1643,7 +1697,7 @@ void
 monitor_main(struct session *s)
 {
 	struct pollfd	pfd[2];
-	int		sv[2], keep[5];
+	int		sv[2], keep[MON_NKEEP];
 	pid_t		pid, me = getpid();
 
 	log_procname("monitor");
@@ -1686,12 +1740,12 @@ monitor_main(struct session *s)
 	s->client_fd = -1;
 	mon.net_pid = pid;
 	mon.net_fd = sv[0];
-	keep[0] = STDERR_FILENO;
-	keep[1] = mon.net_fd;
-	keep[2] = s->key_fd;
-	keep[3] = log_trace_fd();	/* the tracefile, if any */
-	keep[4] = s->master_fd;
-	close_all_but(keep, 5);
+	keep[MON_FD_STDERR] = STDERR_FILENO;
+	keep[MON_FD_NET] = mon.net_fd;
+	keep[MON_FD_KEY] = s->key_fd;
+	keep[MON_FD_TRACE] = log_trace_fd();	/* the tracefile, if any */
+	keep[MON_FD_MASTER] = s->master_fd;
+	close_all_but(keep, MON_NKEEP);
 
 	while (mon.net_fd != -1 || mon.spool_fd != -1) {
 		/* A closed channel polls as fd -1, which poll() ignores. */

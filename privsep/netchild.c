@@ -35,6 +35,7 @@
 
 #include "io.h"
 #include "log.h"
+#include "manifest.h"
 #include "monitor_net.h"
 #include "msg.h"
 #include "net_spool.h"
@@ -51,6 +52,29 @@ struct netchild {
 };
 
 static struct netchild	nc;
+
+/*
+ * The descriptors of the network child: the slots of its keep[] list,
+ * then the one it gets later.
+ */
+enum { NET_FD_STDERR, NET_FD_CLIENT, NET_FD_MONITOR, NET_NKEEP };
+
+static const struct proc_fd net_fds[] = {
+	[NET_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
+	[NET_FD_CLIENT] = { "client-socket", "socket", "start", NULL, NULL },
+	[NET_FD_MONITOR] = { "monitor-channel", "socket", "start", NULL,
+	    NULL },
+	/* In MSG_MN_ANS_AUTH. */
+	{ "spool-channel", "socket", "login", NULL, NULL },
+};
+
+/* What the network child holds, for popsepd -P. */
+const struct proc_fd *
+netchild_fds(size_t *n_r)
+{
+	*n_r = sizeof(net_fds) / sizeof(net_fds[0]);
+	return net_fds;
+}
 
 /*
  * The spool worker's answers: a status line first, then, after
@@ -298,12 +322,13 @@ netchild_main(struct session *s, int mon_fd)
 	struct priv_user	 u;
 	struct pop3_cfg		 pc;
 	struct conn		 c;
-	int			 keep[3] = { STDERR_FILENO, -1, -1 };
+	int			 keep[NET_NKEEP];
 
 	log_procname("net");
-	keep[1] = s->client_fd;
-	keep[2] = mon_fd;
-	close_all_but(keep, 3);
+	keep[NET_FD_STDERR] = STDERR_FILENO;
+	keep[NET_FD_CLIENT] = s->client_fd;
+	keep[NET_FD_MONITOR] = mon_fd;
+	close_all_but(keep, NET_NKEEP);
 	nc.mon_fd = mon_fd;
 	nc.spool_fd = -1;
 	if (priv_lookup(s->cf->privsep_user, &u) == -1)

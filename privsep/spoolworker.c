@@ -41,6 +41,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "manifest.h"
 #include "monitor_spool.h"
 #include "msg.h"
 #include "net_spool.h"
@@ -118,6 +119,39 @@ msgtab_spool_monitor(size_t *n_r)
 {
 	*n_r = sizeof(mon_answers) / sizeof(mon_answers[0]);
 	return mon_answers;
+}
+
+/*
+ * The descriptors of the spool worker: the slots of its keep[] list (a
+ * recovery worker has no network channel), then those the monitor sends
+ * with the locks, which it closes before it parses mail.
+ */
+enum { SW_FD_STDERR, SW_FD_MBOX, SW_FD_NET, SW_FD_MONITOR, SW_FD_DROP,
+	SW_FD_CACHE, SW_NKEEP };
+
+static const struct proc_fd sw_fds[] = {
+	[SW_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
+	[SW_FD_MBOX] = { "mailbox-read-only", "file", "start", NULL, NULL },
+	[SW_FD_NET] = { "net-channel", "socket", "start", "not-recovery",
+	    NULL },
+	[SW_FD_MONITOR] = { "monitor-channel", "socket", "start", NULL,
+	    NULL },
+	[SW_FD_DROP] = { "temp-drop-read-only", "file", "start", "temp-drop",
+	    NULL },
+	[SW_FD_CACHE] = { "start-up-cache", "file", "start", "cache", NULL },
+	/* With MSG_MS_ANS_LOCK and MSG_MS_ANS_FD, MSG_MS_ANS_JOURNAL_NEW. */
+	{ "mailbox-writable", "file", "locked", NULL, NULL },
+	{ "temp-drop-writable", "file", "locked", "temp-drop", NULL },
+	{ "journal", "file", "locked", NULL, NULL },
+	{ "bulletins", "memfd", "locked", "bulletins", NULL },
+};
+
+/* What the spool worker holds, for popsepd -P. */
+const struct proc_fd *
+spool_fds(size_t *n_r)
+{
+	*n_r = sizeof(sw_fds) / sizeof(sw_fds[0]);
+	return sw_fds;
 }
 
 static void
@@ -1060,12 +1094,17 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	const struct msg_handler *h;
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen;
-	int			 keep[6] = { STDERR_FILENO, mbox_fd, net_fd,
-				    mon_fd, drop_fd, cache_fd };
+	int			 keep[SW_NKEEP];
 	int			 rc;
 
 	log_procname("spool");
-	close_all_but(keep, 6);
+	keep[SW_FD_STDERR] = STDERR_FILENO;
+	keep[SW_FD_MBOX] = mbox_fd;
+	keep[SW_FD_NET] = net_fd;
+	keep[SW_FD_MONITOR] = mon_fd;
+	keep[SW_FD_DROP] = drop_fd;
+	keep[SW_FD_CACHE] = cache_fd;
+	close_all_but(keep, SW_NKEEP);
 	sw.cf = cf;
 	sw.net_fd = net_fd;
 	sw.mon_fd = mon_fd;
