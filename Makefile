@@ -125,6 +125,7 @@ UNIT_TESTS := \
 	test_keyproc \
 	test_keysign \
 	test_log \
+	test_manifest \
 	test_metrics \
 	test_mbox \
 	test_mbox_parse \
