@@ -72,7 +72,8 @@ struct mf_chan {
 };
 
 static const struct mf_proc procs[] = {
-	{ "master", "master", NULL, MFU_ROOT, MFR_SLASH, 0, NULL,
+	/* With -i, the process inetd starts is the session monitor. */
+	{ "master", "master", "standalone", MFU_ROOT, MFR_SLASH, 0, NULL,
 	    master_fds },
 	{ "key-process", "key", "tls", MFU_KEY, MFR_CHROOT, 1,
 	    sandbox_key_rules, keyproc_fds },
@@ -128,10 +129,12 @@ cond_holds(const struct config *cf, const struct mf_proc *p,
 		return !cf->inetd;
 	if (strcmp(cond, "syslog") == 0)
 		return !cf->debug;
+	/* Either mode for some users if a group has the other one. */
 	if (strcmp(cond, "temp-drop") == 0)
-		return !cf->server_mode;
+		return !cf->server_mode || cf->group_no_server_mode[0] != '\0';
 	if (strcmp(cond, "cache") == 0)
-		return cf->server_mode && strcmp(cf->cache_dir, "none") != 0;
+		return (cf->server_mode || cf->group_server_mode[0] != '\0') &&
+		    strcmp(cf->cache_dir, "none") != 0;
 	if (strcmp(cond, "bulletins") == 0)
 		return cf->bulldir[0] != '\0';
 	if (strcmp(cond, "keytab") == 0)

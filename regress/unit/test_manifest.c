@@ -20,8 +20,10 @@
  * built from that list must be, byte for byte, the one the kernel holds
  * for a forked child that called the process's sandbox function (read
  * with PTRACE_SECCOMP_GET_FILTER).  Also: each table's names resolve to
- * its numbers, and with every setting on the manifest has a section for
- * every process.  Needs root for the filters and for reading them back.
+ * its numbers; with every setting on, the manifest has a section for
+ * every process and a channel line for every row of every receiver's
+ * frame table, each table sane (bounds within a frame, types unique).
+ * Needs root for the filters and for reading them back.
  */
 
 #include <sys/mman.h>
@@ -39,7 +41,15 @@
 #include <seccomp.h>
 
 #include "config.h"
+#include "keyproc.h"
 #include "manifest.h"
+#include "metrics.h"
+#include "monitor_gss.h"
+#include "monitor_master.h"
+#include "monitor_net.h"
+#include "monitor_spool.h"
+#include "msg.h"
+#include "net_spool.h"
 #include "priv.h"
 #include "test.h"
 
@@ -55,6 +65,28 @@ static const struct {
 	{ "spool-worker", sandbox_spool, sandbox_spool_rules },
 	{ "key-process", sandbox_key, sandbox_key_rules },
 	{ "metrics-process", sandbox_metrics, sandbox_metrics_rules },
+};
+
+/* Every receiver's table, as channel receiver<-sender. */
+static const struct {
+	const char	*chan;
+	const struct msg_handler *(*tab)(size_t *);
+} tables[] = {
+	{ "master<-key", msgtab_master_key },
+	{ "master<-monitor", msgtab_master_monitor },
+	{ "key<-master", msgtab_key_master },
+	{ "key<-monitor", msgtab_key_monitor },
+	{ "metrics<-master", msgtab_metrics_master },
+	{ "monitor<-net", msgtab_monitor_net },
+	{ "monitor<-spool", msgtab_monitor_spool },
+	{ "monitor<-key", msgtab_monitor_key },
+	{ "monitor<-master", msgtab_monitor_master },
+	{ "monitor<-gssapi", msgtab_monitor_gss },
+	{ "net<-monitor", msgtab_net_monitor },
+	{ "net<-spool", msgtab_net_spool },
+	{ "spool<-net", msgtab_spool_net },
+	{ "spool<-monitor", msgtab_spool_monitor },
+	{ "gssapi<-monitor", msgtab_gss_monitor },
 };
 
 /* A list parsed back from the manifest's text. */
@@ -277,6 +309,35 @@ all_on(struct config *cf)
 	cf->apop = 1;
 }
 
+/* One table's rows: sane, and each printed as its channel line. */
+static void
+check_table(const char *text, const char *chan, const struct msg_handler *h,
+    size_t n)
+{
+	char	line[160];
+	size_t	i, j;
+	int	sane = n > 0, printed = 1;
+
+	for (i = 0; i < n; i++) {
+		sane &= h[i].min_len <= h[i].max_len &&
+		    h[i].max_len <= MSG_BODY_MAX && h[i].states != 0 &&
+		    strncmp(h[i].name, "MSG_", 4) == 0 &&
+		    (h[i].flags & ~(MSGF_FD | MSGF_FD_MAY)) == 0;
+		for (j = 0; j < i; j++)
+			sane &= h[j].type != h[i].type;
+		snprintf(line, sizeof(line), "  channel %s %s 0x%04x min=%zu "
+		    "max=%zu fd=", chan, h[i].name, h[i].type, h[i].min_len,
+		    h[i].max_len);
+		if (strstr(text, line) == NULL) {
+			printf("# not printed: %s\n", line);
+			printed = 0;
+		}
+	}
+	CHECK(sane, "%s: %zu rows, bounds within a frame, types unique", chan,
+	    n);
+	CHECK(printed, "%s: every row printed", chan);
+}
+
 static void
 check_sections(const char *text)
 {
@@ -308,6 +369,11 @@ main(void)
 	if ((text = manifest_text(&cf)) == NULL)
 		return 1;
 	check_sections(text);
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		const struct msg_handler *h = tables[i].tab(&n);
+
+		check_table(text, tables[i].chan, h, n);
+	}
 	for (i = 0; i < sizeof(sandboxes) / sizeof(sandboxes[0]); i++) {
 		r = sandboxes[i].rules(&n);
 		check_names(sandboxes[i].proc, r, n);
