@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """
 popsepd -P, the privilege manifest, against the live processes of the
-daemon it describes: with one session logged in and parked, every process
-of popsepd (master, key process, metrics process, session monitor,
-network child, spool worker) is found in /proc by its place in the tree
+daemon it describes: with one session before its login (the monitor and
+the network child, when=start only), then logged in and parked, every
+process of popsepd (master, key process, metrics process, session
+monitor, network child, spool worker) is found in /proc by its place in
+the tree
 and its uid, and compared with what `popsepd -d -P -f CONF` printed for
 its kind: uid and gid, root directory, Seccomp: 2 exactly when the
 manifest says seccomp=yes, /dev/null as 0-2 when it says stdio=null, and
@@ -139,12 +141,13 @@ def live_kinds(pid):
     return collections.Counter(fd_kind(v) for fd, v in fds.items() if fd > 2)
 
 
-def want_kinds(proc, sessions):
-    """Counter of the kinds the manifest says proc holds now: logged in,
-    idle, so no lock taken and no HTTP connection open."""
+def want_kinds(proc, sessions, phases):
+    """Counter of the kinds the manifest says proc holds now: in one of
+    phases (start, or also login once logged in), idle, so no lock taken
+    and no HTTP connection open."""
     c = collections.Counter()
     for f in proc["fds"]:
-        if f["when"] not in ("start", "login"):
+        if f["when"] not in phases:
             continue
         each = f.get("each")
         n = 1
@@ -159,7 +162,8 @@ def want_kinds(proc, sessions):
     return c
 
 
-def compare(label, pid, proc, uid, gid, sessions=1):
+def compare(label, pid, proc, uid, gid, sessions=1,
+            phases=("start", "login")):
     """Everything /proc says about pid against the manifest's proc."""
     st = P.proc_status(pid)
     if not t.check(st is not None and proc is not None, label + "-present"):
@@ -180,7 +184,7 @@ def compare(label, pid, proc, uid, gid, sessions=1):
         t.check(all(fds.get(fd) == DEVNULL or
                     (SANITIZE and fd == 2 and fds.get(fd) == srv.log)
                     for fd in (0, 1, 2)), label + "-stdio-null", fds)
-    got, want = live_kinds(pid), want_kinds(proc, sessions)
+    got, want = live_kinds(pid), want_kinds(proc, sessions, phases)
     t.eq(dict(got), dict(want), label + "-descriptors")
     t.eq(sum(got.values()), sum(want.values()), label + "-descriptor-count")
 
@@ -304,13 +308,20 @@ def main():
                 nobody.stderr)
         t.eq(nobody.stdout.decode(), text, "manifest-as-nobody-same")
 
-    # One session, logged in over implicit TLS and parked.
-    c = srv.login(USER, tls=True)
-    t.check(c.cmd("STAT").startswith(b"+OK"), "login-stat")
+    # One session over implicit TLS: before login, then logged in, parked.
+    c = srv.connect(tls=True)
     ino = client_inode(c, srv.tls_port)
     mon, net = session_procs(ino) if ino else (None, None)
     if not t.check(mon is not None, "found-session"):
         return
+    t.eq(P.children(mon), [net], "preauth-only-network-child")
+    compare("preauth-monitor", mon, procs.get("session-monitor"), 0, 0,
+            phases=("start",))
+    compare("preauth-net", net, procs.get("network-child"), net_pw.pw_uid,
+            net_pw.pw_gid, phases=("start",))
+    t.check(c.cmd("USER " + USER).startswith(b"+OK") and
+            c.cmd("PASS " + USERPW).startswith(b"+OK"), "login")
+    t.check(c.cmd("STAT").startswith(b"+OK"), "login-stat")
     kids = P.wait_for(lambda: [k for k in P.children(mon) if k != net], 2)
     t.eq(len(kids or []), 1, "found-spool-worker")
     spool = kids[0] if kids else None
