@@ -102,7 +102,8 @@ enum { MS_END_DROPPED = 0, MS_END_QUIT = 1 };
 
 /* Each receiver's table of this channel, for popsepd -P. */
 struct msg_handler;
-const struct msg_handler *msgtab_monitor_spool(size_t *);	/* monitor.c */
-const struct msg_handler *msgtab_spool_monitor(size_t *);	/* spoolworker.c */
+/* monitor.c, spoolworker.c */
+const struct msg_handler *msgtab_monitor_spool(size_t *);
+const struct msg_handler *msgtab_spool_monitor(size_t *);
 
 #endif /* POPSEP_MONITOR_SPOOL_H */

@@ -94,7 +94,7 @@ struct parsed {
 	struct sandbox_rule	 r[RULES_MAX];
 	char			 names[RULES_MAX][32];
 	size_t			 n;
-	int			 bad;		/* a name libseccomp does not know */
+	int			 bad;	/* a name libseccomp does not know */
 };
 
 static char *
