@@ -82,6 +82,7 @@ PRIVSEP_SRCS := \
 	privsep/keyproc.c \
 	privsep/keysign.c \
 	privsep/main.c \
+	privsep/manifest.c \
 	privsep/master.c \
 	privsep/metrics.c \
 	privsep/metrics_fmt.c \
@@ -125,6 +126,7 @@ UNIT_TESTS := \
 	test_keyproc \
 	test_keysign \
 	test_log \
+	test_manifest \
 	test_metrics \
 	test_mbox \
 	test_mbox_parse \

@@ -144,7 +144,11 @@ static const char *const p_values[] = { "default", "never", "always",
 static const char *const l_values[] = { "none", "stls", "alternate-port",
 	NULL };
 
-/* Qpopper 4.0's flags; -e is split by config.c into its two options. */
+/*
+ * Qpopper 4.0's flags; -e is split by config.c into its two options.
+ * popsepd's own flags (-d, -f, -i, -n, -P, -v) are parsed in
+ * privsep/main.c with these and use none of their letters.
+ */
 static const struct qp_flag qp_flags[] = {
 	{ 'b', "bulldir", NULL, NULL, NULL },
 	{ 'B', "bulldb-nonfatal", "true", NULL, NULL },

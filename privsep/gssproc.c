@@ -35,6 +35,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "manifest.h"
 #include "monitor_gss.h"
 #include "msg.h"
 #include "priv.h"
@@ -43,10 +44,54 @@
 static struct msg	gp_msg;
 
 static const struct msg_handler gss_answers[] = {
-	{ MSG_MG_ANS_CONTINUE, 4, 4 + GSS_TOKEN_MAX, 0, 1, NULL, "CONTINUE" },
-	{ MSG_MG_ANS_DONE, 4 + 2, 4 + POP_USER_MAX + 1, 0, 1, NULL, "DONE" },
-	{ MSG_MG_ANS_FAIL, 0, 0, 0, 1, NULL, "FAIL" },
+	MSG_ROW(MSG_MG_ANS_CONTINUE, 4, 4 + GSS_TOKEN_MAX, 0, 1, NULL),
+	MSG_ROW(MSG_MG_ANS_DONE, 4 + 2, 4 + POP_USER_MAX + 1, 0, 1, NULL),
+	MSG_ROW(MSG_MG_ANS_FAIL, 0, 0, 0, 1, NULL),
 };
+
+/* What the monitor takes from the GSSAPI acceptor, for popsepd -P. */
+const struct msg_handler *
+msgtab_monitor_gss(size_t *n_r)
+{
+	*n_r = sizeof(gss_answers) / sizeof(gss_answers[0]);
+	return gss_answers;
+}
+
+/* The monitor's requests: one client token each. */
+static const struct msg_handler gss_requests[] = {
+	MSG_ROW(MSG_MG_REQ_TOKEN, 4, 4 + GSS_TOKEN_MAX, 0, 1, NULL),
+};
+
+/* What the GSSAPI acceptor takes from the monitor, for popsepd -P. */
+const struct msg_handler *
+msgtab_gss_monitor(size_t *n_r)
+{
+	*n_r = sizeof(gss_requests) / sizeof(gss_requests[0]);
+	return gss_requests;
+}
+
+/*
+ * The acceptor's keep[] slots; the Kerberos library opens the keytab and
+ * the replay cache itself during the exchange.
+ */
+enum { GSS_FD_STDERR, GSS_FD_MONITOR, GSS_FD_TRACE, GSS_NKEEP };
+
+static const struct proc_fd gss_fds[] = {
+	[GSS_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
+	[GSS_FD_MONITOR] = { "monitor-channel", "socket", "start", NULL,
+	    NULL },
+	[GSS_FD_TRACE] = { "tracefile", "file", "start", "tracefile", NULL },
+	{ "keytab", "file", "exchange", NULL, NULL },
+	{ "replay-cache", "file", "exchange", NULL, NULL },
+};
+
+/* What the GSSAPI acceptor holds, for popsepd -P. */
+const struct proc_fd *
+gssproc_fds(size_t *n_r)
+{
+	*n_r = sizeof(gss_fds) / sizeof(gss_fds[0]);
+	return gss_fds;
+}
 
 static void
 acceptor_answer(int fd, int st, const uint8_t *tok, size_t len,
@@ -80,8 +125,8 @@ acceptor_main(const struct config *cf, int fd)
 
 	g = auth_gss_new(cf);
 	while (st == GSS_STEP_CONTINUE && msg_recv(fd, m) == 1) {
-		if (m->type != MSG_MG_REQ_TOKEN)
-			fatalx("%s: unexpected frame %u", __func__, m->type);
+		(void)msg_lookup(gss_requests, sizeof(gss_requests) /
+		    sizeof(gss_requests[0]), m, 1, "gssapi<-monitor");
 		in = msg_get_data(m, &inlen, GSS_TOKEN_MAX);
 		msg_end(m);
 		st = g == NULL ? GSS_STEP_FAIL : auth_gss_step(g, in, inlen,
@@ -98,7 +143,7 @@ acceptor_main(const struct config *cf, int fd)
 int
 gssproc_start(const struct config *cf, struct gss_proc *gp)
 {
-	int	sv[2], keep[3];
+	int	sv[2], keep[GSS_NKEEP];
 	pid_t	pid, me = getpid();
 
 	gp->rounds = 0;
@@ -117,10 +162,10 @@ gssproc_start(const struct config *cf, struct gss_proc *gp)
 		log_set_fatal_hook(NULL);
 		priv_die_with_parent(me);
 		log_procname("gssapi");
-		keep[0] = STDERR_FILENO;
-		keep[1] = sv[1];
-		keep[2] = log_trace_fd();
-		close_all_but(keep, 3);
+		keep[GSS_FD_STDERR] = STDERR_FILENO;
+		keep[GSS_FD_MONITOR] = sv[1];
+		keep[GSS_FD_TRACE] = log_trace_fd();
+		close_all_but(keep, GSS_NKEEP);
 		acceptor_main(cf, sv[1]);
 		/* NOTREACHED */
 	}

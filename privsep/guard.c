@@ -61,9 +61,17 @@ static struct msg	guard_msg;
 static void	mm_answer_proxy(void *, struct msg *);
 
 static const struct msg_handler master_handlers[] = {
-	{ MSG_MM_ANS_PROXY, 1 + 1 + 4 + 1, 1 + 1 + 4 + POP_LINE_MAX, 0, 1,
-	    mm_answer_proxy, "PROXY" },
+	MSG_ROW(MSG_MM_ANS_PROXY, 1 + 1 + 4 + 1, 1 + 1 + 4 + POP_LINE_MAX, 0, 1,
+	    mm_answer_proxy),
 };
+
+/* What the monitor takes from the master, for popsepd -P. */
+const struct msg_handler *
+msgtab_monitor_master(size_t *n_r)
+{
+	*n_r = sizeof(master_handlers) / sizeof(master_handlers[0]);
+	return master_handlers;
+}
 
 /* The master's answer, as mm_answer_proxy() found it. */
 static struct {

@@ -48,6 +48,7 @@
 #include "keyproc.h"
 #include "keysign.h"
 #include "log.h"
+#include "manifest.h"
 #include "monitor_master.h"
 #include "msg.h"
 #include "priv.h"
@@ -67,8 +68,8 @@ struct key_source {
 struct key_conn {
 	int	fd;
 	int	signed_once;
-	char	session[17];
-	char	addr[64];
+	char	session[KEY_SESSION_LEN];
+	char	addr[KEY_ADDR_LEN];
 };
 
 struct keyproc {
@@ -86,6 +87,77 @@ struct keyproc {
 };
 
 static struct keyproc	kp;
+
+/* The master's one request: a new session's channel. */
+static const struct msg_handler master_requests[] = {
+	MSG_ROW(MSG_KEY_REQ_CONN, 4 + 1 + 4 + 1,
+	    4 + KEY_SESSION_LEN + 4 + KEY_ADDR_LEN, MSGF_FD, 1, NULL),
+};
+
+/* A session monitor's one request: a signature. */
+static const struct msg_handler monitor_requests[] = {
+	MSG_ROW(MSG_KEY_REQ_SIGN, 1 + 2 + 4, 1 + 2 + 4 + KEY_TBS_MAX, 0, 1,
+	    NULL),
+};
+
+/*
+ * What the master takes from the key process: the chains while it loads
+ * (keyproc_recv_certs()), then log lines only (master.c).
+ */
+static const struct msg_handler key_frames[] = {
+	MSG_ROW(MSG_KEY_ANS_CERT, 1 + 4, 1 + 4 + KEY_CERT_CHAIN_MAX, 0,
+	    KEY_ST_LOADING, NULL),
+	MSG_ROW(MSG_KEY_ANS_READY, 4, 4, 0, KEY_ST_LOADING, NULL),
+	MSG_ROW(MSG_KEY_ANS_FAIL, 4 + 1, 4 + KEY_FAIL_LEN, 0, KEY_ST_LOADING,
+	    NULL),
+	MSG_ROW(MSG_KEY_REQ_LOG, 1 + 4, 1 + 4 + LOG_LINE_MAX, 0,
+	    KEY_ST_LOADING | KEY_ST_RUNNING, NULL),
+};
+
+/* What the key process takes from the master, for popsepd -P. */
+const struct msg_handler *
+msgtab_key_master(size_t *n_r)
+{
+	*n_r = sizeof(master_requests) / sizeof(master_requests[0]);
+	return master_requests;
+}
+
+/* What the key process takes from a session monitor, for popsepd -P. */
+const struct msg_handler *
+msgtab_key_monitor(size_t *n_r)
+{
+	*n_r = sizeof(monitor_requests) / sizeof(monitor_requests[0]);
+	return monitor_requests;
+}
+
+/* What the master takes from the key process, for both and for -P. */
+const struct msg_handler *
+msgtab_master_key(size_t *n_r)
+{
+	*n_r = sizeof(key_frames) / sizeof(key_frames[0]);
+	return key_frames;
+}
+
+/*
+ * The descriptors of the key process: proc_fork_helper()'s keep[] slots
+ * (no extra one), then one channel per session from MSG_KEY_REQ_CONN.
+ * The key and certificate files are read and closed before the drop.
+ */
+static const struct proc_fd key_fds[] = {
+	[HELPER_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
+	[HELPER_FD_CHANNEL] = { "master-channel", "socket", "start", NULL,
+	    NULL },
+	[HELPER_FD_EXTRA] = { "none", NULL, "start", NULL, NULL },
+	{ "session-channel", "socket", "start", NULL, "session" },
+};
+
+/* What the key process holds, for popsepd -P. */
+const struct proc_fd *
+keyproc_fds(size_t *n_r)
+{
+	*n_r = sizeof(key_fds) / sizeof(key_fds[0]);
+	return key_fds;
+}
 
 static void
 log_to_master(int prio, const char *line)
@@ -113,7 +185,7 @@ send_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 static void
 send_fail(const char *fmt, ...)
 {
-	char	buf[512];
+	char	buf[KEY_FAIL_LEN];
 	va_list	ap;
 
 	va_start(ap, fmt);
@@ -343,8 +415,8 @@ handle_sign(struct key_conn *c, struct msg *m)
 	uint8_t		 id;
 	int		 rc;
 
-	if (m->type != MSG_KEY_REQ_SIGN || m->fd != -1)
-		fatalx("session %s: unexpected frame %u", c->session, m->type);
+	(void)msg_lookup(monitor_requests, sizeof(monitor_requests) /
+	    sizeof(monitor_requests[0]), m, 1, c->session);
 	id = msg_get_u8(m);
 	scheme = msg_get_u16(m);
 	tbs = msg_get_data(m, &tbs_len, KEY_TBS_MAX);
@@ -382,14 +454,14 @@ handle_master(struct msg *m)
 {
 	struct key_conn	*c;
 
-	if (m->type != MSG_KEY_REQ_CONN || m->fd == -1)
-		fatalx("master: unexpected frame %u", m->type);
+	(void)msg_lookup(master_requests, sizeof(master_requests) /
+	    sizeof(master_requests[0]), m, 1, "key<-master");
 	if (kp.nconns >= KEY_CONNS_MAX) {
 		log_warnx("too many connections");
 		close(m->fd);
 		m->fd = -1;
-		msg_get_str(m, (char[17]){ 0 }, 17);
-		msg_get_str(m, (char[64]){ 0 }, 64);
+		msg_get_str(m, (char[KEY_SESSION_LEN]){ 0 }, KEY_SESSION_LEN);
+		msg_get_str(m, (char[KEY_ADDR_LEN]){ 0 }, KEY_ADDR_LEN);
 		msg_end(m);
 		return;
 	}
@@ -535,7 +607,7 @@ keyproc_recv_certs(int fd, struct key_certs *kc)
 {
 	struct msg	*m;
 	const uint8_t	*p;
-	char		 why[512];
+	char		 why[KEY_FAIL_LEN];
 	size_t		 len;
 	uint8_t		 id;
 	int		 rv = -1;
@@ -548,6 +620,8 @@ keyproc_recv_certs(int fd, struct key_certs *kc)
 			log_warnx("key process died while loading keys");
 			break;
 		}
+		(void)msg_lookup(key_frames, sizeof(key_frames) /
+		    sizeof(key_frames[0]), m, KEY_ST_LOADING, "master<-key");
 		if (m->type == MSG_KEY_REQ_LOG) {
 			relay_log(m, "key: ");
 			continue;
@@ -565,8 +639,6 @@ keyproc_recv_certs(int fd, struct key_certs *kc)
 			rv = 0;
 			break;
 		}
-		if (m->type != MSG_KEY_ANS_CERT)
-			fatalx("key process: unexpected frame %u", m->type);
 		id = msg_get_u8(m);
 		p = msg_get_data(m, &len, KEY_CERT_CHAIN_MAX);
 		msg_end(m);

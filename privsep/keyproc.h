@@ -72,5 +72,18 @@ int	keyproc_recv_certs(int, struct key_certs *);
 void	keyproc_free_certs(struct key_certs *);
 int	keyproc_new_conn(int, const char *, const char *);
 
+#define KEY_SESSION_LEN	17	/* a session id, NUL too */
+#define KEY_ADDR_LEN	64	/* a client address, NUL too */
+#define KEY_FAIL_LEN	512	/* why the keys could not be loaded */
+
+/* The master's states for msgtab_master_key(): loading, then serving. */
+enum { KEY_ST_LOADING = 0x01, KEY_ST_RUNNING = 0x02 };
+
+/* Each receiver's table of these channels, for popsepd -P. */
+const struct msg_handler *msgtab_master_key(size_t *);	/* keyproc.c */
+const struct msg_handler *msgtab_key_master(size_t *);	/* keyproc.c */
+const struct msg_handler *msgtab_key_monitor(size_t *);	/* keyproc.c */
+const struct msg_handler *msgtab_monitor_key(size_t *);	/* monitor.c */
+
 
 #endif /* POPSEP_KEYPROC_H */

@@ -40,6 +40,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "manifest.h"
 #include "priv.h"
 #include "selfcheck.h"
 #include "qpopper.h"
@@ -60,7 +61,7 @@ static size_t		 conf_nflags;
 static __attribute__((noreturn)) void
 usage(void)
 {
-	fprintf(stderr, "usage: popsepd [-BcCdFiknRsSuUv] [-b bulldir] "
+	fprintf(stderr, "usage: popsepd [-BcCdFiknPRsSuUv] [-b bulldir] "
 	    "[-D drac-host] [-e login_delay=N,expire=N]\n"
 	    "               [-f config] [-K service] [-l 0-2] [-L lockcheck] "
 	    "[-p 0-4]\n"
@@ -200,9 +201,10 @@ main(int argc, char *argv[])
 	const char		*file = NULL;
 	size_t			 nflags = 0, i;
 	int			 ch, dump = 0, auto_inetd = 0, bad = 0;
+	int			 manifest = 0;
 
 	cfg_defaults(&cf);
-	if ((size_t)snprintf(optstr, sizeof(optstr), "df:inv%s",
+	if ((size_t)snprintf(optstr, sizeof(optstr), "df:inPv%s",
 	    qp_flag_string()) >= sizeof(optstr))
 		bug("%s: getopt string too long", __func__);
 	while ((ch = getopt(argc, argv, optstr)) != -1) {
@@ -218,6 +220,9 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			cf.check_only = 1;
+			break;
+		case 'P':
+			manifest = 1;
 			break;
 		case 'v':
 			dump = 1;
@@ -236,7 +241,8 @@ main(int argc, char *argv[])
 	conf_file = file;
 	conf_nflags = nflags;
 	/* inetd starts its servers with the connection as stdin. */
-	if (!cf.inetd && !cf.check_only && is_connected_socket(STDIN_FILENO))
+	if (!cf.inetd && !cf.check_only && !manifest &&
+	    is_connected_socket(STDIN_FILENO))
 		cf.inetd = auto_inetd = 1;
 	/*
 	 * Under inetd standard error is often the client's socket too: then
@@ -258,6 +264,13 @@ main(int argc, char *argv[])
 	cf.verbose |= dump;
 	if (cfg_finish(&cf) == -1)
 		exit(1);
+	/* The privilege manifest: printed, nothing started or checked. */
+	if (manifest) {
+		manifest_print(&cf, stdout);
+		if (fflush(stdout) != 0 || ferror(stdout))
+			exit(1);
+		exit(0);
+	}
 	if (cf.check_only) {
 		startup_checks(&cf, 1);
 		if (dump)

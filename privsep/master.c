@@ -46,6 +46,7 @@
 
 #include "keyproc.h"
 #include "log.h"
+#include "manifest.h"
 #include "metrics.h"
 #include "monitor_master.h"
 #include "msg.h"
@@ -72,6 +73,31 @@ struct master {
 };
 
 static struct master	ms;
+
+/*
+ * What the master holds once it serves (it keeps no keep[] list: it
+ * opens each of these itself, in master_main() and metrics_start()).
+ */
+static const struct proc_fd master_fd_tab[] = {
+	{ "stdio", "stdio", "start", NULL, NULL },
+	{ "listen-socket", "socket", "start", NULL, "listen" },
+	{ "signal-pipe-read", "pipe", "start", NULL, NULL },
+	{ "signal-pipe-write", "pipe", "start", NULL, NULL },
+	{ "key-channel", "socket", "start", "tls", NULL },
+	{ "metrics-listen-socket", "socket", "start", "metrics-listen", NULL },
+	{ "metrics-channel", "socket", "start", "metrics-listen", NULL },
+	{ "tracefile", "file", "start", "tracefile", NULL },
+	{ "syslog-socket", "socket", "start", "syslog", NULL },
+	{ "monitor-channel", "socket", "start", NULL, "session" },
+};
+
+/* What the master holds, for popsepd -P. */
+const struct proc_fd *
+master_fds(size_t *n_r)
+{
+	*n_r = sizeof(master_fd_tab) / sizeof(master_fd_tab[0]);
+	return master_fd_tab;
+}
 /* Reads the configuration again for SIGHUP (main.c's config_reread). */
 static int		(*reread)(const struct config *, struct config *);
 
@@ -339,15 +365,18 @@ reload_keys(struct master *m)
 static void
 key_frame(struct master *m)
 {
-	int	rc;
+	const struct msg_handler	*tab;
+	size_t				 n;
+	int				 rc;
 
 	rc = msg_recv(m->key_fd, &m->m);
-	if (rc == 1 && m->m.type == MSG_KEY_REQ_LOG) {
+	if (rc == 1) {
+		/* Once loaded, the key process has only log lines to say. */
+		tab = msgtab_master_key(&n);
+		(void)msg_lookup(tab, n, &m->m, KEY_ST_RUNNING, "master<-key");
 		relay_log(&m->m, "key: ");
 		return;
 	}
-	if (rc == 1)
-		fatalx("key process: unexpected frame %u", m->m.type);
 	log_warnx("key process gone; starting a new one");
 	if (m->key_pid > 0)
 		remember_old_key(m, m->key_pid);	/* reaped later */

@@ -133,4 +133,8 @@ time_t	metrics_now(void);
 /* The metrics process (privsep/metricsproc.c). */
 pid_t	metricsproc_spawn(const struct config *, int, int *);
 
+/* The metrics process's table of its channel (metricsproc.c), for -P. */
+struct msg_handler;
+const struct msg_handler *msgtab_metrics_master(size_t *);
+
 #endif /* POPSEP_METRICS_H */

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "manifest.h"
 #include "metrics.h"
 #include "monitor_master.h"
 #include "priv.h"
@@ -73,9 +74,35 @@ static struct metricsproc	mp;
 static void	mx_snapshot(void *, struct msg *);
 
 static const struct msg_handler master_handlers[] = {
-	{ MSG_MX_REQ_SNAPSHOT, 4, 4 + METRICS_TEXT_MAX, 0, 1, mx_snapshot,
-	    "SNAPSHOT" },
+	MSG_ROW(MSG_MX_REQ_SNAPSHOT, 4, 4 + METRICS_TEXT_MAX, 0, 1,
+	    mx_snapshot),
 };
+
+/* What the metrics process takes from the master, for popsepd -P. */
+const struct msg_handler *
+msgtab_metrics_master(size_t *n_r)
+{
+	*n_r = sizeof(master_handlers) / sizeof(master_handlers[0]);
+	return master_handlers;
+}
+
+/* proc_fork_helper()'s keep[] slots, then the connections it accepts. */
+static const struct proc_fd mx_fds[] = {
+	[HELPER_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
+	[HELPER_FD_CHANNEL] = { "master-channel", "socket", "start", NULL,
+	    NULL },
+	[HELPER_FD_EXTRA] = { "metrics-listen-socket", "socket", "start",
+	    NULL, NULL },
+	{ "http-connection", "socket", "start", NULL, "connection" },
+};
+
+/* What the metrics process holds, for popsepd -P. */
+const struct proc_fd *
+metricsproc_fds(size_t *n_r)
+{
+	*n_r = sizeof(mx_fds) / sizeof(mx_fds[0]);
+	return mx_fds;
+}
 
 /* Dropped: no log reaches anyone, and nothing is sent to the master. */
 static void

@@ -49,6 +49,7 @@
 #include "auth.h"
 #include "keyproc.h"
 #include "log.h"
+#include "manifest.h"
 #include "monitor_master.h"
 #include "monitor_gss.h"
 #include "monitor_net.h"
@@ -148,43 +149,102 @@ static int	start_recovery(void);
 static void	reap(pid_t, const char *);
 
 static const struct msg_handler net_handlers[] = {
-	{ MSG_MN_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_ANY | MON_PROXY,
-	    mon_log_net, "LOG" },
-	{ MSG_MN_REQ_AUTH_PASS, 10, 8 + POP_USER_MAX + POP_PASS_MAX + 2, 0,
-	    MON_PREAUTH, mon_answer_auth_pass, "AUTH_PASS" },
-	{ MSG_MN_REQ_AUTH_APOP, 8 + 2 + APOP_DIGEST_LEN,
+	MSG_ROW(MSG_MN_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_ANY | MON_PROXY,
+	    mon_log_net),
+	MSG_ROW(MSG_MN_REQ_AUTH_PASS, 10, 8 + POP_USER_MAX + POP_PASS_MAX + 2,
+	    0, MON_PREAUTH, mon_answer_auth_pass),
+	MSG_ROW(MSG_MN_REQ_AUTH_APOP, 8 + 2 + APOP_DIGEST_LEN,
 	    8 + POP_USER_MAX + APOP_DIGEST_LEN + 2, 0, MON_PREAUTH,
-	    mon_answer_auth_apop, "AUTH_APOP" },
-	{ MSG_MN_REQ_AUTH_GSS, 4, 4 + GSS_TOKEN_MAX, 0, MON_PREAUTH,
-	    mon_answer_auth_gss, "AUTH_GSS" },
-	{ MSG_MN_REQ_AUTH_GSS_CANCEL, 0, 0, 0, MON_PREAUTH, mon_gss_cancel,
-	    "AUTH_GSS_CANCEL" },
-	{ MSG_MN_REQ_TLS_SIGN, 7, 7 + KEY_TBS_MAX, 0, MON_PREAUTH,
-	    mon_answer_tls_sign, "TLS_SIGN" },
-	{ MSG_MN_REQ_TLS_DONE, 10, 8 + 2 * TLS_NAME_MAX, 0, MON_PREAUTH,
-	    mon_tls_done, "TLS_DONE" },
-	{ MSG_MN_REQ_PROXY, 1 + 4 + 1, 1 + 4 + PROXY_ADDR_MAX, 0, MON_PROXY,
-	    mon_proxy, "PROXY" },
+	    mon_answer_auth_apop),
+	MSG_ROW(MSG_MN_REQ_AUTH_GSS, 4, 4 + GSS_TOKEN_MAX, 0, MON_PREAUTH,
+	    mon_answer_auth_gss),
+	MSG_ROW(MSG_MN_REQ_AUTH_GSS_CANCEL, 0, 0, 0, MON_PREAUTH,
+	    mon_gss_cancel),
+	MSG_ROW(MSG_MN_REQ_TLS_SIGN, 7, 7 + KEY_TBS_MAX, 0, MON_PREAUTH,
+	    mon_answer_tls_sign),
+	MSG_ROW(MSG_MN_REQ_TLS_DONE, 10, 8 + 2 * TLS_NAME_MAX, 0, MON_PREAUTH,
+	    mon_tls_done),
+	MSG_ROW(MSG_MN_REQ_PROXY, 1 + 4 + 1, 1 + 4 + PROXY_ADDR_MAX, 0,
+	    MON_PROXY, mon_proxy),
 };
 
+/* What the monitor takes from the network child, for popsepd -P. */
+const struct msg_handler *
+msgtab_monitor_net(size_t *n_r)
+{
+	*n_r = sizeof(net_handlers) / sizeof(net_handlers[0]);
+	return net_handlers;
+}
+
 static const struct msg_handler spool_handlers[] = {
-	{ MSG_MS_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_AUTHED, mon_log_spool,
-	    "LOG" },
-	{ MSG_MS_REQ_LOCK, 1, 1, 0, MON_AUTHED, mon_lock, "LOCK" },
-	{ MSG_MS_REQ_UNLOCK, 0, 0, 0, MON_AUTHED, mon_unlock, "UNLOCK" },
-	{ MSG_MS_REQ_JOURNAL_NEW, 0, 0, 0, MON_AUTHED, mon_journal_new,
-	    "JOURNAL_NEW" },
-	{ MSG_MS_REQ_JOURNAL_COMMIT, 0, 0, 0, MON_AUTHED, mon_journal_commit,
-	    "JOURNAL_COMMIT" },
-	{ MSG_MS_REQ_JOURNAL_DONE, 1, 1, 0, MON_AUTHED, mon_journal_done,
-	    "JOURNAL_DONE" },
-	{ MSG_MS_REQ_PROGRESS, 0, 0, 0, MON_AUTHED, mon_progress,
-	    "PROGRESS" },
-	{ MSG_MS_REQ_QUIT_DONE, 1 + 5 + 24 + 25, 1 + POP_LINE_MAX + 24 + 25,
-	    0, MON_AUTHED, mon_quit_done, "QUIT_DONE" },
-	{ MSG_MS_REQ_BULLETINS_DONE, 1, 1, 0, MON_AUTHED, mon_bulletins_done,
-	    "BULLETINS_DONE" },
+	MSG_ROW(MSG_MS_REQ_LOG, 5, 5 + LOG_LINE_MAX, 0, MON_AUTHED,
+	    mon_log_spool),
+	MSG_ROW(MSG_MS_REQ_LOCK, 1, 1, 0, MON_AUTHED, mon_lock),
+	MSG_ROW(MSG_MS_REQ_UNLOCK, 0, 0, 0, MON_AUTHED, mon_unlock),
+	MSG_ROW(MSG_MS_REQ_JOURNAL_NEW, 0, 0, 0, MON_AUTHED, mon_journal_new),
+	MSG_ROW(MSG_MS_REQ_JOURNAL_COMMIT, 0, 0, 0, MON_AUTHED,
+	    mon_journal_commit),
+	MSG_ROW(MSG_MS_REQ_JOURNAL_DONE, 1, 1, 0, MON_AUTHED, mon_journal_done),
+	MSG_ROW(MSG_MS_REQ_PROGRESS, 0, 0, 0, MON_AUTHED, mon_progress),
+	MSG_ROW(MSG_MS_REQ_QUIT_DONE, 1 + 5 + 24 + 25,
+	    1 + POP_LINE_MAX + 24 + 25, 0, MON_AUTHED, mon_quit_done),
+	MSG_ROW(MSG_MS_REQ_BULLETINS_DONE, 1, 1, 0, MON_AUTHED,
+	    mon_bulletins_done),
 };
+
+/* What the monitor takes from the spool worker, for popsepd -P. */
+const struct msg_handler *
+msgtab_monitor_spool(size_t *n_r)
+{
+	*n_r = sizeof(spool_handlers) / sizeof(spool_handlers[0]);
+	return spool_handlers;
+}
+
+/* The key process's answer to the one signature relayed. */
+static const struct msg_handler key_answers[] = {
+	MSG_ROW(MSG_KEY_ANS_SIGN, 4 + 4, 4 + 4 + KEY_SIG_MAX, 0, MON_ANY,
+	    NULL),
+};
+
+/* What the monitor takes from the key process, for popsepd -P. */
+const struct msg_handler *
+msgtab_monitor_key(size_t *n_r)
+{
+	*n_r = sizeof(key_answers) / sizeof(key_answers[0]);
+	return key_answers;
+}
+
+/*
+ * The descriptors of the monitor: the slots of its keep[] list, then
+ * those it opens after a login.  The client socket is closed once the
+ * network child has it.
+ */
+enum { MON_FD_STDERR, MON_FD_NET, MON_FD_KEY, MON_FD_TRACE, MON_FD_MASTER,
+	MON_NKEEP };
+
+static const struct proc_fd mon_fds[] = {
+	[MON_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
+	[MON_FD_NET] = { "net-channel", "socket", "start", NULL, NULL },
+	[MON_FD_KEY] = { "key-channel", "socket", "start", "tls", NULL },
+	[MON_FD_TRACE] = { "tracefile", "file", "start", "tracefile", NULL },
+	[MON_FD_MASTER] = { "master-channel", "socket", "start", "standalone",
+	    NULL },
+	{ "syslog-socket", "socket", "start", "syslog", NULL },
+	{ "spool-channel", "socket", "login", NULL, NULL },
+	{ "mailbox-writable", "file", "login", NULL, NULL },
+	{ "temp-drop-writable", "file", "login", "temp-drop", NULL },
+	{ "journal", "file", "locked", NULL, NULL },
+	{ "bulletins", "memfd", "locked", "bulletins", NULL },
+	{ "gssapi-channel", "socket", "exchange", "keytab", NULL },
+};
+
+/* What the session monitor holds, for popsepd -P. */
+const struct proc_fd *
+monitor_fds(size_t *n_r)
+{
+	*n_r = sizeof(mon_fds) / sizeof(mon_fds[0]);
+	return mon_fds;
+}
 
 static void
 mon_log_net(void *arg, struct msg *m)
@@ -541,6 +601,27 @@ close_channels(void)
 	guard_forget();
 }
 
+/*
+ * What a check child (auth_child()) holds once close_channels() has run:
+ * what the monitor kept of the set-up but its channels, and the pipe of
+ * its result; the APOP check also the database it opens after its drop.
+ */
+static const struct proc_fd check_fds[] = {
+	{ "stdio", "stdio", "start", NULL, NULL },
+	{ "tracefile", "file", "start", "tracefile", NULL },
+	{ "syslog-socket", "socket", "start", "syslog", NULL },
+	{ "result-pipe", "pipe", "start", NULL, NULL },
+	{ "popauth-db", "file", "check", "apop-check", NULL },
+};
+
+/* What a check child holds, for popsepd -P. */
+const struct proc_fd *
+auth_child_fds(size_t *n_r)
+{
+	*n_r = sizeof(check_fds) / sizeof(check_fds[0]);
+	return check_fds;
+}
+
 /* The network child closes after this many; it may be lying. */
 static void
 check_tries(void)
@@ -893,8 +974,8 @@ mon_answer_tls_sign(void *arg, struct msg *m)
 		answer_sign(KEY_SIGN_FAILED, NULL, 0);
 		return;
 	}
-	if (k->type != MSG_KEY_ANS_SIGN)
-		fatalx("key process: unexpected frame %u", k->type);
+	(void)msg_lookup(key_answers, sizeof(key_answers) /
+	    sizeof(key_answers[0]), k, MON_ANY, "monitor<-key");
 	status = msg_get_u32(k);
 	sig = msg_get_data(k, &sig_len, KEY_SIG_MAX);
 	msg_end(k);
@@ -1616,7 +1697,7 @@ void
 monitor_main(struct session *s)
 {
 	struct pollfd	pfd[2];
-	int		sv[2], keep[5];
+	int		sv[2], keep[MON_NKEEP];
 	pid_t		pid, me = getpid();
 
 	log_procname("monitor");
@@ -1659,12 +1740,12 @@ monitor_main(struct session *s)
 	s->client_fd = -1;
 	mon.net_pid = pid;
 	mon.net_fd = sv[0];
-	keep[0] = STDERR_FILENO;
-	keep[1] = mon.net_fd;
-	keep[2] = s->key_fd;
-	keep[3] = log_trace_fd();	/* the tracefile, if any */
-	keep[4] = s->master_fd;
-	close_all_but(keep, 5);
+	keep[MON_FD_STDERR] = STDERR_FILENO;
+	keep[MON_FD_NET] = mon.net_fd;
+	keep[MON_FD_KEY] = s->key_fd;
+	keep[MON_FD_TRACE] = log_trace_fd();	/* the tracefile, if any */
+	keep[MON_FD_MASTER] = s->master_fd;
+	close_all_but(keep, MON_NKEEP);
 
 	while (mon.net_fd != -1 || mon.spool_fd != -1) {
 		/* A closed channel polls as fd -1, which poll() ignores. */

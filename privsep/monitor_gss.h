@@ -60,4 +60,9 @@ int	gssproc_step(struct gss_proc *, const uint8_t *, size_t, uint8_t *,
 	    size_t, size_t *, char *, size_t);
 void	gssproc_stop(struct gss_proc *);
 
+/* Each receiver's table of this channel (gssproc.c), for popsepd -P. */
+struct msg_handler;
+const struct msg_handler *msgtab_monitor_gss(size_t *);
+const struct msg_handler *msgtab_gss_monitor(size_t *);
+
 #endif /* POPSEP_MONITOR_GSS_H */

@@ -113,4 +113,9 @@ int	src_nunauth(void);
 size_t	src_pollfds(struct pollfd *, size_t);
 void	src_dispatch(const struct config *, const struct pollfd *, size_t);
 
+/* Each receiver's table of this channel, for popsepd -P. */
+struct msg_handler;
+const struct msg_handler *msgtab_master_monitor(size_t *);	/* sources.c */
+const struct msg_handler *msgtab_monitor_master(size_t *);	/* guard.c */
+
 #endif /* POPSEP_MONITOR_MASTER_H */

@@ -91,10 +91,13 @@ enum {
 enum { MN_PROXY_GO = 0, MN_PROXY_REFUSED = 1 };
 
 /* The client as the monitor recorded it, and a refusal's reply. */
+#define MN_ADDR_MAX	64	/* the client's address, NUL too */
+#define MN_HOST_MAX	256	/* its name, NUL too */
+
 struct mn_client {
 	int	 is_local;
-	char	 addr[64];
-	char	 host[256];
+	char	 addr[MN_ADDR_MAX];
+	char	 host[MN_HOST_MAX];
 	char	 text[POP_LINE_MAX];
 };
 
@@ -122,5 +125,10 @@ int	mon_req_tls_sign(void *, const struct tls_sign_req *, uint8_t *,
 void	mon_req_tls_done(int, const char *, const char *);
 int	mon_get_quit_answer(int, char *, size_t);
 int	mon_req_proxy(int, int, const char *, struct mn_client *);
+
+/* Each receiver's table of this channel, for popsepd -P. */
+struct msg_handler;
+const struct msg_handler *msgtab_monitor_net(size_t *);	/* monitor.c */
+const struct msg_handler *msgtab_net_monitor(size_t *);	/* monitor_wrap.c */
 
 #endif /* POPSEP_MONITOR_NET_H */

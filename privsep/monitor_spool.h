@@ -75,6 +75,8 @@
 #ifndef POPSEP_MONITOR_SPOOL_H
 #define POPSEP_MONITOR_SPOOL_H
 
+#include <stddef.h>
+
 enum {
 	MSG_MS_REQ_LOG = 0x0300,
 	MSG_MS_REQ_LOCK,
@@ -97,5 +99,11 @@ enum { MS_FD_JOURNAL = 0x01, MS_FD_DROP = 0x02, MS_FD_BULLETINS = 0x04 };
 enum { MS_JOURNAL_REMOVE = 1, MS_JOURNAL_SET_ASIDE = 2 };
 enum { MS_QUIT_OK = 0, MS_QUIT_ERR = 1 };
 enum { MS_END_DROPPED = 0, MS_END_QUIT = 1 };
+
+/* Each receiver's table of this channel, for popsepd -P. */
+struct msg_handler;
+/* monitor.c, spoolworker.c */
+const struct msg_handler *msgtab_monitor_spool(size_t *);
+const struct msg_handler *msgtab_spool_monitor(size_t *);
 
 #endif /* POPSEP_MONITOR_SPOOL_H */

@@ -16,7 +16,9 @@
 /*
  * The network child's side of its channel to the session monitor.  Runs
  * in the network child (unprivileged, chroot, seccomp): it can only ask.
- * The monitor decides, and checks every frame it receives.
+ * The monitor decides, and checks every frame it receives; its answers
+ * are checked here against mon_answers[] (type, length, descriptor)
+ * before any field is read.
  */
 
 #include <string.h>
@@ -31,6 +33,42 @@
 static struct msg	mw_msg;
 
 static int	auth_answer(struct msg *, char *, size_t, int *);
+
+/* The monitor's answers; each request waits for its own type. */
+static const struct msg_handler mon_answers[] = {
+	MSG_ROW(MSG_MN_ANS_AUTH, 1 + 4 + 1, 1 + 4 + POP_LINE_MAX, MSGF_FD_MAY,
+	    1, NULL),
+	MSG_ROW(MSG_MN_ANS_GSS, 4, 4 + GSS_TOKEN_MAX, 0, 1, NULL),
+	MSG_ROW(MSG_MN_ANS_TLS_SIGN, 4 + 4, 4 + 4 + KEY_SIG_MAX, 0, 1, NULL),
+	MSG_ROW(MSG_MN_ANS_QUIT, 1 + 4 + 1, 1 + 4 + POP_LINE_MAX, 0, 1, NULL),
+	MSG_ROW(MSG_MN_ANS_PROXY, 1 + 5 + 1 + 5 + 5, 1 + 4 + POP_LINE_MAX +
+	    1 + 4 + MN_ADDR_MAX + 4 + MN_HOST_MAX, 0, 1, NULL),
+};
+
+/* What the network child takes from the monitor, for popsepd -P. */
+const struct msg_handler *
+msgtab_net_monitor(size_t *n_r)
+{
+	*n_r = sizeof(mon_answers) / sizeof(mon_answers[0]);
+	return mon_answers;
+}
+
+/*
+ * The monitor's answer to a request: 1 with a frame of type want (or
+ * also, if not 0, of type also) that passed mon_answers[], 0 if the
+ * monitor is gone.  Any other frame ends the process.
+ */
+static int
+recv_answer(int fd, struct msg *m, uint16_t want, uint16_t also)
+{
+	if (msg_recv(fd, m) != 1)
+		return 0;
+	(void)msg_lookup(mon_answers, sizeof(mon_answers) /
+	    sizeof(mon_answers[0]), m, 1, "net<-monitor");
+	if (m->type != want && (also == 0 || m->type != also))
+		fatalx("net<-monitor: %u where %u was due", m->type, want);
+	return 1;
+}
 
 /* A request with an empty body, which is not answered. */
 static void
@@ -70,10 +108,8 @@ mon_req_auth(int fd, uint16_t type, const char *user, const char *secret,
 	if (msg_send(fd, m, -1) == -1)
 		fatal("%s: send", __func__);
 	msg_wipe(m);
-	if (msg_recv(fd, m) != 1)
+	if (!recv_answer(fd, m, MSG_MN_ANS_AUTH, 0))
 		fatalx("%s: monitor gone", __func__);
-	if (m->type != MSG_MN_ANS_AUTH)
-		fatalx("%s: unexpected frame %u", __func__, m->type);
 	return auth_answer(m, text, textlen, spool_fd_r);
 }
 
@@ -115,12 +151,10 @@ mon_req_auth_gss(int fd, const uint8_t *tok, size_t len, uint8_t *out,
 	msg_put_data(m, tok, len);
 	if (msg_send(fd, m, -1) == -1)
 		fatal("%s: send", __func__);
-	if (msg_recv(fd, m) != 1)
+	if (!recv_answer(fd, m, MSG_MN_ANS_GSS, MSG_MN_ANS_AUTH))
 		fatalx("%s: monitor gone", __func__);
 	if (m->type == MSG_MN_ANS_AUTH)
 		return auth_answer(m, text, textlen, spool_fd_r);
-	if (m->type != MSG_MN_ANS_GSS)
-		fatalx("%s: unexpected frame %u", __func__, m->type);
 	p = msg_get_data(m, &n, outmax);
 	msg_end(m);
 	memcpy(out, p, n);
@@ -153,10 +187,8 @@ mon_req_tls_sign(void *arg, const struct tls_sign_req *req, uint8_t *sig,
 	msg_put_data(m, req->tbs, req->tbs_len);
 	if (msg_send(fd, m, -1) == -1)
 		return -1;
-	if (msg_recv(fd, m) != 1)
+	if (!recv_answer(fd, m, MSG_MN_ANS_TLS_SIGN, 0))
 		fatalx("%s: monitor gone", __func__);
-	if (m->type != MSG_MN_ANS_TLS_SIGN)
-		fatalx("%s: unexpected frame %u", __func__, m->type);
 	status = msg_get_u32(m);
 	p = msg_get_data(m, &n, KEY_SIG_MAX);
 	msg_end(m);
@@ -189,10 +221,8 @@ mon_get_quit_answer(int fd, char *text, size_t textlen)
 	struct msg	*m = &mw_msg;
 	int		 result;
 
-	if (msg_recv(fd, m) != 1)
+	if (!recv_answer(fd, m, MSG_MN_ANS_QUIT, 0))
 		return POP3_ANS_BROKEN;
-	if (m->type != MSG_MN_ANS_QUIT)
-		fatalx("%s: unexpected frame %u", __func__, m->type);
 	result = msg_get_u8(m);
 	msg_get_str(m, text, textlen);
 	msg_end(m);
@@ -222,10 +252,8 @@ mon_req_proxy(int fd, int status, const char *addr, struct mn_client *cl)
 		fatal("%s: send", __func__);
 	if (status != PROXY_HDR_OK && status != PROXY_HDR_LOCAL)
 		return -1;
-	if (msg_recv(fd, m) != 1)
+	if (!recv_answer(fd, m, MSG_MN_ANS_PROXY, 0))
 		fatalx("%s: monitor gone", __func__);
-	if (m->type != MSG_MN_ANS_PROXY)
-		fatalx("%s: unexpected frame %u", __func__, m->type);
 	result = msg_get_u8(m);
 	msg_get_str(m, cl->text, sizeof(cl->text));
 	cl->is_local = msg_get_u8(m) != 0;

@@ -361,7 +361,8 @@ msg_lookup(const struct msg_handler *tab, size_t n, const struct msg *m,
 		if (m->len < tab[i].min_len || m->len > tab[i].max_len)
 			fatalx("%s: %s: bad length %zu", chan, tab[i].name,
 			    m->len);
-		if (((tab[i].flags & MSGF_FD) != 0) != (m->fd != -1))
+		if ((tab[i].flags & MSGF_FD_MAY) == 0 &&
+		    ((tab[i].flags & MSGF_FD) != 0) != (m->fd != -1))
 			fatalx("%s: %s: descriptor %s", chan, tab[i].name,
 			    m->fd == -1 ? "missing" : "unexpected");
 		return &tab[i];

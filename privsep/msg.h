@@ -54,10 +54,15 @@ struct msg_handler {
 	size_t		 max_len;
 	int		 flags;
 #define MSGF_FD		0x01		/* must carry a descriptor */
+#define MSGF_FD_MAY	0x02		/* may: the body says whether */
 	unsigned int	 states;	/* receiver states it is allowed in */
 	void		(*fn)(void *, struct msg *);
-	const char	*name;
+	const char	*name;		/* the type's name, for -P and logs */
 };
+
+/* A row whose name is its type's, so the two cannot drift apart. */
+#define MSG_ROW(type, min, max, flags, states, fn)			\
+	{ type, min, max, flags, states, fn, #type }
 
 void	 msg_init(struct msg *, uint16_t);
 void	 msg_put_u8(struct msg *, uint8_t);

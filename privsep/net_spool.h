@@ -40,6 +40,8 @@
 #ifndef POPSEP_NET_SPOOL_H
 #define POPSEP_NET_SPOOL_H
 
+#include <stddef.h>
+
 enum {
 	MSG_NS_REQ_STAT = 0x0200,
 	MSG_NS_REQ_LIST,
@@ -55,5 +57,10 @@ enum {
 	MSG_NS_ANS_DATA,
 	MSG_NS_ANS_END,
 };
+
+/* Each receiver's table of this channel, for popsepd -P. */
+struct msg_handler;
+const struct msg_handler *msgtab_spool_net(size_t *);	/* spoolworker.c */
+const struct msg_handler *msgtab_net_spool(size_t *);	/* netchild.c */
 
 #endif /* POPSEP_NET_SPOOL_H */

@@ -35,6 +35,7 @@
 
 #include "io.h"
 #include "log.h"
+#include "manifest.h"
 #include "monitor_net.h"
 #include "msg.h"
 #include "net_spool.h"
@@ -51,6 +52,66 @@ struct netchild {
 };
 
 static struct netchild	nc;
+
+/*
+ * The descriptors of the network child: the slots of its keep[] list,
+ * then the one it gets later.
+ */
+enum { NET_FD_STDERR, NET_FD_CLIENT, NET_FD_MONITOR, NET_NKEEP };
+
+static const struct proc_fd net_fds[] = {
+	[NET_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
+	[NET_FD_CLIENT] = { "client-socket", "socket", "start", NULL, NULL },
+	[NET_FD_MONITOR] = { "monitor-channel", "socket", "start", NULL,
+	    NULL },
+	/* In MSG_MN_ANS_AUTH. */
+	{ "spool-channel", "socket", "login", NULL, NULL },
+};
+
+/* What the network child holds, for popsepd -P. */
+const struct proc_fd *
+netchild_fds(size_t *n_r)
+{
+	*n_r = sizeof(net_fds) / sizeof(net_fds[0]);
+	return net_fds;
+}
+
+/*
+ * The spool worker's answers: a status line first, then, after
+ * MSG_NS_ANS_MULTI, data until the end.  The worker reads crafted mail,
+ * so each frame is checked here before a field is read.
+ */
+enum { NS_WAIT_STATUS = 0x01, NS_WAIT_DATA = 0x02 };
+
+static const struct msg_handler spool_answers[] = {
+	MSG_ROW(MSG_NS_ANS_OK, 4 + 1, 4 + POP_LINE_MAX, 0, NS_WAIT_STATUS,
+	    NULL),
+	MSG_ROW(MSG_NS_ANS_ERR, 4 + 1, 4 + POP_LINE_MAX, 0, NS_WAIT_STATUS,
+	    NULL),
+	MSG_ROW(MSG_NS_ANS_MULTI, 4 + 1, 4 + POP_LINE_MAX, 0, NS_WAIT_STATUS,
+	    NULL),
+	MSG_ROW(MSG_NS_ANS_DATA, 4, 4 + MSG_DATA_CHUNK, 0, NS_WAIT_DATA, NULL),
+	MSG_ROW(MSG_NS_ANS_END, 0, 0, 0, NS_WAIT_DATA, NULL),
+};
+
+/* What the network child takes from the spool worker, for popsepd -P. */
+const struct msg_handler *
+msgtab_net_spool(size_t *n_r)
+{
+	*n_r = sizeof(spool_answers) / sizeof(spool_answers[0]);
+	return spool_answers;
+}
+
+/* The next answer of the worker: 1 once checked, 0 if it is gone. */
+static int
+recv_spool(struct netchild *c, struct msg *m, unsigned int state)
+{
+	if (msg_recv(c->spool_fd, m) != 1)
+		return 0;
+	(void)msg_lookup(spool_answers, sizeof(spool_answers) /
+	    sizeof(spool_answers[0]), m, state, "net<-spool");
+	return 1;
+}
 
 static void
 log_to_monitor(int prio, const char *line)
@@ -160,8 +221,8 @@ op_request(void *arg, enum pop3_req req, uint32_t n, uint32_t lines,
 	default:
 		break;
 	}
-	if (msg_send(c->spool_fd, m, -1) == -1 || msg_recv(c->spool_fd, m)
-	    != 1)
+	if (msg_send(c->spool_fd, m, -1) == -1 ||
+	    !recv_spool(c, m, NS_WAIT_STATUS))
 		return POP3_ANS_BROKEN;
 	switch (m->type) {
 	case MSG_NS_ANS_OK:
@@ -188,7 +249,7 @@ op_data(void *arg, const uint8_t **p, size_t *len)
 	struct netchild	*c = arg;
 	struct msg	*m = &c->m;
 
-	if (msg_recv(c->spool_fd, m) != 1)
+	if (!recv_spool(c, m, NS_WAIT_DATA))
 		return -1;
 	if (m->type == MSG_NS_ANS_END) {
 		msg_end(m);
@@ -261,12 +322,13 @@ netchild_main(struct session *s, int mon_fd)
 	struct priv_user	 u;
 	struct pop3_cfg		 pc;
 	struct conn		 c;
-	int			 keep[3] = { STDERR_FILENO, -1, -1 };
+	int			 keep[NET_NKEEP];
 
 	log_procname("net");
-	keep[1] = s->client_fd;
-	keep[2] = mon_fd;
-	close_all_but(keep, 3);
+	keep[NET_FD_STDERR] = STDERR_FILENO;
+	keep[NET_FD_CLIENT] = s->client_fd;
+	keep[NET_FD_MONITOR] = mon_fd;
+	close_all_but(keep, NET_NKEEP);
 	nc.mon_fd = mon_fd;
 	nc.spool_fd = -1;
 	if (priv_lookup(s->cf->privsep_user, &u) == -1)

@@ -41,12 +41,19 @@ void	priv_die_with_parent(pid_t);
 /* One seccomp allow-list per process: privsep/sandbox_*.c */
 struct sandbox_rule {
 	int		 nr;
+	const char	*name;		/* the syscall's name, for -P */
 	const char	*why;
 	int		 no_exec;	/* argument 2 (prot) may not hold PROT_EXEC */
 };
-#define ALLOW(name, why)	{ SCMP_SYS(name), why, 0 }
-#define ALLOW_NOEXEC(name, why)	{ SCMP_SYS(name), why, 1 }
+#define ALLOW(name, why)	{ SCMP_SYS(name), #name, why, 0 }
+#define ALLOW_NOEXEC(name, why)	{ SCMP_SYS(name), #name, why, 1 }
 void	sandbox_apply(const struct sandbox_rule *, size_t, const char *);
+int	sandbox_export_bpf(const struct sandbox_rule *, size_t, int);
+/* Each list, as its process loads it and as popsepd -P prints it. */
+const struct sandbox_rule *sandbox_net_rules(size_t *);
+const struct sandbox_rule *sandbox_spool_rules(size_t *);
+const struct sandbox_rule *sandbox_key_rules(size_t *);
+const struct sandbox_rule *sandbox_metrics_rules(size_t *);
 void	sandbox_net(void);
 void	sandbox_spool(void);
 void	sandbox_key(void);

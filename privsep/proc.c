@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "manifest.h"
 #include "monitor_master.h"
 #include "msg.h"
 #include "session.h"
@@ -88,7 +89,7 @@ close_all_but(const int *keep, size_t n)
 pid_t
 proc_fork_helper(const char *name, int extra, int *fd_r)
 {
-	int	sv[2], keep[3];
+	int	sv[2], keep[HELPER_NKEEP];
 	pid_t	pid;
 
 	if (msg_socketpair(sv) == -1)
@@ -98,10 +99,10 @@ proc_fork_helper(const char *name, int extra, int *fd_r)
 	if (pid == 0) {
 		log_procname(name);
 		guard_forget();
-		keep[0] = STDERR_FILENO;
-		keep[1] = sv[1];
-		keep[2] = extra;
-		close_all_but(keep, extra == -1 ? 2 : 3);
+		keep[HELPER_FD_STDERR] = STDERR_FILENO;
+		keep[HELPER_FD_CHANNEL] = sv[1];
+		keep[HELPER_FD_EXTRA] = extra;
+		close_all_but(keep, HELPER_NKEEP);
 		*fd_r = sv[1];
 		return 0;
 	}

@@ -15,7 +15,8 @@
  */
 /*
  * Loads a seccomp allow-list.  Each process's list is in its own file
- * (sandbox_net.c, sandbox_spool.c, sandbox_key.c); this file holds the
+ * (sandbox_net.c, sandbox_spool.c, sandbox_key.c, sandbox_metrics.c),
+ * exported by an accessor that popsepd -P prints; this file holds the
  * mechanism only.  The default action kills the whole process.  A build
  * with -DSANDBOX_DEBUG traps instead and names the forbidden syscall; the
  * sanitizer build (make SANITIZE=1) adds what its runtime needs to every
@@ -80,24 +81,18 @@ add_rule(scmp_filter_ctx ctx, const struct sandbox_rule *r)
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 0);
 }
 
-void
-sandbox_apply(const struct sandbox_rule *rules, size_t n, const char *who)
+/*
+ * The filter of one list, as sandbox_apply() loads it and as
+ * sandbox_export_bpf() writes it: one builder, so the two cannot differ.
+ */
+static scmp_filter_ctx
+build(const struct sandbox_rule *rules, size_t n, uint32_t deflt,
+    const char *who)
 {
 	scmp_filter_ctx	 ctx;
-	uint32_t	 deflt = SCMP_ACT_KILL_PROCESS;
 	size_t		 i;
 	int		 rc;
 
-#ifdef SANDBOX_DEBUG
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = sandbox_trap;
-	sa.sa_flags = SA_SIGINFO;
-	if (sigaction(SIGSYS, &sa, NULL) == -1)
-		fatal("sigaction SIGSYS");
-	deflt = SCMP_ACT_TRAP;
-#endif
 	if ((ctx = seccomp_init(deflt)) == NULL)
 		fatalx("%s: seccomp_init failed", who);
 	for (i = 0; i < n; i++) {
@@ -111,7 +106,53 @@ sandbox_apply(const struct sandbox_rule *rules, size_t n, const char *who)
 		if ((rc = add_rule(ctx, &sanitizer_rules[i])) < 0)
 			fatalx("%s: sanitizer rule: %s", who, strerror(-rc));
 #endif
+	return ctx;
+}
+
+static uint32_t
+default_action(void)
+{
+#ifdef SANDBOX_DEBUG
+	return SCMP_ACT_TRAP;
+#else
+	return SCMP_ACT_KILL_PROCESS;
+#endif
+}
+
+void
+sandbox_apply(const struct sandbox_rule *rules, size_t n, const char *who)
+{
+	scmp_filter_ctx	 ctx;
+	int		 rc;
+
+#ifdef SANDBOX_DEBUG
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_trap;
+	sa.sa_flags = SA_SIGINFO;
+	if (sigaction(SIGSYS, &sa, NULL) == -1)
+		fatal("sigaction SIGSYS");
+#endif
+	ctx = build(rules, n, default_action(), who);
 	if ((rc = seccomp_load(ctx)) < 0)
 		fatalx("%s: seccomp_load: %s", who, strerror(-rc));
 	seccomp_release(ctx);
+}
+
+/*
+ * The BPF program sandbox_apply() would load for this list, written to
+ * fd: how regress/unit/test_manifest.c compares a process's loaded filter
+ * with the list popsepd -P prints.  0, or -1.
+ */
+int
+sandbox_export_bpf(const struct sandbox_rule *rules, size_t n, int fd)
+{
+	scmp_filter_ctx	 ctx;
+	int		 rc;
+
+	ctx = build(rules, n, default_action(), "export");
+	rc = seccomp_export_bpf(ctx, fd);
+	seccomp_release(ctx);
+	return rc < 0 ? -1 : 0;
 }

@@ -49,8 +49,19 @@ static const struct sandbox_rule rules[] = {
 	ALLOW(exit_group, "exit"),
 };
 
+const struct sandbox_rule *
+sandbox_key_rules(size_t *n_r)
+{
+	*n_r = sizeof(rules) / sizeof(rules[0]);
+	return rules;
+}
+
 void
 sandbox_key(void)
 {
-	sandbox_apply(rules, sizeof(rules) / sizeof(rules[0]), "key");
+	const struct sandbox_rule	*r;
+	size_t				 n;
+
+	r = sandbox_key_rules(&n);
+	sandbox_apply(r, n, "key");
 }

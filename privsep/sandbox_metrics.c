@@ -44,8 +44,19 @@ static const struct sandbox_rule rules[] = {
 	ALLOW(exit_group, "exit"),
 };
 
+const struct sandbox_rule *
+sandbox_metrics_rules(size_t *n_r)
+{
+	*n_r = sizeof(rules) / sizeof(rules[0]);
+	return rules;
+}
+
 void
 sandbox_metrics(void)
 {
-	sandbox_apply(rules, sizeof(rules) / sizeof(rules[0]), "metrics");
+	const struct sandbox_rule	*r;
+	size_t				 n;
+
+	r = sandbox_metrics_rules(&n);
+	sandbox_apply(r, n, "metrics");
 }

@@ -54,8 +54,19 @@ static const struct sandbox_rule rules[] = {
 	ALLOW(exit_group, "exit"),
 };
 
+const struct sandbox_rule *
+sandbox_net_rules(size_t *n_r)
+{
+	*n_r = sizeof(rules) / sizeof(rules[0]);
+	return rules;
+}
+
 void
 sandbox_net(void)
 {
-	sandbox_apply(rules, sizeof(rules) / sizeof(rules[0]), "net");
+	const struct sandbox_rule	*r;
+	size_t				 n;
+
+	r = sandbox_net_rules(&n);
+	sandbox_apply(r, n, "net");
 }

@@ -56,8 +56,19 @@ static const struct sandbox_rule rules[] = {
 	ALLOW(exit_group, "exit"),
 };
 
+const struct sandbox_rule *
+sandbox_spool_rules(size_t *n_r)
+{
+	*n_r = sizeof(rules) / sizeof(rules[0]);
+	return rules;
+}
+
 void
 sandbox_spool(void)
 {
-	sandbox_apply(rules, sizeof(rules) / sizeof(rules[0]), "spool");
+	const struct sandbox_rule	*r;
+	size_t				 n;
+
+	r = sandbox_spool_rules(&n);
+	sandbox_apply(r, n, "spool");
 }

@@ -103,17 +103,25 @@ static void	mm_authed(void *, struct msg *);
 static void	mm_proxy(void *, struct msg *);
 
 static const struct msg_handler mm_handlers[] = {
-	{ MSG_MM_REQ_AUTH_FAIL, 4 + GUARD_DIGEST_LEN + 4 + 2,
+	MSG_ROW(MSG_MM_REQ_AUTH_FAIL, 4 + GUARD_DIGEST_LEN + 4 + 2,
 	    4 + GUARD_DIGEST_LEN + 4 + POP_USER_MAX + 1, 0, MM_READY,
-	    mm_auth_fail, "AUTH_FAIL" },
-	{ MSG_MM_REQ_AUTHED, 0, 0, 0, MM_READY, mm_authed, "AUTHED" },
-	{ MSG_MM_REQ_PROXY, 1 + 4 + 1, 1 + 4 + PROXY_ADDR_MAX, 0,
-	    MM_AWAIT_PROXY, mm_proxy, "PROXY" },
-	{ MSG_MM_REQ_LOGIN, MM_LOGIN_LEN, MM_LOGIN_LEN, 0, MM_READY, mm_login,
-	    "LOGIN" },
-	{ MSG_MM_REQ_SESSION_END, MM_SESSION_END_LEN, MM_SESSION_END_LEN, 0,
-	    MM_READY, mm_session_end, "SESSION_END" },
+	    mm_auth_fail),
+	MSG_ROW(MSG_MM_REQ_AUTHED, 0, 0, 0, MM_READY, mm_authed),
+	MSG_ROW(MSG_MM_REQ_PROXY, 1 + 4 + 1, 1 + 4 + PROXY_ADDR_MAX, 0,
+	    MM_AWAIT_PROXY, mm_proxy),
+	MSG_ROW(MSG_MM_REQ_LOGIN, MM_LOGIN_LEN, MM_LOGIN_LEN, 0, MM_READY,
+	    mm_login),
+	MSG_ROW(MSG_MM_REQ_SESSION_END, MM_SESSION_END_LEN, MM_SESSION_END_LEN,
+	    0, MM_READY, mm_session_end),
 };
+
+/* What the master takes from a session monitor, for popsepd -P. */
+const struct msg_handler *
+msgtab_master_monitor(size_t *n_r)
+{
+	*n_r = sizeof(mm_handlers) / sizeof(mm_handlers[0]);
+	return mm_handlers;
+}
 
 static time_t
 now_secs(void)

@@ -41,6 +41,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "manifest.h"
 #include "monitor_spool.h"
 #include "msg.h"
 #include "net_spool.h"
@@ -81,15 +82,77 @@ static void	sw_rset(void *, struct msg *);
 static void	sw_quit(void *, struct msg *);
 
 static const struct msg_handler net_handlers[] = {
-	{ MSG_NS_REQ_STAT, 0, 0, 0, SW_READY, sw_stat, "STAT" },
-	{ MSG_NS_REQ_LIST, 4, 4, 0, SW_READY, sw_list, "LIST" },
-	{ MSG_NS_REQ_UIDL, 4, 4, 0, SW_READY, sw_uidl, "UIDL" },
-	{ MSG_NS_REQ_RETR, 4, 4, 0, SW_READY, sw_retr, "RETR" },
-	{ MSG_NS_REQ_TOP, 8, 8, 0, SW_READY, sw_top, "TOP" },
-	{ MSG_NS_REQ_DELE, 4, 4, 0, SW_READY, sw_dele, "DELE" },
-	{ MSG_NS_REQ_RSET, 0, 0, 0, SW_READY, sw_rset, "RSET" },
-	{ MSG_NS_REQ_QUIT, 0, 0, 0, SW_READY, sw_quit, "QUIT" },
+	MSG_ROW(MSG_NS_REQ_STAT, 0, 0, 0, SW_READY, sw_stat),
+	MSG_ROW(MSG_NS_REQ_LIST, 4, 4, 0, SW_READY, sw_list),
+	MSG_ROW(MSG_NS_REQ_UIDL, 4, 4, 0, SW_READY, sw_uidl),
+	MSG_ROW(MSG_NS_REQ_RETR, 4, 4, 0, SW_READY, sw_retr),
+	MSG_ROW(MSG_NS_REQ_TOP, 8, 8, 0, SW_READY, sw_top),
+	MSG_ROW(MSG_NS_REQ_DELE, 4, 4, 0, SW_READY, sw_dele),
+	MSG_ROW(MSG_NS_REQ_RSET, 0, 0, 0, SW_READY, sw_rset),
+	MSG_ROW(MSG_NS_REQ_QUIT, 0, 0, 0, SW_READY, sw_quit),
 };
+
+/* What the spool worker takes from the network child, for popsepd -P. */
+const struct msg_handler *
+msgtab_spool_net(size_t *n_r)
+{
+	*n_r = sizeof(net_handlers) / sizeof(net_handlers[0]);
+	return net_handlers;
+}
+
+/*
+ * The monitor's answers, each awaited by the request that asked for it.
+ * A descriptor comes with a lock or journal answer only when the body
+ * says so; the code that reads the body checks which.
+ */
+static const struct msg_handler mon_answers[] = {
+	MSG_ROW(MSG_MS_ANS_LOCK, 4 + 1, 4 + 1, MSGF_FD_MAY, SW_READY, NULL),
+	MSG_ROW(MSG_MS_ANS_FD, 1, 1, MSGF_FD, SW_READY, NULL),
+	MSG_ROW(MSG_MS_ANS_JOURNAL_NEW, 4, 4, MSGF_FD_MAY, SW_READY, NULL),
+	MSG_ROW(MSG_MS_ANS_JOURNAL_COMMIT, 4, 4, 0, SW_READY, NULL),
+	MSG_ROW(MSG_MS_ANS_UNLOCK, 0, 0, 0, SW_READY, NULL),
+};
+
+/* What the spool worker takes from the monitor, for popsepd -P. */
+const struct msg_handler *
+msgtab_spool_monitor(size_t *n_r)
+{
+	*n_r = sizeof(mon_answers) / sizeof(mon_answers[0]);
+	return mon_answers;
+}
+
+/*
+ * The descriptors of the spool worker: the slots of its keep[] list (a
+ * recovery worker has no network channel), then those the monitor sends
+ * with the locks, which it closes before it parses mail.
+ */
+enum { SW_FD_STDERR, SW_FD_MBOX, SW_FD_NET, SW_FD_MONITOR, SW_FD_DROP,
+	SW_FD_CACHE, SW_NKEEP };
+
+static const struct proc_fd sw_fds[] = {
+	[SW_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
+	[SW_FD_MBOX] = { "mailbox-read-only", "file", "start", NULL, NULL },
+	[SW_FD_NET] = { "net-channel", "socket", "start", "not-recovery",
+	    NULL },
+	[SW_FD_MONITOR] = { "monitor-channel", "socket", "start", NULL,
+	    NULL },
+	[SW_FD_DROP] = { "temp-drop-read-only", "file", "start", "temp-drop",
+	    NULL },
+	[SW_FD_CACHE] = { "start-up-cache", "file", "start", "cache", NULL },
+	/* With MSG_MS_ANS_LOCK and MSG_MS_ANS_FD, MSG_MS_ANS_JOURNAL_NEW. */
+	{ "mailbox-writable", "file", "locked", NULL, NULL },
+	{ "temp-drop-writable", "file", "locked", "temp-drop", NULL },
+	{ "journal", "file", "locked", NULL, NULL },
+	{ "bulletins", "memfd", "locked", "bulletins", NULL },
+};
+
+/* What the spool worker holds, for popsepd -P. */
+const struct proc_fd *
+spool_fds(size_t *n_r)
+{
+	*n_r = sizeof(sw_fds) / sizeof(sw_fds[0]);
+	return sw_fds;
+}
 
 static void
 log_to_monitor(int prio, const char *line)
@@ -389,6 +452,8 @@ from_monitor(struct msg *m, uint16_t type)
 {
 	if (msg_recv(sw.mon_fd, m) != 1)
 		fatalx("monitor gone");
+	(void)msg_lookup(mon_answers, sizeof(mon_answers) /
+	    sizeof(mon_answers[0]), m, SW_READY, "spool<-monitor");
 	if (m->type != type)
 		fatalx("unexpected frame %u from the monitor", m->type);
 }
@@ -1029,12 +1094,17 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	const struct msg_handler *h;
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen;
-	int			 keep[6] = { STDERR_FILENO, mbox_fd, net_fd,
-				    mon_fd, drop_fd, cache_fd };
+	int			 keep[SW_NKEEP];
 	int			 rc;
 
 	log_procname("spool");
-	close_all_but(keep, 6);
+	keep[SW_FD_STDERR] = STDERR_FILENO;
+	keep[SW_FD_MBOX] = mbox_fd;
+	keep[SW_FD_NET] = net_fd;
+	keep[SW_FD_MONITOR] = mon_fd;
+	keep[SW_FD_DROP] = drop_fd;
+	keep[SW_FD_CACHE] = cache_fd;
+	close_all_but(keep, SW_NKEEP);
 	sw.cf = cf;
 	sw.net_fd = net_fd;
 	sw.mon_fd = mon_fd;

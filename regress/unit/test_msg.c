@@ -690,6 +690,7 @@ static const struct msg_handler lookup_tab[] = {
 	{ 0x11, 4, 8, 0, ST_A | ST_B, h_dummy, "RANGE" },
 	{ 0x12, 4, 4, MSGF_FD, ST_B, h_dummy, "WITHFD" },
 	{ 0x13, 0, MSG_BODY_MAX, 0, ST_C, h_dummy, "ANY" },
+	{ 0x15, 4, 4, MSGF_FD_MAY, ST_A, h_dummy, "MAYFD" },
 };
 
 struct lookup_case {
@@ -723,6 +724,9 @@ static const struct lookup_case lookup_cases[] = {
 	    "WITHFD not allowed now" },
 	{ "WITHFD, len 5", 0x12, 5, 1, ST_B, -1, "WITHFD: bad length 5" },
 	{ "ANY, len MSG_BODY_MAX", 0x13, MSG_BODY_MAX, 0, ST_C, 3, NULL },
+	{ "MAYFD with fd", 0x15, 4, 1, ST_A, 4, NULL },
+	{ "MAYFD without fd", 0x15, 4, 0, ST_A, 4, NULL },
+	{ "MAYFD, len 5", 0x15, 5, 1, ST_A, -1, "MAYFD: bad length 5" },
 	{ "unknown type 0x14", 0x14, 0, 0, ST_A | ST_B | ST_C, -1,
 	    "test: unexpected frame type 20" },
 	{ "unknown type 0", 0, 0, 0, ST_A, -1, "unexpected frame type 0" },
