@@ -1,12 +1,15 @@
 #!/bin/sh
 # "make demo": a throw-away setup under the build tree and popsepd in the
 # foreground on 127.0.0.1:1110 (STLS) and 127.0.0.1:1995 (implicit TLS).
+# The chroot is /var/lib/popsep-demo/empty: the start-up self-check wants
+# every directory above it to be root's, which a checkout need not be.
 # Virtual user "demo", password "demo", mapped to the system user
 # popsep-demo.  Ctrl-C stops it.
 set -e
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 D="$TOP/$BUILD/demo"
+CHROOT=/var/lib/popsep-demo/empty
 if [ "$(id -u)" != 0 ]; then
 	echo "demo: run as root (popsepd drops privileges itself)" >&2
 	exit 1
@@ -17,8 +20,8 @@ if ! getent passwd popsep-demo >/dev/null; then
 	echo "demo: created system user popsep-demo (owner of the demo mailbox)"
 fi
 rm -rf "$D"
-mkdir -p "$D/spool" "$D/empty"
-chmod 755 "$D" "$D/empty"
+mkdir -p "$D/spool" "$CHROOT"
+chmod 755 "$D" "$CHROOT" "${CHROOT%/empty}"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -subj /CN=localhost -days 30 -keyout "$D/key.pem" -out "$D/cert.pem" \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
@@ -48,7 +51,7 @@ set listen-tls = 127.0.0.1:1995
 set tls-server-cert-file = $D/cert.pem
 set tls-private-key-file = $D/key.pem
 set passwd-file = $D/passwd
-set chroot-dir = $D/empty
+set chroot-dir = $CHROOT
 set statistics
 CONF
 echo
