@@ -29,13 +29,13 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "log.h"
+#include "priv.h"
 #include "selfcheck.h"
 
 struct owner {
@@ -142,15 +142,13 @@ check_not_owned(const char *option, const char *path,
 static void
 find_owner(struct owner *o, const char *option, const char *name)
 {
-	struct passwd	*pw;
+	struct priv_user	u;
 
 	o->option = option;
 	o->name = name;
-	o->known = 0;
-	if (name[0] != '\0' && (pw = getpwnam(name)) != NULL) {
-		o->uid = pw->pw_uid;
-		o->known = o->uid != 0;
-	}
+	o->known = name[0] != '\0' && priv_lookup(name, &u) == 0 &&
+	    u.uid != 0;
+	o->uid = o->known ? u.uid : 0;
 }
 
 void
