@@ -223,15 +223,8 @@ send_data(void *arg, const uint8_t *p, size_t len)
 static void
 visible(size_t *n_r, uint64_t *octets_r)
 {
-	size_t	i;
-
-	*n_r = 0;
-	*octets_r = 0;
-	for (i = 0; i < sw.mb.n; i++)
-		if (!sw.mb.msgs[i].deleted) {
-			(*n_r)++;
-			*octets_r += sw.mb.msgs[i].octets;
-		}
+	*n_r = sw.mb.n - sw.mb.ndel;
+	*octets_r = sw.mb.octets - sw.mb.del_octets;
 }
 
 /* The message a client's number names, or NULL after answering -ERR. */
@@ -242,7 +235,7 @@ lookup(uint32_t n)
 		answer(MSG_NS_ANS_ERR, "Message %u does not exist.", n);
 		return NULL;
 	}
-	if (sw.mb.msgs[n - 1].deleted) {
+	if (mbox_deleted(&sw.mb, n - 1)) {
 		answer(MSG_NS_ANS_ERR, "Message %u has been deleted.", n);
 		return NULL;
 	}
@@ -277,7 +270,7 @@ static void
 list_common(struct msg *m, int uidl)
 {
 	struct mbox_msg	*mm;
-	char		 line[UID_LEN_MAX + 32];
+	char		 line[UID_LEN_MAX + 32], uid[UID_BUF];
 	size_t		 i, n;
 	uint64_t	 octets;
 	uint32_t	 no = msg_get_u32(m);
@@ -294,7 +287,8 @@ list_common(struct msg *m, int uidl)
 		if ((mm = lookup(no)) == NULL)
 			return;
 		if (uidl)
-			answer(MSG_NS_ANS_OK, "%u %s", no, mm->uid);
+			answer(MSG_NS_ANS_OK, "%u %s", no,
+			    mbox_uid(&sw.mb, mm, uid));
 		else
 			answer(MSG_NS_ANS_OK, "%u %llu", no,
 			    (unsigned long long)mm->octets);
@@ -311,11 +305,11 @@ list_common(struct msg *m, int uidl)
 	b->len = 0;
 	for (i = 0; i < sw.mb.n; i++) {
 		mm = &sw.mb.msgs[i];
-		if (mm->deleted)
+		if (mbox_deleted(&sw.mb, i))
 			continue;
 		if (uidl)
 			len = snprintf(line, sizeof(line), "%zu %s\r\n", i + 1,
-			    mm->uid);
+			    mbox_uid(&sw.mb, mm, uid));
 		else
 			len = snprintf(line, sizeof(line), "%zu %llu\r\n",
 			    i + 1, (unsigned long long)mm->octets);
@@ -332,6 +326,7 @@ list_common(struct msg *m, int uidl)
 	if (b->len > 0 && send_data(NULL, b->buf, b->len) == -1)
 		net_gone();
 	free(b);
+	mbox_release_index(&sw.mb);
 	answer_type(MSG_NS_ANS_END);
 }
 
@@ -379,6 +374,7 @@ send_message(uint32_t no, int64_t lines, uint32_t *count, uint64_t *bytes)
 		net_gone();
 	(*count)++;
 	release_map(mm->from, mm->next);
+	mbox_release_index(&sw.mb);
 	answer_type(MSG_NS_ANS_END);
 }
 
@@ -392,7 +388,7 @@ sw_retr(void *arg, struct msg *m)
 	send_message(no, -1, &sw.retr_n, &sw.retr_bytes);
 	/* For Status: (update-status-headers); a bad number marks none. */
 	if (no >= 1 && no <= sw.mb.n)
-		sw.mb.msgs[no - 1].retrieved = 1;
+		mbox_mark_retrieved(&sw.mb, no - 1);
 }
 
 static void
@@ -417,22 +413,21 @@ sw_dele(void *arg, struct msg *m)
 	msg_end(m);
 	if (check_broken() || (mm = lookup(no)) == NULL)
 		return;
-	mm->deleted = 1;
+	mbox_mark_deleted(&sw.mb, no - 1, 1);
 	answer(MSG_NS_ANS_OK, "Message %u has been marked for deletion.", no);
 }
 
 static void
 sw_rset(void *arg, struct msg *m)
 {
-	size_t		n, i;
+	size_t		n;
 	uint64_t	octets;
 
 	(void)arg;
 	msg_end(m);
 	if (check_broken())
 		return;
-	for (i = 0; i < sw.mb.n; i++)
-		sw.mb.msgs[i].deleted = 0;
+	mbox_undelete_all(&sw.mb);
 	visible(&n, &octets);
 	answer(MSG_NS_ANS_OK, "Maildrop has %zu messages (%llu octets)", n,
 	    (unsigned long long)octets);
@@ -870,18 +865,10 @@ static void
 quit_done(uint8_t result, const char *text, int quit)
 {
 	struct msg	*m = &sw.out;
-	uint64_t	 del_octets = 0, left_octets = 0;
-	uint32_t	 del = 0, left = 0;
-	size_t		 i;
-
-	for (i = 0; i < sw.mb.n; i++)
-		if (sw.mb.msgs[i].deleted) {
-			del++;
-			del_octets += sw.mb.msgs[i].octets;
-		} else {
-			left++;
-			left_octets += sw.mb.msgs[i].octets;
-		}
+	uint64_t	 del_octets = sw.mb.del_octets;
+	uint64_t	 left_octets = sw.mb.octets - sw.mb.del_octets;
+	uint32_t	 del = (uint32_t)sw.mb.ndel;
+	uint32_t	 left = (uint32_t)(sw.mb.n - sw.mb.ndel);
 	msg_init(m, MSG_MS_REQ_QUIT_DONE);
 	msg_put_u8(m, result);
 	msg_put_str(m, text);
@@ -910,12 +897,10 @@ session_end(int quit)
 	const char	*why = NULL;
 	char		 text[POP_LINE_MAX - 32];
 	uint64_t	 left;
-	size_t		 i;
 	int		 rc, jfd;
 
 	if (!quit && !sw.cf->update_on_abort)
-		for (i = 0; i < sw.mb.n; i++)
-			sw.mb.msgs[i].deleted = 0;
+		mbox_undelete_all(&sw.mb);
 	if (!must_write()) {
 		quit_done(MS_QUIT_OK, "", quit);
 		_exit(0);
@@ -966,6 +951,28 @@ sw_quit(void *arg, struct msg *m)
 /* ---------------------------------------------------------- login */
 
 /*
+ * After the cache was written anew: serve the index from its pages, as
+ * the next login will, so that an idle session holds none of it.
+ */
+static void
+serve_from_cache(const uint8_t *map, uint64_t size, const struct stat *st)
+{
+	struct mbox	 mb;
+	const char	*why;
+	uint64_t	 pos, csize;
+
+	if (sw.cache_fd == -1 || sw.mb.n == 0 || cache_load(sw.cache_fd, &mb,
+	    map, size, st, &pos, &csize, &why) != 1)
+		return;
+	if (pos != size || mb.n != sw.mb.n || mb.octets != sw.mb.octets) {
+		mbox_free(&mb);
+		return;
+	}
+	mbox_free(&sw.mb);
+	sw.mb = mb;
+}
+
+/*
  * Index the mailbox (the drop in temp-drop mode), from the start-up cache
  * and the mail that arrived since if the cache holds, else whole; then
  * leave the index in the cache for the next login.
@@ -1014,8 +1021,11 @@ index_mailbox(void)
 		    "cache and the mail after it" : "whole");
 		if (!cached || csize != size)
 			cache_store(sw.cache_fd, &sw.mb, fd, &st);
+		if (sw.mb.recs == NULL)
+			serve_from_cache(map, size, &st);
 	}
 	release_map(0, size);
+	mbox_release_index(&sw.mb);
 }
 
 /*

@@ -28,36 +28,53 @@
  *
  * Format, in the machine's byte order (the file never leaves it):
  *
- *	header	(CACHE_HDR bytes)
- *		 0  "PSC1"
- *		 4  u32 flags (CACHE_MMDF)
- *		 8  u64 device, u64 inode of the mailbox
- *		24  u64 size: the bytes the index covers
- *		32  u64 ctime seconds, u64 ctime nanoseconds, when written
- *		48  u64 start (see struct mbox), u64 hidden
- *		64  u64 number of messages
- *		72  32-byte SHA-256 of the CACHE_LEAD bytes before the last
- *		    message (fewer if the file has fewer) and of its
- *		    separator line
- *		104 u64 length of the records, u64 sum of the records
- *		120 u64 reparse (see struct mbox): where a continued index
- *		    starts at the latest, UINT64_MAX for nowhere
- *		128 u64 mtime seconds, u64 mtime nanoseconds, when written
- *		144 u64 sum of bytes 0 to 143
- *	records, one per message in mailbox order:
- *		u64 from, body, hdr_end, end, next, octets (struct mbox_msg);
- *		32-byte header digest; u8 id flags (MSG_UID_*); u8 id length,
- *		0 for the id the digest gives; u8 clen_unused; the id's bytes
+ *	header	(the first CACHE_HDR bytes, a page)
+ *		  0  "PSC2"
+ *		  4  u32 flags (CACHE_MMDF), u32 generation, u32 0
+ *		 16  u64 device, u64 inode of the mailbox
+ *		 32  u64 size: the bytes the index covers
+ *		 40  u64 ctime seconds, u64 ctime nanoseconds, when written
+ *		 56  u64 mtime seconds, u64 mtime nanoseconds, when written
+ *		 72  u64 start, u64 hidden (see struct mbox)
+ *		 88  u64 number of messages n, u64 record slots cap (>= n)
+ *		104  u64 length of the id text, u64 octets of all n messages
+ *		120  u64 reparse (see struct mbox): where a continued index
+ *		     starts at the latest, UINT64_MAX for nowhere
+ *		128  32-byte SHA-256 of the CACHE_LEAD bytes before the last
+ *		     message (fewer if the file has fewer) and of its
+ *		     separator line
+ *		160  zeros
+ *		4088 u64 check of bytes 0 to 4087
+ *	records	cap slots of 96 bytes from CACHE_HDR, the first n used,
+ *		the others zeros (or a hole):
+ *		struct mbox_msg as it is in memory (spool/spool.h), its
+ *		sum a check of its first 88 bytes, its slot, the generation
+ *		and its id's text
+ *	id text	the ids that are not a digest's (uid_len > 0), at uid_off
+ *		from the start of the text, which follows the slots
  *
- * The sums are 64-bit hashes (fast_hash(), spool/journal.c) that catch
- * a torn or damaged file, not an attacker: the only writer besides the worker is the user, whose cache
+ * A login whose mailbox is unchanged maps the records and serves the
+ * index from those pages, copying nothing; after mail was appended, the
+ * records of the new messages are written into free slots, their ids
+ * after the text, then the header: O(new mail).  A rewrite (the first
+ * index, one after an update, or more messages than slots) takes a new
+ * generation, so that a record a torn write left from an older one
+ * fails its check.
+ *
+ * The checks are 64-bit hashes that catch a torn or damaged file, not an
+ * attacker: the only writer besides the worker is the user, whose cache
  * it is, and the checks against the mailbox bound what a forged cache
- * can make a session serve to the mailbox's own bytes.
+ * can make a session serve to the mailbox's own bytes.  The records are
+ * read from pages the user could change during the session; the update
+ * at QUIT checks again that the index tiles the mailbox and that every
+ * message it moves is where the index says (mbox_unchanged()).
  */
 
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,20 +84,22 @@
 #include "params.h"
 #include "spool.h"
 
-#define CACHE_MAGIC	"PSC1"
-#define CACHE_HDR	152
+#define CACHE_MAGIC	"PSC2"
+#define CACHE_HDR	4096
 #define CACHE_MMDF	0x1
-#define CACHE_REC_MIN	(6 * 8 + 32 + 3)
-#define CACHE_REC_MAX	(CACHE_REC_MIN + UID_LEN_MAX)
+#define REC		sizeof(struct mbox_msg)
+#define REC_SUMMED	offsetof(struct mbox_msg, sum)
+#define CACHE_SPARE	1024		/* records new mail may add in place */
+#define CACHE_TEXT_MAX	((uint64_t)SPOOL_MSGS_MAX * UID_LEN_MAX * 2)
 #define CACHE_LEAD	4096		/* bytes before the last message */
 #define CACHE_LEAD_LINE	256		/* and of its separator line */
 #define CACHE_SAMPLES	16		/* headers checked besides the last */
 
 struct cache_hdr {
-	uint32_t	flags;
-	uint64_t	dev, ino, size, ctime_s, ctime_ns, start, hidden, n;
+	uint32_t	flags, gen;
+	uint64_t	dev, ino, size, ctime_s, ctime_ns, mtime_s, mtime_ns;
+	uint64_t	start, hidden, n, cap, text_len, octets, reparse;
 	uint8_t		lead[32];
-	uint64_t	rec_len, rec_sum, reparse, mtime_s, mtime_ns;
 };
 
 /*
@@ -106,42 +125,108 @@ lead_digest(const struct mbox *mb, const struct mbox_msg *last,
 	mbox_digest(mb->map + a, (size_t)(b - a), out);
 }
 
+
+static int
+zeros(const uint8_t *p, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * The slots after the n used ones hold nothing: zeros, or a hole (what
+ * a rewrite leaves), which SEEK_DATA skips without reading.
+ */
+static int
+free_slots_empty(int fd, const uint8_t *file, const struct cache_hdr *h)
+{
+	uint64_t	a = CACHE_HDR + h->n * REC, b = CACHE_HDR + h->cap * REC;
+	uint64_t	blk = (a + CACHE_HDR - 1) / CACHE_HDR * CACHE_HDR;
+	off_t		d;
+
+	if (blk > b)
+		blk = b;
+	if (!zeros(file + a, (size_t)(blk - a)))
+		return 0;
+	if (blk == b)
+		return 1;
+	if ((d = lseek(fd, (off_t)blk, SEEK_DATA)) == -1)
+		return errno == ENXIO;
+	if ((uint64_t)d >= b)
+		return 1;
+	return zeros(file + d, (size_t)(b - (uint64_t)d));
+}
+
 static int
 get_hdr(const uint8_t *b, struct cache_hdr *h)
 {
 	if (memcmp(b, CACHE_MAGIC, 4) != 0 ||
-	    fast_hash(b, CACHE_HDR - 8) != get64(b + CACHE_HDR - 8))
+	    fast_hash(b, CACHE_HDR - 8) != get64(b + CACHE_HDR - 8) ||
+	    !zeros(b + 160, CACHE_HDR - 8 - 160))
 		return -1;
 	memcpy(&h->flags, b + 4, 4);
-	h->dev = get64(b + 8);
-	h->ino = get64(b + 16);
-	h->size = get64(b + 24);
-	h->ctime_s = get64(b + 32);
-	h->ctime_ns = get64(b + 40);
-	h->start = get64(b + 48);
-	h->hidden = get64(b + 56);
-	h->n = get64(b + 64);
-	memcpy(h->lead, b + 72, 32);
-	h->rec_len = get64(b + 104);
-	h->rec_sum = get64(b + 112);
+	memcpy(&h->gen, b + 8, 4);
+	h->dev = get64(b + 16);
+	h->ino = get64(b + 24);
+	h->size = get64(b + 32);
+	h->ctime_s = get64(b + 40);
+	h->ctime_ns = get64(b + 48);
+	h->mtime_s = get64(b + 56);
+	h->mtime_ns = get64(b + 64);
+	h->start = get64(b + 72);
+	h->hidden = get64(b + 80);
+	h->n = get64(b + 88);
+	h->cap = get64(b + 96);
+	h->text_len = get64(b + 104);
+	h->octets = get64(b + 112);
 	h->reparse = get64(b + 120);
-	h->mtime_s = get64(b + 128);
-	h->mtime_ns = get64(b + 136);
+	memcpy(h->lead, b + 128, 32);
 	if ((h->flags & ~CACHE_MMDF) != 0 || h->size > SPOOL_SIZE_MAX ||
 	    h->start > h->size || h->hidden > 1 ||
 	    (h->hidden == 1) != (h->start > 0) ||
-	    h->n == 0 || h->n > SPOOL_MSGS_MAX ||
-	    h->rec_len < h->n * CACHE_REC_MIN ||
-	    h->rec_len > h->n * CACHE_REC_MAX ||
+	    h->n == 0 || h->n > h->cap || h->cap > SPOOL_MSGS_MAX ||
+	    h->text_len > CACHE_TEXT_MAX ||
 	    (h->reparse != UINT64_MAX && (h->reparse < h->start ||
 	    h->reparse >= h->size)))
 		return -1;
 	return 0;
 }
 
+static void
+put_hdr(uint8_t *b, const struct cache_hdr *h)
+{
+	uint32_t	zero = 0;
+
+	memset(b, 0, CACHE_HDR);
+	memcpy(b, CACHE_MAGIC, 4);
+	memcpy(b + 4, &h->flags, 4);
+	memcpy(b + 8, &h->gen, 4);
+	memcpy(b + 12, &zero, 4);
+	put64(b + 16, h->dev);
+	put64(b + 24, h->ino);
+	put64(b + 32, h->size);
+	put64(b + 40, h->ctime_s);
+	put64(b + 48, h->ctime_ns);
+	put64(b + 56, h->mtime_s);
+	put64(b + 64, h->mtime_ns);
+	put64(b + 72, h->start);
+	put64(b + 80, h->hidden);
+	put64(b + 88, h->n);
+	put64(b + 96, h->cap);
+	put64(b + 104, h->text_len);
+	put64(b + 112, h->octets);
+	put64(b + 120, h->reparse);
+	memcpy(b + 128, h->lead, 32);
+	put64(b + CACHE_HDR - 8, fast_hash(b, CACHE_HDR - 8));
+}
+
 /* An id from the cache: what the parser could have given. */
 static int
-good_uid(const uint8_t *p, size_t len)
+good_uid(const char *p, size_t len)
 {
 	size_t	i;
 
@@ -153,28 +238,40 @@ good_uid(const uint8_t *p, size_t len)
 	return 1;
 }
 
-/*
- * One record at p (left bytes remain), for message m, which must start
- * where the one before ended (at).  Returns the record's length, or 0.
- */
-static size_t
-get_rec(const uint8_t *p, size_t left, uint64_t at, struct mbox_msg *m)
+/* Where message m's id text is (uid_len > 0). */
+static const char *
+uid_text(const struct mbox *mb, const struct mbox_msg *m)
 {
-	size_t	len;
+	if (m->uid_off < mb->ctext_len)
+		return mb->ctext + m->uid_off;
+	return mb->xtext + (m->uid_off - mb->ctext_len);
+}
 
-	if (left < CACHE_REC_MIN)
-		return 0;
-	memset(m, 0, sizeof(*m));
-	m->from = get64(p);
-	m->body = get64(p + 8);
-	m->hdr_end = get64(p + 16);
-	m->end = get64(p + 24);
-	m->next = get64(p + 32);
-	m->octets = get64(p + 40);
-	memcpy(m->digest, p + 48, 32);
-	m->uid_flags = p[80];
-	len = p[81];
-	m->clen_unused = p[82];
+/* The check of record m in slot i of generation gen, text its id's. */
+static uint64_t
+rec_sum(const struct mbox_msg *m, uint32_t gen, size_t i, const char *text)
+{
+	uint64_t	w[REC_SUMMED / 8];
+	uint64_t	h = 0x9e3779b97f4a7c15ULL ^ gen ^ (uint64_t)i << 32;
+	size_t		k;
+
+	memcpy(w, m, sizeof(w));
+	for (k = 0; k < REC_SUMMED / 8; k++) {
+		h = (h ^ w[k]) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	if (m->uid_len > 0)
+		h ^= fast_hash((const uint8_t *)text, m->uid_len);
+	return h;
+}
+
+/*
+ * Record m (slot i) as the parser could have made it, starting where
+ * the one before ended (at), its id within the text.
+ */
+static int
+good_rec(const struct mbox *mb, const struct mbox_msg *m, uint64_t at)
+{
 	/* An MMDF text message without a delimiter has from == body. */
 	if (m->from != at || m->from > m->body || m->body > m->hdr_end ||
 	    m->hdr_end > m->end || m->end > m->next || m->from >= m->next ||
@@ -183,64 +280,66 @@ get_rec(const uint8_t *p, size_t left, uint64_t at, struct mbox_msg *m)
 	    (m->uid_flags != 0 && m->uid_flags != MSG_UID_HEADER &&
 	    m->uid_flags != (MSG_UID_HEADER | MSG_UID_SUFFIXED) &&
 	    m->uid_flags != (MSG_UID_SHARED | MSG_UID_SUFFIXED)) ||
-	    (m->uid_flags == 0) != (len == 0) || m->clen_unused > 1 ||
-	    len > left - CACHE_REC_MIN)
+	    (m->uid_flags == 0) != (m->uid_len == 0) ||
+	    m->clen_unused > 1 || m->pad != 0 || m->uid_len > UID_LEN_MAX)
 		return 0;
-	if (len > 0) {
-		if (!good_uid(p + CACHE_REC_MIN, len))
-			return 0;
-		memcpy(m->uid, p + CACHE_REC_MIN, len);
-		m->uid[len] = '\0';
-	}
-	return CACHE_REC_MIN + len;
+	if (m->uid_len == 0)
+		return m->uid_off == 0;
+	return (uint64_t)m->uid_off + m->uid_len <= mb->ctext_len &&
+	    good_uid(mb->ctext + m->uid_off, m->uid_len);
 }
 
-/* The records, checked, into mb->msgs (whose ids the caller completes). */
+/* Every record, in place: checked, chained, summed. */
 static int
-get_recs(const uint8_t *b, const struct cache_hdr *h, struct mbox *mb)
+check_recs(struct mbox *mb, const struct cache_hdr *h)
 {
-	size_t	i, off = 0, len;
-	uint64_t at = h->start;
+	const struct mbox_msg	*m;
+	uint64_t		 at = h->start, octets = 0;
+	size_t			 i;
 
-	if (fast_hash(b, (size_t)h->rec_len) != h->rec_sum)
-		return -1;
-	mb->msgs = reallocarray(NULL, (size_t)h->n + 1, sizeof(*mb->msgs));
-	if (mb->msgs == NULL)
-		return -1;
-	mb->cap = (size_t)h->n + 1;	/* room for one new message */
-	for (i = 0; i < h->n; i++) {
-		len = get_rec(b + off, (size_t)h->rec_len - off, at,
-		    &mb->msgs[i]);
-		if (len == 0)
+	for (i = 0; i < mb->n; i++) {
+		m = &mb->msgs[i];
+		if (!good_rec(mb, m, at) ||
+		    m->sum != rec_sum(m, h->gen, i, mb->ctext + m->uid_off))
 			return -1;
-		off += len;
-		at = mb->msgs[i].next;
-		mb->n = i + 1;
+		at = m->next;
+		octets += m->octets;
 	}
-	return off == h->rec_len && at == h->size ? 0 : -1;
+	if (at != h->size || octets != h->octets)
+		return -1;
+	mb->octets = octets;
+	return 0;
 }
 
-/* The ids the records left to the digest, two hex digits a byte. */
-static void
-digest_ids(struct mbox *mb)
+/*
+ * Map the records of fd (h its header) at mb->msgs: the file's slots,
+ * private to this process, and with grow room for CACHE_SPARE records
+ * more after them in anonymous memory.
+ */
+static int
+map_recs(int fd, struct mbox *mb, const struct cache_hdr *h, int grow)
 {
-	static const char	hex[] = "0123456789abcdef";
-	static char		pair[256][2];
-	struct mbox_msg		*m;
-	size_t			 k;
+	size_t	pg = (size_t)getpagesize(), want, len, flen;
+	void	*va;
 
-	if (pair[1][1] == '\0')
-		for (k = 0; k < 256; k++) {
-			pair[k][0] = hex[k >> 4];
-			pair[k][1] = hex[k & 0xf];
-		}
-	for (m = mb->msgs; m < mb->msgs + mb->n; m++) {
-		if (m->uid[0] != '\0')
-			continue;
-		for (k = 0; k < 16; k++)
-			memcpy(m->uid + 2 * k, pair[m->digest[k]], 2);
-		m->uid[32] = '\0';
+	want = (size_t)h->n + (grow ? CACHE_SPARE : 0);
+	len = (want * REC + pg - 1) / pg * pg;
+	flen = ((size_t)h->n * REC + pg - 1) / pg * pg;
+	va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (va == MAP_FAILED)
+		return -1;
+	if (mmap(va, flen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+	    fd, CACHE_HDR) == MAP_FAILED) {
+		munmap(va, len);
+		return -1;
 	}
+	mb->recs = va;
+	mb->recs_len = len;
+	mb->recs_file = flen;
+	mb->msgs = va;
+	mb->cap = len / REC;
+	return 0;
 }
 
 /*
@@ -304,10 +403,11 @@ confirmed(const struct mbox *mb, const struct cache_hdr *h,
  * its state).  If the mailbox grew, every message but the last cached
  * one, which the caller parses again from *pos_r with whatever followed
  * it (mbox_parse_more()): new mail may have changed where it ends.  If
- * not, the whole index, ids included, and *pos_r is size.  *csize_r is the size of the
- * mailbox the cache was written for.  Returns 1, or 0 (mb empty)
- * when the cache is missing, damaged or out of date; *why_r says which
- * for the log.
+ * not, the whole index, ids included, and *pos_r is size.  *csize_r is
+ * the size of the mailbox the cache was written for.  The index is
+ * served from the cache file's pages (mb->recs).  Returns 1, or 0 (mb
+ * empty) when the cache is missing, damaged or out of date; *why_r says
+ * which for the log.
  */
 int
 cache_load(int fd, struct mbox *mb, const uint8_t *map, uint64_t size,
@@ -316,7 +416,7 @@ cache_load(int fd, struct mbox *mb, const uint8_t *map, uint64_t size,
 {
 	struct stat	 cst;
 	struct cache_hdr h;
-	uint8_t		*cm = MAP_FAILED;
+	void		*file;
 	int		 ok = 0;
 
 	memset(mb, 0, sizeof(*mb));
@@ -326,30 +426,40 @@ cache_load(int fd, struct mbox *mb, const uint8_t *map, uint64_t size,
 	*why_r = "damaged";
 	if (!S_ISREG(cst.st_mode) || cst.st_size < CACHE_HDR ||
 	    (uint64_t)cst.st_size > CACHE_HDR + (uint64_t)SPOOL_MSGS_MAX *
-	    CACHE_REC_MAX)
+	    REC + CACHE_TEXT_MAX)
 		return 0;
 	/*
 	 * Read where it lies in the page cache.  Only the user can change
 	 * it meanwhile (a second session of the mailbox is refused), and a
 	 * cut while it is mapped ends only that user's own session.
 	 */
-	cm = mmap(NULL, (size_t)cst.st_size, PROT_READ, MAP_PRIVATE |
-	    MAP_POPULATE, fd, 0);
-	if (cm == MAP_FAILED || get_hdr(cm, &h) == -1 ||
-	    (uint64_t)cst.st_size != CACHE_HDR + h.rec_len)
+	file = mmap(NULL, (size_t)cst.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (file == MAP_FAILED)
+		return 0;
+	mb->file = file;
+	mb->file_len = (size_t)cst.st_size;
+	if (get_hdr(file, &h) == -1 || (uint64_t)cst.st_size !=
+	    CACHE_HDR + h.cap * REC + h.text_len ||
+	    !free_slots_empty(fd, file, &h))
 		goto out;
 	*why_r = "out of date";
 	if (h.size > size)
 		goto out;
 	*why_r = "damaged";
+	if (map_recs(fd, mb, &h, size > h.size) == -1)
+		goto out;
 	mb->map = map;
 	mb->size = size;
 	mb->mmdf = (h.flags & CACHE_MMDF) != 0;
 	mb->start = h.start;
 	mb->hidden = (size_t)h.hidden;
-	if (get_recs(cm + CACHE_HDR, &h, mb) == -1)
+	mb->gen = h.gen;
+	mb->cache_cap = h.cap;
+	mb->ctext = (const char *)file + CACHE_HDR + h.cap * REC;
+	mb->ctext_len = (size_t)h.text_len;
+	mb->n = (size_t)h.n;
+	if (check_recs(mb, &h) == -1)
 		goto out;
-	digest_ids(mb);
 	*why_r = "out of date";
 	if (!confirmed(mb, &h, st))
 		goto out;
@@ -361,9 +471,9 @@ cache_load(int fd, struct mbox *mb, const uint8_t *map, uint64_t size,
 		mbox_tail_digest(mb, mb->tail);
 	} else {
 		/* The last message, and any judged by the file's end. */
-		mb->n--;
+		mb->octets -= mb->msgs[--mb->n].octets;
 		while (mb->n > 0 && mb->msgs[mb->n].from > h.reparse)
-			mb->n--;
+			mb->octets -= mb->msgs[--mb->n].octets;
 		if (h.reparse != UINT64_MAX &&
 		    mb->msgs[mb->n].from != h.reparse) {
 			*why_r = "damaged";
@@ -376,105 +486,167 @@ cache_load(int fd, struct mbox *mb, const uint8_t *map, uint64_t size,
 		*pos_r = mb->msgs[mb->n].from;
 		mb->reparse = UINT64_MAX;
 	}
+	mb->cache_clean = mb->n;
 	ok = 1;
 	*why_r = NULL;
  out:
-	if (cm != MAP_FAILED)
-		munmap(cm, (size_t)cst.st_size);
 	if (!ok)
 		mbox_free(mb);
 	return ok;
 }
 
-static void
-put_rec(uint8_t *p, const struct mbox_msg *m, size_t *len_r)
+/* The header that describes mb (n messages, cap slots, tl bytes of text). */
+static int
+make_hdr(const struct mbox *mb, int mfd, const struct stat *st,
+    uint64_t cap, uint64_t tl, uint32_t gen, struct cache_hdr *h)
 {
-	char	 did[UID_LEN_MAX + 1];
-	size_t	 k, len = 0;
-	static const char hex[] = "0123456789abcdef";
+	uint8_t		lead[CACHE_LEAD + CACHE_LEAD_LINE];
+	uint64_t	la, lb;
 
-	put64(p, m->from);
-	put64(p + 8, m->body);
-	put64(p + 16, m->hdr_end);
-	put64(p + 24, m->end);
-	put64(p + 32, m->next);
-	put64(p + 40, m->octets);
-	memcpy(p + 48, m->digest, 32);
-	p[80] = m->uid_flags;
-	for (k = 0; k < 16; k++) {
-		did[2 * k] = hex[m->digest[k] >> 4];
-		did[2 * k + 1] = hex[m->digest[k] & 0xf];
-	}
-	did[32] = '\0';
-	if ((m->uid_flags & MSG_UID_HEADER) || strcmp(m->uid, did) != 0) {
-		len = strlen(m->uid);
-		memcpy(p + CACHE_REC_MIN, m->uid, len);
-	}
-	p[81] = (uint8_t)len;
-	p[82] = m->clen_unused;
-	*len_r = CACHE_REC_MIN + len;
-}
-
-/*
- * Write the index of mb (the mailbox open on mfd, as st describes it)
- * to the cache;
- * it replaces the old one.  A cache that cannot be written is removed
- * (cut to nothing): the next login indexes the whole mailbox.  No sync:
- * a torn cache fails its sums and is only a slower login.
- */
-void
-cache_store(int fd, const struct mbox *mb, int mfd, const struct stat *st)
-{
-	uint8_t		*b, lead[CACHE_LEAD + CACHE_LEAD_LINE];
-	uint64_t	 la, lb;
-	uint32_t	 flags;
-	size_t		 i, len, off = CACHE_HDR;
-
-	if (fd == -1)
-		return;
-	if (mb->n == 0 || (b = reallocarray(NULL, mb->n, CACHE_REC_MAX)) ==
-	    NULL || (b = realloc(b, mb->n * CACHE_REC_MAX + CACHE_HDR)) ==
-	    NULL) {
-		cache_clear(fd);
-		return;
-	}
-	for (i = 0; i < mb->n; i++) {
-		put_rec(b + off, &mb->msgs[i], &len);
-		off += len;
-	}
-	memset(b, 0, CACHE_HDR);
-	memcpy(b, CACHE_MAGIC, 4);
-	flags = mb->mmdf ? CACHE_MMDF : 0;
-	memcpy(b + 4, &flags, 4);
-	put64(b + 8, (uint64_t)st->st_dev);
-	put64(b + 16, (uint64_t)st->st_ino);
-	put64(b + 24, mb->msgs[mb->n - 1].next);
-	put64(b + 32, (uint64_t)st->st_ctim.tv_sec);
-	put64(b + 40, (uint64_t)st->st_ctim.tv_nsec);
-	put64(b + 48, mb->start);
-	put64(b + 56, mb->hidden);
-	put64(b + 64, mb->n);
+	memset(h, 0, sizeof(*h));
+	h->flags = mb->mmdf ? CACHE_MMDF : 0;
+	h->gen = gen;
+	h->dev = (uint64_t)st->st_dev;
+	h->ino = (uint64_t)st->st_ino;
+	h->size = mb->msgs[mb->n - 1].next;
+	h->ctime_s = (uint64_t)st->st_ctim.tv_sec;
+	h->ctime_ns = (uint64_t)st->st_ctim.tv_nsec;
+	h->mtime_s = (uint64_t)st->st_mtim.tv_sec;
+	h->mtime_ns = (uint64_t)st->st_mtim.tv_nsec;
+	h->start = mb->start;
+	h->hidden = mb->hidden;
+	h->n = mb->n;
+	h->cap = cap;
+	h->text_len = tl;
+	h->octets = mb->octets;
+	h->reparse = mb->reparse;
 	/* From the file: after an update the map shows the old layout. */
 	lead_range(&mb->msgs[mb->n - 1], &la, &lb);
 	if (full_pread(mfd, lead, (size_t)(lb - la), la) == -1) {
 		log_warn("start-up cache: read the mailbox");
-		free(b);
+		return -1;
+	}
+	mbox_digest(lead, (size_t)(lb - la), h->lead);
+	return 0;
+}
+
+static int
+write_all(int fd, const void *p, size_t len, uint64_t off)
+{
+	return len == 0 || pwrite(fd, p, len, (off_t)off) == (ssize_t)len ?
+	    0 : -1;
+}
+
+/*
+ * The messages from cache_clean on into free slots of the cache mb was
+ * loaded from, the ids of this session after its text, then the header.
+ */
+static int
+cache_append(int fd, struct mbox *mb, int mfd, const struct stat *st)
+{
+	struct cache_hdr h;
+	uint8_t		 b[CACHE_HDR];
+	size_t		 i, k = mb->cache_clean;
+
+	for (i = k; i < mb->n; i++)
+		mb->msgs[i].sum = rec_sum(&mb->msgs[i], mb->gen, i,
+		    uid_text(mb, &mb->msgs[i]));
+	if (make_hdr(mb, mfd, st, mb->cache_cap, mb->ctext_len +
+	    mb->xtext_len, mb->gen, &h) == -1)
+		return -1;
+	put_hdr(b, &h);
+	if (write_all(fd, &mb->msgs[k], (mb->n - k) * REC, CACHE_HDR +
+	    k * REC) == -1 || write_all(fd, mb->xtext, mb->xtext_len,
+	    CACHE_HDR + mb->cache_cap * REC + mb->ctext_len) == -1 ||
+	    write_all(fd, b, sizeof(b), 0) == -1)
+		return -1;
+	mb->cache_clean = mb->n;
+	return 0;
+}
+
+/* The whole cache anew, in a new generation, from an index in memory. */
+static int
+cache_rewrite(int fd, struct mbox *mb, int mfd, const struct stat *st)
+{
+	struct cache_hdr h;
+	struct timespec	 ts;
+	struct mbox_msg	*r;
+	uint8_t		 b[CACHE_HDR];
+	char		*text = NULL;
+	uint64_t	 cap, tl = 0;
+	size_t		 i;
+	uint32_t	 gen;
+	int		 rc = -1;
+
+	if (mbox_unmap(mb) == -1)
+		return -1;
+	cap = mb->n + mb->n / 2 + 64;
+	if (cap > SPOOL_MSGS_MAX)
+		cap = SPOOL_MSGS_MAX;
+	for (i = 0; i < mb->n; i++)
+		tl += mb->msgs[i].uid_len;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gen = mb->gen + 1 + (uint32_t)(ts.tv_nsec ^ getpid());
+	if ((r = reallocarray(NULL, mb->n, REC)) == NULL ||
+	    (tl > 0 && (text = malloc((size_t)tl)) == NULL))
+		goto out;
+	tl = 0;
+	for (i = 0; i < mb->n; i++) {
+		r[i] = mb->msgs[i];
+		if (r[i].uid_len > 0) {
+			memcpy(text + tl, uid_text(mb, &mb->msgs[i]),
+			    r[i].uid_len);
+			r[i].uid_off = (uint32_t)tl;
+			tl += r[i].uid_len;
+		}
+		r[i].sum = rec_sum(&r[i], gen, i, text + r[i].uid_off);
+	}
+	if (make_hdr(mb, mfd, st, cap, tl, gen, &h) == -1)
+		goto out;
+	put_hdr(b, &h);
+	/* Cut first: until the header is written, nothing is believed. */
+	if (ftruncate(fd, 0) == -1 ||
+	    write_all(fd, r, mb->n * REC, CACHE_HDR) == -1 ||
+	    write_all(fd, text, (size_t)tl, CACHE_HDR + cap * REC) == -1 ||
+	    ftruncate(fd, (off_t)(CACHE_HDR + cap * REC + tl)) == -1 ||
+	    write_all(fd, b, sizeof(b), 0) == -1)
+		goto out;
+	rc = 0;
+ out:
+	free(r);
+	free(text);
+	return rc;
+}
+
+/*
+ * Write the index of mb (the mailbox open on mfd, as st describes it) to
+ * the cache: appended to the one it was loaded from when that one has
+ * room, else anew.  A cache that cannot be written is removed (cut to
+ * nothing): the next login indexes the whole mailbox.  No sync: a torn
+ * cache fails its checks and is only a slower login.
+ */
+void
+cache_store(int fd, struct mbox *mb, int mfd, const struct stat *st)
+{
+	int	rc;
+
+	if (fd == -1)
+		return;
+	if (mb->n == 0) {
 		cache_clear(fd);
 		return;
 	}
-	mbox_digest(lead, (size_t)(lb - la), b + 72);
-	put64(b + 104, off - CACHE_HDR);
-	put64(b + 112, fast_hash(b + CACHE_HDR, off - CACHE_HDR));
-	put64(b + 120, mb->reparse);
-	put64(b + 128, (uint64_t)st->st_mtim.tv_sec);
-	put64(b + 136, (uint64_t)st->st_mtim.tv_nsec);
-	put64(b + 144, fast_hash(b, CACHE_HDR - 8));
-	if (pwrite(fd, b, off, 0) != (ssize_t)off ||
-	    ftruncate(fd, (off_t)off) == -1) {
+	if (mb->recs != NULL && mb->n <= mb->cache_cap &&
+	    mb->cache_clean <= mb->n)
+		rc = cache_append(fd, mb, mfd, st);
+	else
+		rc = cache_rewrite(fd, mb, mfd, st);
+	if (rc == -1) {
 		log_warn("start-up cache: write");
-		cache_clear(fd);
+		/* Not under pages the index is served from. */
+		if (mbox_unmap(mb) == 0)
+			cache_clear(fd);
 	}
-	free(b);
 }
 
 void

@@ -21,6 +21,7 @@
  * the mapped size, and no line length is assumed.
  */
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <stdlib.h>
@@ -41,11 +42,220 @@ struct out {
 static int	out_put(struct out *, const void *, size_t);
 static int	out_flush(struct out *);
 
+_Static_assert(sizeof(struct mbox_msg) == 96, "the cache's record");
+
 void
 mbox_free(struct mbox *mb)
 {
-	free(mb->msgs);
+	if (mb->recs != NULL)
+		munmap(mb->recs, mb->recs_len);
+	else
+		free(mb->msgs);
+	if (mb->file != NULL)
+		munmap(mb->file, mb->file_len);
+	free(mb->xtext);
+	free(mb->del);
+	free(mb->ret);
 	memset(mb, 0, sizeof(*mb));
+}
+
+/*
+ * Move an index served from the start-up cache's pages to memory of its
+ * own, ids and all, so that the cache file can be rewritten under it.
+ * Returns -1 (mb as it was) when out of memory.
+ */
+int
+mbox_unmap(struct mbox *mb)
+{
+	struct mbox_msg	*m;
+	char		*t = NULL;
+	size_t		 tl = mb->ctext_len + mb->xtext_len;
+
+	if (mb->recs == NULL)
+		return 0;
+	m = reallocarray(NULL, mb->n + 1, sizeof(*m));
+	if (tl > 0)
+		t = malloc(tl);
+	if (m == NULL || (tl > 0 && t == NULL)) {
+		free(m);
+		free(t);
+		return -1;
+	}
+	memcpy(m, mb->msgs, mb->n * sizeof(*m));
+	if (tl > 0) {
+		memcpy(t, mb->ctext, mb->ctext_len);
+		memcpy(t + mb->ctext_len, mb->xtext, mb->xtext_len);
+	}
+	munmap(mb->recs, mb->recs_len);
+	if (mb->file != NULL)
+		munmap(mb->file, mb->file_len);
+	free(mb->xtext);
+	mb->recs = mb->file = NULL;
+	mb->recs_len = mb->recs_file = mb->file_len = 0;
+	mb->msgs = m;
+	mb->cap = mb->n + 1;
+	mb->xtext = t;
+	mb->xtext_len = mb->xtext_cap = tl;
+	mb->ctext = NULL;
+	mb->ctext_len = 0;
+	mb->cache_clean = 0;
+	return 0;
+}
+
+/* Room for one more message at the end of the index, or NULL. */
+struct mbox_msg *
+mbox_new_msg(struct mbox *mb)
+{
+	struct mbox_msg	*m;
+	size_t		 cap;
+
+	if (mb->n >= SPOOL_MSGS_MAX)
+		return NULL;
+	if (mb->n == mb->cap && mb->recs != NULL && mbox_unmap(mb) == -1)
+		return NULL;
+	if (mb->n == mb->cap) {
+		cap = mb->cap ? mb->cap * 2 : 64;
+		m = reallocarray(mb->msgs, cap, sizeof(*m));
+		if (m == NULL)
+			return NULL;
+		mb->msgs = m;
+		mb->cap = cap;
+	}
+	m = &mb->msgs[mb->n++];
+	memset(m, 0, sizeof(*m));
+	return m;
+}
+
+/* Message m's id, NUL-terminated in buf (UID_BUF bytes). */
+const char *
+mbox_uid(const struct mbox *mb, const struct mbox_msg *m, char *buf)
+{
+	static const char	hex[] = "0123456789abcdef";
+	const char		*p;
+	size_t			 i;
+
+	if (m->uid_len == 0) {
+		for (i = 0; i < 16; i++) {
+			buf[2 * i] = hex[m->digest[i] >> 4];
+			buf[2 * i + 1] = hex[m->digest[i] & 0xf];
+		}
+		buf[32] = '\0';
+		return buf;
+	}
+	if (m->uid_off < mb->ctext_len)
+		p = mb->ctext + m->uid_off;
+	else
+		p = mb->xtext + (m->uid_off - mb->ctext_len);
+	memcpy(buf, p, m->uid_len);
+	buf[m->uid_len] = '\0';
+	return buf;
+}
+
+/* Give m the id of len bytes at p (1 to UID_LEN_MAX, printable). */
+int
+mbox_set_uid(struct mbox *mb, struct mbox_msg *m, const void *p, size_t len)
+{
+	size_t	 cap;
+	char	*t;
+
+	if (len == 0 || len > UID_LEN_MAX ||
+	    mb->ctext_len + mb->xtext_len + len > UINT32_MAX)
+		return -1;
+	if (mb->xtext_len + len > mb->xtext_cap) {
+		cap = mb->xtext_cap ? mb->xtext_cap * 2 : 1024;
+		if (cap < mb->xtext_len + len)
+			cap = mb->xtext_len + len;
+		if ((t = realloc(mb->xtext, cap)) == NULL)
+			return -1;
+		mb->xtext = t;
+		mb->xtext_cap = cap;
+	}
+	memcpy(mb->xtext + mb->xtext_len, p, len);
+	m->uid_off = (uint32_t)(mb->ctext_len + mb->xtext_len);
+	m->uid_len = (uint8_t)len;
+	mb->xtext_len += len;
+	return 0;
+}
+
+static int
+bit(const uint8_t *map, size_t i)
+{
+	return map != NULL && (map[i / 8] >> (i % 8) & 1);
+}
+
+static void
+set_bit(const struct mbox *mb, uint8_t **map, size_t i, int on)
+{
+	if (*map == NULL && on &&
+	    (*map = calloc(mb->n / 8 + 1, 1)) == NULL)
+		fatal("%s", __func__);
+	if (on)
+		(*map)[i / 8] |= (uint8_t)(1 << (i % 8));
+	else if (*map != NULL)
+		(*map)[i / 8] &= (uint8_t)~(1 << (i % 8));
+}
+
+int
+mbox_deleted(const struct mbox *mb, size_t i)
+{
+	return bit(mb->del, i);
+}
+
+int
+mbox_retrieved(const struct mbox *mb, size_t i)
+{
+	return bit(mb->ret, i);
+}
+
+void
+mbox_mark_deleted(struct mbox *mb, size_t i, int on)
+{
+	if (i >= mb->n || bit(mb->del, i) == on)
+		return;
+	set_bit(mb, &mb->del, i, on);
+	if (on) {
+		mb->ndel++;
+		mb->del_octets += mb->msgs[i].octets;
+	} else {
+		mb->ndel--;
+		mb->del_octets -= mb->msgs[i].octets;
+	}
+}
+
+void
+mbox_mark_retrieved(struct mbox *mb, size_t i)
+{
+	if (i < mb->n)
+		set_bit(mb, &mb->ret, i, 1);
+}
+
+void
+mbox_undelete_all(struct mbox *mb)
+{
+	free(mb->del);
+	mb->del = NULL;
+	mb->ndel = 0;
+	mb->del_octets = 0;
+}
+
+/*
+ * Let go of the index's pages that are the cache file's as they are (an
+ * idle session keeps none; the next command finds them in the page
+ * cache).  Records from cache_clean on may have been written by this
+ * session and are kept.
+ */
+void
+mbox_release_index(const struct mbox *mb)
+{
+	size_t	pg = (size_t)getpagesize(), len;
+
+	if (mb->recs == NULL)
+		return;
+	len = mb->cache_clean * sizeof(struct mbox_msg) / pg * pg;
+	if (len > mb->recs_file)
+		len = mb->recs_file;
+	if (len > 0 && madvise(mb->recs, len, MADV_DONTNEED) == -1)
+		log_warn("madvise index");
 }
 
 static int
@@ -133,7 +343,9 @@ mbox_first_deleted(const struct mbox *mb)
 {
 	size_t	i;
 
-	for (i = 0; i < mb->n && !mb->msgs[i].deleted; i++)
+	if (mb->ndel == 0)
+		return mb->n;
+	for (i = 0; i < mb->n && !mbox_deleted(mb, i); i++)
 		;
 	return i;
 }
@@ -193,9 +405,11 @@ find_status(const struct mbox *mb, const struct mbox_msg *m, uint64_t *a_r,
  * the header).  Returns the text's length, 0 for no edit.
  */
 static size_t
-msg_edit(const struct mbox *mb, const struct mbox_msg *m, int opts,
+msg_edit(const struct mbox *mb, size_t i, int opts,
     uint64_t *a_r, uint64_t *b_r, char *text)
 {
+	const struct mbox_msg *m = &mb->msgs[i];
+	char		 uid[UID_BUF];
 	const char	*eol;
 	uint64_t	 sa = 0, sb = 0;
 	size_t		 k, len = 0;
@@ -204,7 +418,7 @@ msg_edit(const struct mbox *mb, const struct mbox_msg *m, int opts,
 	uidl = !(m->uid_flags & MSG_UID_HEADER) &&
 	    ((opts & MBOX_EDIT_STATUS) || (m->uid_flags & MSG_UID_SHARED));
 	has_status = find_status(mb, m, &sa, &sb);
-	if ((opts & MBOX_EDIT_STATUS) && m->retrieved) {
+	if ((opts & MBOX_EDIT_STATUS) && mbox_retrieved(mb, i)) {
 		status = 1;
 		/* Already marked read: left as it is. */
 		for (k = sa + 7; has_status && k < sb; k++)
@@ -224,7 +438,7 @@ msg_edit(const struct mbox *mb, const struct mbox_msg *m, int opts,
 		    "Status: RO%s", eol);
 	if (uidl)
 		len += (size_t)snprintf(text + len, EDIT_MAX - len,
-		    "X-UIDL: %s%s", m->uid, eol);
+		    "X-UIDL: %s%s", mbox_uid(mb, m, uid), eol);
 	if (len >= EDIT_MAX)
 		bug("%s: edit too long", __func__);
 	if (status && has_status) {
@@ -247,11 +461,13 @@ mbox_first_edit(const struct mbox *mb, int opts)
 	size_t		i;
 	char		text[EDIT_MAX];
 
+	if (!(opts & MBOX_EDIT_STATUS))
+		return mbox_first_deleted(mb);
 	for (i = 0; i < mb->n; i++) {
-		if (mb->msgs[i].deleted)
+		if (mbox_deleted(mb, i))
 			break;
-		if ((opts & MBOX_EDIT_STATUS) && mb->msgs[i].retrieved &&
-		    msg_edit(mb, &mb->msgs[i], opts, &a, &b, text) > 0)
+		if (mbox_retrieved(mb, i) &&
+		    msg_edit(mb, i, opts, &a, &b, text) > 0)
 			break;
 	}
 	return i;
@@ -291,11 +507,15 @@ mbox_unchanged(const struct mbox *mb, size_t first)
 
 	for (i = first; i < mb->n; i++) {
 		m = &mb->msgs[i];
+		/* The index tiles the file: what the update's pieces need. */
+		if ((i > 0 && m->from != mb->msgs[i - 1].next) ||
+		    m->from > m->hdr_end || m->next > mb->size)
+			return 0;
 		mbox_digest(mb->map + m->from, m->hdr_end - m->from, digest);
 		if (memcmp(digest, m->digest, sizeof(digest)) != 0)
 			return 0;
 		/* What is removed must be exactly the message shown. */
-		if (m->deleted && !mbox_msg_reparses(mb, i))
+		if (mbox_deleted(mb, i) && !mbox_msg_reparses(mb, i))
 			return 0;
 	}
 	if (first < mb->n) {
@@ -359,9 +579,9 @@ mbox_kept_pieces(const struct mbox *mb, size_t first, int src, int opts,
 	}
 	for (i = first; i < mb->n; i++) {
 		m = &mb->msgs[i];
-		if (m->deleted)
+		if (mbox_deleted(mb, i))
 			continue;
-		len = msg_edit(mb, m, opts, &a, &b, (char *)mem + used);
+		len = msg_edit(mb, i, opts, &a, &b, (char *)mem + used);
 		if (len == 0) {
 			mbox_add_piece(p, n_r, src, m->from, m->next - m->from);
 			continue;
@@ -461,9 +681,11 @@ mbox_after_update(struct mbox *mb, int opts)
 	uint64_t	 shift = 0, reparse = UINT64_MAX;
 	size_t		 i, k = 0, first = mbox_first_deleted(mb);
 
+	if (mbox_unmap(mb) == -1)
+		return -1;
 	for (i = 0; i < mb->n; i++) {
 		m = &mb->msgs[i];
-		if (m->deleted) {
+		if (mbox_deleted(mb, i)) {
 			shift += m->next - m->from;
 			continue;
 		}
@@ -473,8 +695,8 @@ mbox_after_update(struct mbox *mb, int opts)
 		 * message with update-status-headers), or a suffix that
 		 * follows copies now gone: not worth working out.
 		 */
-		if ((opts & MBOX_EDIT_STATUS) && (m->retrieved || (i > first &&
-		    !(m->uid_flags & MSG_UID_HEADER))))
+		if ((opts & MBOX_EDIT_STATUS) && (mbox_retrieved(mb, i) ||
+		    (i > first && !(m->uid_flags & MSG_UID_HEADER))))
 			return -1;
 		if (i > first && (m->uid_flags & (MSG_UID_SUFFIXED |
 		    MSG_UID_SHARED)))
@@ -494,6 +716,12 @@ mbox_after_update(struct mbox *mb, int opts)
 		mb->msgs[k++] = *m;
 	}
 	mb->n = k;
+	mb->octets = 0;
+	for (i = 0; i < k; i++)
+		mb->octets += mb->msgs[i].octets;
+	free(mb->ret);
+	mb->ret = NULL;
+	mbox_undelete_all(mb);
 	mb->reparse = reparse;
 	return 0;
 }

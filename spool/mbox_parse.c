@@ -88,10 +88,11 @@ static int	starts_from(const struct scan *, uint64_t);
 static int	is_delim(const uint8_t *, uint64_t);
 static int	field_value(const uint8_t *, uint64_t, const char *,
 		    const uint8_t **, uint64_t *);
-static void	header_uid(struct mbox_msg *, const uint8_t *, uint64_t);
-static int	parse_clen(const uint8_t *, uint64_t, uint64_t *);
-static void	header_line(struct mbox_msg *, struct hdr *, const uint8_t *,
+static void	header_uid(struct mbox *, struct mbox_msg *, const uint8_t *,
 		    uint64_t);
+static int	parse_clen(const uint8_t *, uint64_t, uint64_t *);
+static void	header_line(struct mbox *, struct mbox_msg *, struct hdr *,
+		    const uint8_t *, uint64_t);
 static uint64_t	scan_header(const struct scan *, struct mbox_msg *,
 		    struct hdr *);
 static int	is_separator(const struct scan *, uint64_t, uint64_t);
@@ -211,17 +212,18 @@ field_value(const uint8_t *p, uint64_t len, const char *name,
 
 /* An X-UIDL header (Qpopper's) gives the message its UID, if valid. */
 static void
-header_uid(struct mbox_msg *m, const uint8_t *v, uint64_t len)
+header_uid(struct mbox *mb, struct mbox_msg *m, const uint8_t *v,
+    uint64_t len)
 {
 	uint64_t	i;
 
-	if (m->uid[0] != '\0' || len == 0 || len > UID_LEN_MAX)
+	if (m->uid_len != 0 || len == 0 || len > UID_LEN_MAX)
 		return;
 	for (i = 0; i < len; i++)
 		if (v[i] < 0x21 || v[i] > 0x7e)
 			return;
-	memcpy(m->uid, v, len);
-	m->uid[len] = '\0';
+	if (mbox_set_uid(mb, m, v, (size_t)len) == -1)
+		fatal("%s", __func__);
 }
 
 /*
@@ -249,8 +251,8 @@ parse_clen(const uint8_t *v, uint64_t len, uint64_t *n_r)
 
 /* One line of the header block, its line end included. */
 static void
-header_line(struct mbox_msg *m, struct hdr *h, const uint8_t *p,
-    uint64_t len)
+header_line(struct mbox *mb, struct mbox_msg *m, struct hdr *h,
+    const uint8_t *p, uint64_t len)
 {
 	const uint8_t	*v;
 	uint64_t	 vlen;
@@ -263,7 +265,7 @@ header_line(struct mbox_msg *m, struct hdr *h, const uint8_t *p,
 	}
 	h->in_clen = 0;
 	if (field_value(p, len, "X-UIDL:", &v, &vlen))
-		header_uid(m, v, vlen);
+		header_uid(mb, m, v, vlen);
 	else if (field_value(p, len, "Content-Length:", &v, &vlen)) {
 		h->in_clen = 1;
 		/* Several: which one would be right?  None is believed. */
@@ -295,7 +297,7 @@ scan_header(const struct scan *sc, struct mbox_msg *m, struct hdr *h)
 		if (is_empty_line(sc->map + pos, le - pos) ||
 		    (sc->mmdf && is_delim(sc->map + pos, le - pos)))
 			break;
-		header_line(m, h, sc->map + pos, le - pos);
+		header_line(sc->mb, m, h, sc->map + pos, le - pos);
 		m->octets += line_octets(sc, pos, le);
 	}
 	m->hdr_end = pos;
@@ -417,21 +419,9 @@ static struct mbox_msg *
 new_msg(struct mbox *mb, uint64_t from)
 {
 	struct mbox_msg	*m;
-	size_t		 cap;
 
-	if (mb->n >= SPOOL_MSGS_MAX)
-		return NULL;
-	if (mb->n == mb->cap) {
-		cap = mb->cap ? mb->cap * 2 : 64;
-		m = reallocarray(mb->msgs, cap, sizeof(*m));
-		if (m == NULL)
-			return NULL;
-		mb->msgs = m;
-		mb->cap = cap;
-	}
-	m = &mb->msgs[mb->n++];
-	memset(m, 0, sizeof(*m));
-	m->from = from;
+	if ((m = mbox_new_msg(mb)) != NULL)
+		m->from = from;
 	return m;
 }
 
@@ -515,11 +505,13 @@ parse_mmdf(struct scan *sc, uint64_t pos, const char **why)
 static void
 refuse(struct mbox *mb)
 {
-	free(mb->msgs);
-	mb->msgs = NULL;
-	mb->n = mb->cap = 0;
-	mb->start = 0;
-	mb->hidden = 0;
+	const uint8_t	*map = mb->map;
+	uint64_t	 size = mb->size;
+
+	mbox_free(mb);
+	mb->map = map;
+	mb->size = size;
+	mb->reparse = UINT64_MAX;
 }
 
 /* Digests and ids of the messages from first on, and the file's end. */
@@ -528,8 +520,10 @@ finish(struct mbox *mb, size_t first)
 {
 	struct mbox_msg	*m;
 
-	for (m = mb->msgs + first; m < mb->msgs + mb->n; m++)
+	for (m = mb->msgs + first; m < mb->msgs + mb->n; m++) {
 		mbox_digest(mb->map + m->from, m->hdr_end - m->from, m->digest);
+		mb->octets += m->octets;
+	}
 	if (mbox_assign_uids(mb, first) == -1)
 		return -1;
 	mbox_tail_digest(mb, mb->tail);
@@ -648,6 +642,7 @@ mbox_msg_reparses(const struct mbox *mb, size_t i)
 		if (!clen_end(&sc, &t, &h, hend))
 			scan_body(&sc, &t, hend);
 	}
+	free(scratch.xtext);
 	return t.body == m->body && t.hdr_end == m->hdr_end &&
 	    t.end == m->end && t.next == m->next && t.octets == m->octets;
 }

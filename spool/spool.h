@@ -68,6 +68,13 @@ void	spool_lock_refresh(struct spool_lock *);
 void	spool_unlock(int, struct spool_lock *);
 
 /* Spool worker side. */
+/*
+ * One message of the index: 96 bytes, the same in memory and in the
+ * start-up cache (spool/cache.c), so that a cached index is served from
+ * the cache file's pages without being copied.  Nothing in it changes
+ * once the login is over: what a session marks (DELE, RETR) is kept in
+ * struct mbox's bitmaps.
+ */
 struct mbox_msg {
 	uint64_t	 from;		/* offset of the From_ line */
 	uint64_t	 body;		/* first byte after the From_ line */
@@ -75,16 +82,18 @@ struct mbox_msg {
 	uint64_t	 end;		/* end of content (separator excluded) */
 	uint64_t	 next;		/* start of the next From_ line or EOF */
 	uint64_t	 octets;	/* size as sent: CRLF line ends */
-	int		 deleted;
 	uint8_t		 digest[32];	/* SHA-256 of [from, hdr_end) */
-	char		 uid[UID_LEN_MAX + 1];
+	uint32_t	 uid_off;	/* the id's bytes in mb's id text */
+	uint8_t		 uid_len;	/* 0: the id is the digest's, in hex */
 	uint8_t		 uid_flags;	/* MSG_UID_*, set by mbox_assign_uids */
 #define MSG_UID_HEADER	0x01		/* from its X-UIDL header */
 #define MSG_UID_SHARED	0x02		/* its digest id is another's too */
 #define MSG_UID_SUFFIXED 0x04		/* ".k" added: an earlier one has it */
-	uint8_t		 retrieved;	/* RETR in this session */
 	uint8_t		 clen_unused;	/* a Content-Length not believed */
+	uint8_t		 pad;
+	uint64_t	 sum;		/* the cache's check of the record */
 };
+#define UID_BUF		(UID_LEN_MAX + 1)
 
 struct mbox {
 	const uint8_t	*map;
@@ -109,6 +118,31 @@ struct mbox {
 	 * change where it ends, so a continued index starts there.
 	 */
 	uint64_t	 reparse;
+	uint64_t	 octets;	/* of all n messages */
+	/*
+	 * The ids that are not a digest's: uid_off < text_len in the
+	 * cache's (ctext, mapped), above it in xtext (this session's).
+	 */
+	const char	*ctext;
+	size_t		 ctext_len;
+	char		*xtext;
+	size_t		 xtext_len, xtext_cap;
+	/* What the session marked, one bit a message, and the totals. */
+	uint8_t		*del, *ret;
+	size_t		 ndel;
+	uint64_t	 del_octets;
+	/*
+	 * The start-up cache's mapping, when the index is served from it:
+	 * msgs[] lies in recs (reclen bytes; records beyond the file are
+	 * this session's, in the anonymous rest), the id text in file.
+	 */
+	void		*file;
+	size_t		 file_len;
+	void		*recs;
+	size_t		 recs_len, recs_file;
+	uint32_t	 gen;		/* the cache's generation */
+	uint64_t	 cache_cap;	/* record slots in the cache file */
+	size_t		 cache_clean;	/* records the cache file holds as is */
 };
 #define MBOX_TAIL_LEN	4096		/* bytes of the end tail[] covers */
 
@@ -121,6 +155,16 @@ int	mbox_parse_more(struct mbox *, const uint8_t *, uint64_t, uint64_t,
 int	mbox_msg_reparses(const struct mbox *, size_t);
 int	mbox_emit(const struct mbox *, size_t, int64_t, mbox_out_fn, void *);
 void	mbox_free(struct mbox *);
+struct mbox_msg *mbox_new_msg(struct mbox *);
+int	mbox_unmap(struct mbox *);
+const char *mbox_uid(const struct mbox *, const struct mbox_msg *, char *);
+int	mbox_set_uid(struct mbox *, struct mbox_msg *, const void *, size_t);
+int	mbox_deleted(const struct mbox *, size_t);
+int	mbox_retrieved(const struct mbox *, size_t);
+void	mbox_mark_deleted(struct mbox *, size_t, int);
+void	mbox_mark_retrieved(struct mbox *, size_t);
+void	mbox_undelete_all(struct mbox *);
+void	mbox_release_index(const struct mbox *);
 /* spool/journal.c: the crash-safe update of the spool and the drop. */
 #define JT_MAX		2		/* files one update changes */
 enum { JT_SPOOL = 1, JT_DROP = 2 };
@@ -193,7 +237,7 @@ void	mbox_digest(const uint8_t *, size_t, uint8_t *);
 struct stat;
 int	cache_load(int, struct mbox *, const uint8_t *, uint64_t,
 	    const struct stat *, uint64_t *, uint64_t *, const char **);
-void	cache_store(int, const struct mbox *, int, const struct stat *);
+void	cache_store(int, struct mbox *, int, const struct stat *);
 void	cache_clear(int);
 int	mbox_after_update(struct mbox *, int);
 int	mbox_assign_uids(struct mbox *, size_t);

@@ -36,6 +36,7 @@
 #include "spool.h"
 
 #define UID_HEX	32	/* 128 bits of SHA-256 */
+#define UID_FEW	8	/* new messages checked without a table */
 
 /*
  * The digest of a message's From_ line and header block, [from, hdr_end):
@@ -53,19 +54,6 @@ mbox_digest(const uint8_t *p, size_t len, uint8_t *out)
 	/* Indexes and updates digest every message: the lock stays fresh. */
 	journal_progress(len);
 	journal_progress_message();
-}
-
-static void
-digest_uid(const uint8_t *md, char *uid)
-{
-	static const char	hex[] = "0123456789abcdef";
-	size_t			i;
-
-	for (i = 0; i < UID_HEX / 2; i++) {
-		uid[2 * i] = hex[md[i] >> 4];
-		uid[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	uid[UID_HEX] = '\0';
 }
 
 /*
@@ -120,13 +108,14 @@ uid_key_str(const char *s)
 }
 
 static uint64_t
-uid_key(const struct mbox_msg *m)
+uid_key(const struct mbox *mb, const struct mbox_msg *m)
 {
+	char		uid[UID_BUF];
 	uint64_t	k = 0;
 	size_t		i;
 
-	if (m->uid_flags != 0)
-		return uid_key_str(m->uid);
+	if (m->uid_len != 0)
+		return uid_key_str(mbox_uid(mb, m, uid));
 	/* The id is the hex of the digest's first bytes. */
 	for (i = 0; i < 8; i++)
 		k = k << 8 | m->digest[i];
@@ -138,11 +127,12 @@ static size_t
 set_find(const struct uid_set *set, const struct mbox *mb, const char *uid,
     uint64_t key)
 {
+	char	buf[UID_BUF];
 	size_t	i = (size_t)(key ^ key >> 29) & set->mask;
 
 	for (; set->slot[i].msg != 0; i = (i + 1) & set->mask)
-		if (set->slot[i].key == key &&
-		    strcmp(mb->msgs[set->slot[i].msg - 1].uid, uid) == 0)
+		if (set->slot[i].key == key && strcmp(mbox_uid(mb,
+		    &mb->msgs[set->slot[i].msg - 1], buf), uid) == 0)
 			return set->slot[i].msg - 1;
 	return SIZE_MAX;
 }
@@ -167,10 +157,10 @@ set_add(struct uid_set *set, size_t msg, uint64_t key)
 static void
 suffix(struct mbox *mb, struct uid_set *set, size_t i, size_t *next)
 {
-	char	 base[UID_LEN_MAX + 1], cand[UID_LEN_MAX + 1], sfx[24];
+	char	 base[UID_BUF], cand[UID_BUF], sfx[24];
 	size_t	 blen;
 
-	strlcpy(base, mb->msgs[i].uid, sizeof(base));
+	mbox_uid(mb, &mb->msgs[i], base);
 	for (;; (*next)++) {
 		snprintf(sfx, sizeof(sfx), ".%zu", *next);
 		blen = strlen(base);
@@ -183,7 +173,34 @@ suffix(struct mbox *mb, struct uid_set *set, size_t i, size_t *next)
 			break;
 	}
 	(*next)++;
-	strlcpy(mb->msgs[i].uid, cand, sizeof(mb->msgs[i].uid));
+	if (mbox_set_uid(mb, &mb->msgs[i], cand, strlen(cand)) == -1)
+		fatal("%s", __func__);
+}
+
+/*
+ * Whether the ids of messages first..n-1, few, are certainly unlike
+ * every other id: no two of their keys are equal, and none is equal to
+ * an earlier message's.  A "no" only sends the caller the long way.
+ */
+static int
+new_ids_distinct(const struct mbox *mb, size_t first)
+{
+	uint64_t	keys[UID_FEW], key;
+	size_t		i, j, k = mb->n - first;
+
+	for (i = 0; i < k; i++) {
+		keys[i] = uid_key(mb, &mb->msgs[first + i]);
+		for (j = 0; j < i; j++)
+			if (keys[j] == keys[i])
+				return 0;
+	}
+	for (i = 0; i < first; i++) {
+		key = uid_key(mb, &mb->msgs[i]);
+		for (j = 0; j < k; j++)
+			if (key == keys[j])
+				return 0;
+	}
+	return 1;
 }
 
 /*
@@ -198,16 +215,19 @@ mbox_assign_uids(struct mbox *mb, size_t first)
 {
 	struct mbox_msg	*m;
 	struct uid_set	 set;
+	char		 uid[UID_BUF];
 	size_t		*next, i, holder, cap;
 	uint64_t	 key;
 
 	for (i = first; i < mb->n; i++) {
 		m = &mb->msgs[i];
-		m->uid_flags = m->uid[0] != '\0' ? MSG_UID_HEADER : 0;
-		if (m->uid[0] == '\0')
-			digest_uid(m->digest, m->uid);
+		m->uid_flags = m->uid_len != 0 ? MSG_UID_HEADER : 0;
 	}
 	if (mb->n < 2 || first == mb->n)
+		return 0;
+	/* New mail after a cached index: no table of every id. */
+	if (first > 0 && mb->n - first <= UID_FEW &&
+	    new_ids_distinct(mb, first))
 		return 0;
 	for (cap = 4; cap < 2 * mb->n; cap *= 2)
 		;
@@ -217,8 +237,9 @@ mbox_assign_uids(struct mbox *mb, size_t first)
 		fatal("%s", __func__);
 	set.mask = cap - 1;
 	for (i = 0; i < first; i++) {
-		key = uid_key(&mb->msgs[i]);
-		if (set_find(&set, mb, mb->msgs[i].uid, key) != SIZE_MAX) {
+		key = uid_key(mb, &mb->msgs[i]);
+		if (set_find(&set, mb, mbox_uid(mb, &mb->msgs[i], uid), key) !=
+		    SIZE_MAX) {
 			free(next);
 			free(set.slot);
 			return -1;
@@ -227,15 +248,16 @@ mbox_assign_uids(struct mbox *mb, size_t first)
 	}
 	for (i = first; i < mb->n; i++) {
 		m = &mb->msgs[i];
-		key = uid_key(m);
-		if ((holder = set_find(&set, mb, m->uid, key)) != SIZE_MAX) {
+		key = uid_key(mb, m);
+		if ((holder = set_find(&set, mb, mbox_uid(mb, m, uid), key)) !=
+		    SIZE_MAX) {
 			if (next[holder] < 2)
 				next[holder] = 2;
 			m->uid_flags |= MSG_UID_SUFFIXED;
 			if (!(m->uid_flags & MSG_UID_HEADER))
 				m->uid_flags |= MSG_UID_SHARED;
 			suffix(mb, &set, i, &next[holder]);
-			key = uid_key_str(m->uid);
+			key = uid_key_str(mbox_uid(mb, m, uid));
 		}
 		set_add(&set, i, key);
 	}

@@ -39,6 +39,9 @@
 #include "log.h"
 #include "params.h"
 #include "spool.h"
+
+/* Message i's id, in a buffer of the expression's own. */
+#define UIDOF(mb, i)	mbox_uid((mb), &(mb)->msgs[i], (char[UID_BUF]){ 0 })
 #include "fuzz.h"
 
 #define BOX_MAX		(64 * 1024)
@@ -75,10 +78,11 @@ check_tiles(const struct mbox *mb, uint64_t size)
 		ASSERT(m->from == at && m->from <= m->body &&
 		    m->body <= m->hdr_end && m->hdr_end <= m->end &&
 		    m->end <= m->next && m->from < m->next && m->next <= size);
-		len = strlen(m->uid);
+		len = strlen(UIDOF(mb, i));
 		ASSERT(len >= 1 && len <= UID_LEN_MAX);
 		for (k = 0; k < len; k++)
-			ASSERT(m->uid[k] >= 0x21 && m->uid[k] <= 0x7e);
+			ASSERT(UIDOF(mb, i)[k] >= 0x21 &&
+			    UIDOF(mb, i)[k] <= 0x7e);
 		at = m->next;
 	}
 }
@@ -94,7 +98,7 @@ same(const struct mbox *a, const struct mbox *b)
 		if (a->msgs[i].from != b->msgs[i].from ||
 		    a->msgs[i].next != b->msgs[i].next ||
 		    a->msgs[i].octets != b->msgs[i].octets ||
-		    strcmp(a->msgs[i].uid, b->msgs[i].uid) != 0)
+		    strcmp(UIDOF(a, i), UIDOF(b, i)) != 0)
 			return 0;
 	return 1;
 }

@@ -45,6 +45,9 @@
 #include "log.h"
 #include "params.h"
 #include "spool.h"
+
+/* Message i's id, in a buffer of the expression's own. */
+#define UIDOF(mb, i)	mbox_uid((mb), &(mb)->msgs[i], (char[UID_BUF]){ 0 })
 #include "fuzz.h"
 
 
@@ -119,7 +122,7 @@ expect_msg(const struct mbox *mb, size_t i, int rewritten,
 	memcpy(out, data + m->from, a);
 	crlf = m->hdr_end - m->body >= 2 && data[m->hdr_end - 2] == '\r';
 	n = (size_t)snprintf((char *)out + a, UID_LEN_MAX + 12, "X-UIDL: %s%s",
-	    m->uid, crlf ? "\r\n" : "\n");
+	    UIDOF(mb, i), crlf ? "\r\n" : "\n");
 	memcpy(out + a + n, data + m->hdr_end, m->next - m->hdr_end);
 	return a + n + m->next - m->hdr_end;
 }
@@ -376,14 +379,14 @@ check_compact(const struct mbox *mb, const uint8_t *data, size_t size)
 	if ((want = realloc(want, size + mb->n * (UID_LEN_MAX + 12) + 1)) ==
 	    NULL)
 		abort();
-	for (i = 0; i < mb->n && !mb->msgs[i].deleted; i++)
+	for (i = 0; i < mb->n && !mbox_deleted(mb, i); i++)
 		;
 	first = i;
 	/* The hidden pseudo message stays, whatever is deleted. */
 	memcpy(want, data, mb->start);
 	wl = mb->start;
 	for (i = 0; i < mb->n; i++)
-		if (!mb->msgs[i].deleted)
+		if (!mbox_deleted(mb, i))
 			wl += expect_msg(mb, i, i > first, data, want + wl);
 	if ((jfd = memfd_create("journal", MFD_CLOEXEC)) == -1)
 		abort();
@@ -405,6 +408,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mbox	 mb;
 	struct sink	 r = { NULL, 0, 0 }, t = { NULL, 0, 0 };
 	const char	*why = NULL;
+	char		 uid[UID_BUF];
 	size_t		 i, j, ul;
 	int64_t		 tops[3];
 	int		 rc, k;
@@ -441,13 +445,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (i + 1 == mb.n)
 			ASSERT(m->next == size);
 		/* UID: 1 to 70 printable characters, unique. */
-		ul = strlen(m->uid);
+		mbox_uid(&mb, m, uid);
+		ul = strlen(uid);
 		ASSERT(ul >= 1 && ul <= UID_LEN_MAX);
 		for (j = 0; j < ul; j++)
-			ASSERT(m->uid[j] >= 0x21 && m->uid[j] <= 0x7e);
+			ASSERT(uid[j] >= 0x21 && uid[j] <= 0x7e);
 #ifndef FUZZ_NO_UID_UNIQUE
 		for (j = 0; j < i; j++)
-			ASSERT(strcmp(m->uid, mb.msgs[j].uid) != 0);
+			ASSERT(strcmp(uid, UIDOF(&mb, j)) != 0);
 #endif
 
 		r.len = 0;
@@ -461,7 +466,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ASSERT(t.len <= r.len);
 			ASSERT(t.len == 0 || memcmp(t.buf, r.buf, t.len) == 0);
 		}
-		mb.msgs[i].deleted = i % 2 == 0;
+		mbox_mark_deleted(&mb, i, i % 2 == 0);
 	}
 	if (mb.n > 0)
 		check_compact(&mb, data, size);

@@ -41,6 +41,9 @@
 #include "msg.h"
 #include "params.h"
 #include "spool.h"
+
+/* Message i's id, in a buffer of the expression's own. */
+#define UIDOF(mb, i)	mbox_uid((mb), &(mb)->msgs[i], (char[UID_BUF]){ 0 })
 #include "test.h"
 
 #define L(s)		s, sizeof(s) - 1
@@ -149,15 +152,15 @@ uids_ok(const struct mbox *mb)
 	size_t	i, j, n;
 
 	for (i = 0; i < mb->n; i++) {
-		n = strlen(mb->msgs[i].uid);
+		n = strlen(UIDOF(mb, i));
 		if (n == 0 || n > UID_LEN_MAX)
 			return 0;
 		for (j = 0; j < n; j++)
-			if (mb->msgs[i].uid[j] < 0x21 ||
-			    mb->msgs[i].uid[j] > 0x7e)
+			if (UIDOF(mb, i)[j] < 0x21 ||
+			    UIDOF(mb, i)[j] > 0x7e)
 				return 0;
 		for (j = 0; j < i; j++)
-			if (strcmp(mb->msgs[i].uid, mb->msgs[j].uid) == 0)
+			if (strcmp(UIDOF(mb, i), UIDOF(mb, j)) == 0)
 				return 0;
 	}
 	return 1;
@@ -579,13 +582,13 @@ test_uid_table(void)
 		ok = mbox_parse(&mb, (const uint8_t *)c->text, c->len,
 		    &why) == 0 && mb.n == 1;
 		if (c->uid != NULL)
-			CHECK(ok && strcmp(mb.msgs[0].uid, c->uid) == 0,
+			CHECK(ok && strcmp(UIDOF(&mb, 0), c->uid) == 0,
 			    "uid %s: \"%s\" (got \"%s\")", c->name, c->uid,
-			    ok ? mb.msgs[0].uid : "-");
+			    ok ? UIDOF(&mb, 0) : "-");
 		else
-			CHECK(ok && is_hex_uid(mb.msgs[0].uid),
+			CHECK(ok && is_hex_uid(UIDOF(&mb, 0)),
 			    "uid %s: not used, a digest instead (got \"%s\")",
-			    c->name, ok ? mb.msgs[0].uid : "-");
+			    c->name, ok ? UIDOF(&mb, 0) : "-");
 		mbox_free(&mb);
 	}
 }
@@ -643,14 +646,14 @@ test_uid_dups(void)
 		}
 		for (j = 0; j < mb.n; j++)
 			if (c->uids[j] != NULL)
-				CHECK(strcmp(mb.msgs[j].uid, c->uids[j]) == 0,
+				CHECK(strcmp(UIDOF(&mb, j), c->uids[j]) == 0,
 				    "dup %s: message %zu uid \"%s\" (got "
 				    "\"%s\")", c->name, j + 1, c->uids[j],
-				    mb.msgs[j].uid);
+				    UIDOF(&mb, j));
 		CHECK(uids_ok(&mb), "dup %s: UIDs valid and unique (%s %s %s "
-		    "%s)", c->name, mb.msgs[0].uid, mb.n > 1 ? mb.msgs[1].uid :
-		    "", mb.n > 2 ? mb.msgs[2].uid : "", mb.n > 3 ?
-		    mb.msgs[3].uid : "");
+		    "%s)", c->name, UIDOF(&mb, 0), mb.n > 1 ? UIDOF(&mb, 1) :
+		    "", mb.n > 2 ? UIDOF(&mb, 2) : "", mb.n > 3 ?
+		    UIDOF(&mb, 3) : "");
 		mbox_free(&mb);
 	}
 
@@ -660,15 +663,15 @@ test_uid_dups(void)
 	if (ok) {
 		char	want[UID_LEN_MAX + 1];
 
-		CHECK(is_hex_uid(mb.msgs[0].uid), "dup digest: first is bare");
-		snprintf(want, sizeof(want), "%s.2", mb.msgs[0].uid);
-		CHECK(strcmp(mb.msgs[1].uid, want) == 0,
+		CHECK(is_hex_uid(UIDOF(&mb, 0)), "dup digest: first is bare");
+		snprintf(want, sizeof(want), "%s.2", UIDOF(&mb, 0));
+		CHECK(strcmp(UIDOF(&mb, 1), want) == 0,
 		    "dup digest: second is \"%s\" (got \"%s\")", want,
-		    mb.msgs[1].uid);
-		snprintf(want, sizeof(want), "%s.3", mb.msgs[0].uid);
-		CHECK(strcmp(mb.msgs[2].uid, want) == 0,
+		    UIDOF(&mb, 1));
+		snprintf(want, sizeof(want), "%s.3", UIDOF(&mb, 0));
+		CHECK(strcmp(UIDOF(&mb, 2), want) == 0,
 		    "dup digest: third is \"%s\" (got \"%s\")", want,
-		    mb.msgs[2].uid);
+		    UIDOF(&mb, 2));
 	} else
 		CHECK(0, "dup digest: parse");
 	mbox_free(&mb);
@@ -684,21 +687,21 @@ test_uid_dups(void)
 
 		ok = mbox_parse(&mb, (const uint8_t *)a, sizeof(a) - 1,
 		    &why) == 0;
-		snprintf(ua, sizeof(ua), "%s", ok ? mb.msgs[0].uid : "");
+		snprintf(ua, sizeof(ua), "%s", ok ? UIDOF(&mb, 0) : "");
 		mbox_free(&mb);
 		ok = ok && mbox_parse(&m2, (const uint8_t *)b, sizeof(b) - 1,
 		    &why) == 0;
-		CHECK(ok && strcmp(m2.msgs[0].uid, ua) == 0,
+		CHECK(ok && strcmp(UIDOF(&m2, 0), ua) == 0,
 		    "digest ignores the body");
 		mbox_free(&m2);
 		ok = mbox_parse(&m2, (const uint8_t *)d, sizeof(d) - 1,
 		    &why) == 0;
-		CHECK(ok && strcmp(m2.msgs[0].uid, ua) != 0,
+		CHECK(ok && strcmp(UIDOF(&m2, 0), ua) != 0,
 		    "digest covers the From_ line");
 		mbox_free(&m2);
 		ok = mbox_parse(&m2, (const uint8_t *)h, sizeof(h) - 1,
 		    &why) == 0;
-		CHECK(ok && strcmp(m2.msgs[0].uid, ua) != 0,
+		CHECK(ok && strcmp(UIDOF(&m2, 0), ua) != 0,
 		    "digest covers the headers");
 		mbox_free(&m2);
 	}
@@ -858,8 +861,8 @@ test_compact(void)
 			goto next;
 		}
 		for (j = 0; j < mb.n; j++) {
-			mb.msgs[j].deleted = (c->del >> j) & 1;
-			strlcpy(uids[j], mb.msgs[j].uid, sizeof(uids[j]));
+			mbox_mark_deleted(&mb, j, (c->del >> j) & 1);
+			strlcpy(uids[j], UIDOF(&mb, j), sizeof(uids[j]));
 		}
 		if (write(fd, c->appended, strlen(c->appended)) !=
 		    (ssize_t)strlen(c->appended))
@@ -902,7 +905,7 @@ test_compact(void)
 				if ((c->del >> j) & 1)
 					continue;
 				ok = k < mb2.n &&
-				    strcmp(mb2.msgs[k].uid, uids[j]) == 0 &&
+				    strcmp(UIDOF(&mb2, k), uids[j]) == 0 &&
 				    mb2.msgs[k].octets == mb.msgs[j].octets;
 				k++;
 			}
@@ -910,7 +913,7 @@ test_compact(void)
 			for (; ok && k < mb2.n; k++)
 				for (j = 0; ok && j < NELEM(parts); j++)
 					ok = (c->del >> j) & 1 ||
-					    strcmp(mb2.msgs[k].uid,
+					    strcmp(UIDOF(&mb2, k),
 					    uids[j]) != 0;
 			CHECK(ok, "compact %s: reparse keeps UIDs and sizes of "
 			    "the kept messages", c->name);
@@ -990,7 +993,7 @@ test_compact_refuse(void)
 		if (mbox_parse(&mb, map, olen, &why) != 0)
 			exit(2);
 		for (j = 0; j < mb.n; j++)
-			mb.msgs[j].deleted = (c->del >> j) & 1;
+			mbox_mark_deleted(&mb, j, (c->del >> j) & 1);
 		/* The file as another program left it, under the same map. */
 		nlen = strlen(c->prefix);
 		memcpy(now, c->prefix, nlen);
@@ -1016,7 +1019,7 @@ test_compact_refuse(void)
 			/* What is there now, less the deleted messages. */
 			wlen = 0;
 			for (j = 0; j < mb.n; j++)
-				if (!mb.msgs[j].deleted) {
+				if (!mbox_deleted(&mb, j)) {
 					memcpy(want + wlen, now +
 					    mb.msgs[j].from, mb.msgs[j].next -
 					    mb.msgs[j].from);
@@ -1050,10 +1053,10 @@ test_uid_append(void)
 	ok = ok && mbox_parse(&b, (const uint8_t *)box, sizeof(box) - 1,
 	    &why) == 0 && b.n == 4;
 	for (i = 0; ok && i < 3; i++)
-		ok = strcmp(a.msgs[i].uid, b.msgs[i].uid) == 0 &&
+		ok = strcmp(UIDOF(&a, i), UIDOF(&b, i)) == 0 &&
 		    a.msgs[i].octets == b.msgs[i].octets;
 	CHECK(ok, "UIDs and sizes unchanged by new mail appended");
-	CHECK(ok && strcmp(a.msgs[0].uid, "uid-one") == 0,
+	CHECK(ok && strcmp(UIDOF(&a, 0), "uid-one") == 0,
 	    "X-UIDL of message 1 used");
 	mbox_free(&a);
 	mbox_free(&b);
@@ -1136,8 +1139,8 @@ test_prefixes(void)
 				for (q = 0; ok && q < j; q++)
 					ok = mb.msgs[q].octets ==
 					    full.msgs[q].octets &&
-					    strcmp(mb.msgs[q].uid,
-					    full.msgs[q].uid) == 0;
+					    strcmp(UIDOF(&mb, q),
+					    UIDOF(&full, q)) == 0;
 			}
 		}
 		if (!ok && bad++ == 0)

@@ -39,6 +39,9 @@
 #include "log.h"
 #include "params.h"
 #include "spool.h"
+
+/* Message i's id, in a buffer of the expression's own. */
+#define UIDOF(mb, i)	mbox_uid((mb), &(mb)->msgs[i], (char[UID_BUF]){ 0 })
 #include "test.h"
 
 #define L(s)		s, sizeof(s) - 1
@@ -135,6 +138,7 @@ contract(const struct mbox *mb, size_t len)
 {
 	static struct sink	 s;
 	const struct mbox_msg	*m;
+	char			 uid[UID_BUF];
 	uint64_t		 at = 0;
 	size_t			 i, j, ul;
 
@@ -159,14 +163,15 @@ contract(const struct mbox *mb, size_t len)
 			return "RETR not CRLF throughout";
 		if (m->octets != unstuffed_len(s.buf, s.len))
 			return "octets differ from what RETR sends";
-		ul = strlen(m->uid);
+		mbox_uid(mb, m, uid);
+		ul = strlen(uid);
 		if (ul == 0 || ul > UID_LEN_MAX)
 			return "UID length";
 		for (j = 0; j < ul; j++)
-			if (m->uid[j] < 0x21 || m->uid[j] > 0x7e)
+			if (uid[j] < 0x21 || uid[j] > 0x7e)
 				return "UID character";
 		for (j = 0; j < i; j++)
-			if (strcmp(m->uid, mb->msgs[j].uid) == 0)
+			if (strcmp(uid, UIDOF(mb, j)) == 0)
 				return "UID repeated";
 	}
 	if (at != len)
@@ -784,7 +789,7 @@ test_pseudo_kept(void)
 		    mb.n != 2)
 			exit(2);
 		for (j = 0; j < mb.n; j++)
-			mb.msgs[j].deleted = (c->del >> j) & 1;
+			mbox_mark_deleted(&mb, j, (c->del >> j) & 1);
 		why = NULL;
 		rc = mbox_compact(&mb, fd, jfd, sizeof(box) - 1, &newsize,
 		    &why);
@@ -812,14 +817,14 @@ test_mmdf_uids(void)
 	int			 ok;
 
 	ok = mbox_parse(&mb, (const uint8_t *)box, sizeof(box) - 1,
-	    &why) == 0 && mb.n == 3 && strcmp(mb.msgs[0].uid, "m-1") == 0;
+	    &why) == 0 && mb.n == 3 && strcmp(UIDOF(&mb, 0), "m-1") == 0;
 	for (i = 1; ok && i < mb.n; i++) {
-		n = strspn(mb.msgs[i].uid, "0123456789abcdef");
-		ok = n == 32 && mb.msgs[i].uid[n] == '\0';
+		n = strspn(UIDOF(&mb, i), "0123456789abcdef");
+		ok = n == 32 && UIDOF(&mb, i)[n] == '\0';
 	}
 	CHECK(ok, "mmdf: X-UIDL honoured, digest ids otherwise (%s %s %s)",
-	    mb.n > 0 ? mb.msgs[0].uid : "-", mb.n > 1 ? mb.msgs[1].uid : "-",
-	    mb.n > 2 ? mb.msgs[2].uid : "-");
+	    mb.n > 0 ? UIDOF(&mb, 0) : "-", mb.n > 1 ? UIDOF(&mb, 1) : "-",
+	    mb.n > 2 ? UIDOF(&mb, 2) : "-");
 	mbox_free(&mb);
 }
 
@@ -836,8 +841,8 @@ test_pseudo_uids(void)
 	ok = mbox_parse(&a, (const uint8_t *)with, sizeof(with) - 1,
 	    &why) == 0 && mbox_parse(&b, (const uint8_t *)without,
 	    sizeof(without) - 1, &why) == 0 && a.n == 2 && b.n == 2 &&
-	    strcmp(a.msgs[0].uid, b.msgs[0].uid) == 0 &&
-	    strcmp(a.msgs[1].uid, b.msgs[1].uid) == 0 &&
+	    strcmp(UIDOF(&a, 0), UIDOF(&b, 0)) == 0 &&
+	    strcmp(UIDOF(&a, 1), UIDOF(&b, 1)) == 0 &&
 	    a.msgs[0].octets == b.msgs[0].octets &&
 	    a.msgs[1].octets == b.msgs[1].octets;
 	CHECK(ok, "pseudo message: the others keep their UIDs and sizes");
