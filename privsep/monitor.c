@@ -1711,16 +1711,6 @@ monitor_main(struct session *s)
 	log_session(s->id);
 	priv_harden();
 	guard_start_clock();
-	memset(&mon, 0, sizeof(mon));
-	mon.s = s;
-	mon.state = s->proxied ? MON_PROXY : MON_PREAUTH;
-	mon.spool_fd = -1;
-	mon.mbox_fd = -1;
-	mon.drop_fd = -1;
-	mon.pending_auth = -1;
-	mon.new_journal = -1;
-	mon.bull_fd = -1;
-	mon.gss.fd = -1;
 	/* Made before the network child exists: it cannot choose its own. */
 	if (s->cf->apop && apop_make_stamp(s->myname, s->apop_stamp,
 	    sizeof(s->apop_stamp)) == -1)
@@ -1740,6 +1730,21 @@ monitor_main(struct session *s)
 		/* NOTREACHED */
 	}
 	close(sv[1]);
+	/*
+	 * Set up only now: the network child has no use for struct monitor,
+	 * and pages the monitor writes before the fork and again after it
+	 * would stay in the child as copies of its own.
+	 */
+	memset(&mon, 0, sizeof(mon));
+	mon.s = s;
+	mon.state = s->proxied ? MON_PROXY : MON_PREAUTH;
+	mon.spool_fd = -1;
+	mon.mbox_fd = -1;
+	mon.drop_fd = -1;
+	mon.pending_auth = -1;
+	mon.new_journal = -1;
+	mon.bull_fd = -1;
+	mon.gss.fd = -1;
 	log_set_fatal_hook(release_on_fatal);
 	auth_set_child_init(close_channels);
 	/* The monitor never reads a client byte. */
