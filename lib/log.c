@@ -146,11 +146,19 @@ log_startup(int on)
 	log_echo = on && log_console;
 }
 
-/* A new process keeps nothing of its parent's counts. */
+/*
+ * A new process keeps nothing of its parent's counts.  A kind never used
+ * is all zero already (a key is set first): leaving it alone leaves its
+ * pages shared with the parent's.
+ */
 static void
 kinds_reset(void)
 {
-	memset(log_kinds, 0, sizeof(log_kinds));
+	size_t	i;
+
+	for (i = 0; i < LOG_KINDS; i++)
+		if (log_kinds[i].key != NULL)
+			memset(&log_kinds[i], 0, sizeof(log_kinds[i]));
 }
 
 void

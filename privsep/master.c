@@ -633,6 +633,7 @@ master_main(struct config *cf)
 	/* After the key and metrics processes: neither holds the hash key. */
 	metrics_start(cf);
 	guard_init();
+	sandbox_prepare_sessions();
 	for (i = 0; i < cf->nlisten; i++)
 		bind_one(&ms, &cf->listen[i]);
 	write_pid_file(cf->pid_file);
@@ -743,6 +744,7 @@ inetd_main(struct config *cf)
 	}
 	/* After the key process: it never holds the hash key. */
 	guard_init();
+	sandbox_prepare_sessions();
 	log_info("connection from %s", s.addr);
 	monitor_main(&s);
 }

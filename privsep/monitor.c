@@ -111,9 +111,6 @@ struct monitor {
 	long			 bull_newest;
 	uid_t			 uid;
 	gid_t			 gid;
-	struct msg		 m;		/* children's frames */
-	struct msg		 m2;		/* answers to them */
-	struct msg		 km;		/* key process frames */
 	struct sesslog		 log;		/* the end-of-session line */
 	struct timespec		 update_locked;	/* the update's lock taken */
 	off_t			 update_size;	/* the mailbox's size then */
@@ -125,6 +122,16 @@ struct monitor {
 enum { UPD_NONE, UPD_LOCKED, UPD_COMMITTED, UPD_APPLIED };
 
 static struct monitor	mon;
+
+/*
+ * The frames live apart from struct monitor, which monitor_main() zeroes:
+ * zeroing them would write 192 KiB in every session, for nothing, since
+ * msg_recv() and msg_init() set all that a reader may look at.  Only the
+ * pages that frames fill are ever written.
+ */
+static struct msg	mon_in;		/* children's frames */
+static struct msg	mon_ans;	/* answers to them */
+static struct msg	mon_key;	/* key process frames */
 
 static void	mon_log_net(void *, struct msg *);
 static void	mon_log_spool(void *, struct msg *);
@@ -295,7 +302,7 @@ sleep_until(const struct timespec *start, int ms)
 static void
 answer_auth(int result, const char *text, int fd)
 {
-	struct msg	*m = &mon.m2;
+	struct msg	*m = &mon_ans;
 
 	msg_init(m, MSG_MN_ANS_AUTH);
 	msg_put_u8(m, (uint8_t)result);
@@ -866,7 +873,7 @@ gss_begin(void)
 static void
 answer_gss(const uint8_t *tok, size_t len)
 {
-	struct msg	*a = &mon.m2;
+	struct msg	*a = &mon_ans;
 
 	msg_init(a, MSG_MN_ANS_GSS);
 	msg_put_data(a, tok, len);
@@ -927,7 +934,7 @@ mon_gss_cancel(void *arg, struct msg *m)
 static void
 answer_sign(uint32_t status, const uint8_t *sig, size_t len)
 {
-	struct msg	*m = &mon.m;
+	struct msg	*m = &mon_in;
 
 	msg_init(m, MSG_MN_ANS_TLS_SIGN);
 	msg_put_u32(m, status);
@@ -944,7 +951,7 @@ answer_sign(uint32_t status, const uint8_t *sig, size_t len)
 static void
 mon_answer_tls_sign(void *arg, struct msg *m)
 {
-	struct msg	*k = &mon.km;
+	struct msg	*k = &mon_key;
 	const uint8_t	*tbs, *sig;
 	size_t		 tbs_len, sig_len;
 	uint32_t	 status;
@@ -1004,7 +1011,7 @@ mon_tls_done(void *arg, struct msg *m)
 static void
 answer_proxy(int verdict, const char *text)
 {
-	struct msg	*a = &mon.m2;
+	struct msg	*a = &mon_ans;
 
 	msg_init(a, MSG_MN_ANS_PROXY);
 	msg_put_u8(a, verdict == MM_PROXY_ADMITTED ? MN_PROXY_GO :
@@ -1057,7 +1064,7 @@ mon_proxy(void *arg, struct msg *m)
 static void
 send_fd(uint8_t flag, int fd)
 {
-	struct msg	*a = &mon.m2;
+	struct msg	*a = &mon_ans;
 
 	msg_init(a, MSG_MS_ANS_FD);
 	msg_put_u8(a, flag);
@@ -1075,7 +1082,7 @@ send_fd(uint8_t flag, int fd)
 static void
 mon_lock(void *arg, struct msg *m)
 {
-	struct msg	*a = &mon.m2;
+	struct msg	*a = &mon_ans;
 	struct stat	 st;
 	struct timespec	 t0;
 	uint8_t		 purpose, flags = 0;
@@ -1152,7 +1159,7 @@ mon_lock(void *arg, struct msg *m)
 static void
 answer_recover(void)
 {
-	struct msg	*a = &mon.m2;
+	struct msg	*a = &mon_ans;
 	uint8_t		 flags = MS_FD_JOURNAL;
 	int		 jfd = -1;
 
@@ -1190,7 +1197,7 @@ need_lock(const char *what)
 static void
 mon_journal_new(void *arg, struct msg *m)
 {
-	struct msg	*a = &mon.m2;
+	struct msg	*a = &mon_ans;
 
 	(void)arg;
 	msg_end(m);
@@ -1210,7 +1217,7 @@ mon_journal_new(void *arg, struct msg *m)
 static void
 mon_journal_commit(void *arg, struct msg *m)
 {
-	struct msg	*a = &mon.m2;
+	struct msg	*a = &mon_ans;
 	int		 rc;
 
 	(void)arg;
@@ -1295,7 +1302,7 @@ mon_progress(void *arg, struct msg *m)
 static void
 mon_unlock(void *arg, struct msg *m)
 {
-	struct msg	*a = &mon.m2;
+	struct msg	*a = &mon_ans;
 	int		 net = mon.pending_auth;
 
 	(void)arg;
@@ -1406,15 +1413,15 @@ serve(int *fd, const struct msg_handler *tab, size_t n, const char *chan)
 	const struct msg_handler	*h;
 	int				 rc;
 
-	rc = msg_recv(*fd, &mon.m);
+	rc = msg_recv(*fd, &mon_in);
 	if (rc <= 0) {
 		close(*fd);
 		*fd = -1;
 		return 0;
 	}
-	h = msg_lookup(tab, n, &mon.m, (unsigned int)mon.state, chan);
-	h->fn(&mon, &mon.m);
-	msg_wipe(&mon.m);
+	h = msg_lookup(tab, n, &mon_in, (unsigned int)mon.state, chan);
+	h->fn(&mon, &mon_in);
+	msg_wipe(&mon_in);
 	return 1;
 }
 
@@ -1425,7 +1432,7 @@ serve(int *fd, const struct msg_handler *tab, size_t n, const char *chan)
 static void
 answer_quit(void)
 {
-	struct msg	*a = &mon.m2;
+	struct msg	*a = &mon_ans;
 	const char	*text = mon.quit_text;
 	uint8_t		 result = MN_QUIT_ERR;
 
@@ -1704,16 +1711,6 @@ monitor_main(struct session *s)
 	log_session(s->id);
 	priv_harden();
 	guard_start_clock();
-	memset(&mon, 0, sizeof(mon));
-	mon.s = s;
-	mon.state = s->proxied ? MON_PROXY : MON_PREAUTH;
-	mon.spool_fd = -1;
-	mon.mbox_fd = -1;
-	mon.drop_fd = -1;
-	mon.pending_auth = -1;
-	mon.new_journal = -1;
-	mon.bull_fd = -1;
-	mon.gss.fd = -1;
 	/* Made before the network child exists: it cannot choose its own. */
 	if (s->cf->apop && apop_make_stamp(s->myname, s->apop_stamp,
 	    sizeof(s->apop_stamp)) == -1)
@@ -1733,6 +1730,21 @@ monitor_main(struct session *s)
 		/* NOTREACHED */
 	}
 	close(sv[1]);
+	/*
+	 * Set up only now: the network child has no use for struct monitor,
+	 * and pages the monitor writes before the fork and again after it
+	 * would stay in the child as copies of its own.
+	 */
+	memset(&mon, 0, sizeof(mon));
+	mon.s = s;
+	mon.state = s->proxied ? MON_PROXY : MON_PREAUTH;
+	mon.spool_fd = -1;
+	mon.mbox_fd = -1;
+	mon.drop_fd = -1;
+	mon.pending_auth = -1;
+	mon.new_journal = -1;
+	mon.bull_fd = -1;
+	mon.gss.fd = -1;
 	log_set_fatal_hook(release_on_fatal);
 	auth_set_child_init(close_channels);
 	/* The monitor never reads a client byte. */

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -339,6 +340,11 @@ netchild_main(struct session *s, int mon_fd)
 	/* Everything below handles client bytes: give up root first. */
 	priv_drop(s->cf->chroot_dir, &u);
 	sandbox_net();
+	/*
+	 * What building the filter and looking the user up freed goes back
+	 * (brk, madvise: both allowed): an idle session stays small.
+	 */
+	malloc_trim(0);
 	keyless_set_transport(mon_req_tls_sign, &nc.mon_fd);
 	if (s->proxied)
 		proxy_first(s);

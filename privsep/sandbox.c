@@ -24,10 +24,16 @@
  */
 
 #include <sys/mman.h>
+#include <sys/prctl.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -119,12 +125,9 @@ default_action(void)
 #endif
 }
 
-void
-sandbox_apply(const struct sandbox_rule *rules, size_t n, const char *who)
+static void
+trap_setup(void)
 {
-	scmp_filter_ctx	 ctx;
-	int		 rc;
-
 #ifdef SANDBOX_DEBUG
 	struct sigaction sa;
 
@@ -134,10 +137,95 @@ sandbox_apply(const struct sandbox_rule *rules, size_t n, const char *who)
 	if (sigaction(SIGSYS, &sa, NULL) == -1)
 		fatal("sigaction SIGSYS");
 #endif
+}
+
+void
+sandbox_apply(const struct sandbox_rule *rules, size_t n, const char *who)
+{
+	scmp_filter_ctx	 ctx;
+	int		 rc;
+
+	trap_setup();
 	ctx = build(rules, n, default_action(), who);
 	if ((rc = seccomp_load(ctx)) < 0)
 		fatalx("%s: seccomp_load: %s", who, strerror(-rc));
 	seccomp_release(ctx);
+}
+
+/*
+ * The program of one list, built once by the master before it forks any
+ * session (sandbox_prepare()), then loaded by each session's children
+ * (sandbox_load()).  Building a filter costs libseccomp tens of KiB of
+ * heap, freed but left dirty: every idle session would keep them twice.
+ * The program is the one seccomp_load() would load: the same builder
+ * makes it and libseccomp's own exporter writes it.
+ */
+struct sandbox_prog {
+	unsigned short		 len;	/* instructions */
+	struct sock_filter	*insns;
+};
+
+struct sandbox_prog *
+sandbox_prepare(const struct sandbox_rule *rules, size_t n, const char *who)
+{
+	struct sandbox_prog	*p;
+	scmp_filter_ctx		 ctx;
+	size_t			 max = BPF_MAXINSNS * sizeof(struct sock_filter);
+	size_t			 got = 0;
+	ssize_t			 k;
+	int			 fd, rc;
+
+	if ((fd = memfd_create("seccomp", MFD_CLOEXEC)) == -1)
+		fatal("%s: memfd_create", who);
+	ctx = build(rules, n, default_action(), who);
+	if ((rc = seccomp_export_bpf(ctx, fd)) < 0)
+		fatalx("%s: seccomp_export_bpf: %s", who, strerror(-rc));
+	seccomp_release(ctx);
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->insns = malloc(max + 1)) == NULL)
+		fatal("%s", __func__);
+	if (lseek(fd, 0, SEEK_SET) == -1)
+		fatal("%s: lseek", who);
+	/* One byte more than a program may have: a longer one is refused. */
+	while (got <= max) {
+		k = read(fd, (uint8_t *)p->insns + got, max + 1 - got);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1)
+			fatal("%s: read", who);
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fd);
+	if (got == 0 || got > max || got % sizeof(struct sock_filter) != 0)
+		fatalx("%s: filter of %zu bytes", who, got);
+	p->len = (unsigned short)(got / sizeof(struct sock_filter));
+	return p;
+}
+
+/*
+ * As sandbox_apply(), from a program sandbox_prepare() made, or from the
+ * list itself when there is none.  No allocation: the process's heap
+ * stays as it is.  PR_SET_NO_NEW_PRIVS again, as seccomp_load() sets it.
+ */
+void
+sandbox_load(const struct sandbox_prog *p, const struct sandbox_rule *rules,
+    size_t n, const char *who)
+{
+	struct sock_fprog	fp;
+
+	if (p == NULL) {
+		sandbox_apply(rules, n, who);
+		return;
+	}
+	trap_setup();
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("%s: prctl no_new_privs", who);
+	fp.len = p->len;
+	fp.filter = p->insns;
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) == -1)
+		fatal("%s: seccomp filter", who);
 }
 
 /*

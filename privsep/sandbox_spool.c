@@ -63,6 +63,19 @@ sandbox_spool_rules(size_t *n_r)
 	return rules;
 }
 
+/* Made by sandbox_spool_prepare(), or NULL: built when loaded. */
+static struct sandbox_prog	*prog;
+
+void
+sandbox_spool_prepare(void)
+{
+	const struct sandbox_rule	*r;
+	size_t				 n;
+
+	r = sandbox_spool_rules(&n);
+	prog = sandbox_prepare(r, n, "spool");
+}
+
 void
 sandbox_spool(void)
 {
@@ -70,5 +83,5 @@ sandbox_spool(void)
 	size_t				 n;
 
 	r = sandbox_spool_rules(&n);
-	sandbox_apply(r, n, "spool");
+	sandbox_load(prog, r, n, "spool");
 }
