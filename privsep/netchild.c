@@ -55,6 +55,16 @@ struct netchild {
 static struct netchild	nc;
 
 /*
+ * privsep-user, looked up once by the master (or the inetd-mode process)
+ * at start-up: privsep-user is not changed by SIGHUP, and a network child
+ * that read the password database itself would keep what it read (the
+ * file's buffer, the name service's state) in pages of its own for as
+ * long as its session lasts.
+ */
+static struct priv_user	net_user;
+static int		net_user_known;
+
+/*
  * The descriptors of the network child: the slots of its keep[] list,
  * then the one it gets later.
  */
@@ -318,9 +328,18 @@ proxy_first(struct session *s)
 }
 
 void
+netchild_set_user(const struct config *cf)
+{
+	if (priv_lookup(cf->privsep_user, &net_user) == -1)
+		fatalx("privsep user \"%s\" does not exist", cf->privsep_user);
+	if (net_user.uid == 0)
+		fatalx("privsep-user must not be root");
+	net_user_known = 1;
+}
+
+void
 netchild_main(struct session *s, int mon_fd)
 {
-	struct priv_user	 u;
 	struct pop3_cfg		 pc;
 	struct conn		 c;
 	int			 keep[NET_NKEEP];
@@ -332,16 +351,15 @@ netchild_main(struct session *s, int mon_fd)
 	close_all_but(keep, NET_NKEEP);
 	nc.mon_fd = mon_fd;
 	nc.spool_fd = -1;
-	if (priv_lookup(s->cf->privsep_user, &u) == -1)
-		fatalx("privsep user \"%s\" does not exist",
-		    s->cf->privsep_user);
+	if (!net_user_known)
+		fatalx("%s: privsep-user was not looked up", __func__);
 	/* Syslog is out of reach in the chroot: log through the monitor. */
 	log_set_sink(log_to_monitor);
 	/* Everything below handles client bytes: give up root first. */
-	priv_drop(s->cf->chroot_dir, &u);
+	priv_drop(s->cf->chroot_dir, &net_user);
 	sandbox_net();
 	/*
-	 * What building the filter and looking the user up freed goes back
+	 * What the set-up freed goes back
 	 * (brk, madvise: both allowed): an idle session stays small.
 	 */
 	malloc_trim(0);

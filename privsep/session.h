@@ -52,6 +52,7 @@ struct session {
 void	session_setup_socket(struct session *);
 int	session_set_client(struct session *, const char *);
 __attribute__((noreturn)) void monitor_main(struct session *);
+void	netchild_set_user(const struct config *);
 __attribute__((noreturn)) void netchild_main(struct session *, int);
 __attribute__((noreturn)) void spool_main(const struct config *, uid_t,
 		    gid_t, int, int, int, int, int);
