@@ -38,8 +38,8 @@
 #define POP_AUTH_TRIES_MAX	3	/* failed logins per connection */
 
 /* Messages between processes */
-#define MSG_BODY_MAX		65536	/* one frame body, bytes */
-#define MSG_DATA_CHUNK		32768	/* mailbox data per frame */
+#define MSG_BODY_MAX		(MSG_DATA_CHUNK + 64)	/* one frame body */
+#define MSG_DATA_CHUNK		131072	/* mailbox data per frame */
 #define MSG_STR_MAX		4096	/* one string field */
 #define LOG_LINE_MAX		1024	/* a log frame from a child */
 #define TLS_NAME_MAX		64	/* a TLS version or cipher name, NUL too */

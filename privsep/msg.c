@@ -20,6 +20,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -370,8 +371,43 @@ msg_lookup(const struct msg_handler *tab, size_t n, const struct msg *m,
 	fatalx("%s: unexpected frame type %u", chan, m->type);
 }
 
+/*
+ * A channel: one datagram per frame, so each end's send buffer must hold
+ * the largest frame.  The defaults do (about 208 KiB); a smaller
+ * net.core.wmem_default is raised here, by force when root.
+ */
 int
 msg_socketpair(int sv[2])
 {
-	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	int	i, want = 2 * (MSG_HDR_LEN + MSG_BODY_MAX), have;
+	socklen_t len;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		len = sizeof(have);
+		if (getsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &have, &len) == 0 &&
+		    have >= want)
+			continue;
+		if (setsockopt(sv[i], SOL_SOCKET, SO_SNDBUFFORCE, &want,
+		    sizeof(want)) == -1)
+			(void)setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &want,
+			    sizeof(want));
+	}
+	return 0;
+}
+
+/*
+ * Give back the pages of m's body beyond its first: a large frame (a
+ * message's data) leaves an idle process nothing to keep.
+ */
+void
+msg_release(struct msg *m)
+{
+	uintptr_t	pg = (uintptr_t)getpagesize();
+	uintptr_t	a = ((uintptr_t)m->body + pg) & ~(pg - 1);
+	uintptr_t	b = ((uintptr_t)m->body + sizeof(m->body)) & ~(pg - 1);
+
+	if (b > a)
+		(void)madvise((void *)a, b - a, MADV_DONTNEED);
 }

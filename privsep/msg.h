@@ -36,7 +36,7 @@
 #include "params.h"
 
 /* Bump whenever any channel's message enum or a payload layout changes. */
-#define MSG_VERSION	12
+#define MSG_VERSION	13
 #define MSG_HDR_LEN	8
 
 struct msg {
@@ -88,5 +88,6 @@ const struct msg_handler *msg_lookup(const struct msg_handler *, size_t,
 	    const struct msg *, unsigned int, const char *);
 
 int	 msg_socketpair(int [2]);
+void	 msg_release(struct msg *);
 
 #endif /* POPSEP_MSG_H */

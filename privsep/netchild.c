@@ -264,6 +264,7 @@ op_data(void *arg, const uint8_t **p, size_t *len)
 		return -1;
 	if (m->type == MSG_NS_ANS_END) {
 		msg_end(m);
+		msg_release(m);
 		return 0;
 	}
 	if (m->type != MSG_NS_ANS_DATA)

@@ -38,6 +38,7 @@ static const struct sandbox_rule rules[] = {
 	ALLOW(fallocate, "mailbox update: room for a file that grows"),
 	ALLOW(fsync, "mailbox update reaches the disk"),
 	ALLOW(fdatasync, "mailbox update reaches the disk"),
+	ALLOW(sync_file_range, "update: the disk starts on each chunk written"),
 	ALLOW(recvmsg, "frames from the network child and the monitor"),
 	ALLOW(sendmsg, "frames to the network child and the monitor"),
 	ALLOW(poll, "waiting for requests"),

@@ -300,7 +300,7 @@ list_common(struct msg *m, int uidl)
 	else
 		answer(MSG_NS_ANS_MULTI, "%zu visible messages (%llu octets)",
 		    n, (unsigned long long)octets);
-	if ((b = malloc(sizeof(*b))) == NULL)
+	if ((b = mbox_buf_new(sizeof(*b))) == NULL)
 		fatal("%s", __func__);
 	b->len = 0;
 	for (i = 0; i < sw.mb.n; i++) {
@@ -325,7 +325,7 @@ list_common(struct msg *m, int uidl)
 	}
 	if (b->len > 0 && send_data(NULL, b->buf, b->len) == -1)
 		net_gone();
-	free(b);
+	mbox_buf_free(b, sizeof(*b));
 	mbox_release_index(&sw.mb);
 	answer_type(MSG_NS_ANS_END);
 }

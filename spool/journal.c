@@ -1399,6 +1399,31 @@ slot_at(const struct jplan *pl, uint64_t seq)
 	return pl->slot_off + (seq % 2) * round_block(JW_SLOT + pl->win);
 }
 
+/*
+ * n bytes at off, a chunk at a time, each handed to the disk as soon as
+ * it is written: the device works while the next chunk is copied (and
+ * while the next window is read and summed), so the sync that follows
+ * waits for less.  Only a hint: the sync is what makes the bytes safe.
+ */
+static int
+write_started(int fd, const uint8_t *buf, uint64_t n, uint64_t off)
+{
+	uint64_t	done, k;
+
+	for (done = 0; done < n; done += k) {
+		k = ((off + done) / SPOOL_READ_CHUNK + 1) * SPOOL_READ_CHUNK -
+		    (off + done);
+		if (k > n - done)
+			k = n - done;
+		if (full_pwrite(fd, buf + done, (size_t)k, off + done) == -1)
+			return -1;
+		(void)sync_file_range(fd, (off_t)(off + done), (off_t)k,
+		    SYNC_FILE_RANGE_WRITE);
+		journal_progress(k);
+	}
+	return 0;
+}
+
 /* Window seq's record (its data already in buf), synced. */
 static int
 write_slot(int jfd, const struct jplan *pl, uint64_t seq, const uint8_t *buf,
@@ -1415,7 +1440,7 @@ write_slot(int jfd, const struct jplan *pl, uint64_t seq, const uint8_t *buf,
 	put64(h + 32, pl->hsum);
 	put64(h + 40, fast_hash(buf, (size_t)n));
 	put64(h + 48, fast_hash(h, JW_SLOT - 8));
-	if (full_pwrite(jfd, buf, (size_t)n, at + JW_SLOT) == -1 ||
+	if (write_started(jfd, buf, n, at + JW_SLOT) == -1 ||
 	    full_pwrite(jfd, h, sizeof(h), at) == -1) {
 		log_warn("update journal: write");
 		return -1;
@@ -1449,18 +1474,9 @@ truncate_target(const struct jfiles *f, const struct jtarget *t)
 static int
 place(int fd, uint64_t at, const uint8_t *buf, uint64_t n)
 {
-	uint64_t	done, k;
-
-	for (done = 0; done < n; done += k) {
-		k = ((at + done) / SPOOL_READ_CHUNK + 1) * SPOOL_READ_CHUNK -
-		    (at + done);
-		if (k > n - done)
-			k = n - done;
-		if (full_pwrite(fd, buf + done, (size_t)k, at + done) == -1) {
-			log_warn("update: write the mailbox");
-			return -1;
-		}
-		journal_progress(k);
+	if (write_started(fd, buf, n, at) == -1) {
+		log_warn("update: write the mailbox");
+		return -1;
 	}
 	return 0;
 }

@@ -44,6 +44,28 @@ static int	out_flush(struct out *);
 
 _Static_assert(sizeof(struct mbox_msg) == 96, "the cache's record");
 
+/*
+ * A buffer of a frame's data, mapped for one answer and unmapped after
+ * it: an idle session keeps none of it, as it would keep a freed heap
+ * block of this size.
+ */
+void *
+mbox_buf_new(size_t len)
+{
+	void	*p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void
+mbox_buf_free(void *p, size_t len)
+{
+	if (p != NULL)
+		munmap(p, len);
+}
+
 void
 mbox_free(struct mbox *mb)
 {
@@ -308,7 +330,7 @@ mbox_emit(const struct mbox *mb, size_t i, int64_t body_lines,
 
 	if (i >= mb->n || m->end > mb->size || m->body > m->end)
 		bug("%s: message %zu out of range", __func__, i);
-	if ((o = malloc(sizeof(*o))) == NULL)
+	if ((o = mbox_buf_new(sizeof(*o))) == NULL)
 		return -1;
 	o->fn = fn;
 	o->arg = arg;
@@ -333,7 +355,7 @@ mbox_emit(const struct mbox *mb, size_t i, int64_t body_lines,
 	}
 	rc = out_flush(o);
  out:
-	free(o);
+	mbox_buf_free(o, sizeof(*o));
 	return rc;
 }
 

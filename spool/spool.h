@@ -155,6 +155,8 @@ int	mbox_parse_more(struct mbox *, const uint8_t *, uint64_t, uint64_t,
 int	mbox_msg_reparses(const struct mbox *, size_t);
 int	mbox_emit(const struct mbox *, size_t, int64_t, mbox_out_fn, void *);
 void	mbox_free(struct mbox *);
+void	*mbox_buf_new(size_t);
+void	mbox_buf_free(void *, size_t);
 struct mbox_msg *mbox_new_msg(struct mbox *);
 int	mbox_unmap(struct mbox *);
 const char *mbox_uid(const struct mbox *, const struct mbox_msg *, char *);

@@ -243,7 +243,8 @@ def check_channels(procs):
     for p in procs.values():
         for recv, send, name, typ, lo, hi, fd in p["channels"]:
             listed[name].add((recv, send))
-            t.check(int(lo) <= int(hi) <= 65536,
+            # MSG_BODY_MAX (lib/params.h): a data frame's 128 KiB and 64
+            t.check(int(lo) <= int(hi) <= 131136,
                     "channel-bounds-%s<-%s-%s" % (recv, send, name),
                     (lo, hi))
     types = message_types()

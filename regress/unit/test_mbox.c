@@ -441,10 +441,11 @@ test_big(void)
 	struct sink	 s = { 0 };
 	const char	*why;
 	uint8_t		*box;
-	size_t		 len, i, lines = 3000, longlen = 100000;
+	size_t		 len, i, lines = 3000;
+	size_t		 longlen = MSG_DATA_CHUNK + MSG_DATA_CHUNK / 2;
 	int		 rc;
 
-	/* One 100000-byte line, then 3000 lines of "n\n" and ".\n". */
+	/* One line longer than a chunk, then 3000 of "n\n" and ".\n". */
 	len = 0;
 	box = malloc(16 + longlen + 1 + 2 * lines + 8);
 	if (box == NULL)
