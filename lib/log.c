@@ -39,30 +39,49 @@
 #include "log.h"
 #include "params.h"
 
-static int		 log_stderr = 1;	/* until log_init() */
-static int		 log_console = 1;	/* stderr is not the client */
-static int		 log_echo;	/* also to stderr while starting */
-static int		 log_level = LOG_INFO;
-static const char	*log_proc = "master";
-static char		 log_sess[32];
-static log_sink_fn	 log_sink;
-static int		 log_trace = -1;
-static int		 log_tracing;	/* a tracefile exists somewhere */
-static void		(*log_fatal_hook)(void);
-
 #define LOG_KINDS	16
 
-/* One kind of line being limited: its count and what was held back. */
+/* One kind of line being limited: its count and how many were held back. */
 struct log_kind {
 	const void	*key;
 	time_t		 start;
 	int		 n;
 	int		 held;
 	int		 prio;
-	char		 line[LOG_LINE_MAX];
 };
 
-static struct log_kind	 log_kinds[LOG_KINDS];
+/*
+ * All that a process changes as it runs, in one small object that never
+ * straddles a page: a forked process that names itself, installs a sink
+ * and logs a line writes one page of its parent's, not three.  The text
+ * of a line held back, which only a flood sets, lives apart.
+ */
+#define LOG_STATE_ALIGN	1024
+
+static struct log_state {
+	int			 to_stderr;	/* until log_init() */
+	int			 console;	/* stderr is not the client */
+	int			 echo;	/* also to stderr while starting */
+	int			 level;
+	const char		*proc;
+	char			 sess[32];
+	log_sink_fn		 sink;
+	int			 trace;
+	int			 tracing;	/* a tracefile exists somewhere */
+	void			(*fatal_hook)(void);
+	struct log_kind		 kinds[LOG_KINDS];
+} __attribute__((aligned(LOG_STATE_ALIGN))) lg = {
+	.to_stderr = 1,
+	.console = 1,
+	.level = LOG_INFO,
+	.proc = "master",
+	.trace = -1,
+};
+
+_Static_assert(sizeof(struct log_state) <= LOG_STATE_ALIGN,
+    "the log state fits in one aligned block");
+
+static char		 log_held[LOG_KINDS][LOG_LINE_MAX];
 
 static void	vlog(int, const char *, va_list, int);
 static void	check_syslog(void);
@@ -70,8 +89,8 @@ static void	check_syslog(void);
 void
 log_init(int to_stderr, int facility)
 {
-	log_stderr = to_stderr && log_console;
-	if (!log_stderr) {
+	lg.to_stderr = to_stderr && lg.console;
+	if (!lg.to_stderr) {
 		openlog("popsepd", LOG_PID | LOG_NDELAY, facility);
 		check_syslog();
 	}
@@ -87,7 +106,7 @@ check_syslog(void)
 	static int	said;
 	struct stat	st;
 
-	if (said || !log_console)
+	if (said || !lg.console)
 		return;
 	said = 1;
 	if (stat(_PATH_LOG, &st) == 0 && S_ISSOCK(st.st_mode))
@@ -104,16 +123,16 @@ check_syslog(void)
 void
 log_console_off(void)
 {
-	log_console = 0;
-	log_stderr = 0;
-	log_echo = 0;
+	lg.console = 0;
+	lg.to_stderr = 0;
+	lg.echo = 0;
 	openlog("popsepd", LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
 int
 log_console_ok(void)
 {
-	return log_console;
+	return lg.console;
 }
 
 /*
@@ -130,7 +149,7 @@ log_conf(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (log_console)
+	if (lg.console)
 		dprintf(STDERR_FILENO, "%s\n", buf);
 	else
 		syslog(LOG_ERR, "%s", buf);
@@ -143,13 +162,12 @@ log_conf(const char *fmt, ...)
 void
 log_startup(int on)
 {
-	log_echo = on && log_console;
+	lg.echo = on && lg.console;
 }
 
 /*
- * A new process keeps nothing of its parent's counts.  A kind never used
- * is all zero already (a key is set first): leaving it alone leaves its
- * pages shared with the parent's.
+ * A new process keeps nothing of its parent's counts.  The text of a held
+ * line is read only while its count is above zero, so it stays as it is.
  */
 static void
 kinds_reset(void)
@@ -157,49 +175,49 @@ kinds_reset(void)
 	size_t	i;
 
 	for (i = 0; i < LOG_KINDS; i++)
-		if (log_kinds[i].key != NULL)
-			memset(&log_kinds[i], 0, sizeof(log_kinds[i]));
+		if (lg.kinds[i].key != NULL)
+			memset(&lg.kinds[i], 0, sizeof(lg.kinds[i]));
 }
 
 void
 log_procname(const char *name)
 {
-	log_proc = name;
+	lg.proc = name;
 	kinds_reset();
 }
 
 void
 log_session(const char *id)
 {
-	strlcpy(log_sess, id, sizeof(log_sess));
+	strlcpy(lg.sess, id, sizeof(lg.sess));
 	kinds_reset();
 }
 
 const char *
 log_session_id(void)
 {
-	return log_sess;
+	return lg.sess;
 }
 
 void
 log_set_sink(log_sink_fn fn)
 {
-	log_sink = fn;
+	lg.sink = fn;
 }
 
 /* Runs once before a fatal exit: the monitor releases its mailbox lock. */
 void
 log_set_fatal_hook(void (*fn)(void))
 {
-	log_fatal_hook = fn;
+	lg.fatal_hook = fn;
 }
 
 static __attribute__((noreturn)) void
 die(void)
 {
-	void	(*fn)(void) = log_fatal_hook;
+	void	(*fn)(void) = lg.fatal_hook;
 
-	log_fatal_hook = NULL;
+	lg.fatal_hook = NULL;
 	log_flush();
 	if (fn != NULL)
 		fn();
@@ -209,7 +227,7 @@ die(void)
 void
 log_verbose(int v)
 {
-	log_level = v ? LOG_DEBUG : LOG_INFO;
+	lg.level = v ? LOG_DEBUG : LOG_INFO;
 }
 
 /*
@@ -220,10 +238,10 @@ log_verbose(int v)
 int
 log_trace_open(const char *path)
 {
-	log_trace = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	lg.trace = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
-	log_tracing = log_trace != -1;
-	return log_trace == -1 ? -1 : 0;
+	lg.tracing = lg.trace != -1;
+	return lg.trace == -1 ? -1 : 0;
 }
 
 /*
@@ -239,10 +257,10 @@ log_trace_reopen(const char *path)
 	if (path[0] != '\0' && (fd = open(path, O_WRONLY | O_APPEND |
 	    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
 		return -1;
-	if (log_trace != -1)
-		close(log_trace);
-	log_trace = fd;
-	log_tracing = fd != -1;
+	if (lg.trace != -1)
+		close(lg.trace);
+	lg.trace = fd;
+	lg.tracing = fd != -1;
 	return 0;
 }
 
@@ -250,13 +268,13 @@ log_trace_reopen(const char *path)
 void
 log_trace_forget(void)
 {
-	log_trace = -1;
+	lg.trace = -1;
 }
 
 int
 log_trace_fd(void)
 {
-	return log_trace;
+	return lg.trace;
 }
 
 static void
@@ -269,7 +287,7 @@ trace(const char *line)
 	if (localtime_r(&now, &tm) == NULL ||
 	    strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm) == 0)
 		ts[0] = '\0';
-	dprintf(log_trace, "%s popsepd[%ld]: %s\n", ts, (long)getpid(), line);
+	dprintf(lg.trace, "%s popsepd[%ld]: %s\n", ts, (long)getpid(), line);
 }
 
 /*
@@ -279,22 +297,22 @@ trace(const char *line)
 void
 log_emit(int prio, const char *line)
 {
-	if (log_sink != NULL) {
-		if (prio <= log_level || log_tracing)
-			log_sink(prio, line);
+	if (lg.sink != NULL) {
+		if (prio <= lg.level || lg.tracing)
+			lg.sink(prio, line);
 		return;
 	}
-	if (log_trace != -1)
+	if (lg.trace != -1)
 		trace(line);
-	if (prio > log_level)
+	if (prio > lg.level)
 		return;
-	if (log_stderr) {
+	if (lg.to_stderr) {
 		dprintf(STDERR_FILENO, "popsepd[%ld]: %s\n", (long)getpid(),
 		    line);
 		return;
 	}
 	syslog(prio, "%s", line);
-	if (log_echo && prio <= LOG_WARNING)
+	if (lg.echo && prio <= LOG_WARNING)
 		dprintf(STDERR_FILENO, "popsepd: %s\n", line);
 }
 
@@ -313,8 +331,8 @@ kind_flush(struct log_kind *k)
 	char	line[LOG_LINE_MAX + 32];
 
 	if (k->held > 0) {
-		snprintf(line, sizeof(line), "%s (repeated %d times)", k->line,
-		    k->held);
+		snprintf(line, sizeof(line), "%s (repeated %d times)",
+		    log_held[k - lg.kinds], k->held);
 		k->held = 0;
 		log_emit(k->prio, line);
 	}
@@ -332,12 +350,12 @@ held_back(const void *key, int prio, const char *line)
 	size_t		 i, old = 0;
 
 	for (i = 0; i < LOG_KINDS && k == NULL; i++)
-		if (log_kinds[i].key == key)
-			k = &log_kinds[i];
-		else if (log_kinds[i].start < log_kinds[old].start)
+		if (lg.kinds[i].key == key)
+			k = &lg.kinds[i];
+		else if (lg.kinds[i].start < lg.kinds[old].start)
 			old = i;
 	if (k == NULL) {
-		k = &log_kinds[old];
+		k = &lg.kinds[old];
 		kind_flush(k);
 		k->key = key;
 		k->n = 0;
@@ -352,7 +370,7 @@ held_back(const void *key, int prio, const char *line)
 		return 0;
 	k->held++;
 	k->prio = prio;
-	strlcpy(k->line, line, sizeof(k->line));
+	strlcpy(log_held[k - lg.kinds], line, sizeof(log_held[0]));
 	return 1;
 }
 
@@ -363,7 +381,7 @@ log_flush(void)
 	size_t	i;
 
 	for (i = 0; i < LOG_KINDS; i++)
-		kind_flush(&log_kinds[i]);
+		kind_flush(&lg.kinds[i]);
 }
 
 /* Whether a count waits for its period to end (log_flush_expired()). */
@@ -373,7 +391,7 @@ log_pending(void)
 	size_t	i;
 
 	for (i = 0; i < LOG_KINDS; i++)
-		if (log_kinds[i].held > 0)
+		if (lg.kinds[i].held > 0)
 			return 1;
 	return 0;
 }
@@ -385,11 +403,11 @@ log_flush_expired(void)
 	size_t	i;
 
 	for (i = 0; i < LOG_KINDS; i++)
-		if (log_kinds[i].held > 0 &&
-		    now - log_kinds[i].start >= LOG_PERIOD_SECS) {
-			kind_flush(&log_kinds[i]);
-			log_kinds[i].n = 0;
-			log_kinds[i].start = now;
+		if (lg.kinds[i].held > 0 &&
+		    now - lg.kinds[i].start >= LOG_PERIOD_SECS) {
+			kind_flush(&lg.kinds[i]);
+			lg.kinds[i].n = 0;
+			lg.kinds[i].start = now;
 		}
 }
 
@@ -412,15 +430,15 @@ vlog(int prio, const char *fmt, va_list ap, int with_errno)
 	char	 msg[LOG_LINE_MAX], line[LOG_LINE_MAX];
 	int	 saved = errno;
 
-	if (prio > log_level && !log_tracing)
+	if (prio > lg.level && !lg.tracing)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_sess[0] != '\0')
-		snprintf(line, sizeof(line), "%s %s: %s%s%s", log_proc,
-		    log_sess, msg, with_errno ? ": " : "",
+	if (lg.sess[0] != '\0')
+		snprintf(line, sizeof(line), "%s %s: %s%s%s", lg.proc,
+		    lg.sess, msg, with_errno ? ": " : "",
 		    with_errno ? strerror(saved) : "");
 	else
-		snprintf(line, sizeof(line), "%s: %s%s%s", log_proc, msg,
+		snprintf(line, sizeof(line), "%s: %s%s%s", lg.proc, msg,
 		    with_errno ? ": " : "", with_errno ? strerror(saved) : "");
 	log_emit_limited(fmt, prio, line);
 	errno = saved;

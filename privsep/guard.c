@@ -54,7 +54,15 @@
 #include "proxy.h"
 #include "session.h"
 
-static uint8_t		guard_key[32];
+/*
+ * The key alone on its page: a child forgets it by dropping the page,
+ * which writes nothing, where zeroing the key would give every child a
+ * copy of the page.
+ */
+static union {
+	uint8_t	key[32];
+	uint8_t	page[PROC_PAGE];
+} guard_kp __attribute__((aligned(PROC_PAGE)));
 static struct timespec	guard_started;
 static struct msg	guard_msg;
 
@@ -83,14 +91,18 @@ static struct {
 void
 guard_init(void)
 {
-	arc4random_buf(guard_key, sizeof(guard_key));
+	arc4random_buf(guard_kp.key, sizeof(guard_kp.key));
 }
 
-/* In a child that must not hold the key. */
+/*
+ * In a child that must not hold the key.  Where the page cannot be
+ * dropped, the key is zeroed.
+ */
 void
 guard_forget(void)
 {
-	explicit_bzero(guard_key, sizeof(guard_key));
+	if (proc_forget(&guard_kp, sizeof(guard_kp)) == -1)
+		explicit_bzero(guard_kp.key, sizeof(guard_kp.key));
 }
 
 static void
@@ -106,7 +118,7 @@ digest(const char *user, const char *pass, uint8_t out[GUARD_DIGEST_LEN])
 	memcpy(buf, user, ulen);
 	buf[ulen] = '\0';
 	memcpy(buf + ulen + 1, pass, plen);
-	if (HMAC(EVP_sha256(), guard_key, sizeof(guard_key), buf,
+	if (HMAC(EVP_sha256(), guard_kp.key, sizeof(guard_kp.key), buf,
 	    ulen + 1 + plen, md, &mdlen) == NULL || mdlen < GUARD_DIGEST_LEN)
 		fatalx("%s: HMAC failed", __func__);
 	memcpy(out, md, GUARD_DIGEST_LEN);

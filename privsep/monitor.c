@@ -116,7 +116,7 @@ struct monitor {
 	off_t			 update_size;	/* the mailbox's size then */
 	int			 end_quit;	/* the worker saw QUIT */
 	int			 logged_end;
-};
+} __attribute__((aligned(PROC_PAGE)));	/* whole pages: spool_child() */
 
 /* What the monitor knows of the end-of-session update. */
 enum { UPD_NONE, UPD_LOCKED, UPD_COMMITTED, UPD_APPLIED };
@@ -129,9 +129,11 @@ static struct monitor	mon;
  * msg_recv() and msg_init() set all that a reader may look at.  Only the
  * pages that frames fill are ever written.
  */
-static struct msg	mon_in;		/* children's frames */
-static struct msg	mon_ans;	/* answers to them */
-static struct msg	mon_key;	/* key process frames */
+static struct mon_frames {
+	struct msg	in;		/* children's frames */
+	struct msg	ans;		/* answers to them */
+	struct msg	key;		/* key process frames */
+} __attribute__((aligned(PROC_PAGE))) mf;	/* whole pages: spool_child() */
 
 static void	mon_log_net(void *, struct msg *);
 static void	mon_log_spool(void *, struct msg *);
@@ -302,7 +304,7 @@ sleep_until(const struct timespec *start, int ms)
 static void
 answer_auth(int result, const char *text, int fd)
 {
-	struct msg	*m = &mon_ans;
+	struct msg	*m = &mf.ans;
 
 	msg_init(m, MSG_MN_ANS_AUTH);
 	msg_put_u8(m, (uint8_t)result);
@@ -484,6 +486,32 @@ server_mode_for(const struct auth_result *res)
 }
 
 /*
+ * In a new spool worker, on the way to spool_main(): the writable
+ * descriptors stay with the monitor.  So do the monitor's state and
+ * frames, which the worker never reads: the monitor goes on writing them,
+ * and the worker would keep their pages as they were at the fork, as
+ * copies of its own.  Only what is copied out first (the configuration's
+ * address, the arguments) is used after they are dropped.
+ */
+static __attribute__((noreturn)) void
+spool_child(pid_t parent, uid_t uid, gid_t gid, int ro, int drop_ro,
+    int cache, int net_fd, int mon_fd)
+{
+	const struct config	*cf = mon.s->cf;
+
+	priv_die_with_parent(parent);
+	log_set_fatal_hook(NULL);
+	guard_forget();
+	close(mon.mbox_fd);
+	if (mon.drop_fd != -1)
+		close(mon.drop_fd);
+	(void)proc_forget(&mon, sizeof(mon));
+	(void)proc_forget(&mf, sizeof(mf));
+	spool_main(cf, uid, gid, ro, drop_ro, cache, net_fd, mon_fd);
+	/* NOTREACHED */
+}
+
+/*
  * The mailbox of an authenticated user: open and claim it, then fork the
  * spool worker with read-only descriptors.  The worker asks for the locks
  * first thing; the login is answered when it has them (mon_lock()).
@@ -536,14 +564,7 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 	if ((pid = fork()) == -1)
 		fatal("fork");
 	if (pid == 0) {
-		/* The writable descriptors stay with the monitor. */
-		priv_die_with_parent(me);
-		log_set_fatal_hook(NULL);
-		guard_forget();
-		close(mon.mbox_fd);
-		if (mon.drop_fd != -1)
-			close(mon.drop_fd);
-		spool_main(mon.s->cf, res->uid, res->gid, ro, drop_ro, cache,
+		spool_child(me, res->uid, res->gid, ro, drop_ro, cache,
 		    ns[1], ms[1]);
 		/* NOTREACHED */
 	}
@@ -873,7 +894,7 @@ gss_begin(void)
 static void
 answer_gss(const uint8_t *tok, size_t len)
 {
-	struct msg	*a = &mon_ans;
+	struct msg	*a = &mf.ans;
 
 	msg_init(a, MSG_MN_ANS_GSS);
 	msg_put_data(a, tok, len);
@@ -934,7 +955,7 @@ mon_gss_cancel(void *arg, struct msg *m)
 static void
 answer_sign(uint32_t status, const uint8_t *sig, size_t len)
 {
-	struct msg	*m = &mon_in;
+	struct msg	*m = &mf.in;
 
 	msg_init(m, MSG_MN_ANS_TLS_SIGN);
 	msg_put_u32(m, status);
@@ -951,7 +972,7 @@ answer_sign(uint32_t status, const uint8_t *sig, size_t len)
 static void
 mon_answer_tls_sign(void *arg, struct msg *m)
 {
-	struct msg	*k = &mon_key;
+	struct msg	*k = &mf.key;
 	const uint8_t	*tbs, *sig;
 	size_t		 tbs_len, sig_len;
 	uint32_t	 status;
@@ -1011,7 +1032,7 @@ mon_tls_done(void *arg, struct msg *m)
 static void
 answer_proxy(int verdict, const char *text)
 {
-	struct msg	*a = &mon_ans;
+	struct msg	*a = &mf.ans;
 
 	msg_init(a, MSG_MN_ANS_PROXY);
 	msg_put_u8(a, verdict == MM_PROXY_ADMITTED ? MN_PROXY_GO :
@@ -1064,7 +1085,7 @@ mon_proxy(void *arg, struct msg *m)
 static void
 send_fd(uint8_t flag, int fd)
 {
-	struct msg	*a = &mon_ans;
+	struct msg	*a = &mf.ans;
 
 	msg_init(a, MSG_MS_ANS_FD);
 	msg_put_u8(a, flag);
@@ -1082,7 +1103,7 @@ send_fd(uint8_t flag, int fd)
 static void
 mon_lock(void *arg, struct msg *m)
 {
-	struct msg	*a = &mon_ans;
+	struct msg	*a = &mf.ans;
 	struct stat	 st;
 	struct timespec	 t0;
 	uint8_t		 purpose, flags = 0;
@@ -1159,7 +1180,7 @@ mon_lock(void *arg, struct msg *m)
 static void
 answer_recover(void)
 {
-	struct msg	*a = &mon_ans;
+	struct msg	*a = &mf.ans;
 	uint8_t		 flags = MS_FD_JOURNAL;
 	int		 jfd = -1;
 
@@ -1197,7 +1218,7 @@ need_lock(const char *what)
 static void
 mon_journal_new(void *arg, struct msg *m)
 {
-	struct msg	*a = &mon_ans;
+	struct msg	*a = &mf.ans;
 
 	(void)arg;
 	msg_end(m);
@@ -1217,7 +1238,7 @@ mon_journal_new(void *arg, struct msg *m)
 static void
 mon_journal_commit(void *arg, struct msg *m)
 {
-	struct msg	*a = &mon_ans;
+	struct msg	*a = &mf.ans;
 	int		 rc;
 
 	(void)arg;
@@ -1302,7 +1323,7 @@ mon_progress(void *arg, struct msg *m)
 static void
 mon_unlock(void *arg, struct msg *m)
 {
-	struct msg	*a = &mon_ans;
+	struct msg	*a = &mf.ans;
 	int		 net = mon.pending_auth;
 
 	(void)arg;
@@ -1413,15 +1434,15 @@ serve(int *fd, const struct msg_handler *tab, size_t n, const char *chan)
 	const struct msg_handler	*h;
 	int				 rc;
 
-	rc = msg_recv(*fd, &mon_in);
+	rc = msg_recv(*fd, &mf.in);
 	if (rc <= 0) {
 		close(*fd);
 		*fd = -1;
 		return 0;
 	}
-	h = msg_lookup(tab, n, &mon_in, (unsigned int)mon.state, chan);
-	h->fn(&mon, &mon_in);
-	msg_wipe(&mon_in);
+	h = msg_lookup(tab, n, &mf.in, (unsigned int)mon.state, chan);
+	h->fn(&mon, &mf.in);
+	msg_wipe(&mf.in);
 	return 1;
 }
 
@@ -1432,7 +1453,7 @@ serve(int *fd, const struct msg_handler *tab, size_t n, const char *chan)
 static void
 answer_quit(void)
 {
-	struct msg	*a = &mon_ans;
+	struct msg	*a = &mf.ans;
 	const char	*text = mon.quit_text;
 	uint8_t		 result = MN_QUIT_ERR;
 
@@ -1498,15 +1519,8 @@ start_recovery(void)
 		return -1;
 	}
 	if (pid == 0) {
-		priv_die_with_parent(me);
-		log_set_fatal_hook(NULL);
-		guard_forget();
 		close(ms[0]);
-		close(mon.mbox_fd);
-		if (mon.drop_fd != -1)
-			close(mon.drop_fd);
-		spool_main(mon.s->cf, mon.uid, mon.gid, -1, -1, -1, -1,
-		    ms[1]);
+		spool_child(me, mon.uid, mon.gid, -1, -1, -1, -1, ms[1]);
 		/* NOTREACHED */
 	}
 	close(ms[1]);

@@ -15,15 +15,18 @@
  */
 /*
  * Helpers every forked role uses while it is still root: closing
- * inherited descriptors, and preparing the client socket.  Runs in the
+ * inherited descriptors, dropping inherited pages, and preparing the client
+ * socket.  Runs in the
  * master's children (the session monitor) before any privilege is
  * dropped; knows nothing of the client's bytes.
  */
 
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -77,6 +80,25 @@ close_all_but(const int *keep, size_t n)
 		if (keep[i] == log_trace_fd())
 			return;
 	log_trace_forget();
+}
+
+/*
+ * In a forked child, a block of its parent's memory that it must not read
+ * or has no use for: madvise(MADV_DONTNEED) makes a private page read as
+ * zeros again and hold no memory of its own, where writing zeros would
+ * copy it.  The block must be whole pages (an object aligned on PROC_PAGE
+ * whose size is a multiple of it, on a system whose page is PROC_PAGE),
+ * or nothing is done.  Returns 0 once the pages are gone, else -1.
+ */
+int
+proc_forget(void *p, size_t len)
+{
+	long	pg = sysconf(_SC_PAGESIZE);
+
+	if (pg != PROC_PAGE || (uintptr_t)p % PROC_PAGE != 0 ||
+	    len % PROC_PAGE != 0)
+		return -1;
+	return madvise(p, len, MADV_DONTNEED);
 }
 
 /*

@@ -60,6 +60,9 @@ __attribute__((noreturn)) void master_main(struct config *);
 __attribute__((noreturn)) void inetd_main(struct config *);
 void	master_check_tls(const struct config *);
 void	close_all_but(const int *, size_t);
+/* The alignment of the blocks a child drops with proc_forget(). */
+#define PROC_PAGE	4096
+int	proc_forget(void *, size_t);
 pid_t	proc_fork_helper(const char *, int, int *);
 uint64_t ms_since(const struct timespec *);
 void	master_set_reread(int (*)(const struct config *, struct config *));
