@@ -1401,9 +1401,9 @@ slot_at(const struct jplan *pl, uint64_t seq)
 
 /*
  * n bytes at off, a chunk at a time, each handed to the disk as soon as
- * it is written: the device works while the next chunk is copied (and
- * while the next window is read and summed), so the sync that follows
- * waits for less.  Only a hint: the sync is what makes the bytes safe.
+ * it is written: the device works while the next chunk is copied and
+ * while the next window is read, summed and journaled, so the sync that
+ * follows waits for less.  Only a hint: the sync makes the bytes safe.
  */
 static int
 write_started(int fd, const uint8_t *buf, uint64_t n, uint64_t off)
@@ -1440,7 +1440,7 @@ write_slot(int jfd, const struct jplan *pl, uint64_t seq, const uint8_t *buf,
 	put64(h + 32, pl->hsum);
 	put64(h + 40, fast_hash(buf, (size_t)n));
 	put64(h + 48, fast_hash(h, JW_SLOT - 8));
-	if (write_started(jfd, buf, n, at + JW_SLOT) == -1 ||
+	if (full_pwrite(jfd, buf, (size_t)n, at + JW_SLOT) == -1 ||
 	    full_pwrite(jfd, h, sizeof(h), at) == -1) {
 		log_warn("update journal: write");
 		return -1;
