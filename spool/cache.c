@@ -238,10 +238,12 @@ good_uid(const char *p, size_t len)
 	return 1;
 }
 
-/* Where message m's id text is (uid_len > 0). */
+/* Where message m's id text is; NULL for a digest's id. */
 static const char *
 uid_text(const struct mbox *mb, const struct mbox_msg *m)
 {
+	if (m->uid_len == 0)
+		return NULL;
 	if (m->uid_off < mb->ctext_len)
 		return mb->ctext + m->uid_off;
 	return mb->xtext + (m->uid_off - mb->ctext_len);
@@ -300,7 +302,7 @@ check_recs(struct mbox *mb, const struct cache_hdr *h)
 	for (i = 0; i < mb->n; i++) {
 		m = &mb->msgs[i];
 		if (!good_rec(mb, m, at) ||
-		    m->sum != rec_sum(m, h->gen, i, mb->ctext + m->uid_off))
+		    m->sum != rec_sum(m, h->gen, i, uid_text(mb, m)))
 			return -1;
 		at = m->next;
 		octets += m->octets;
@@ -599,7 +601,8 @@ cache_rewrite(int fd, struct mbox *mb, int mfd, const struct stat *st)
 			r[i].uid_off = (uint32_t)tl;
 			tl += r[i].uid_len;
 		}
-		r[i].sum = rec_sum(&r[i], gen, i, text + r[i].uid_off);
+		r[i].sum = rec_sum(&r[i], gen, i, r[i].uid_len > 0 ?
+		    text + r[i].uid_off : NULL);
 	}
 	if (make_hdr(mb, mfd, st, cap, tl, gen, &h) == -1)
 		goto out;

@@ -104,10 +104,10 @@ mbox_unmap(struct mbox *mb)
 		return -1;
 	}
 	memcpy(m, mb->msgs, mb->n * sizeof(*m));
-	if (tl > 0) {
+	if (mb->ctext_len > 0)
 		memcpy(t, mb->ctext, mb->ctext_len);
+	if (mb->xtext_len > 0)
 		memcpy(t + mb->ctext_len, mb->xtext, mb->xtext_len);
-	}
 	munmap(mb->recs, mb->recs_len);
 	if (mb->file != NULL)
 		munmap(mb->file, mb->file_len);
