@@ -163,7 +163,7 @@ $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@echo "CC $<"
 	@$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/regress/%: regress/unit/%.c $(LIBOBJS) regress/unit/test.h
+$(BUILD)/regress/%: regress/unit/%.c $(LIBOBJS) $(wildcard regress/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(XCFLAGS) $(CFLAGS) -Iregress/unit $(XLDFLAGS) $(LDFLAGS) \

@@ -358,7 +358,7 @@ netchild_main(struct session *s, int mon_fd)
 	log_set_sink(log_to_monitor);
 	/* Everything below handles client bytes: give up root first. */
 	priv_drop(s->cf->chroot_dir, &net_user);
-	sandbox_net();
+	sandbox_session(SANDBOX_NET);
 	/*
 	 * What the set-up freed goes back
 	 * (brk, madvise: both allowed): an idle session stays small.

@@ -48,22 +48,19 @@ struct sandbox_rule {
 #define ALLOW(name, why)	{ SCMP_SYS(name), #name, why, 0 }
 #define ALLOW_NOEXEC(name, why)	{ SCMP_SYS(name), #name, why, 1 }
 void	sandbox_apply(const struct sandbox_rule *, size_t, const char *);
-struct sandbox_prog;
-struct sandbox_prog *sandbox_prepare(const struct sandbox_rule *, size_t,
-	    const char *);
-void	sandbox_load(const struct sandbox_prog *, const struct sandbox_rule *,
-	    size_t, const char *);
 int	sandbox_export_bpf(const struct sandbox_rule *, size_t, int);
 /* Each list, as its process loads it and as popsepd -P prints it. */
 const struct sandbox_rule *sandbox_net_rules(size_t *);
 const struct sandbox_rule *sandbox_spool_rules(size_t *);
 const struct sandbox_rule *sandbox_key_rules(size_t *);
 const struct sandbox_rule *sandbox_metrics_rules(size_t *);
-/* The session children's filters, built before the first session. */
+/*
+ * The session children's filters: built before the first session
+ * (sandbox_prepare_sessions()), loaded by each child (sandbox_session()).
+ */
+enum sandbox_session_child { SANDBOX_NET, SANDBOX_SPOOL };
 void	sandbox_prepare_sessions(void);
-void	sandbox_spool_prepare(void);
-void	sandbox_net(void);
-void	sandbox_spool(void);
+void	sandbox_session(enum sandbox_session_child);
 void	sandbox_key(void);
 void	sandbox_metrics(void);
 

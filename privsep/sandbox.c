@@ -14,10 +14,13 @@
  * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
  */
 /*
- * Loads a seccomp allow-list.  Each process's list is in its own file
- * (sandbox_net.c, sandbox_spool.c, sandbox_key.c, sandbox_metrics.c),
- * exported by an accessor that popsepd -P prints; this file holds the
- * mechanism only.  The default action kills the whole process.  A build
+ * Loads a seccomp allow-list, in the process that is to be confined
+ * (trusting only the lists compiled in).  Each process's list is in its
+ * own file (sandbox_net.c, sandbox_spool.c, sandbox_key.c,
+ * sandbox_metrics.c), exported by an accessor that popsepd -P prints;
+ * this file holds the mechanism, and the one table of the session
+ * children's lists whose programs the master makes before its first
+ * session.  The default action kills the whole process.  A build
  * with -DSANDBOX_DEBUG traps instead and names the forbidden syscall; the
  * sanitizer build (make SANITIZE=1) adds what its runtime needs to every
  * list, and only there.
@@ -165,22 +168,19 @@ struct sandbox_prog {
 	struct sock_filter	*insns;
 };
 
-struct sandbox_prog *
+static struct sandbox_prog *
 sandbox_prepare(const struct sandbox_rule *rules, size_t n, const char *who)
 {
 	struct sandbox_prog	*p;
-	scmp_filter_ctx		 ctx;
 	size_t			 max = BPF_MAXINSNS * sizeof(struct sock_filter);
 	size_t			 got = 0;
 	ssize_t			 k;
-	int			 fd, rc;
+	int			 fd;
 
 	if ((fd = memfd_create("seccomp", MFD_CLOEXEC)) == -1)
 		fatal("%s: memfd_create", who);
-	ctx = build(rules, n, default_action(), who);
-	if ((rc = seccomp_export_bpf(ctx, fd)) < 0)
-		fatalx("%s: seccomp_export_bpf: %s", who, strerror(-rc));
-	seccomp_release(ctx);
+	if (sandbox_export_bpf(rules, n, fd) == -1)
+		fatalx("%s: seccomp_export_bpf failed", who);
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
 	    (p->insns = malloc(max + 1)) == NULL)
 		fatal("%s", __func__);
@@ -209,7 +209,7 @@ sandbox_prepare(const struct sandbox_rule *rules, size_t n, const char *who)
  * list itself when there is none.  No allocation: the process's heap
  * stays as it is.  PR_SET_NO_NEW_PRIVS again, as seccomp_load() sets it.
  */
-void
+static void
 sandbox_load(const struct sandbox_prog *p, const struct sandbox_rule *rules,
     size_t n, const char *who)
 {
@@ -230,8 +230,9 @@ sandbox_load(const struct sandbox_prog *p, const struct sandbox_rule *rules,
 
 /*
  * The BPF program sandbox_apply() would load for this list, written to
- * fd: how regress/unit/test_manifest.c compares a process's loaded filter
- * with the list popsepd -P prints.  0, or -1.
+ * fd: what sandbox_prepare() reads back, and how
+ * regress/unit/test_manifest.c compares a process's loaded filter with
+ * the list popsepd -P prints.  0, or -1.
  */
 int
 sandbox_export_bpf(const struct sandbox_rule *rules, size_t n, int fd)
@@ -243,4 +244,51 @@ sandbox_export_bpf(const struct sandbox_rule *rules, size_t n, int fd)
 	rc = seccomp_export_bpf(ctx, fd);
 	seccomp_release(ctx);
 	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * The session children's lists and the programs made from them: one
+ * table, so that each child is prepared and loaded the same way.
+ */
+static struct {
+	const struct sandbox_rule *(*rules)(size_t *);
+	const char		 *who;
+	struct sandbox_prog	 *prog;		/* NULL: built when loaded */
+} session_sandboxes[] = {
+	[SANDBOX_NET] = { sandbox_net_rules, "net", NULL },
+	[SANDBOX_SPOOL] = { sandbox_spool_rules, "spool", NULL },
+};
+
+/*
+ * Both session children's programs, made in the master before it forks
+ * any session (and in the inetd-mode process before its monitor starts),
+ * so that no session child builds one.
+ */
+void
+sandbox_prepare_sessions(void)
+{
+	const struct sandbox_rule	*r;
+	size_t				 i, n;
+
+	for (i = 0; i < sizeof(session_sandboxes) /
+	    sizeof(session_sandboxes[0]); i++) {
+		r = session_sandboxes[i].rules(&n);
+		session_sandboxes[i].prog = sandbox_prepare(r, n,
+		    session_sandboxes[i].who);
+	}
+}
+
+/* A session child's filter, from its program when there is one. */
+void
+sandbox_session(enum sandbox_session_child which)
+{
+	const struct sandbox_rule	*r;
+	size_t				 n;
+
+	if ((size_t)which >= sizeof(session_sandboxes) /
+	    sizeof(session_sandboxes[0]))
+		fatalx("%s: no sandbox %d", __func__, (int)which);
+	r = session_sandboxes[which].rules(&n);
+	sandbox_load(session_sandboxes[which].prog, r, n,
+	    session_sandboxes[which].who);
 }

@@ -61,31 +61,3 @@ sandbox_net_rules(size_t *n_r)
 	return rules;
 }
 
-/* Made by sandbox_prepare_sessions(), or NULL: built when loaded. */
-static struct sandbox_prog	*prog;
-
-/*
- * Both session children's programs, made in the master before it forks
- * any session (and in the inetd-mode process before its monitor starts),
- * so that no session child builds one.
- */
-void
-sandbox_prepare_sessions(void)
-{
-	const struct sandbox_rule	*r;
-	size_t				 n;
-
-	r = sandbox_net_rules(&n);
-	prog = sandbox_prepare(r, n, "net");
-	sandbox_spool_prepare();
-}
-
-void
-sandbox_net(void)
-{
-	const struct sandbox_rule	*r;
-	size_t				 n;
-
-	r = sandbox_net_rules(&n);
-	sandbox_load(prog, r, n, "net");
-}

@@ -63,26 +63,3 @@ sandbox_spool_rules(size_t *n_r)
 	*n_r = sizeof(rules) / sizeof(rules[0]);
 	return rules;
 }
-
-/* Made by sandbox_spool_prepare(), or NULL: built when loaded. */
-static struct sandbox_prog	*prog;
-
-void
-sandbox_spool_prepare(void)
-{
-	const struct sandbox_rule	*r;
-	size_t				 n;
-
-	r = sandbox_spool_rules(&n);
-	prog = sandbox_prepare(r, n, "spool");
-}
-
-void
-sandbox_spool(void)
-{
-	const struct sandbox_rule	*r;
-	size_t				 n;
-
-	r = sandbox_spool_rules(&n);
-	sandbox_load(prog, r, n, "spool");
-}

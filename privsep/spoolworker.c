@@ -1129,7 +1129,7 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	malloc_trim(0);
 	log_set_sink(log_to_monitor);
 	priv_drop(cf->chroot_dir, &u);
-	sandbox_spool();
+	sandbox_session(SANDBOX_SPOOL);
 	journal_set_progress(send_progress, (size_t)cf->mail_lock_check);
 
 	if (net_fd == -1)

@@ -52,6 +52,7 @@
 #include "net_spool.h"
 #include "priv.h"
 #include "test.h"
+#include "test_sandboxes.h"
 
 #define RULES_MAX	128
 #define BPF_MAX		4096
@@ -61,8 +62,8 @@ static const struct {
 	void		(*apply)(void);
 	const struct sandbox_rule *(*rules)(size_t *);
 } sandboxes[] = {
-	{ "network-child", sandbox_net, sandbox_net_rules },
-	{ "spool-worker", sandbox_spool, sandbox_spool_rules },
+	{ "network-child", apply_net, sandbox_net_rules },
+	{ "spool-worker", apply_spool, sandbox_spool_rules },
 	{ "key-process", sandbox_key, sandbox_key_rules },
 	{ "metrics-process", sandbox_metrics, sandbox_metrics_rules },
 };
@@ -298,6 +299,34 @@ check_detects(const struct parsed *p)
 	    "a list one syscall short makes another filter");
 }
 
+/*
+ * The session children's filters once more, now loaded from the programs
+ * the master makes before its first session: still the manifest's lists.
+ */
+static void
+check_prepared(const char *text)
+{
+	static const struct {
+		const char	*proc;
+		void		(*apply)(void);
+	} kids[] = {
+		{ "network-child", apply_net },
+		{ "spool-worker", apply_spool },
+	};
+	char		label[64];
+	struct parsed	p;
+	size_t		i;
+
+	if (geteuid() != 0)
+		return;
+	sandbox_prepare_sessions();
+	for (i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
+		parse_section(text, kids[i].proc, &p);
+		snprintf(label, sizeof(label), "%s (prepared)", kids[i].proc);
+		check_loaded(label, kids[i].apply, &p);
+	}
+}
+
 /* Every process that a setting can add, with every setting on. */
 static void
 all_on(struct config *cf)
@@ -388,6 +417,7 @@ main(void)
 		}
 		check_loaded(sandboxes[i].proc, sandboxes[i].apply, &p);
 	}
+	check_prepared(text);
 	free(text);
 	TEST_EXIT();
 }
