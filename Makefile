@@ -121,6 +121,7 @@ LIBOBJS	:= $(filter-out $(BUILD)/privsep/main.o,$(OBJS))
 UNIT_TESTS := \
 	test_config \
 	test_guard \
+	test_io \
 	test_journal \
 	test_keyless \
 	test_keyproc \

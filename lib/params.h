@@ -39,7 +39,8 @@
 
 /* Messages between processes */
 #define MSG_BODY_MAX		(MSG_DATA_CHUNK + 64)	/* one frame body */
-#define MSG_DATA_CHUNK		131072	/* mailbox data per frame */
+#define MSG_DATA_CHUNK		131072	/* mailbox data per piece */
+#define DATA_PIPE_SIZE		(2 * MSG_DATA_CHUNK)	/* data pipe, asked */
 #define MSG_STR_MAX		4096	/* one string field */
 #define LOG_LINE_MAX		1024	/* a log frame from a child */
 #define TLS_NAME_MAX		64	/* a TLS version or cipher name, NUL too */

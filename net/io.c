@@ -15,13 +15,16 @@
  */
 /*
  * Runs in the network child only, under its seccomp filter: read, write,
- * poll.  Every byte from the client is untrusted; lines longer than the
- * buffer are reported and skipped, never grown into.
+ * splice, poll.  Every byte from the client is untrusted; lines longer
+ * than the buffer are reported and skipped, never grown into.  Message
+ * data comes from the spool worker's data pipe, which conn_write_from()
+ * moves to the client.
  */
 
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -250,6 +253,73 @@ conn_write(struct conn *c, const void *p, size_t len)
 	}
 	if (c->outlen >= POP_OUTBUF_FLUSH)
 		return conn_flush(c);
+	return 0;
+}
+
+/* n bytes of fd appended to what is queued: all, or -1. */
+static int
+queue_from(struct conn *c, int fd, size_t n)
+{
+	ssize_t	k;
+
+	while (n > 0) {
+		k = read(fd, c->out + c->outlen, n);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == 0)
+			errno = EPIPE;
+		if (k <= 0)
+			return -1;
+		c->outlen += (size_t)k;
+		n -= (size_t)k;
+	}
+	return c->outlen >= POP_OUTBUF_FLUSH ? conn_flush(c) : 0;
+}
+
+/*
+ * n bytes that wait in the descriptor fd (the data pipe), written after
+ * what is queued.  A small piece is queued as conn_write() would queue
+ * it, so that a short answer still leaves in one write with its status
+ * line.  A large one, in plain text, is spliced to the socket: the kernel
+ * hands the pipe's pages to TCP, and this process never copies them.
+ * For TLS it is read into the output buffer and encrypted from there.  A
+ * pipe whose writer is gone before n bytes came is an error.
+ */
+int
+conn_write_from(struct conn *c, int fd, size_t n)
+{
+	ssize_t	k;
+	size_t	want;
+
+	if (n < POP_OUTBUF_FLUSH && c->outlen + n <= sizeof(c->out))
+		return queue_from(c, fd, n);
+	if (conn_flush(c) == -1)
+		return -1;
+	while (n > 0) {
+		if (c->ssl == NULL)
+			k = splice(fd, NULL, c->fd, NULL, n, SPLICE_F_MOVE |
+			    SPLICE_F_MORE);
+		else {
+			/* Whole TLS records of 16 KiB, none cut short. */
+			want = n < POP_OUTBUF_FLUSH ? n : POP_OUTBUF_FLUSH;
+			k = read(fd, c->out, want);
+			if (k > 0 && write_all(c, c->out, (size_t)k) == -1)
+				return -1;
+		}
+		if (k == -1 && errno == EINTR)
+			continue;
+		/* The socket's send timeout (SO_SNDTIMEO) ran out. */
+		if (k == -1 && errno == EAGAIN && c->ssl == NULL) {
+			if (wait_fd(c, POLLOUT) == -1)
+				return -1;
+			continue;
+		}
+		if (k == 0)
+			errno = EPIPE;
+		if (k <= 0)
+			return -1;
+		n -= (size_t)k;
+	}
 	return 0;
 }
 

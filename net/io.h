@@ -54,6 +54,7 @@ int	conn_fill(struct conn *);
 int	conn_getline(struct conn *, char *, size_t, size_t *);
 int	conn_has_line(const struct conn *);
 int	conn_write(struct conn *, const void *, size_t);
+int	conn_write_from(struct conn *, int, size_t);
 int	conn_printf(struct conn *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	conn_flush(struct conn *);

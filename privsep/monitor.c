@@ -82,6 +82,7 @@ struct monitor {
 	struct spool_lock	 lock;
 	int			 locked;	/* 0 or the MS_LOCK_* purpose */
 	int			 pending_auth;	/* net end of the spool channel */
+	int			 pending_data;	/* read end of the data pipe */
 	int			 session_started;
 	int			 new_journal;	/* ours, until it is named */
 	int			 journal_named;	/* a named journal is in use */
@@ -495,7 +496,7 @@ server_mode_for(const struct auth_result *res)
  */
 static __attribute__((noreturn)) void
 spool_child(pid_t parent, uid_t uid, gid_t gid, int ro, int drop_ro,
-    int cache, int net_fd, int mon_fd)
+    int cache, const int net[2], int mon_fd)
 {
 	const struct config	*cf = mon.s->cf;
 
@@ -507,8 +508,25 @@ spool_child(pid_t parent, uid_t uid, gid_t gid, int ro, int drop_ro,
 		close(mon.drop_fd);
 	(void)proc_forget(&mon, sizeof(mon));
 	(void)proc_forget(&mf, sizeof(mf));
-	spool_main(cf, uid, gid, ro, drop_ro, cache, net_fd, mon_fd);
+	spool_main(cf, uid, gid, ro, drop_ro, cache, net, mon_fd);
 	/* NOTREACHED */
+}
+
+/*
+ * The data pipe: multi-line answers go through it from the spool worker
+ * to the network child, which can splice them to the client's socket
+ * without a copy of its own.  Made by the monitor, so that neither
+ * sandbox needs pipe2() or fcntl(); DATA_PIPE_SIZE is asked for here, as
+ * root, and the kernel's default kept if it refuses.
+ */
+static void
+data_pipe(int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		fatal("pipe2");
+	if (fcntl(fds[1], F_SETPIPE_SZ, DATA_PIPE_SIZE) == -1)
+		log_debug("data pipe of %d bytes: %s", DATA_PIPE_SIZE,
+		    strerror(errno));
 }
 
 /*
@@ -520,7 +538,8 @@ spool_child(pid_t parent, uid_t uid, gid_t gid, int ro, int drop_ro,
 static int
 start_spool(const struct auth_result *res, int *result, const char **text)
 {
-	int	ns[2], ms[2], ro = -1, drop_ro = -1, cache = -1;
+	int	ns[2], ms[2], dp[2], ro = -1, drop_ro = -1, cache = -1;
+	int	net[2];
 	pid_t	pid, me = getpid();
 
 	strlcpy(mon.mailbox, res->mailbox, sizeof(mon.mailbox));
@@ -561,16 +580,20 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		    res->uid, res->gid);
 	if (msg_socketpair(ns) == -1 || msg_socketpair(ms) == -1)
 		fatal("socketpair");
+	data_pipe(dp);
 	if ((pid = fork()) == -1)
 		fatal("fork");
 	if (pid == 0) {
+		net[0] = ns[1];
+		net[1] = dp[1];
 		spool_child(me, res->uid, res->gid, ro, drop_ro, cache,
-		    ns[1], ms[1]);
+		    net, ms[1]);
 		/* NOTREACHED */
 	}
 	mon.spool_pid = pid;
 	close(ns[1]);
 	close(ms[1]);
+	close(dp[1]);
 	close(ro);
 	if (cache != -1)
 		close(cache);
@@ -578,6 +601,7 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 		close(drop_ro);
 	mon.spool_fd = ms[0];
 	mon.pending_auth = ns[0];
+	mon.pending_data = dp[0];
 	clock_gettime(CLOCK_MONOTONIC, &mon.spool_heard);
 	return 0;
  fail:
@@ -590,6 +614,17 @@ start_spool(const struct auth_result *res, int *result, const char **text)
 	close(mon.mbox_fd);
 	mon.mbox_fd = -1;
 	return -1;
+}
+
+/* The network child's ends of a login that is not answered after all. */
+static void
+close_pending(void)
+{
+	if (mon.pending_auth != -1)
+		close(mon.pending_auth);
+	if (mon.pending_data != -1)
+		close(mon.pending_data);
+	mon.pending_auth = mon.pending_data = -1;
 }
 
 /* A login whose mailbox cannot be opened: the client may try again. */
@@ -618,7 +653,7 @@ close_channels(void)
 {
 	int	*fds[] = { &mon.net_fd, &mon.s->key_fd, &mon.spool_fd,
 		    &mon.mbox_fd, &mon.drop_fd, &mon.pending_auth,
-		    &mon.s->master_fd };
+		    &mon.pending_data, &mon.s->master_fd };
 	size_t	 i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -1154,8 +1189,7 @@ mon_lock(void *arg, struct msg *m)
 		close(jfd);
 	if (!ok) {
 		if (purpose == MS_LOCK_LOGIN) {
-			close(mon.pending_auth);
-			mon.pending_auth = -1;
+			close_pending();
 			login_failed(errno == EAGAIN ? MN_AUTH_IN_USE :
 			    MN_AUTH_SYS, errno == EAGAIN ? "mailbox is locked "
 			    "by mail delivery or another program; try again "
@@ -1324,12 +1358,12 @@ static void
 mon_unlock(void *arg, struct msg *m)
 {
 	struct msg	*a = &mf.ans;
-	int		 net = mon.pending_auth;
+	int		 net = mon.pending_auth, data = mon.pending_data;
 
 	(void)arg;
 	msg_end(m);
 	if (mon.locked != MS_LOCK_LOGIN || mon.new_journal != -1 ||
-	    net == -1)
+	    net == -1 || data == -1)
 		fatalx("spool worker: unlock out of turn");
 	spool_unlock(mon.mbox_fd, &mon.lock);
 	mon.locked = 0;
@@ -1337,12 +1371,16 @@ mon_unlock(void *arg, struct msg *m)
 	msg_init(a, MSG_MS_ANS_UNLOCK);
 	if (msg_send(mon.spool_fd, a, -1) == -1)
 		log_warn("send to the spool worker");
-	mon.pending_auth = -1;
+	mon.pending_auth = mon.pending_data = -1;
 	mon.session_started = 1;
 	login_stamp();
 	mm_report_login(mon.s, MX_LOGIN_OK, mon.log.mech);
 	answer_auth(MN_AUTH_OK, mon.user, net);
 	close(net);
+	msg_init(a, MSG_MN_ANS_DATA_PIPE);
+	if (msg_send(mon.net_fd, a, data) == -1)
+		log_warn("send to the network child");
+	close(data);
 	guard_authed(mon.s);
 }
 
@@ -1503,6 +1541,7 @@ static int
 start_recovery(void)
 {
 	int	ms[2];
+	const int no_net[2] = { -1, -1 };
 	pid_t	pid, me = getpid(), dead = mon.spool_pid;
 
 	if (mon.new_journal != -1)
@@ -1520,7 +1559,7 @@ start_recovery(void)
 	}
 	if (pid == 0) {
 		close(ms[0]);
-		spool_child(me, mon.uid, mon.gid, -1, -1, -1, -1, ms[1]);
+		spool_child(me, mon.uid, mon.gid, -1, -1, -1, no_net, ms[1]);
 		/* NOTREACHED */
 	}
 	close(ms[1]);
@@ -1600,8 +1639,7 @@ release_mailbox(void)
 		close(mon.bull_fd);
 	mon.bull_fd = -1;
 	if (mon.pending_auth != -1) {
-		close(mon.pending_auth);
-		mon.pending_auth = -1;
+		close_pending();
 		login_failed(MN_AUTH_SYS, "cannot open the mailbox");
 	} else if (mon.session_started)
 		answer_quit();
@@ -1755,7 +1793,7 @@ monitor_main(struct session *s)
 	mon.spool_fd = -1;
 	mon.mbox_fd = -1;
 	mon.drop_fd = -1;
-	mon.pending_auth = -1;
+	mon.pending_auth = mon.pending_data = -1;
 	mon.new_journal = -1;
 	mon.bull_fd = -1;
 	mon.gss.fd = -1;

@@ -38,8 +38,13 @@
  *   MSG_MN_ANS_AUTH       u8 result, str text [, fd]       mon -> net
  *       the answer to any AUTH request.
  *       result MN_AUTH_OK carries the descriptor of the channel to the
- *       spool worker and, as text, the name of the user logged in; text
- *       is the RFC 3206 code and reason otherwise.
+ *       spool worker and, as text, the name of the user logged in, and
+ *       is followed by MSG_MN_ANS_DATA_PIPE; text is the RFC 3206 code
+ *       and reason otherwise.
+ *   MSG_MN_ANS_DATA_PIPE  (empty), fd                      mon -> net
+ *       right after MSG_MN_ANS_AUTH with MN_AUTH_OK, only then: the read
+ *       end of the data pipe, whose write end the spool worker holds;
+ *       the bytes of multi-line answers come through it (net_spool.h).
  *   MSG_MN_REQ_TLS_SIGN   u8 key id, u16 TLS SignatureScheme,
  *                         data to-be-signed (<= KEY_TBS_MAX)  net -> mon
  *   MSG_MN_ANS_TLS_SIGN   u32 status (0 = signed), data signature
@@ -86,6 +91,7 @@ enum {
 	MSG_MN_ANS_GSS,
 	MSG_MN_REQ_PROXY,
 	MSG_MN_ANS_PROXY,
+	MSG_MN_ANS_DATA_PIPE,
 };
 
 enum { MN_PROXY_GO = 0, MN_PROXY_REFUSED = 1 };
@@ -111,14 +117,20 @@ enum mn_auth_result {
 	MN_AUTH_CONTINUE,	/* mon_req_auth_gss(): a challenge came */
 };
 
+/* What a login gives the network child: its two links to the worker. */
+struct mn_spool {
+	int	 channel;	/* frames, both ways */
+	int	 data;		/* the data pipe's read end */
+};
+
 struct tls_sign_req;
 
 /* Network child side (privsep/monitor_wrap.c). */
 void	mon_req_log(int, int, const char *);
 int	mon_req_auth(int, uint16_t, const char *, const char *, char *,
-	    size_t, int *);
+	    size_t, struct mn_spool *);
 int	mon_req_auth_gss(int, const uint8_t *, size_t, uint8_t *, size_t,
-	    size_t *, char *, size_t, int *);
+	    size_t *, char *, size_t, struct mn_spool *);
 void	mon_req_auth_gss_cancel(int);
 int	mon_req_tls_sign(void *, const struct tls_sign_req *, uint8_t *,
 	    size_t *);

@@ -32,7 +32,8 @@
 
 static struct msg	mw_msg;
 
-static int	auth_answer(struct msg *, char *, size_t, int *);
+static int	auth_answer(int, struct msg *, char *, size_t,
+	    struct mn_spool *);
 
 /* The monitor's answers; each request waits for its own type. */
 static const struct msg_handler mon_answers[] = {
@@ -43,6 +44,7 @@ static const struct msg_handler mon_answers[] = {
 	MSG_ROW(MSG_MN_ANS_QUIT, 1 + 4 + 1, 1 + 4 + POP_LINE_MAX, 0, 1, NULL),
 	MSG_ROW(MSG_MN_ANS_PROXY, 1 + 5 + 1 + 5 + 5, 1 + 4 + POP_LINE_MAX +
 	    1 + 4 + MN_ADDR_MAX + 4 + MN_HOST_MAX, 0, 1, NULL),
+	MSG_ROW(MSG_MN_ANS_DATA_PIPE, 0, 0, MSGF_FD, 1, NULL),
 };
 
 /* What the network child takes from the monitor, for popsepd -P. */
@@ -93,12 +95,12 @@ mon_req_log(int fd, int prio, const char *line)
 }
 
 /*
- * Returns an enum mn_auth_result; on MN_AUTH_OK *spool_fd_r is the
- * channel to the spool worker.  text gets the reply for the client.
+ * Returns an enum mn_auth_result; on MN_AUTH_OK *sp holds the channel to
+ * the spool worker and the data pipe.  text gets the reply for the client.
  */
 int
 mon_req_auth(int fd, uint16_t type, const char *user, const char *secret,
-    char *text, size_t textlen, int *spool_fd_r)
+    char *text, size_t textlen, struct mn_spool *sp)
 {
 	struct msg	*m = &mw_msg;
 
@@ -110,12 +112,16 @@ mon_req_auth(int fd, uint16_t type, const char *user, const char *secret,
 	msg_wipe(m);
 	if (!recv_answer(fd, m, MSG_MN_ANS_AUTH, 0))
 		fatalx("%s: monitor gone", __func__);
-	return auth_answer(m, text, textlen, spool_fd_r);
+	return auth_answer(fd, m, text, textlen, sp);
 }
 
-/* The body of MSG_MN_ANS_AUTH: an enum mn_auth_result. */
+/*
+ * The body of MSG_MN_ANS_AUTH: an enum mn_auth_result; after MN_AUTH_OK,
+ * the data pipe's frame too.
+ */
 static int
-auth_answer(struct msg *m, char *text, size_t textlen, int *spool_fd_r)
+auth_answer(int fd, struct msg *m, char *text, size_t textlen,
+    struct mn_spool *sp)
 {
 	int	result;
 
@@ -124,12 +130,19 @@ auth_answer(struct msg *m, char *text, size_t textlen, int *spool_fd_r)
 	if (result == MN_AUTH_OK) {
 		if (m->fd == -1)
 			fatalx("%s: no spool channel", __func__);
-		*spool_fd_r = m->fd;
+		sp->channel = m->fd;
 		m->fd = -1;
 	}
 	msg_end(m);
 	if (result > MN_AUTH_SYS)
 		fatalx("%s: bad result %d", __func__, result);
+	if (result != MN_AUTH_OK)
+		return result;
+	if (!recv_answer(fd, m, MSG_MN_ANS_DATA_PIPE, 0))
+		fatalx("%s: monitor gone", __func__);
+	sp->data = m->fd;
+	m->fd = -1;
+	msg_end(m);
 	return result;
 }
 
@@ -140,7 +153,7 @@ auth_answer(struct msg *m, char *text, size_t textlen, int *spool_fd_r)
 int
 mon_req_auth_gss(int fd, const uint8_t *tok, size_t len, uint8_t *out,
     size_t outmax, size_t *outlen, char *text, size_t textlen,
-    int *spool_fd_r)
+    struct mn_spool *sp)
 {
 	struct msg	*m = &mw_msg;
 	const uint8_t	*p;
@@ -154,7 +167,7 @@ mon_req_auth_gss(int fd, const uint8_t *tok, size_t len, uint8_t *out,
 	if (!recv_answer(fd, m, MSG_MN_ANS_GSS, MSG_MN_ANS_AUTH))
 		fatalx("%s: monitor gone", __func__);
 	if (m->type == MSG_MN_ANS_AUTH)
-		return auth_answer(m, text, textlen, spool_fd_r);
+		return auth_answer(fd, m, text, textlen, sp);
 	p = msg_get_data(m, &n, outmax);
 	msg_end(m);
 	memcpy(out, p, n);

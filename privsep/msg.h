@@ -36,7 +36,7 @@
 #include "params.h"
 
 /* Bump whenever any channel's message enum or a payload layout changes. */
-#define MSG_VERSION	13
+#define MSG_VERSION	14
 #define MSG_HDR_LEN	8
 
 struct msg {

@@ -32,9 +32,19 @@
  *                     answers (MSG_MN_ANS_QUIT on its own channel)
  *   any request                               -> ANS_ERR text
  *
- *   MSG_NS_ANS_MULTI  str status text, then MSG_NS_ANS_DATA frames (bytes
- *                     ready for the wire: CRLF line ends, dot-stuffed),
+ *   MSG_NS_ANS_MULTI  str status text, then MSG_NS_ANS_DATA frames,
  *                     then MSG_NS_ANS_END (the network child adds ".").
+ *   MSG_NS_ANS_DATA   u32 n, 1 to MSG_DATA_CHUNK: the next n bytes of the
+ *                     answer, ready for the wire (CRLF line ends,
+ *                     dot-stuffed), follow in the data pipe.
+ *
+ * The data pipe, made by the monitor at login, carries nothing but those
+ * bytes, one way: the worker writes each piece after its frame, and the
+ * network child takes exactly n bytes for each frame, splicing them to
+ * the client's socket in plain text (no copy of its own) or reading them
+ * for TLS.  A worker that writes fewer bytes than it announced stalls its
+ * own session until the client's idle timeout; more, and the next piece
+ * starts with them: either way only its own user's answer is changed.
  */
 
 #ifndef POPSEP_NET_SPOOL_H

@@ -48,7 +48,7 @@
 
 struct netchild {
 	int		 mon_fd;
-	int		 spool_fd;
+	struct mn_spool	 sp;		/* after login: -1 until then */
 	struct msg	 m;
 };
 
@@ -75,8 +75,9 @@ static const struct proc_fd net_fds[] = {
 	[NET_FD_CLIENT] = { "client-socket", "socket", "start", NULL, NULL },
 	[NET_FD_MONITOR] = { "monitor-channel", "socket", "start", NULL,
 	    NULL },
-	/* In MSG_MN_ANS_AUTH. */
+	/* In MSG_MN_ANS_AUTH and MSG_MN_ANS_DATA_PIPE. */
 	{ "spool-channel", "socket", "login", NULL, NULL },
+	{ "data-pipe-read", "pipe", "login", NULL, NULL },
 };
 
 /* What the network child holds, for popsepd -P. */
@@ -101,7 +102,7 @@ static const struct msg_handler spool_answers[] = {
 	    NULL),
 	MSG_ROW(MSG_NS_ANS_MULTI, 4 + 1, 4 + POP_LINE_MAX, 0, NS_WAIT_STATUS,
 	    NULL),
-	MSG_ROW(MSG_NS_ANS_DATA, 4, 4 + MSG_DATA_CHUNK, 0, NS_WAIT_DATA, NULL),
+	MSG_ROW(MSG_NS_ANS_DATA, 4, 4, 0, NS_WAIT_DATA, NULL),
 	MSG_ROW(MSG_NS_ANS_END, 0, 0, 0, NS_WAIT_DATA, NULL),
 };
 
@@ -117,7 +118,7 @@ msgtab_net_spool(size_t *n_r)
 static int
 recv_spool(struct netchild *c, struct msg *m, unsigned int state)
 {
-	if (msg_recv(c->spool_fd, m) != 1)
+	if (msg_recv(c->sp.channel, m) != 1)
 		return 0;
 	(void)msg_lookup(spool_answers, sizeof(spool_answers) /
 	    sizeof(spool_answers[0]), m, state, "net<-spool");
@@ -156,7 +157,7 @@ op_login(void *arg, enum pop3_mech mech, const char *user,
 
 	return auth_result(mon_req_auth(n->mon_fd, mech == POP3_MECH_APOP ?
 	    MSG_MN_REQ_AUTH_APOP : MSG_MN_REQ_AUTH_PASS, user, secret, text,
-	    textlen, &n->spool_fd));
+	    textlen, &n->sp));
 }
 
 /* SASL GSSAPI: the monitor holds the exchange; this only relays. */
@@ -167,7 +168,7 @@ op_gss_step(void *arg, const uint8_t *tok, size_t len, uint8_t *out,
 	struct netchild	*n = arg;
 
 	return auth_result(mon_req_auth_gss(n->mon_fd, tok, len, out, outmax,
-	    outlen, text, textlen, &n->spool_fd));
+	    outlen, text, textlen, &n->sp));
 }
 
 static void
@@ -199,9 +200,9 @@ quit_request(struct netchild *c, char *text, size_t textlen)
 {
 	struct msg	*m = &c->m;
 
-	if (c->spool_fd != -1) {
+	if (c->sp.channel != -1) {
 		msg_init(m, MSG_NS_REQ_QUIT);
-		(void)msg_send(c->spool_fd, m, -1);
+		(void)msg_send(c->sp.channel, m, -1);
 	}
 	return mon_get_quit_answer(c->mon_fd, text, textlen);
 }
@@ -215,7 +216,7 @@ op_request(void *arg, enum pop3_req req, uint32_t n, uint32_t lines,
 
 	if (req == POP3_REQ_QUIT)
 		return quit_request(c, text, textlen);
-	if (c->spool_fd == -1)
+	if (c->sp.channel == -1)
 		return POP3_ANS_BROKEN;
 	msg_init(m, req_types[req]);
 	switch (req) {
@@ -232,7 +233,7 @@ op_request(void *arg, enum pop3_req req, uint32_t n, uint32_t lines,
 	default:
 		break;
 	}
-	if (msg_send(c->spool_fd, m, -1) == -1 ||
+	if (msg_send(c->sp.channel, m, -1) == -1 ||
 	    !recv_spool(c, m, NS_WAIT_STATUS))
 		return POP3_ANS_BROKEN;
 	switch (m->type) {
@@ -253,25 +254,34 @@ op_request(void *arg, enum pop3_req req, uint32_t n, uint32_t lines,
 	return POP3_ANS_MULTI;
 }
 
-/* Next piece of a multi-line answer: 1 with data, 0 at its end, -1. */
+/*
+ * Next piece of a multi-line answer: 1 with its length, the bytes waiting
+ * in the data pipe; 0 at its end; -1.
+ */
 static int
-op_data(void *arg, const uint8_t **p, size_t *len)
+op_data(void *arg, struct pop3_piece *pc)
 {
 	struct netchild	*c = arg;
 	struct msg	*m = &c->m;
+	uint32_t	 n;
 
 	if (!recv_spool(c, m, NS_WAIT_DATA))
 		return -1;
 	if (m->type == MSG_NS_ANS_END) {
 		msg_end(m);
-		msg_release(m);
 		return 0;
 	}
 	if (m->type != MSG_NS_ANS_DATA)
 		fatalx("%s: unexpected frame %u from the spool worker",
 		    __func__, m->type);
-	*p = msg_get_data(m, len, MSG_DATA_CHUNK);
+	n = msg_get_u32(m);
 	msg_end(m);
+	if (n == 0 || n > MSG_DATA_CHUNK)
+		fatalx("%s: a piece of %u bytes from the spool worker",
+		    __func__, n);
+	pc->p = NULL;
+	pc->fd = c->sp.data;
+	pc->len = n;
 	return 1;
 }
 
@@ -351,7 +361,7 @@ netchild_main(struct session *s, int mon_fd)
 	keep[NET_FD_MONITOR] = mon_fd;
 	close_all_but(keep, NET_NKEEP);
 	nc.mon_fd = mon_fd;
-	nc.spool_fd = -1;
+	nc.sp.channel = nc.sp.data = -1;
 	if (!net_user_known)
 		fatalx("%s: privsep-user was not looked up", __func__);
 	/* Syslog is out of reach in the chroot: log through the monitor. */

@@ -26,9 +26,10 @@
 #include "priv.h"
 
 static const struct sandbox_rule rules[] = {
-	ALLOW(read, "client bytes"),
+	ALLOW(read, "client bytes; message data from the data pipe (TLS)"),
 	ALLOW(write, "replies to the client"),
 	ALLOW(writev, "replies to the client"),
+	ALLOW(splice, "message data from the data pipe to the client socket"),
 	ALLOW(recvfrom, "client bytes (recv)"),
 	ALLOW(sendto, "replies to the client (send)"),
 	ALLOW(recvmsg, "frames from the monitor and the spool worker"),
@@ -60,4 +61,3 @@ sandbox_net_rules(size_t *n_r)
 	*n_r = sizeof(rules) / sizeof(rules[0]);
 	return rules;
 }
-

@@ -55,7 +55,7 @@ __attribute__((noreturn)) void monitor_main(struct session *);
 void	netchild_set_user(const struct config *);
 __attribute__((noreturn)) void netchild_main(struct session *, int);
 __attribute__((noreturn)) void spool_main(const struct config *, uid_t,
-		    gid_t, int, int, int, int, int);
+		    gid_t, int, int, int, const int [2], int);
 __attribute__((noreturn)) void master_main(struct config *);
 __attribute__((noreturn)) void inetd_main(struct config *);
 void	master_check_tls(const struct config *);

@@ -54,6 +54,7 @@ enum { SW_READY = 0x01 };
 struct spoolworker {
 	const struct config *cf;
 	int		 net_fd;
+	int		 data_fd;	/* the data pipe's write end */
 	int		 mon_fd;
 	int		 mbox_fd;	/* read-only */
 	int		 drop_fd;	/* read-only; -1 unless temp-drop mode */
@@ -126,13 +127,15 @@ msgtab_spool_monitor(size_t *n_r)
  * recovery worker has no network channel), then those the monitor sends
  * with the locks, which it closes before it parses mail.
  */
-enum { SW_FD_STDERR, SW_FD_MBOX, SW_FD_NET, SW_FD_MONITOR, SW_FD_DROP,
-	SW_FD_CACHE, SW_NKEEP };
+enum { SW_FD_STDERR, SW_FD_MBOX, SW_FD_NET, SW_FD_DATA, SW_FD_MONITOR,
+	SW_FD_DROP, SW_FD_CACHE, SW_NKEEP };
 
 static const struct proc_fd sw_fds[] = {
 	[SW_FD_STDERR] = { "stderr", "stdio", "start", NULL, NULL },
 	[SW_FD_MBOX] = { "mailbox-read-only", "file", "start", NULL, NULL },
 	[SW_FD_NET] = { "net-channel", "socket", "start", "not-recovery",
+	    NULL },
+	[SW_FD_DATA] = { "data-pipe-write", "pipe", "start", "not-recovery",
 	    NULL },
 	[SW_FD_MONITOR] = { "monitor-channel", "socket", "start", NULL,
 	    NULL },
@@ -210,13 +213,36 @@ answer_type(uint16_t type)
 		net_gone();
 }
 
-/* arg: the byte count of RETR or TOP the data is added to, or NULL. */
+/*
+ * A piece of a multi-line answer: its length in a frame, then its bytes
+ * into the data pipe.  The frame goes first, so that the network child
+ * is taking from the pipe while a piece larger than the pipe's room is
+ * written.  arg: the byte count of RETR or TOP it is added to, or NULL.
+ */
 static int
 send_data(void *arg, const uint8_t *p, size_t len)
 {
+	struct msg	*m = &sw.out;
+	ssize_t		 n;
+
+	if (len == 0)
+		return 0;
 	if (arg != NULL)
 		*(uint64_t *)arg += len;
-	return msg_send_data(sw.net_fd, MSG_NS_ANS_DATA, p, len);
+	msg_init(m, MSG_NS_ANS_DATA);
+	msg_put_u32(m, (uint32_t)len);
+	if (msg_send(sw.net_fd, m, -1) == -1)
+		return -1;
+	while (len > 0) {
+		n = write(sw.data_fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 /* Totals of the messages not marked deleted. */
@@ -1098,7 +1124,7 @@ login_locked(void)
 
 void
 spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
-    int drop_fd, int cache_fd, int net_fd, int mon_fd)
+    int drop_fd, int cache_fd, const int net[2], int mon_fd)
 {
 	struct priv_user	 u = { uid, gid };
 	const struct msg_handler *h;
@@ -1110,13 +1136,15 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	log_procname("spool");
 	keep[SW_FD_STDERR] = STDERR_FILENO;
 	keep[SW_FD_MBOX] = mbox_fd;
-	keep[SW_FD_NET] = net_fd;
+	keep[SW_FD_NET] = net[0];
+	keep[SW_FD_DATA] = net[1];
 	keep[SW_FD_MONITOR] = mon_fd;
 	keep[SW_FD_DROP] = drop_fd;
 	keep[SW_FD_CACHE] = cache_fd;
 	close_all_but(keep, SW_NKEEP);
 	sw.cf = cf;
-	sw.net_fd = net_fd;
+	sw.net_fd = net[0];
+	sw.data_fd = net[1];
 	sw.mon_fd = mon_fd;
 	sw.mbox_fd = mbox_fd;
 	sw.drop_fd = drop_fd;
@@ -1132,11 +1160,11 @@ spool_main(const struct config *cf, uid_t uid, gid_t gid, int mbox_fd,
 	sandbox_session(SANDBOX_SPOOL);
 	journal_set_progress(send_progress, (size_t)cf->mail_lock_check);
 
-	if (net_fd == -1)
+	if (sw.net_fd == -1)
 		recover_only();
 	login_locked();
 	for (;;) {
-		rc = msg_recv(net_fd, &sw.in);
+		rc = msg_recv(sw.net_fd, &sw.in);
 		if (rc == 0)
 			session_end(0);	/* dropped connection */
 		if (rc == -1)

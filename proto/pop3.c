@@ -569,10 +569,9 @@ cmd_auth(struct pop3 *p, struct pop3_cmd *cmd)
 static int
 relay(struct pop3 *p, enum pop3_req req, uint32_t n, uint32_t lines)
 {
-	char		 text[POP_LINE_MAX];
-	const uint8_t	*d;
-	size_t		 len;
-	int		 rc;
+	char			 text[POP_LINE_MAX];
+	struct pop3_piece	 pc;
+	int			 rc;
 
 	rc = p->ops->request(p->arg, req, n, lines, text, sizeof(text));
 	switch (rc) {
@@ -585,10 +584,11 @@ relay(struct pop3 *p, enum pop3_req req, uint32_t n, uint32_t lines)
 	case POP3_ANS_MULTI:
 		reply(p, 1, "%s", text);
 		for (;;) {
-			rc = p->ops->data(p->arg, &d, &len);
+			rc = p->ops->data(p->arg, &pc);
 			if (rc <= 0)
 				break;
-			if (conn_write(p->c, d, len) == -1) {
+			if ((pc.p != NULL ? conn_write(p->c, pc.p, pc.len) :
+			    conn_write_from(p->c, pc.fd, pc.len)) == -1) {
 				p->done = 1;
 				return -1;
 			}

@@ -64,12 +64,22 @@ enum pop3_mech {
 	POP3_MECH_APOP,		/* an APOP digest of the greeting's stamp */
 };
 
+/*
+ * A piece of a multi-line answer: len bytes at p, or, when p is NULL, the
+ * next len bytes to be read from the descriptor fd.
+ */
+struct pop3_piece {
+	const uint8_t	*p;
+	size_t		 len;
+	int		 fd;
+};
+
 struct pop3_ops {
 	int	(*login)(void *, enum pop3_mech, const char *, const char *,
 		    char *, size_t);
 	int	(*request)(void *, enum pop3_req, uint32_t, uint32_t, char *,
 		    size_t);
-	int	(*data)(void *, const uint8_t **, size_t *);
+	int	(*data)(void *, struct pop3_piece *);
 	void	(*tls_done)(void *, const char *, const char *);
 	int	(*gss_step)(void *, const uint8_t *, size_t, uint8_t *,
 		    size_t, size_t *, char *, size_t);

@@ -115,8 +115,11 @@ def main():
     # network child
     check_sandboxed("net", net, net_pw.pw_uid, net_pw.pw_gid)
     fds = P.proc_fds(net)
-    t.check(all(v.startswith("socket:") for fd, v in fds.items() if fd > 2) and
-            std_fds_ok(fds), "net-only-sockets", fds)
+    # ... and the read end of the data pipe, the one pipe it has.
+    net_pipes = {v for fd, v in fds.items() if fd > 2 and v.startswith("pipe:")}
+    t.check(all(v.startswith("socket:") or v in net_pipes
+                for fd, v in fds.items() if fd > 2) and len(net_pipes) == 1
+            and std_fds_ok(fds), "net-only-sockets-and-the-data-pipe", fds)
     t.check("socket:[%d]" % ino in fds.values(), "net-holds-client-socket", fds)
 
     # spool worker
@@ -131,9 +134,12 @@ def main():
     # ... and its own start-up cache, which it reads and writes.
     cache = os.path.join(srv.options.get("cache-dir", "/var/cache/popsep"),
                          ALICE)
-    t.check(all(v.startswith("socket:") or v in (mailbox, cache)
+    t.check(all(v.startswith("socket:") or v in (mailbox, cache) or
+                v in net_pipes
                 for fd, v in fds.items() if fd > 2) and std_fds_ok(fds),
-            "spool-only-sockets-mailbox-and-cache", fds)
+            "spool-only-sockets-mailbox-cache-and-the-data-pipe", fds)
+    t.check(net_pipes and net_pipes <= set(fds.values()),
+            "data-pipe-joins-net-and-spool", fds)
     if cache in fds.values():
         cst = os.stat(cache)
         t.check(cst.st_uid == alice_uid and (cst.st_mode & 0o777) == 0o600,
@@ -148,6 +154,8 @@ def main():
     fds = P.proc_fds(mon)
     t.check("socket:[%d]" % ino not in fds.values(),
             "monitor-without-client-socket", fds)
+    t.check(not (set(fds.values()) & net_pipes),
+            "monitor-without-the-data-pipe", fds)
     tcp = {"socket:[%d]" % row[3] for row in P.tcp_table()}
     t.check(not (set(fds.values()) & tcp), "monitor-without-tcp-socket", fds)
     t.check("socket:[%d]" % ino not in P.proc_fds(MASTER).values(),

@@ -2,8 +2,10 @@
 Each POP3 reply leaves the network child in as few writes as it can: a
 status line and its body in one write, the replies to pipelined commands
 gathered into one write, a large message in MSG-sized pieces rather than
-line by line.  Counted with strace on the live network child (plain
-connection, so each write is one syscall on the client socket).
+line by line, spliced from the data pipe to the socket rather than copied
+through the process.  Counted with strace on the live network child
+(plain connection, so each write or splice is one syscall on the client
+socket).
 """
 
 import os
@@ -47,7 +49,8 @@ def traced(c, payload, expect_end):
     pid = net_child()
     out = os.path.join(srv.dir, "strace.%d" % time.time_ns())
     st = subprocess.Popen(["strace", "-q", "-p", str(pid), "-e",
-                           "trace=write,writev,sendto,sendmsg", "-o", out],
+                           "trace=write,writev,sendto,sendmsg,splice", "-o",
+                           out],
                           stderr=subprocess.DEVNULL)
     # attached before we send: the child's TracerPid is strace's
     pt.wait_for(lambda: (pt.proc_status(pid) or {}).get("TracerPid", "0")
@@ -63,7 +66,8 @@ def traced(c, payload, expect_end):
     st.terminate()
     st.wait()
     with open(out) as f:
-        lines = [l for l in f if re.match(r"(write|writev|sendto)\(\d+", l)]
+        lines = [l for l in f if re.match(r"(write|writev|sendto|splice)\(\d+",
+                                          l)]
     # sendmsg goes to the spool channel, never to the client
     return lines, data
 
@@ -85,8 +89,13 @@ def check_writes():
     size = len(pt.wire(mb.messages[1]))
     lines, data = traced(c, b"RETR 2\r\n", b"\r\n.\r\n")
     t.check(len(data) > size and len(lines) <= size // 16384 + 2,
-            "retr-2mb-in-large-writes (%d writes for %d bytes)" % (
+            "retr-2mb-in-large-writes (%d writes and splices for %d bytes)" % (
                 len(lines), size), "".join(lines[:5]))
+    spliced = sum(int(m.group(1)) for m in (
+        re.match(r"splice\(.*\) = (\d+)$", l.strip()) for l in lines) if m)
+    t.check(spliced >= size * 9 // 10,
+            "retr-2mb-spliced-from-the-data-pipe (%d of %d bytes)" % (
+                spliced, size), "".join(lines[:5]))
     c.cmd("QUIT")
 
 

@@ -196,11 +196,18 @@ fake_request(void *arg, enum pop3_req req, uint32_t n, uint32_t lines,
 	return POP3_ANS_ERR;
 }
 
+/*
+ * The pieces alternate as the network child gets them: bytes in memory,
+ * and bytes waiting in a pipe (the data pipe), which conn_write_from()
+ * splices to the socket.
+ */
 static int
-fake_data(void *arg, const uint8_t **d, size_t *len)
+fake_data(void *arg, struct pop3_piece *pc)
 {
+	static int	 pfd[2] = { -1, -1 };
 	struct backend	*b = arg;
 	const char	*c;
+	size_t		 len;
 
 	ASSERT(b->chunks != NULL);
 	if (b->next == b->fail_at) {
@@ -213,8 +220,19 @@ fake_data(void *arg, const uint8_t **d, size_t *len)
 		return 0;
 	}
 	b->next++;
-	*d = (const uint8_t *)c;
-	*len = strlen(c);
+	len = strlen(c);
+	pc->p = (const uint8_t *)c;
+	pc->len = len;
+	pc->fd = -1;
+	if (b->next % 2 == 0) {
+		if (pfd[0] == -1 && pipe(pfd) == -1)
+			abort();
+		/* A canned piece is far smaller than the pipe's room. */
+		if (write(pfd[1], c, len) != (ssize_t)len)
+			abort();
+		pc->p = NULL;
+		pc->fd = pfd[0];
+	}
 	return 1;
 }
 
