@@ -312,6 +312,35 @@ out_put(struct out *o, const void *p, size_t len)
 }
 
 /*
+ * One line in wire form: a "." doubled at its start, CRLF after it.  A
+ * line that fits in the buffer's room (nearly every one) is written there
+ * in one piece; out_put() takes the rest, across a flush.
+ */
+static int
+out_line(struct out *o, const uint8_t *p, size_t len)
+{
+	uint8_t	*d;
+	int	 dot = len > 0 && *p == '.';
+
+	if (sizeof(o->buf) - o->len < len + 3) {
+		if (dot && out_put(o, ".", 1) == -1)
+			return -1;
+		if (out_put(o, p, len) == -1 || out_put(o, "\r\n", 2) == -1)
+			return -1;
+		return 0;
+	}
+	d = o->buf + o->len;
+	if (dot)
+		*d++ = '.';
+	memcpy(d, p, len);
+	d += len;
+	*d++ = '\r';
+	*d++ = '\n';
+	o->len = (size_t)(d - o->buf);
+	return 0;
+}
+
+/*
  * Send message i in wire form: CRLF line ends, a "." doubled at the start
  * of a line (RFC 1939 3), a final CRLF if the message lacks one.  With
  * body_lines >= 0 (TOP), the headers, the empty line and that many body
@@ -347,9 +376,7 @@ mbox_emit(const struct mbox *mb, size_t i, int64_t body_lines,
 		len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
 		if (len > 0 && p[len - 1] == '\r' && nl != NULL)
 			len--;
-		if (*p == '.' && out_put(o, ".", 1) == -1)
-			goto out;
-		if (out_put(o, p, len) == -1 || out_put(o, "\r\n", 2) == -1)
+		if (out_line(o, p, len) == -1)
 			goto out;
 		p = nl != NULL ? nl + 1 : end;
 	}
