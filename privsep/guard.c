@@ -64,7 +64,7 @@ static union {
 	uint8_t	page[PROC_PAGE];
 } guard_kp __attribute__((aligned(PROC_PAGE)));
 static struct timespec	guard_started;
-static struct msg	guard_msg;
+static struct msg	mm_msg;
 
 static void	mm_answer_proxy(void *, struct msg *);
 
@@ -87,6 +87,18 @@ static struct {
 	int	stale;
 	char	text[POP_LINE_MAX];
 } guard_ans;
+
+/*
+ * The monitor's one frame buffer for its channel to the master, in both
+ * directions (here and monitor_report.c): each frame is sent or read
+ * whole before the next, and one buffer dirties one page of a session's
+ * memory, where one per use would dirty one each.
+ */
+struct msg *
+mm_frame(void)
+{
+	return &mm_msg;
+}
 
 void
 guard_init(void)
@@ -134,7 +146,7 @@ digest(const char *user, const char *pass, uint8_t out[GUARD_DIGEST_LEN])
 void
 guard_auth_failed(struct session *s, const char *user, const char *pass)
 {
-	struct msg	*m = &guard_msg;
+	struct msg	*m = &mm_msg;
 	uint8_t		 d[GUARD_DIGEST_LEN];
 
 	digest(user, pass, d);
@@ -175,7 +187,7 @@ guard_fail_delay(const struct session *s, int fails)
 void
 guard_authed(struct session *s)
 {
-	struct msg	*m = &guard_msg;
+	struct msg	*m = &mm_msg;
 
 	if (s->master_fd == -1)
 		return;
@@ -248,7 +260,7 @@ int
 guard_proxy(struct session *s, int status, const char *addr, char *text,
     size_t len)
 {
-	struct msg			*m = &guard_msg;
+	struct msg			*m = &mm_msg;
 	const struct msg_handler	*h;
 
 	if (s->master_fd == -1)

@@ -80,11 +80,13 @@ enum {
 
 enum { MM_PROXY_ADMITTED = 0, MM_PROXY_REFUSED = 1 };
 
+struct msg;
 struct session;
 struct sesslog;
 struct src;
 
 /* Session monitor side (privsep/guard.c). */
+struct msg *mm_frame(void);
 void	guard_init(void);
 void	guard_forget(void);
 void	guard_auth_failed(struct session *, const char *, const char *);

@@ -32,8 +32,6 @@
 #include "session.h"
 #include "sesslog.h"
 
-static struct msg	report_msg;
-
 static uint8_t
 mech_code(const char *how)
 {
@@ -57,7 +55,7 @@ send_report(struct session *s, struct msg *m)
 void
 mm_report_login(struct session *s, int result, const char *how)
 {
-	struct msg	*m = &report_msg;
+	struct msg	*m = mm_frame();
 
 	if (s->master_fd == -1)
 		return;
@@ -73,7 +71,7 @@ mm_report_login(struct session *s, int result, const char *how)
 void
 mm_report_end(struct session *s, const struct sesslog *l, int flags)
 {
-	struct msg	*m = &report_msg;
+	struct msg	*m = mm_frame();
 
 	if (s->master_fd == -1)
 		return;
