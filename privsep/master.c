@@ -634,6 +634,7 @@ master_main(struct config *cf)
 	metrics_start(cf);
 	guard_init();
 	sandbox_prepare_sessions();
+	monitor_prepare();
 	for (i = 0; i < cf->nlisten; i++)
 		bind_one(&ms, &cf->listen[i]);
 	write_pid_file(cf->pid_file);
@@ -745,6 +746,7 @@ inetd_main(struct config *cf)
 	/* After the key process: it never holds the hash key. */
 	guard_init();
 	sandbox_prepare_sessions();
+	monitor_prepare();
 	log_info("connection from %s", s.addr);
 	monitor_main(&s);
 }

@@ -665,6 +665,18 @@ close_channels(void)
 }
 
 /*
+ * What every session monitor sets the same way, set once by the master
+ * (or the inetd-mode process) before its first session: a monitor that
+ * set it itself would write, and keep for its whole session, the page
+ * it is on.
+ */
+void
+monitor_prepare(void)
+{
+	auth_set_child_init(close_channels);
+}
+
+/*
  * What a check child (auth_child()) holds once close_channels() has run:
  * what the monitor kept of the set-up but its channels, and the pipe of
  * its result; the APOP check also the database it opens after its drop.
@@ -1798,7 +1810,6 @@ monitor_main(struct session *s)
 	mon.bull_fd = -1;
 	mon.gss.fd = -1;
 	log_set_fatal_hook(release_on_fatal);
-	auth_set_child_init(close_channels);
 	/* The monitor never reads a client byte. */
 	close(s->client_fd);
 	s->client_fd = -1;

@@ -346,6 +346,13 @@ netchild_set_user(const struct config *cf)
 	if (net_user.uid == 0)
 		fatalx("privsep-user must not be root");
 	net_user_known = 1;
+	/*
+	 * Set here, before any fork, so that no network child writes the
+	 * page these pointers are on (an idle session keeps every page it
+	 * writes).  Only a network child makes a TLS handshake.
+	 */
+	nc.mon_fd = -1;
+	keyless_set_transport(mon_req_tls_sign, &nc.mon_fd);
 }
 
 void
@@ -374,7 +381,6 @@ netchild_main(struct session *s, int mon_fd)
 	 * (brk, madvise: both allowed): an idle session stays small.
 	 */
 	malloc_trim(0);
-	keyless_set_transport(mon_req_tls_sign, &nc.mon_fd);
 	if (s->proxied)
 		proxy_first(s);
 

@@ -51,6 +51,7 @@ struct session {
 
 void	session_setup_socket(struct session *);
 int	session_set_client(struct session *, const char *);
+void	monitor_prepare(void);
 __attribute__((noreturn)) void monitor_main(struct session *);
 void	netchild_set_user(const struct config *);
 __attribute__((noreturn)) void netchild_main(struct session *, int);
