@@ -276,6 +276,32 @@ queue_from(struct conn *c, int fd, size_t n)
 	return c->outlen >= POP_OUTBUF_FLUSH ? conn_flush(c) : 0;
 }
 
+/* n bytes of the pipe fd spliced to the plain-text socket: 0, or -1. */
+static int
+splice_all(struct conn *c, int fd, size_t n)
+{
+	ssize_t	k;
+
+	while (n > 0) {
+		k = splice(fd, NULL, c->fd, NULL, n, SPLICE_F_MOVE |
+		    SPLICE_F_MORE);
+		if (k == -1 && errno == EINTR)
+			continue;
+		/* The socket's send timeout (SO_SNDTIMEO) ran out. */
+		if (k == -1 && errno == EAGAIN) {
+			if (wait_fd(c, POLLOUT) == -1)
+				return -1;
+			continue;
+		}
+		if (k == 0)
+			errno = EPIPE;
+		if (k <= 0)
+			return -1;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
 /*
  * n bytes that wait in the descriptor fd (the data pipe), written after
  * what is queued.  A small piece is queued as conn_write() would queue
@@ -288,37 +314,19 @@ queue_from(struct conn *c, int fd, size_t n)
 int
 conn_write_from(struct conn *c, int fd, size_t n)
 {
-	ssize_t	k;
 	size_t	want;
 
 	if (n < POP_OUTBUF_FLUSH && c->outlen + n <= sizeof(c->out))
 		return queue_from(c, fd, n);
 	if (conn_flush(c) == -1)
 		return -1;
-	while (n > 0) {
-		if (c->ssl == NULL)
-			k = splice(fd, NULL, c->fd, NULL, n, SPLICE_F_MOVE |
-			    SPLICE_F_MORE);
-		else {
-			/* Whole TLS records of 16 KiB, none cut short. */
-			want = n < POP_OUTBUF_FLUSH ? n : POP_OUTBUF_FLUSH;
-			k = read(fd, c->out, want);
-			if (k > 0 && write_all(c, c->out, (size_t)k) == -1)
-				return -1;
-		}
-		if (k == -1 && errno == EINTR)
-			continue;
-		/* The socket's send timeout (SO_SNDTIMEO) ran out. */
-		if (k == -1 && errno == EAGAIN && c->ssl == NULL) {
-			if (wait_fd(c, POLLOUT) == -1)
-				return -1;
-			continue;
-		}
-		if (k == 0)
-			errno = EPIPE;
-		if (k <= 0)
+	if (c->ssl == NULL)
+		return splice_all(c, fd, n);
+	/* Whole TLS records of 16 KiB, none cut short. */
+	for (; n > 0; n -= want) {
+		want = n < POP_OUTBUF_FLUSH ? n : POP_OUTBUF_FLUSH;
+		if (queue_from(c, fd, want) == -1 || conn_flush(c) == -1)
 			return -1;
-		n -= (size_t)k;
 	}
 	return 0;
 }

@@ -290,7 +290,7 @@ main(int argc, char *argv[])
 	if (cf.tracefile[0] != '\0' && log_trace_open(cf.tracefile) == -1)
 		fatal("tracefile %s", cf.tracefile);
 	startup_checks(&cf, 0);
-	netchild_set_user(&cf);
+	netchild_prepare(&cf);
 	if (cf.inetd)
 		inetd_main(&cf);
 	master_set_reread(config_reread);

@@ -20,7 +20,6 @@
  */
 
 #include <sys/types.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -397,17 +396,3 @@ msg_socketpair(int sv[2])
 	return 0;
 }
 
-/*
- * Give back the pages of m's body beyond its first: a large frame (a
- * message's data) leaves an idle process nothing to keep.
- */
-void
-msg_release(struct msg *m)
-{
-	uintptr_t	pg = (uintptr_t)getpagesize();
-	uintptr_t	a = ((uintptr_t)m->body + pg) & ~(pg - 1);
-	uintptr_t	b = ((uintptr_t)m->body + sizeof(m->body)) & ~(pg - 1);
-
-	if (b > a)
-		(void)madvise((void *)a, b - a, MADV_DONTNEED);
-}

@@ -88,6 +88,5 @@ const struct msg_handler *msg_lookup(const struct msg_handler *, size_t,
 	    const struct msg *, unsigned int, const char *);
 
 int	 msg_socketpair(int [2]);
-void	 msg_release(struct msg *);
 
 #endif /* POPSEP_MSG_H */

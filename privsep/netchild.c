@@ -338,8 +338,12 @@ proxy_first(struct session *s)
 	_exit(0);
 }
 
+/*
+ * Once, in the master (or the inetd-mode process) before any session:
+ * privsep-user looked up, and what every network child shares set up.
+ */
 void
-netchild_set_user(const struct config *cf)
+netchild_prepare(const struct config *cf)
 {
 	if (priv_lookup(cf->privsep_user, &net_user) == -1)
 		fatalx("privsep user \"%s\" does not exist", cf->privsep_user);

@@ -53,7 +53,7 @@ void	session_setup_socket(struct session *);
 int	session_set_client(struct session *, const char *);
 void	monitor_prepare(void);
 __attribute__((noreturn)) void monitor_main(struct session *);
-void	netchild_set_user(const struct config *);
+void	netchild_prepare(const struct config *);
 __attribute__((noreturn)) void netchild_main(struct session *, int);
 __attribute__((noreturn)) void spool_main(const struct config *, uid_t,
 		    gid_t, int, int, int, const int [2], int);
