@@ -59,6 +59,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -291,6 +295,41 @@ c_cmd(struct conn *c, const char *cmd, const char *what, char *line,
 }
 
 /*
+ * The first "\n.\r\n" in p[0, n), or NULL.  Every byte is searched, as
+ * memmem() would, 16 positions at a time where SSE2 is there: memmem()
+ * alone cost this client about 0.35 s of CPU per GB read, more than some
+ * servers spend sending it.
+ */
+static const char *
+find_term(const char *p, size_t n)
+{
+	static const char	term[] = "\n.\r\n";
+	size_t			i = 0;
+
+#ifdef __SSE2__
+	const __m128i	nl = _mm_set1_epi8('\n'), dot = _mm_set1_epi8('.');
+	const __m128i	cr = _mm_set1_epi8('\r');
+	__m128i		a, b, c, d;
+	unsigned	m;
+
+	for (; n >= 19 && i <= n - 19; i += 16) {
+		a = _mm_cmpeq_epi8(_mm_loadu_si128((const void *)(p + i)), nl);
+		b = _mm_cmpeq_epi8(_mm_loadu_si128((const void *)(p + i + 1)),
+		    dot);
+		c = _mm_cmpeq_epi8(_mm_loadu_si128((const void *)(p + i + 2)),
+		    cr);
+		d = _mm_cmpeq_epi8(_mm_loadu_si128((const void *)(p + i + 3)),
+		    nl);
+		m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_and_si128(a,
+		    b), _mm_and_si128(c, d)));
+		if (m != 0)
+			return p + i + __builtin_ctz(m);
+	}
+#endif
+	return memmem(p + i, n - i, term, 4);
+}
+
+/*
  * The rest of a multi-line reply, through its terminating "." line.  The
  * status line has been read, so the data starts at the start of a line.
  */
@@ -315,7 +354,7 @@ c_multi(struct conn *c)
 			c->off += (size_t)(q - edge) + 4 - tail;
 			return 0;
 		}
-		if ((q = memmem(p, n, term, 4)) != NULL) {
+		if ((q = find_term(p, n)) != NULL) {
 			c->off += (size_t)(q - p) + 4;
 			return 0;
 		}
