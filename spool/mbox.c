@@ -28,6 +28,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "log.h"
 #include "params.h"
 #include "spool.h"
@@ -312,16 +316,82 @@ out_put(struct out *o, const void *p, size_t len)
 }
 
 /*
+ * The line feeds of a message, found 64 bytes at a time: a bit mask of
+ * the 64-byte block at base, so that the next line's end is a bit scan
+ * rather than a call of memchr() per line (most mail lines are short).
+ * Without SSE2, and in the last block, memchr() finds them.
+ */
+struct lf_scan {
+	const uint8_t	*base, *end;	/* the block; the message's end */
+	uint64_t	 mask;		/* its line feeds, if have */
+	int		 have;
+};
+
+#ifdef __SSE2__
+static uint64_t
+lf_mask(const uint8_t *p)
+{
+	const __m128i	lf = _mm_set1_epi8('\n');
+	uint64_t	m = 0;
+	int		k;
+
+	for (k = 0; k < 4; k++)
+		m |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		    _mm_loadu_si128((const void *)(p + 16 * k)), lf)) <<
+		    (16 * k);
+	return m;
+}
+#endif
+
+/* The first line feed in [p, s->end), or NULL; p never goes back. */
+static const uint8_t *
+next_lf(struct lf_scan *s, const uint8_t *p)
+{
+#ifdef __SSE2__
+	uint64_t	m;
+	size_t		off;
+
+	for (;;) {
+		if (s->have) {
+			off = p > s->base ? (size_t)(p - s->base) : 0;
+			m = off >= 64 ? 0 : s->mask & (~0ULL << off);
+			if (m != 0)
+				return s->base + __builtin_ctzll(m);
+			s->base += 64;
+			s->have = 0;
+		}
+		if (s->end - s->base < 64)
+			break;
+		s->mask = lf_mask(s->base);
+		s->have = 1;
+	}
+#endif
+	return memchr(p, '\n', (size_t)(s->end - p));
+}
+
+/*
  * One line in wire form: a "." doubled at its start, CRLF after it.  A
  * line that fits in the buffer's room (nearly every one) is written there
- * in one piece; out_put() takes the rest, across a flush.
+ * in one piece; out_put() takes the rest, across a flush.  A short line
+ * with 64 bytes of the message from its start and as much room is copied
+ * as 64 bytes, a fixed size the compiler copies without a call; the bytes
+ * past the line are overwritten by the next one or left past o->len.
  */
 static int
-out_line(struct out *o, const uint8_t *p, size_t len)
+out_line(struct out *o, const uint8_t *p, size_t len, const uint8_t *end)
 {
 	uint8_t	*d;
 	int	 dot = len > 0 && *p == '.';
 
+	if (!dot && len <= 62 && end - p >= 64 &&
+	    sizeof(o->buf) - o->len >= 64) {
+		d = o->buf + o->len;
+		memcpy(d, p, 64);
+		d[len] = '\r';
+		d[len + 1] = '\n';
+		o->len += len + 2;
+		return 0;
+	}
 	if (sizeof(o->buf) - o->len < len + 3) {
 		if (dot && out_put(o, ".", 1) == -1)
 			return -1;
@@ -352,6 +422,7 @@ mbox_emit(const struct mbox *mb, size_t i, int64_t body_lines,
 {
 	const struct mbox_msg	*m = &mb->msgs[i];
 	struct out		*o;
+	struct lf_scan		 s;
 	const uint8_t		*p, *nl, *end;
 	size_t			 len;
 	int64_t			 sent = 0;
@@ -366,17 +437,20 @@ mbox_emit(const struct mbox *mb, size_t i, int64_t body_lines,
 	o->len = 0;
 	p = mb->map + m->body;
 	end = mb->map + m->end;
+	s.base = p;
+	s.end = end;
+	s.have = 0;
 	while (p < end) {
 		if (body_lines >= 0 && p >= mb->map + m->hdr_end) {
 			/* In the body (after the empty line): count. */
 			if (p > mb->map + m->hdr_end && sent++ >= body_lines)
 				break;
 		}
-		nl = memchr(p, '\n', (size_t)(end - p));
+		nl = next_lf(&s, p);
 		len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
 		if (len > 0 && p[len - 1] == '\r' && nl != NULL)
 			len--;
-		if (out_line(o, p, len) == -1)
+		if (out_line(o, p, len, end) == -1)
 			goto out;
 		p = nl != NULL ? nl + 1 : end;
 	}

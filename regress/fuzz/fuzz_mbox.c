@@ -129,6 +129,35 @@ expect_msg(const struct mbox *mb, size_t i, int rewritten,
 
 /* The rules again, slowly, on the input ------------------------------- */
 
+/*
+ * RETR of message m byte by byte: each line's LF, or CRLF, as CRLF; a "."
+ * at a line's start doubled; CRLF after a last line without an LF.  The
+ * emitted bytes must be exactly these.
+ */
+static void
+check_retr(const uint8_t *d, const struct mbox_msg *m, const struct sink *s)
+{
+	size_t	i, n = 0;
+	int	bol = 1, cr = 0;
+
+#define WANT(c)	do { ASSERT(n < s->len && s->buf[n] == (c)); n++; } while (0)
+	for (i = m->body; i < m->end; i++) {
+		if (bol && d[i] == '.')
+			WANT('.');
+		bol = d[i] == '\n';
+		if (d[i] == '\n' && !cr)
+			WANT('\r');
+		WANT(d[i]);
+		cr = d[i] == '\r';
+	}
+	if (!bol) {
+		WANT('\r');
+		WANT('\n');
+	}
+#undef WANT
+	ASSERT(n == s->len);
+}
+
 static size_t
 fz_line_end(const uint8_t *d, size_t size, size_t p)
 {
@@ -458,6 +487,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r.len = 0;
 		ASSERT(mbox_emit(&mb, i, -1, sink_fn, &r) == 0);
 		check_wire(&r);
+		check_retr(data, m, &r);
 		ASSERT(m->octets == unstuffed_len(&r));
 		for (k = 0; k < 3; k++) {
 			t.len = 0;

@@ -493,6 +493,100 @@ test_big(void)
 	free(box);
 }
 
+/*
+ * The wire form of body [p, end) byte by byte, as RFC 1939 has it and as
+ * mbox_emit must give it: a "." at a line's start doubled, each line's
+ * LF (or CRLF) as CRLF, a CRLF after a last line without one.
+ */
+static size_t
+reference_wire(const uint8_t *p, const uint8_t *end, uint8_t *out)
+{
+	size_t	n = 0;
+	int	start = 1;
+
+	for (; p < end; p++) {
+		if (start && *p == '.')
+			out[n++] = '.';
+		start = *p == '\n';
+		if (*p == '\n') {
+			if (n == 0 || out[n - 1] != '\r' || p[-1] != '\r')
+				out[n++] = '\r';
+			out[n++] = '\n';
+		} else
+			out[n++] = *p;
+	}
+	if (!start) {
+		out[n++] = '\r';
+		out[n++] = '\n';
+	}
+	return n;
+}
+
+/*
+ * Bodies of random lines, short and long, with dots, CRs and CRLFs at
+ * every place around the 64-byte blocks the line finder reads, and of
+ * every length near the message's end: mbox_emit gives what the
+ * reference gives, byte for byte, also when a line crosses a flush.
+ */
+static void
+test_emit_reference(void)
+{
+	static const char	 alpha[] = "ab.\r\n\n\n";
+	struct mbox		 mb;
+	struct sink		 s = { 0 };
+	const char		*why;
+	uint8_t			*box, *want;
+	size_t			 cap = 3 * MSG_DATA_CHUNK, len, body, n, i, k;
+	size_t			 bad = 0, trials = 0;
+	uint64_t		 r = 0x2545F4914F6CDD1DULL;
+
+	box = malloc(cap + 64);
+	want = malloc(2 * cap + 64);
+	if (box == NULL || want == NULL)
+		exit(2);
+	for (k = 0; k < 3000; k++) {
+		memcpy(box, "From a\nS: 1\n\n", 13);
+		body = 13;
+		/* Mostly small; some cross a 128 KiB flush. */
+		n = k % 50 == 0 ? MSG_DATA_CHUNK + k : k % 7 == 0 ? 300 + k :
+		    k % 1000;
+		len = body;
+		for (i = 0; i < n; i++) {
+			r ^= r << 13;
+			r ^= r >> 7;
+			r ^= r << 17;
+			/* Runs of text so that lines of 0 to 200 bytes come. */
+			if (r % 100 < 97)
+				box[len++] = (uint8_t)('c' + r % 20);
+			else
+				box[len++] = (uint8_t)alpha[(r >> 8) %
+				    (sizeof(alpha) - 1)];
+		}
+		/* No line may start "From " (the parser would split). */
+		if (mbox_parse(&mb, box, len, &why) != 0 || mb.n != 1) {
+			mbox_free(&mb);
+			continue;
+		}
+		trials++;
+		n = reference_wire(box + mb.msgs[0].body, box +
+		    mb.msgs[0].end, want);
+		if (emit(&mb, 0, -1, &s) != 0 || s.len != n ||
+		    memcmp(s.buf, want, n) != 0) {
+			if (bad++ == 0)
+				fprintf(stderr, "emit differs from the "
+				    "reference: body of %zu bytes, %zu emitted, "
+				    "%zu wanted\n", mb.msgs[0].end -
+				    mb.msgs[0].body, s.len, n);
+		}
+		mbox_free(&mb);
+	}
+	CHECK(trials > 2500 && bad == 0, "emit: %zu random bodies the same as "
+	    "the byte-by-byte reference (%zu differ)", trials, bad);
+	free(s.buf);
+	free(box);
+	free(want);
+}
+
 /* mbox_emit on a message number it does not have is our bug: fatal. */
 static struct mbox	 die_mb;
 
@@ -1166,6 +1260,7 @@ main(void)
 	test_parse();
 	test_top();
 	test_big();
+	test_emit_reference();
 	test_emit_range();
 	test_uid_table();
 	test_uid_dups();
