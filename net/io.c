@@ -15,12 +15,13 @@
  */
 /*
  * Runs in the network child only, under its seccomp filter: read, write,
- * splice, poll.  Every byte from the client is untrusted; lines longer
+ * splice, poll, madvise.  Every byte from the client is untrusted; lines longer
  * than the buffer are reported and skipped, never grown into.  Message
  * data comes from the spool worker's data pipe, which conn_write_from()
  * moves to the client.
  */
 
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -37,6 +38,7 @@
 #include "log.h"
 
 static int	wait_fd(struct conn *, short);
+static void	tls_piece_release(void);
 
 void
 conn_init(struct conn *c, int fd, int timeout)
@@ -87,6 +89,7 @@ conn_fill(struct conn *c)
 
 	if (room == 0)
 		bug("%s: input buffer full", __func__);
+	tls_piece_release();
 	for (;;) {
 		if (c->ssl == NULL || SSL_pending(c->ssl) == 0)
 			if (wait_fd(c, POLLIN) == -1)
@@ -256,23 +259,33 @@ conn_write(struct conn *c, const void *p, size_t len)
 	return 0;
 }
 
-/* n bytes of fd appended to what is queued: all, or -1. */
+/* Exactly n bytes of the pipe fd into p: 0, or -1 (EPIPE at its end). */
 static int
-queue_from(struct conn *c, int fd, size_t n)
+read_exact(int fd, uint8_t *p, size_t n)
 {
 	ssize_t	k;
 
 	while (n > 0) {
-		k = read(fd, c->out + c->outlen, n);
+		k = read(fd, p, n);
 		if (k == -1 && errno == EINTR)
 			continue;
 		if (k == 0)
 			errno = EPIPE;
 		if (k <= 0)
 			return -1;
-		c->outlen += (size_t)k;
+		p += k;
 		n -= (size_t)k;
 	}
+	return 0;
+}
+
+/* n bytes of fd appended to what is queued: all, or -1. */
+static int
+queue_from(struct conn *c, int fd, size_t n)
+{
+	if (read_exact(fd, c->out + c->outlen, n) == -1)
+		return -1;
+	c->outlen += n;
 	return c->outlen >= POP_OUTBUF_FLUSH ? conn_flush(c) : 0;
 }
 
@@ -303,32 +316,55 @@ splice_all(struct conn *c, int fd, size_t n)
 }
 
 /*
+ * A piece for TLS, read whole from the data pipe: one read() and one
+ * SSL_write() (which cuts it into records of 16 KiB) for up to
+ * MSG_DATA_CHUNK bytes, not one of each per record.  Its pages are given
+ * back before the child next waits for the client (conn_fill()), so that
+ * an idle session holds none of them.
+ */
+static uint8_t	tls_piece[MSG_DATA_CHUNK] __attribute__((aligned(4096)));
+static int	tls_piece_used;
+
+static int
+tls_from(struct conn *c, int fd, size_t n)
+{
+	if (n > sizeof(tls_piece))
+		bug("%s: a piece of %zu bytes", __func__, n);
+	tls_piece_used = 1;
+	if (read_exact(fd, tls_piece, n) == -1)
+		return -1;
+	return write_all(c, tls_piece, n);
+}
+
+static void
+tls_piece_release(void)
+{
+	if (!tls_piece_used)
+		return;
+	tls_piece_used = 0;
+	if (madvise(tls_piece, sizeof(tls_piece), MADV_DONTNEED) == -1)
+		log_warn("madvise");
+}
+
+/*
  * n bytes that wait in the descriptor fd (the data pipe), written after
  * what is queued.  A small piece is queued as conn_write() would queue
  * it, so that a short answer still leaves in one write with its status
  * line.  A large one, in plain text, is spliced to the socket: the kernel
  * hands the pipe's pages to TCP, and this process never copies them.
- * For TLS it is read into the output buffer and encrypted from there.  A
+ * For TLS it is read whole (tls_from()) and encrypted from there.  A
  * pipe whose writer is gone before n bytes came is an error.
  */
 int
 conn_write_from(struct conn *c, int fd, size_t n)
 {
-	size_t	want;
-
 	if (n < POP_OUTBUF_FLUSH && c->outlen + n <= sizeof(c->out))
 		return queue_from(c, fd, n);
 	if (conn_flush(c) == -1)
 		return -1;
 	if (c->ssl == NULL)
 		return splice_all(c, fd, n);
-	/* Whole TLS records of 16 KiB, none cut short. */
-	for (; n > 0; n -= want) {
-		want = n < POP_OUTBUF_FLUSH ? n : POP_OUTBUF_FLUSH;
-		if (queue_from(c, fd, want) == -1 || conn_flush(c) == -1)
-			return -1;
-	}
-	return 0;
+	return tls_from(c, fd, n);
 }
 
 int

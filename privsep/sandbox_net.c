@@ -44,7 +44,7 @@ static const struct sandbox_rule rules[] = {
 	ALLOW_NOEXEC(mmap, "malloc of large blocks; never PROT_EXEC"),
 	ALLOW(munmap, "free of large blocks"),
 	ALLOW(mremap, "realloc of large blocks"),
-	ALLOW(madvise, "free"),
+	ALLOW(madvise, "free; the TLS piece given back when idle"),
 	ALLOW(futex, "OpenSSL locks"),
 	ALLOW(clock_gettime, "TLS, when the vDSO cannot answer"),
 	ALLOW(gettimeofday, "TLS, when the vDSO cannot answer"),
