@@ -15,10 +15,10 @@
  */
 /*
  * Runs in the network child only, under its seccomp filter: read, write,
- * splice, poll, madvise.  Every byte from the client is untrusted; lines longer
- * than the buffer are reported and skipped, never grown into.  Message
- * data comes from the spool worker's data pipe, which conn_write_from()
- * moves to the client.
+ * splice, poll, madvise.  Every byte from the client is untrusted; lines
+ * longer than the buffer are reported and skipped, never grown into.
+ * Message data comes from the spool worker's data pipe, which
+ * conn_write_from() moves to the client.
  */
 
 #include <sys/mman.h>

@@ -319,12 +319,12 @@ out_put(struct out *o, const void *p, size_t len)
  * The line feeds of a message, found 64 bytes at a time: a bit mask of
  * the 64-byte block at base, so that the next line's end is a bit scan
  * rather than a call of memchr() per line (most mail lines are short).
- * Without SSE2, and in the last block, memchr() finds them.
+ * mask is that block's while a whole block is left before end; without
+ * SSE2, and in the last block, memchr() finds them.
  */
 struct lf_scan {
 	const uint8_t	*base, *end;	/* the block; the message's end */
-	uint64_t	 mask;		/* its line feeds, if have */
-	int		 have;
+	uint64_t	 mask;		/* the block's line feeds */
 };
 
 #ifdef __SSE2__
@@ -343,6 +343,18 @@ lf_mask(const uint8_t *p)
 }
 #endif
 
+static void
+lf_scan_init(struct lf_scan *s, const uint8_t *p, const uint8_t *end)
+{
+	s->base = p;
+	s->end = end;
+	s->mask = 0;
+#ifdef __SSE2__
+	if (end - p >= 64)
+		s->mask = lf_mask(p);
+#endif
+}
+
 /* The first line feed in [p, s->end), or NULL; p never goes back. */
 static const uint8_t *
 next_lf(struct lf_scan *s, const uint8_t *p)
@@ -351,19 +363,15 @@ next_lf(struct lf_scan *s, const uint8_t *p)
 	uint64_t	m;
 	size_t		off;
 
-	for (;;) {
-		if (s->have) {
-			off = p > s->base ? (size_t)(p - s->base) : 0;
-			m = off >= 64 ? 0 : s->mask & (~0ULL << off);
-			if (m != 0)
-				return s->base + __builtin_ctzll(m);
-			s->base += 64;
-			s->have = 0;
-		}
-		if (s->end - s->base < 64)
-			break;
-		s->mask = lf_mask(s->base);
-		s->have = 1;
+	while (s->end - s->base >= 64) {
+		/* A line that started in an earlier block: from base. */
+		off = p > s->base ? (size_t)(p - s->base) : 0;
+		m = off >= 64 ? 0 : s->mask & (~0ULL << off);
+		if (m != 0)
+			return s->base + __builtin_ctzll(m);
+		s->base += 64;
+		if (s->end - s->base >= 64)
+			s->mask = lf_mask(s->base);
 	}
 #endif
 	return memchr(p, '\n', (size_t)(s->end - p));
@@ -437,9 +445,7 @@ mbox_emit(const struct mbox *mb, size_t i, int64_t body_lines,
 	o->len = 0;
 	p = mb->map + m->body;
 	end = mb->map + m->end;
-	s.base = p;
-	s.end = end;
-	s.have = 0;
+	lf_scan_init(&s, p, end);
 	while (p < end) {
 		if (body_lines >= 0 && p >= mb->map + m->hdr_end) {
 			/* In the body (after the empty line): count. */
