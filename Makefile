@@ -15,8 +15,11 @@ CHROOTDIR := /var/lib/popsep/empty
 DESTDIR	?=
 
 CC	?= cc
-PKGS	:= openssl libbsd-overlay libseccomp pam libcrypt krb5-gssapi
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS	:= openssl libbsd-overlay libseccomp pam libcrypt
+# MIT's GSSAPI library and GDBM are loaded at run time by the processes
+# that use them (lib/dlib.c): their headers only.
+DL_PKGS	:= krb5-gssapi
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # CFLAGS is the user's (optimisation, debugging); the warnings, hardening
@@ -29,7 +32,7 @@ XCFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -Wformat-security \
 	   -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
 	   -Ilib -Inet -Iproto -Iauth -Ispool -Iprivsep $(PKG_CFLAGS)
 XLDFLAGS := -pie -Wl,-z,relro -Wl,-z,now
-LDLIBS	+= $(PKG_LIBS) -lgdbm
+LDLIBS	+= $(PKG_LIBS)
 
 BUILD	?= build
 ifeq ($(SANITIZE),1)
@@ -43,6 +46,7 @@ endif
 
 LIB_SRCS := \
 	lib/config.c \
+	lib/dlib.c \
 	lib/log.c \
 	lib/names.c \
 	lib/qpopper.c
@@ -108,7 +112,7 @@ PRIVSEP_SRCS := \
 POPAUTH_SRCS := \
 	popauth/popauth.c
 POPAUTH_OBJS := $(BUILD)/tool/popauth.o $(BUILD)/lib/config.o \
-	$(BUILD)/lib/log.o $(BUILD)/lib/names.o $(BUILD)/lib/qpopper.o \
+	$(BUILD)/lib/dlib.o $(BUILD)/lib/log.o $(BUILD)/lib/names.o $(BUILD)/lib/qpopper.o \
 	$(BUILD)/auth/popauth_db.o
 # The configuration file popauth reads when it is not given -f.
 POPAUTH_CONF ?= $(SYSCONFDIR)/popsep/popsepd.conf
@@ -170,9 +174,13 @@ $(BUILD)/regress/%: regress/unit/%.c $(LIBOBJS) $(wildcard regress/unit/*.h)
 	@$(CC) $(XCFLAGS) $(CFLAGS) -Iregress/unit $(XLDFLAGS) $(LDFLAGS) \
 	    -o $@ $< $(LIBOBJS) $(LDLIBS)
 
+# The test writes damaged databases with GDBM itself.
+$(BUILD)/regress/test_popauth_db: LDLIBS += -lgdbm
+
 # The database as the server reads it, for regress/e2e/test_popauth.py.
 $(BUILD)/regress/popauth_dump: regress/e2e/popauth_dump.c \
-    $(BUILD)/auth/popauth_db.o $(BUILD)/lib/log.o $(BUILD)/lib/names.o
+    $(BUILD)/auth/popauth_db.o $(BUILD)/lib/dlib.o $(BUILD)/lib/log.o \
+    $(BUILD)/lib/names.o
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

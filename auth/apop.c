@@ -120,6 +120,9 @@ apop_in_child(void *arg, struct auth_result *unused)
 		    a->cf->popauth_user);
 		return 1;
 	}
+	/* The library is loaded while its files can still be found. */
+	if (popauth_db_load() == -1)
+		return 1;
 	priv_drop(dirname(dir), &u);
 	rc = popauth_db_get(path, a->user, secret, sizeof(secret));
 	if (rc == 0 && apop_digest(a->stamp, secret, want) == 0)

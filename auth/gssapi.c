@@ -27,7 +27,8 @@
  * realm's auth_to_local rules of krb5.conf; by default a principal of the
  * default realm with one component is the user of that name).
  * auth_gss_account(), for the monitor, finds that user's account like any
- * other login's.
+ * other login's.  The acceptor loads the library when it starts
+ * (gss_load(), lib/dlib.c): no other process maps it.
  */
 
 #include <stdint.h>
@@ -39,6 +40,7 @@
 #include <gssapi/gssapi_krb5.h>
 
 #include "auth.h"
+#include "dlib.h"
 #include "log.h"
 
 /* RFC 4752 3.1: the security layer byte. */
@@ -57,12 +59,66 @@ struct auth_gss {
 	enum gss_state	 state;
 };
 
+/* The library's functions and objects, once gss_load() found them. */
+static struct {
+	__typeof__(gss_accept_sec_context)	*accept_sec_context;
+	__typeof__(gss_acquire_cred)	*acquire_cred;
+	__typeof__(gss_delete_sec_context)	*delete_sec_context;
+	__typeof__(gss_display_name)	*display_name;
+	__typeof__(gss_display_status)	*display_status;
+	__typeof__(gss_import_name)	*import_name;
+	__typeof__(gss_localname)	*localname;
+	__typeof__(gss_release_buffer)	*release_buffer;
+	__typeof__(gss_release_cred)	*release_cred;
+	__typeof__(gss_release_name)	*release_name;
+	__typeof__(gss_unwrap)	*unwrap;
+	__typeof__(gss_wrap)	*wrap;
+	__typeof__(krb5_gss_register_acceptor_identity) *register_identity;
+	gss_OID			*nt_hostbased_service;
+	const gss_OID		*mech_krb5;
+	const gss_OID_set	*mech_set_krb5;
+} gss;
+
+static int	gss_load(void);
 static void	gss_log(const char *, OM_uint32, OM_uint32);
 static int	give(gss_buffer_t, uint8_t *, size_t, size_t *);
 static int	offer_layer(struct auth_gss *, uint8_t *, size_t, size_t *);
 static int	take_layer(struct auth_gss *, const uint8_t *, size_t, char *,
 		    size_t);
 static int	local_user(struct auth_gss *, char *, size_t);
+
+/*
+ * The library, loaded by the acceptor before its first call: 0, or -1
+ * (logged), after which the exchange fails as with an unusable keytab.
+ */
+static int
+gss_load(void)
+{
+	static const struct dlib_sym	syms[] = {
+		{ "gss_accept_sec_context", (void **)&gss.accept_sec_context },
+		{ "gss_acquire_cred", (void **)&gss.acquire_cred },
+		{ "gss_delete_sec_context", (void **)&gss.delete_sec_context },
+		{ "gss_display_name", (void **)&gss.display_name },
+		{ "gss_display_status", (void **)&gss.display_status },
+		{ "gss_import_name", (void **)&gss.import_name },
+		{ "gss_localname", (void **)&gss.localname },
+		{ "gss_release_buffer", (void **)&gss.release_buffer },
+		{ "gss_release_cred", (void **)&gss.release_cred },
+		{ "gss_release_name", (void **)&gss.release_name },
+		{ "gss_unwrap", (void **)&gss.unwrap },
+		{ "gss_wrap", (void **)&gss.wrap },
+		{ "krb5_gss_register_acceptor_identity",
+		    (void **)&gss.register_identity },
+		{ "GSS_C_NT_HOSTBASED_SERVICE",
+		    (void **)&gss.nt_hostbased_service },
+		{ "gss_mech_krb5", (void **)&gss.mech_krb5 },
+		{ "gss_mech_set_krb5", (void **)&gss.mech_set_krb5 },
+	};
+
+	if (gss.wrap != NULL)
+		return 0;
+	return dlib_load(DLIB_GSSAPI, syms, sizeof(syms) / sizeof(syms[0]));
+}
 
 /* The first line of one kind of status, for the log. */
 static void
@@ -72,13 +128,13 @@ status_text(OM_uint32 code, int type, char *buf, size_t len)
 	OM_uint32	minor, more = 0;
 
 	buf[0] = '\0';
-	if (GSS_ERROR(gss_display_status(&minor, code, type,
-	    type == GSS_C_MECH_CODE ? gss_mech_krb5 : GSS_C_NO_OID, &more,
+	if (GSS_ERROR(gss.display_status(&minor, code, type,
+	    type == GSS_C_MECH_CODE ? *gss.mech_krb5 : GSS_C_NO_OID, &more,
 	    &msg)))
 		return;
 	snprintf(buf, len, "%.*s", (int)(msg.length > 200 ? 200 : msg.length),
 	    (const char *)msg.value);
-	(void)gss_release_buffer(&minor, &msg);
+	(void)gss.release_buffer(&minor, &msg);
 }
 
 static void
@@ -107,7 +163,7 @@ give(gss_buffer_t tok, uint8_t *out, size_t outmax, size_t *outlen)
 	} else
 		log_warnx("GSSAPI: a token of %zu bytes is too long",
 		    tok->length);
-	(void)gss_release_buffer(&minor, tok);
+	(void)gss.release_buffer(&minor, tok);
 	return rc;
 }
 
@@ -124,12 +180,13 @@ auth_gss_new(const struct config *cf)
 	gss_name_t	 name = GSS_C_NO_NAME;
 	OM_uint32	 major, minor;
 
-	if (cf->keytab[0] == '\0' || (g = calloc(1, sizeof(*g))) == NULL)
+	if (cf->keytab[0] == '\0' || gss_load() == -1 ||
+	    (g = calloc(1, sizeof(*g))) == NULL)
 		return NULL;
 	g->cred = GSS_C_NO_CREDENTIAL;
 	g->ctx = GSS_C_NO_CONTEXT;
 	g->client = GSS_C_NO_NAME;
-	major = krb5_gss_register_acceptor_identity(cf->keytab);
+	major = gss.register_identity(cf->keytab);
 	if (GSS_ERROR(major)) {
 		log_warnx("GSSAPI: cannot use the keytab %s", cf->keytab);
 		free(g);
@@ -137,13 +194,13 @@ auth_gss_new(const struct config *cf)
 	}
 	buf.value = (void *)(uintptr_t)cf->kerberos_service;
 	buf.length = strlen(cf->kerberos_service);
-	major = gss_import_name(&minor, &buf, GSS_C_NT_HOSTBASED_SERVICE,
+	major = gss.import_name(&minor, &buf, *gss.nt_hostbased_service,
 	    &name);
 	if (!GSS_ERROR(major))
-		major = gss_acquire_cred(&minor, name, GSS_C_INDEFINITE,
-		    gss_mech_set_krb5, GSS_C_ACCEPT, &g->cred, NULL, NULL);
+		major = gss.acquire_cred(&minor, name, GSS_C_INDEFINITE,
+		    *gss.mech_set_krb5, GSS_C_ACCEPT, &g->cred, NULL, NULL);
 	if (name != GSS_C_NO_NAME)
-		(void)gss_release_name(&minor, &name);
+		(void)gss.release_name(&minor, &name);
 	if (GSS_ERROR(major)) {
 		gss_log("acceptor credentials", major, minor);
 		free(g);
@@ -160,11 +217,11 @@ auth_gss_free(struct auth_gss *g)
 	if (g == NULL)
 		return;
 	if (g->ctx != GSS_C_NO_CONTEXT)
-		(void)gss_delete_sec_context(&minor, &g->ctx, GSS_C_NO_BUFFER);
+		(void)gss.delete_sec_context(&minor, &g->ctx, GSS_C_NO_BUFFER);
 	if (g->client != GSS_C_NO_NAME)
-		(void)gss_release_name(&minor, &g->client);
+		(void)gss.release_name(&minor, &g->client);
 	if (g->cred != GSS_C_NO_CREDENTIAL)
-		(void)gss_release_cred(&minor, &g->cred);
+		(void)gss.release_cred(&minor, &g->cred);
 	explicit_bzero(g, sizeof(*g));
 	free(g);
 }
@@ -176,16 +233,16 @@ context_step(struct auth_gss *g, const uint8_t *in, size_t inlen,
 {
 	gss_buffer_desc	itok, otok = GSS_C_EMPTY_BUFFER;
 	OM_uint32	major, minor, flags = 0;
-	gss_OID		mech = GSS_C_NO_OID;
+	gss_OID		mech = GSS_C_NO_OID, krb5 = *gss.mech_krb5;
 
 	itok.value = (void *)(uintptr_t)in;
 	itok.length = inlen;
-	major = gss_accept_sec_context(&minor, &g->ctx, g->cred, &itok,
+	major = gss.accept_sec_context(&minor, &g->ctx, g->cred, &itok,
 	    GSS_C_NO_CHANNEL_BINDINGS, &g->client, &mech, &otok, &flags,
 	    NULL, NULL);
 	if (GSS_ERROR(major)) {
 		gss_log("accept_sec_context", major, minor);
-		(void)gss_release_buffer(&minor, &otok);
+		(void)gss.release_buffer(&minor, &otok);
 		return GSS_STEP_FAIL;
 	}
 	if (give(&otok, out, outmax, outlen) == -1)
@@ -194,9 +251,8 @@ context_step(struct auth_gss *g, const uint8_t *in, size_t inlen,
 		return *outlen > 0 ? GSS_STEP_CONTINUE : GSS_STEP_FAIL;
 	/* The security layer message needs integrity. */
 	if ((flags & GSS_C_INTEG_FLAG) == 0 || mech == GSS_C_NO_OID ||
-	    mech->length != gss_mech_krb5->length ||
-	    memcmp(mech->elements, gss_mech_krb5->elements, mech->length)
-	    != 0) {
+	    mech->length != krb5->length ||
+	    memcmp(mech->elements, krb5->elements, mech->length) != 0) {
 		log_warnx("GSSAPI: context without integrity or not "
 		    "Kerberos 5");
 		return GSS_STEP_FAIL;
@@ -220,7 +276,7 @@ offer_layer(struct auth_gss *g, uint8_t *out, size_t outmax,
 
 	in.value = (void *)(uintptr_t)offer;
 	in.length = sizeof(offer);
-	major = gss_wrap(&minor, g->ctx, 0, GSS_C_QOP_DEFAULT, &in, NULL,
+	major = gss.wrap(&minor, g->ctx, 0, GSS_C_QOP_DEFAULT, &in, NULL,
 	    &tok);
 	if (GSS_ERROR(major)) {
 		gss_log("wrap", major, minor);
@@ -240,8 +296,8 @@ local_user(struct auth_gss *g, char *user, size_t userlen)
 	OM_uint32	major, minor;
 	int		rc = -1;
 
-	major = gss_localname(&minor, g->client, GSS_C_NO_OID, &lname);
-	if (GSS_ERROR(gss_display_name(&minor, g->client, &pname, NULL)))
+	major = gss.localname(&minor, g->client, GSS_C_NO_OID, &lname);
+	if (GSS_ERROR(gss.display_name(&minor, g->client, &pname, NULL)))
 		pname.length = 0;
 	if (GSS_ERROR(major))
 		log_warnx("GSSAPI: principal \"%.*s\" maps to no local user",
@@ -260,8 +316,8 @@ local_user(struct auth_gss *g, char *user, size_t userlen)
 		    pname.length > 0 ? (const char *)pname.value : "", user);
 		rc = 0;
 	}
-	(void)gss_release_buffer(&minor, &lname);
-	(void)gss_release_buffer(&minor, &pname);
+	(void)gss.release_buffer(&minor, &lname);
+	(void)gss.release_buffer(&minor, &pname);
 	return rc;
 }
 
@@ -282,7 +338,7 @@ take_layer(struct auth_gss *g, const uint8_t *in, size_t inlen, char *user,
 
 	itok.value = (void *)(uintptr_t)in;
 	itok.length = inlen;
-	major = gss_unwrap(&minor, g->ctx, &itok, &msg, NULL, NULL);
+	major = gss.unwrap(&minor, g->ctx, &itok, &msg, NULL, NULL);
 	if (GSS_ERROR(major)) {
 		gss_log("unwrap", major, minor);
 		return GSS_STEP_FAIL;
@@ -300,7 +356,7 @@ take_layer(struct auth_gss *g, const uint8_t *in, size_t inlen, char *user,
 			log_warnx("GSSAPI: \"%s\" may not act for another "
 			    "authorization identity", user);
 	}
-	(void)gss_release_buffer(&minor, &msg);
+	(void)gss.release_buffer(&minor, &msg);
 	return rc;
 }
 

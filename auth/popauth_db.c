@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dlib.h"
 #include "log.h"
 #include "names.h"
 #include "params.h"
@@ -71,6 +72,23 @@ struct visit {
 	void		*arg;
 };
 
+/* GDBM's functions, once popauth_db_load() found them. */
+static struct {
+	__typeof__(gdbm_check_syserr)	*check_syserr;
+	__typeof__(gdbm_close)	*close;
+	__typeof__(gdbm_db_strerror)	*db_strerror;
+	__typeof__(gdbm_errno_location)	*errno_location;
+	__typeof__(gdbm_fd_open)	*fd_open;
+	__typeof__(gdbm_fdesc)	*fdesc;
+	__typeof__(gdbm_fetch)	*fetch;
+	__typeof__(gdbm_firstkey)	*firstkey;
+	__typeof__(gdbm_last_errno)	*last_errno;
+	__typeof__(gdbm_nextkey)	*nextkey;
+	__typeof__(gdbm_store)	*store;
+	__typeof__(gdbm_strerror)	*strerror;
+	__typeof__(gdbm_sync)	*sync;
+} gd;
+
 static const char *open_error(void);
 static void	datum_wipe(datum *);
 static int	value_valid(const datum *);
@@ -93,6 +111,35 @@ static int	rewrite(const char *, enum db_change, const char *,
 		    const char *);
 static int	rewrite_locked(const char *, struct db_paths *,
 		    enum db_change, const char *, const char *);
+
+/*
+ * GDBM, loaded before the first database is opened: by the APOP reader
+ * before it enters the database's directory as its root, by popauth(8)
+ * when it first opens one.  0, or -1 (logged).
+ */
+int
+popauth_db_load(void)
+{
+	static const struct dlib_sym	syms[] = {
+		{ "gdbm_check_syserr", (void **)&gd.check_syserr },
+		{ "gdbm_close", (void **)&gd.close },
+		{ "gdbm_db_strerror", (void **)&gd.db_strerror },
+		{ "gdbm_errno_location", (void **)&gd.errno_location },
+		{ "gdbm_fd_open", (void **)&gd.fd_open },
+		{ "gdbm_fdesc", (void **)&gd.fdesc },
+		{ "gdbm_fetch", (void **)&gd.fetch },
+		{ "gdbm_firstkey", (void **)&gd.firstkey },
+		{ "gdbm_last_errno", (void **)&gd.last_errno },
+		{ "gdbm_nextkey", (void **)&gd.nextkey },
+		{ "gdbm_store", (void **)&gd.store },
+		{ "gdbm_strerror", (void **)&gd.strerror },
+		{ "gdbm_sync", (void **)&gd.sync },
+	};
+
+	if (gd.sync != NULL)
+		return 0;
+	return dlib_load(DLIB_GDBM, syms, sizeof(syms) / sizeof(syms[0]));
+}
 
 int
 popauth_name_valid(const char *s, size_t len)
@@ -119,13 +166,13 @@ open_error(void)
 {
 	static char	buf[256];
 	int		saved = errno;
-	gdbm_error	e = gdbm_errno;
+	gdbm_error	e = *gd.errno_location();
 
-	if (gdbm_check_syserr(e))
-		snprintf(buf, sizeof(buf), "%s: %s", gdbm_strerror(e),
+	if (gd.check_syserr(e))
+		snprintf(buf, sizeof(buf), "%s: %s", gd.strerror(e),
 		    strerror(saved));
 	else
-		snprintf(buf, sizeof(buf), "%s", gdbm_strerror(e));
+		snprintf(buf, sizeof(buf), "%s", gd.strerror(e));
 	return buf;
 }
 
@@ -173,6 +220,8 @@ db_open_read(const char *path, int *missing_r)
 	int		 fd;
 
 	*missing_r = 0;
+	if (popauth_db_load() == -1)
+		return NULL;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ENOENT) {
@@ -195,7 +244,7 @@ db_open_read(const char *path, int *missing_r)
 		close(fd);
 		return NULL;
 	}
-	dbf = gdbm_fd_open(fd, path, 0, GDBM_READER | GDBM_NOLOCK |
+	dbf = gd.fd_open(fd, path, 0, GDBM_READER | GDBM_NOLOCK |
 	    GDBM_NOMMAP | GDBM_XVERIFY | GDBM_CLOERROR, NULL);
 	if (dbf == NULL)
 		log_warnx("%s: cannot read the GDBM database: %s", path,
@@ -212,12 +261,12 @@ fetch_secret(GDBM_FILE dbf, const char *path, const char *user,
 
 	key.dptr = (char *)user;
 	key.dsize = (int)strlen(user);
-	val = gdbm_fetch(dbf, key);
+	val = gd.fetch(dbf, key);
 	if (val.dptr == NULL) {
-		if (gdbm_last_errno(dbf) == GDBM_ITEM_NOT_FOUND)
+		if (gd.last_errno(dbf) == GDBM_ITEM_NOT_FOUND)
 			return 1;
 		log_warnx("%s: reading the record of \"%s\": %s", path, user,
-		    gdbm_db_strerror(dbf));
+		    gd.db_strerror(dbf));
 		return -1;
 	}
 	if (!value_valid(&val)) {
@@ -253,8 +302,8 @@ popauth_db_get(const char *path, const char *user, char *secret, size_t size)
 	if ((dbf = db_open_read(path, &missing)) == NULL)
 		return missing ? 1 : -1;
 	rv = fetch_secret(dbf, path, user, secret, size);
-	if (gdbm_close(dbf) != 0 && rv != -1) {
-		log_warnx("%s: closing: %s", path, gdbm_strerror(gdbm_errno));
+	if (gd.close(dbf) != 0 && rv != -1) {
+		log_warnx("%s: closing: %s", path, gd.strerror(*gd.errno_location()));
 		explicit_bzero(secret, size);
 		rv = -1;
 	}
@@ -275,7 +324,7 @@ record_read(GDBM_FILE dbf, const char *path, const datum *key, char *name,
 	}
 	memcpy(name, key->dptr, (size_t)key->dsize);
 	name[key->dsize] = '\0';
-	*val_r = gdbm_fetch(dbf, *key);
+	*val_r = gd.fetch(dbf, *key);
 	if (!value_valid(val_r)) {
 		log_warnx("%s: the record of \"%s\" is malformed (popauth "
 		    "-delete %s removes it)", path, name, name);
@@ -303,9 +352,9 @@ visit_one(GDBM_FILE dbf, const char *path, datum *key, struct visit *v)
 	}
 	if (record_read(dbf, path, key, name, &val) == -1)
 		return -1;
-	if (v->new != NULL && gdbm_store(v->new, *key, val, GDBM_INSERT) != 0) {
+	if (v->new != NULL && gd.store(v->new, *key, val, GDBM_INSERT) != 0) {
 		log_warnx("%s: storing \"%s\": %s", path, name,
-		    gdbm_db_strerror(v->new));
+		    gd.db_strerror(v->new));
 		rv = -1;
 	}
 	datum_wipe(&val);
@@ -322,7 +371,7 @@ visit(GDBM_FILE dbf, const char *path, struct visit *v)
 	size_t	n = 0;
 	int	rv = 0;
 
-	for (key = gdbm_firstkey(dbf); key.dptr != NULL && rv == 0;
+	for (key = gd.firstkey(dbf); key.dptr != NULL && rv == 0;
 	    key = next) {
 		if (++n > POPAUTH_USERS_MAX) {
 			log_warnx("%s: more than %d records", path,
@@ -330,12 +379,12 @@ visit(GDBM_FILE dbf, const char *path, struct visit *v)
 			rv = -1;
 		} else
 			rv = visit_one(dbf, path, &key, v);
-		next = rv == 0 ? gdbm_nextkey(dbf, key) : (datum){ NULL, 0 };
+		next = rv == 0 ? gd.nextkey(dbf, key) : (datum){ NULL, 0 };
 		datum_wipe(&key);
 	}
 	datum_wipe(&key);
-	if (rv == 0 && gdbm_last_errno(dbf) != GDBM_ITEM_NOT_FOUND) {
-		log_warnx("%s: %s", path, gdbm_db_strerror(dbf));
+	if (rv == 0 && gd.last_errno(dbf) != GDBM_ITEM_NOT_FOUND) {
+		log_warnx("%s: %s", path, gd.db_strerror(dbf));
 		rv = -1;
 	}
 	return rv;
@@ -355,7 +404,7 @@ popauth_db_list(const char *path, int (*fn)(const char *, void *), void *arg)
 		return -1;
 	}
 	rv = visit(dbf, path, &v);
-	gdbm_close(dbf);
+	gd.close(dbf);
 	return rv;
 }
 
@@ -445,13 +494,15 @@ new_open(struct db_paths *p)
 	GDBM_FILE	dbf;
 	int		fd;
 
+	if (popauth_db_load() == -1)
+		return NULL;
 	fd = open(p->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
 	if (fd == -1) {
 		log_warn("%s", p->tmp);
 		return NULL;
 	}
-	dbf = gdbm_fd_open(fd, p->tmp, 0, GDBM_NEWDB | GDBM_NOLOCK |
+	dbf = gd.fd_open(fd, p->tmp, 0, GDBM_NEWDB | GDBM_NOLOCK |
 	    GDBM_NOMMAP | GDBM_CLOERROR, NULL);
 	if (dbf == NULL) {
 		log_warnx("%s: cannot create a GDBM database: %s", p->tmp,
@@ -478,9 +529,9 @@ store_secret(GDBM_FILE new, const char *tmp, const char *user,
 	key.dsize = (int)strlen(user);
 	val.dptr = buf;
 	val.dsize = (int)(1 + slen);
-	if (gdbm_store(new, key, val, GDBM_REPLACE) != 0) {
+	if (gd.store(new, key, val, GDBM_REPLACE) != 0) {
 		log_warnx("%s: storing \"%s\": %s", tmp, user,
-		    gdbm_db_strerror(new));
+		    gd.db_strerror(new));
 		rv = -1;
 	}
 	explicit_bzero(buf, sizeof(buf));
@@ -493,15 +544,15 @@ publish(GDBM_FILE new, const struct db_paths *p, const char *path)
 {
 	int	dfd, rv = 0;
 
-	if (gdbm_sync(new) != 0) {
-		log_warnx("%s: %s", p->tmp, gdbm_db_strerror(new));
+	if (gd.sync(new) != 0) {
+		log_warnx("%s: %s", p->tmp, gd.db_strerror(new));
 		rv = -1;
-	} else if (fsync(gdbm_fdesc(new)) == -1) {
+	} else if (fsync(gd.fdesc(new)) == -1) {
 		log_warn("%s: fsync", p->tmp);
 		rv = -1;
 	}
-	if (gdbm_close(new) != 0 && rv == 0) {
-		log_warnx("%s: closing: %s", p->tmp, gdbm_strerror(gdbm_errno));
+	if (gd.close(new) != 0 && rv == 0) {
+		log_warnx("%s: closing: %s", p->tmp, gd.strerror(*gd.errno_location()));
 		rv = -1;
 	}
 	if (rv == -1)
@@ -535,7 +586,7 @@ rewrite_locked(const char *path, struct db_paths *p, enum db_change change,
 	if ((old = db_open_read(path, &missing)) == NULL && !missing)
 		return -1;
 	if (change == CHANGE_CREATE && old != NULL) {
-		gdbm_close(old);
+		gd.close(old);
 		return 1;
 	}
 	if (change != CHANGE_CREATE && old == NULL) {
@@ -548,8 +599,8 @@ rewrite_locked(const char *path, struct db_paths *p, enum db_change change,
 	if (old != NULL && visit(old, path, &v) == -1)
 		goto fail;
 	if (change == CHANGE_DELETE && !v.found) {
-		gdbm_close(old);
-		gdbm_close(new);
+		gd.close(old);
+		gd.close(new);
 		unlink(p->tmp);
 		return 1;
 	}
@@ -557,7 +608,7 @@ rewrite_locked(const char *path, struct db_paths *p, enum db_change change,
 	    store_secret(new, p->tmp, user, secret) == -1)
 		goto fail;
 	if (old != NULL)
-		gdbm_close(old);
+		gd.close(old);
 	old = NULL;
 	if (publish(new, p, path) == -1) {
 		unlink(p->tmp);
@@ -566,9 +617,9 @@ rewrite_locked(const char *path, struct db_paths *p, enum db_change change,
 	return 0;
  fail:
 	if (old != NULL)
-		gdbm_close(old);
+		gd.close(old);
 	if (new != NULL) {
-		gdbm_close(new);
+		gd.close(new);
 		unlink(p->tmp);
 	}
 	return -1;

@@ -37,6 +37,9 @@
 #define POPAUTH_LOCK_SECS	30	/* a writer waits for the lock */
 #define POPAUTH_USERS_MAX	1000000	/* records a writer copies at most */
 
+/* Load GDBM (lib/dlib.c): 0, or -1 (logged).  Before any chroot. */
+int	popauth_db_load(void);
+
 /*
  * 0: found, *secret filled and NUL-terminated; 1: no such user (or no
  * database file); -1: error, logged with log_warnx.  secret has at least

@@ -77,6 +77,31 @@ def check_sandboxed(label, pid, uid, gid, st=None):
     t.eq(os.readlink("/proc/%d/cwd" % pid), CHROOT, label + "-cwd-in-chroot")
 
 
+def mapped_libraries(pid):
+    """Base names of the shared objects pid maps."""
+    names = set()
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 5 and ".so" in fields[5]:
+                    names.add(os.path.basename(fields[5]))
+    except OSError:
+        pass
+    return names
+
+
+# Loaded only by the GSSAPI acceptor and the APOP check (lib/dlib.c).
+LOADED_ON_DEMAND = ("libgssapi_krb5", "libkrb5.", "libk5crypto", "libgdbm")
+
+
+def check_not_loaded(label, pid):
+    libs = mapped_libraries(pid)
+    t.check("libc.so.6" in libs, label + "-maps-readable", sorted(libs))
+    t.check(not [n for n in libs for w in LOADED_ON_DEMAND if n.startswith(w)],
+            label + "-no-gssapi-or-gdbm", sorted(libs))
+
+
 def std_fds_ok(fds):
     """fds 0-2: /dev/null (the sanitizer build keeps fd 2, the daemon's
     log under -d, for its reports)."""
@@ -190,6 +215,12 @@ def main():
     t.check(all(P.ids(st, "Uid")[:1] == [0] for st in others.values()),
             "other-master-children-are-monitors",
             {k: st.get("Uid") for k, st in others.items()})
+
+    # No process of a session, nor the master or the key process, maps
+    # the libraries only the GSSAPI acceptor and the APOP check load.
+    for label, pid in [("master", MASTER), ("monitor", mon), ("net", net),
+                       ("spool", spool)] + [("key", k) for k in keys]:
+        check_not_loaded(label, pid)
 
     # The session still works, and ends cleanly.
     t.check(c.cmd("STAT").startswith(b"+OK"), "parked-session-works")

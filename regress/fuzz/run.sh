@@ -64,7 +64,7 @@ build fuzz_journal "$SRC/spool_stubs.c" "$TOP/spool/journal.c"
 build fuzz_cache "$SRC/spool_stubs.c" "$TOP/spool/cache.c" "$TOP/spool/mbox.c" \
     "$TOP/spool/mbox_parse.c" "$TOP/spool/uid.c" "$TOP/spool/journal.c"
 build fuzz_popauth_db "$SRC/spool_stubs.c" "$TOP/auth/popauth_db.c" \
-    "$TOP/lib/names.c" -lgdbm
+    "$TOP/lib/names.c" "$TOP/lib/dlib.c"
 build fuzz_pop3_session "$TOP/proto/pop3.c" "$TOP/proto/pop3_cmd.c" "$TOP/lib/names.c" \
     "$TOP/proto/sasl.c" "$TOP/net/io.c" "$TOP/lib/log.c"
 build fuzz_keysign "$TOP/privsep/keysign.c"
