@@ -124,6 +124,7 @@ LIBOBJS	:= $(filter-out $(BUILD)/privsep/main.o,$(OBJS))
 
 UNIT_TESTS := \
 	test_config \
+	test_dlib \
 	test_guard \
 	test_io \
 	test_journal \
@@ -174,8 +175,10 @@ $(BUILD)/regress/%: regress/unit/%.c $(LIBOBJS) $(wildcard regress/unit/*.h)
 	@$(CC) $(XCFLAGS) $(CFLAGS) -Iregress/unit $(XLDFLAGS) $(LDFLAGS) \
 	    -o $@ $< $(LIBOBJS) $(LDLIBS)
 
-# The test writes damaged databases with GDBM itself.
+# The tests write damaged databases with GDBM itself, and compare what
+# lib/dlib.c loads with the linked libraries.
 $(BUILD)/regress/test_popauth_db: LDLIBS += -lgdbm
+$(BUILD)/regress/test_dlib: LDLIBS += -lgdbm -lgssapi_krb5
 
 # The database as the server reads it, for regress/e2e/test_popauth.py.
 $(BUILD)/regress/popauth_dump: regress/e2e/popauth_dump.c \
