@@ -112,8 +112,8 @@ PRIVSEP_SRCS := \
 POPAUTH_SRCS := \
 	popauth/popauth.c
 POPAUTH_OBJS := $(BUILD)/tool/popauth.o $(BUILD)/lib/config.o \
-	$(BUILD)/lib/dlib.o $(BUILD)/lib/log.o $(BUILD)/lib/names.o $(BUILD)/lib/qpopper.o \
-	$(BUILD)/auth/popauth_db.o
+	$(BUILD)/lib/dlib.o $(BUILD)/lib/log.o $(BUILD)/lib/names.o \
+	$(BUILD)/lib/qpopper.o $(BUILD)/auth/popauth_db.o
 # The configuration file popauth reads when it is not given -f.
 POPAUTH_CONF ?= $(SYSCONFDIR)/popsep/popsepd.conf
 

@@ -89,6 +89,7 @@ static struct {
 	__typeof__(gdbm_sync)	*sync;
 } gd;
 
+static gdbm_error db_errno(void);
 static const char *open_error(void);
 static void	datum_wipe(datum *);
 static int	value_valid(const datum *);
@@ -160,13 +161,20 @@ popauth_secret_valid(const char *s, size_t len)
 	return 1;
 }
 
+/* GDBM's error of the calling thread (its gdbm_errno). */
+static gdbm_error
+db_errno(void)
+{
+	return *gd.errno_location();
+}
+
 /* gdbm_open's failure: GDBM's reason, and the system's when it has one. */
 static const char *
 open_error(void)
 {
 	static char	buf[256];
 	int		saved = errno;
-	gdbm_error	e = *gd.errno_location();
+	gdbm_error	e = db_errno();
 
 	if (gd.check_syserr(e))
 		snprintf(buf, sizeof(buf), "%s: %s", gd.strerror(e),
@@ -303,7 +311,7 @@ popauth_db_get(const char *path, const char *user, char *secret, size_t size)
 		return missing ? 1 : -1;
 	rv = fetch_secret(dbf, path, user, secret, size);
 	if (gd.close(dbf) != 0 && rv != -1) {
-		log_warnx("%s: closing: %s", path, gd.strerror(*gd.errno_location()));
+		log_warnx("%s: closing: %s", path, gd.strerror(db_errno()));
 		explicit_bzero(secret, size);
 		rv = -1;
 	}
@@ -488,14 +496,13 @@ stale_remove(const struct db_paths *p)
 	closedir(d);
 }
 
+/* GDBM is loaded: rewrite_locked() opened the old database first. */
 static GDBM_FILE
 new_open(struct db_paths *p)
 {
 	GDBM_FILE	dbf;
 	int		fd;
 
-	if (popauth_db_load() == -1)
-		return NULL;
 	fd = open(p->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
 	if (fd == -1) {
@@ -552,7 +559,7 @@ publish(GDBM_FILE new, const struct db_paths *p, const char *path)
 		rv = -1;
 	}
 	if (gd.close(new) != 0 && rv == 0) {
-		log_warnx("%s: closing: %s", p->tmp, gd.strerror(*gd.errno_location()));
+		log_warnx("%s: closing: %s", p->tmp, gd.strerror(db_errno()));
 		rv = -1;
 	}
 	if (rv == -1)

@@ -15,14 +15,14 @@
  */
 /*
  * Runs in the process that calls it: the GSSAPI acceptor (root, a child
- * of the session monitor, for MIT's GSSAPI library), the APOP secret
- * reader (popauth-user, a child of the session monitor) and popauth(8)
- * (for GDBM).  popsepd and popauth are not linked with these libraries,
- * so that the master, the key process and every session's monitor,
- * network child, spool worker and authentication child map none of their
- * pages: each fork copies, and each exit tears down, fewer mappings.
- * The process loads the library when it first needs it, before any
- * sandbox of its own, and keeps it until it exits.  The library is found
+ * of the session monitor, for MIT's GSSAPI library), the APOP check (a
+ * child of the session monitor, as root just before it drops to
+ * popauth-user) and popauth(8) (for GDBM).  popsepd and popauth are not
+ * linked with these libraries, so that the master, the key process and
+ * every session's monitor, network child, spool worker and other check
+ * children map none of their code.  The process loads the library when
+ * it first needs it, before any chroot or sandbox of its own, and keeps
+ * it until it exits.  The library is found
  * by the dynamic loader's own rules, as a linked one would be; it is as
  * trusted as the system's libraries are.
  */
@@ -47,7 +47,6 @@ dlib_load(const char *soname, const struct dlib_sym *syms, size_t n)
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		(void)dlerror();
 		if ((p = dlsym(h, syms[i].name)) == NULL) {
 			log_warnx("%s has no %s", soname, syms[i].name);
 			break;
