@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -552,6 +553,23 @@ trial(struct tally *t, int change)
 	close(cfd);
 }
 
+/* box (len bytes) written to fd, mapped, indexed and cached in cfd. */
+static const uint8_t *
+cached_box(int fd, int cfd, const char *box, size_t len, struct stat *st)
+{
+	struct mbox	 a;
+	const uint8_t	*m;
+	const char	*why;
+
+	write_file(fd, box, len);
+	m = map(fd, len);
+	if (fstat(fd, st) == -1 || mbox_parse(&a, m, len, &why) == -1)
+		exit(2);
+	cache_store(cfd, &a, fd, st);
+	mbox_free(&a);
+	return m;
+}
+
 /*
  * A cached index with X-UIDL ids, served from the cache's pages, then an
  * update: the index moves to memory of its own (mbox_unmap()) with its
@@ -564,20 +582,14 @@ header_ids_after_update(void)
 	    "From a@b Mon Jan  1 00:00:00 2024\nX-UIDL: keep-1\n\none\n\n"
 	    "From a@b Mon Jan  1 00:00:00 2024\nX-UIDL: keep-2\n\ntwo\n\n"
 	    "From a@b Mon Jan  1 00:00:00 2024\nX-UIDL: keep-3\n\nthree\n";
-	struct mbox	 a, b;
+	struct mbox	 b;
 	struct stat	 st;
 	const uint8_t	*m;
 	const char	*why;
 	uint64_t	 pos, csize;
 	int		 fd = tmpfd(), cfd = tmpfd(), loaded, ok;
 
-	write_file(fd, box, sizeof(box) - 1);
-	m = map(fd, sizeof(box) - 1);
-	if (fstat(fd, &st) == -1 || mbox_parse(&a, m, sizeof(box) - 1,
-	    &why) == -1)
-		exit(2);
-	cache_store(cfd, &a, fd, &st);
-	mbox_free(&a);
+	m = cached_box(fd, cfd, box, sizeof(box) - 1, &st);
 	loaded = cache_load(cfd, &b, m, sizeof(box) - 1, &st, &pos, &csize,
 	    &why) == 1;
 	CHECK(loaded && b.recs != NULL && b.n == 3 && b.ctext_len > 0,
@@ -593,6 +605,103 @@ header_ids_after_update(void)
 		    b.n > 1 ? UIDOF(&b, 1) : "-");
 		mbox_free(&b);
 	}
+	munmap((void *)m, sizeof(box) - 1);
+	close(fd);
+	close(cfd);
+}
+
+/*
+ * Records changed so that every other check still holds: one message's
+ * octets moved to another (the records still tile the mailbox and add
+ * up to the header's total), or a word of a digest changed in a large
+ * mailbox, where the digests sampled at login may miss it.  Only each
+ * record's own check can refuse these.
+ */
+static void
+records_changed(void)
+{
+	struct mbox	 a, b;
+	struct buf	 box;
+	struct stat	 st;
+	const uint8_t	*m;
+	const char	*why;
+	uint64_t	 pos, csize, v, d;
+	size_t		 i, j, off, trials = 0, refused = 0, k;
+	int		 fd, cfd, mmdf;
+
+	big = 1;
+	rng_state = 0x5c0e0000;
+	for (k = 0; k < TRIALS / 4; k++) {
+		fd = tmpfd();
+		cfd = tmpfd();
+		if ((box.p = malloc(BOX_MAX)) == NULL)
+			exit(2);
+		gen_box(&box, &mmdf);
+		write_file(fd, box.p, box.len);
+		m = map(fd, box.len);
+		if (fstat(fd, &st) == -1 || mbox_parse(&a, m, box.len,
+		    &why) == -1 || a.n < 2)
+			exit(2);
+		cache_store(cfd, &a, fd, &st);
+		i = rnd((uint32_t)a.n);
+		j = (i + 1 + rnd((uint32_t)a.n - 1)) % a.n;
+		d = 1 + rnd(7);
+		if (k % 2 == 0 && a.msgs[j].octets > d) {
+			off = offsetof(struct mbox_msg, octets);
+			v = a.msgs[i].octets + d;
+			write_at(cfd, &v, 8, CACHE_REC0 + i * sizeof(a.msgs[0]) +
+			    off);
+			v = a.msgs[j].octets - d;
+			write_at(cfd, &v, 8, CACHE_REC0 + j * sizeof(a.msgs[0]) +
+			    off);
+		} else {
+			off = offsetof(struct mbox_msg, digest) + 8 * rnd(4);
+			memcpy(&v, a.msgs[i].digest + (off -
+			    offsetof(struct mbox_msg, digest)), 8);
+			v ^= d << rnd(56);
+			write_at(cfd, &v, 8, CACHE_REC0 + i * sizeof(a.msgs[0]) +
+			    off);
+		}
+		trials++;
+		if (cache_load(cfd, &b, m, box.len, &st, &pos, &csize,
+		    &why) == 1)
+			mbox_free(&b);
+		else
+			refused++;
+		mbox_free(&a);
+		munmap((void *)m, box.len);
+		free(box.p);
+		close(fd);
+		close(cfd);
+	}
+	big = 0;
+	CHECK(refused == trials, "cache, a record changed with every other "
+	    "check still holding (octets moved, a digest's word): refused "
+	    "(%zu of %zu)", refused, trials);
+}
+
+/* A cache another version of popsep wrote is refused as such. */
+static void
+other_version(void)
+{
+	static const char box[] =
+	    "From a@b Mon Jan  1 00:00:00 2024\nSubject: one\n\none\n";
+	struct mbox	 b;
+	struct stat	 st;
+	const uint8_t	*m;
+	const char	*why = NULL;
+	uint64_t	 pos, csize;
+	int		 fd = tmpfd(), cfd = tmpfd(), loaded;
+
+	m = cached_box(fd, cfd, box, sizeof(box) - 1, &st);
+	write_at(cfd, "2", 1, 3);
+	loaded = cache_load(cfd, &b, m, sizeof(box) - 1, &st, &pos, &csize,
+	    &why) == 1;
+	if (loaded)
+		mbox_free(&b);
+	CHECK(!loaded && why != NULL && strcmp(why, "of another version") == 0,
+	    "cache, \"PSC2\" (another version's): refused as of another "
+	    "version (%s)", loaded ? "loaded" : why != NULL ? why : "no reason");
 	munmap((void *)m, sizeof(box) - 1);
 	close(fd);
 	close(cfd);
@@ -626,6 +735,8 @@ main(void)
 			    t.used + t.refused);
 	}
 	header_ids_after_update();
+	records_changed();
+	other_version();
 	/* Logins with mail between them: the cache is appended to. */
 	memset(&t, 0, sizeof(t));
 	rng_state = 0xc4a10000;
