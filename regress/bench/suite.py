@@ -69,6 +69,7 @@ PSS_IDLE = max(1, knob("BENCH_PSS_IDLE", 200))
 BIG_IDLE = max(1, knob("BENCH_BIG_IDLE", 8))
 IDLE = knob("BENCH_IDLE", 5000)
 IDLE_PEERS = knob("BENCH_IDLE_PEERS", 0)
+SECOND_LOGINS = max(1, knob("BENCH_SECOND_LOGINS", 5))
 OUT = os.environ.get("BENCH_OUT") or os.path.join(TOP, BUILD, "bench")
 RETR_SECONDS = max(1, SECONDS // 2)
 
@@ -817,7 +818,10 @@ def phase_big(rnd):
                 else:
                     fail("%s: first login on the 1 GiB mailbox" % name)
                 continue
-            m_steps(rnd, srv, "second", expect=BIG_COUNT)
+            # One login's time on this machine scatters by 2 times; the
+            # median takes every one of these, from every round.
+            for _ in range(SECOND_LOGINS):
+                m_steps(rnd, srv, "second", expect=BIG_COUNT)
             with open(box, "ab") as f:
                 run([os.path.join(D, "bin/mkmbox"), "-n", "1", "-s",
                      str(rnd)], stdout=f)
