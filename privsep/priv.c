@@ -152,20 +152,20 @@ null_stdio(void)
 /*
  * No capability can come back, even through a program with file
  * capabilities: every one leaves the bounding set while this process
- * still has CAP_SETPCAP.  The kernel's last capability is where
- * PR_CAPBSET_READ starts to fail with EINVAL.
+ * still has CAP_SETPCAP.  Dropping one that is already out succeeds, so
+ * each is dropped without being read first; the kernel's last capability
+ * is where PR_CAPBSET_DROP starts to fail with EINVAL.  Then each is read
+ * back.
  */
 static void
 drop_bounding_set(void)
 {
-	int	cap, rc;
+	int	cap;
 
-	for (cap = 0; (rc = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) >= 0;
-	    cap++)
-		if (rc == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1)
-			fatal("prctl capbset_drop %d", cap);
+	for (cap = 0; prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0; cap++)
+		;
 	if (errno != EINVAL || cap == 0)
-		fatal("prctl capbset_read %d", cap);
+		fatal("prctl capbset_drop %d", cap);
 	for (cap--; cap >= 0; cap--)
 		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0)
 			fatalx("%s: capability %d still bounded", __func__,
