@@ -272,10 +272,11 @@ rec_sum(const struct mbox_msg *m, uint32_t gen, size_t i, const char *text)
 		0x926f38b060eafd8dULL,
 	};
 	const uint8_t		*p = (const uint8_t *)m;
-	uint64_t		 h = 0x9e3779b97f4a7c15ULL ^ gen ^ (uint64_t)i << 32;
+	uint64_t		 h;
 	size_t			 k;
 
 	_Static_assert(sizeof(mul) == REC_SUMMED, "a multiplier per word");
+	h = 0x9e3779b97f4a7c15ULL ^ gen ^ (uint64_t)i << 32;
 #pragma GCC unroll 11
 	for (k = 0; k < REC_SUMMED / 8; k++)
 		h += get64(p + 8 * k) * mul[k];

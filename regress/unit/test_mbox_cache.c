@@ -51,6 +51,7 @@
 #define BOX_MAX		(256 * 1024)
 #define TRIALS		400
 #define CACHE_REC0	4096		/* the first record (spool/cache.c) */
+#define REC_AT(i)	(CACHE_REC0 + (i) * sizeof(struct mbox_msg))
 
 static uint64_t	rng_state;
 static int	big;		/* mailboxes larger than the cache's lead */
@@ -649,18 +650,15 @@ records_changed(void)
 		if (k % 2 == 0 && a.msgs[j].octets > d) {
 			off = offsetof(struct mbox_msg, octets);
 			v = a.msgs[i].octets + d;
-			write_at(cfd, &v, 8, CACHE_REC0 + i * sizeof(a.msgs[0]) +
-			    off);
+			write_at(cfd, &v, 8, REC_AT(i) + off);
 			v = a.msgs[j].octets - d;
-			write_at(cfd, &v, 8, CACHE_REC0 + j * sizeof(a.msgs[0]) +
-			    off);
+			write_at(cfd, &v, 8, REC_AT(j) + off);
 		} else {
-			off = offsetof(struct mbox_msg, digest) + 8 * rnd(4);
-			memcpy(&v, a.msgs[i].digest + (off -
-			    offsetof(struct mbox_msg, digest)), 8);
+			off = 8 * rnd(4);
+			memcpy(&v, a.msgs[i].digest + off, 8);
 			v ^= d << rnd(56);
-			write_at(cfd, &v, 8, CACHE_REC0 + i * sizeof(a.msgs[0]) +
-			    off);
+			write_at(cfd, &v, 8, REC_AT(i) +
+			    offsetof(struct mbox_msg, digest) + off);
 		}
 		trials++;
 		if (cache_load(cfd, &b, m, box.len, &st, &pos, &csize,
@@ -701,7 +699,8 @@ other_version(void)
 		mbox_free(&b);
 	CHECK(!loaded && why != NULL && strcmp(why, "of another version") == 0,
 	    "cache, \"PSC2\" (another version's): refused as of another "
-	    "version (%s)", loaded ? "loaded" : why != NULL ? why : "no reason");
+	    "version (%s)", loaded ? "loaded" :
+	    why != NULL ? why : "no reason");
 	munmap((void *)m, sizeof(box) - 1);
 	close(fd);
 	close(cfd);
