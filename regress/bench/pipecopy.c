@@ -18,8 +18,9 @@
  * of popsep's path (a producer that fills 128 KiB pieces, as the spool
  * worker converts a message; a relay that splices the pipe into a TCP
  * socket on loopback, as the network child does; a reader) with one of
- * three ways to put a piece into the 256 KiB pipe.  Not part of any
- * server process; trusts its arguments.
+ * three ways to put a piece into the 256 KiB pipe, or a fourth path
+ * without the pipe.  Not part of any server process; trusts its
+ * arguments.
  *
  *	pipecopy write SECONDS		write(2): the pipe copies the piece
  *	pipecopy fresh SECONDS		vmsplice(2) of a piece in pages
@@ -29,6 +30,11 @@
  *					pages: the bytes sent can be wrong,
  *					so this is only the bound of what
  *					removing the copy could give
+ *	pipecopy ring SECONDS		no pipe: the producer fills one of
+ *					two slots of memory shared with the
+ *					relay, which write(2)s the slot to
+ *					the socket (TCP copies it) and only
+ *					then hands it back over a socketpair
  *
  * Prints mode= and mb_s= (MB/s read by the reader) on one line.
  */
@@ -53,7 +59,9 @@
 #define SRC	(1024 * 1024)
 #define PIPE_SZ	(256 * 1024)
 
-enum mode { M_WRITE, M_FRESH, M_REUSE };
+enum mode { M_WRITE, M_FRESH, M_REUSE, M_RING };
+
+#define SLOTS	2
 
 static double
 now(void)
@@ -127,6 +135,56 @@ producer(enum mode mode, int fd, double secs)
 	_exit(0);
 }
 
+/* The ring's producer: a slot filled only once the relay gave it back. */
+static void
+ring_producer(char *ring, int tok, double secs)
+{
+	static char	src[SRC];
+	unsigned char	slot;
+	size_t		off = 0, i, inflight = 0, next = 0;
+	double		t0 = now();
+
+	for (i = 0; i < SRC; i++)
+		src[i] = i % 73 == 72 ? '\n' : (char)('a' + i % 26);
+	while (now() - t0 < secs) {
+		if (inflight == SLOTS) {
+			if (read(tok, &slot, 1) != 1)
+				err(1, "read token");
+			inflight--;
+		}
+		memcpy(ring + next * PIECE, src + off, PIECE);
+		off = (off + PIECE) % SRC;
+		slot = (unsigned char)next;
+		if (write(tok, &slot, 1) != 1)
+			err(1, "write token");
+		inflight++;
+		next = (next + 1) % SLOTS;
+	}
+	_exit(0);
+}
+
+/* The ring's relay: each slot written whole to the socket, then given back. */
+static void
+ring_relay(const char *ring, int tok, int to)
+{
+	unsigned char	slot;
+	size_t		done;
+	ssize_t		n;
+
+	while (read(tok, &slot, 1) == 1) {
+		if (slot >= SLOTS)
+			errx(1, "slot %u", slot);
+		for (done = 0; done < PIECE; done += (size_t)n)
+			if ((n = write(to, ring + slot * PIECE + done,
+			    PIECE - done)) <= 0)
+				err(1, "write socket");
+		if (send(tok, &slot, 1, MSG_NOSIGNAL) != 1)
+			break;
+	}
+	shutdown(to, SHUT_WR);
+	_exit(0);
+}
+
 static void
 relay(int from, int to)
 {
@@ -151,22 +209,31 @@ main(int argc, char *argv[])
 	double			secs, t0;
 	long long		total = 0;
 	ssize_t			n;
-	int			p[2], ls, cs, ss;
+	int			p[2], tok[2], ls, cs, ss;
+	char			*ring;
 
 	if (argc != 3)
-		errx(2, "usage: pipecopy write|fresh|reuse seconds");
+		errx(2, "usage: pipecopy write|fresh|reuse|ring seconds");
 	if (strcmp(argv[1], "write") == 0)
 		mode = M_WRITE;
 	else if (strcmp(argv[1], "fresh") == 0)
 		mode = M_FRESH;
 	else if (strcmp(argv[1], "reuse") == 0)
 		mode = M_REUSE;
+	else if (strcmp(argv[1], "ring") == 0)
+		mode = M_RING;
 	else
-		errx(2, "mode: write, fresh or reuse");
+		errx(2, "mode: write, fresh, reuse or ring");
 	if ((secs = atof(argv[2])) <= 0)
 		errx(2, "seconds: a positive number");
 	if (pipe(p) == -1 || fcntl(p[1], F_SETPIPE_SZ, PIPE_SZ) == -1)
 		err(1, "pipe");
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, tok) == -1)
+		err(1, "socketpair");
+	ring = mmap(NULL, SLOTS * PIECE, PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_ANONYMOUS, -1, 0);
+	if (ring == MAP_FAILED)
+		err(1, "mmap");
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -183,6 +250,9 @@ main(int argc, char *argv[])
 		err(1, "fork");
 	case 0:
 		close(p[0]);
+		close(tok[1]);
+		if (mode == M_RING)
+			ring_producer(ring, tok[0], secs);
 		producer(mode, p[1], secs);
 	}
 	switch (fork()) {
@@ -190,10 +260,15 @@ main(int argc, char *argv[])
 		err(1, "fork");
 	case 0:
 		close(p[1]);
+		close(tok[0]);
+		if (mode == M_RING)
+			ring_relay(ring, tok[1], ss);
 		relay(p[0], ss);
 	}
 	close(p[0]);
 	close(p[1]);
+	close(tok[0]);
+	close(tok[1]);
 	close(ss);
 	t0 = now();
 	while ((n = read(cs, buf, sizeof(buf))) > 0)
