@@ -48,7 +48,7 @@ static const struct sandbox_rule rules[] = {
 	ALLOW_NOEXEC(mmap, "malloc of large blocks; never PROT_EXEC"),
 	ALLOW(munmap, "free of large blocks"),
 	ALLOW(mremap, "realloc of the message index"),
-	ALLOW(madvise, "free"),
+	ALLOW(madvise, "free; the cache's checks read without readahead"),
 	ALLOW(futex, "OpenSSL locks"),
 	ALLOW(clock_gettime, "when the vDSO cannot answer"),
 	ALLOW(rt_sigreturn, "return from a signal handler"),

@@ -35,10 +35,18 @@ cache (popsepd.conf(5)), so there only the serving is judged.
   group or others; what is left at the path is either that object
   untouched or a proper cache.
 - With `cache-dir = none` no cache file appears anywhere.
+- A login with the cache on a mailbox that has left the page cache reads
+  the pages the cache is checked against, not the readahead window
+  around each of them: after login, STAT and QUIT on a 24 MiB mailbox
+  of 3,000 messages, at most COLD_PAGES_MAX of its pages are in the page
+  cache (mincore(2)).  Skipped where the file system keeps the file's
+  pages after POSIX_FADV_DONTNEED (tmpfs).
 - The daemon refuses to start, naming cache-dir, when cache-dir is a
   symlink, writable by group or others, not root's, or not a directory.
 """
 
+import ctypes
+import mmap
 import os
 import random
 import shutil
@@ -73,7 +81,7 @@ CASES = [
     "corrupt", "other-user", "replay", "sym-user", "sym-root",
     "sym-dangling", "sym-zero", "hardlink", "directory", "fifo", "socket",
     "other-uid", "mode-0666", "mode-0620", "st-dele-4", "st-dele-40",
-    "st-retr", "st-retr-dele", "st-dele-last",
+    "st-retr", "st-retr-dele", "st-dele-last", "cold",
 ] + ["ch-%s%s" % (name, a) for name in (
     "subject", "body", "newline", "split", "from-line", "join", "swap-equal",
     "swap", "replace") for a in ("", "-a")]
@@ -1004,6 +1012,99 @@ def no_cache_files(p):
                 p.label + ".default-dir-not-made-with-none")
 
 
+# ---------------------------------------------------------------- cold
+
+COLD_MSGS = 3000
+COLD_LEN = 8192
+# The first line, the bytes before the last message, the file's end and
+# 17 sampled headers, a page or two each, and what QUIT reads to write
+# the cache; with a readahead window of even 128 KiB around each, some
+# 600 pages.
+COLD_PAGES_MAX = 160
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_int, ctypes.c_long)
+libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t,
+                         ctypes.POINTER(ctypes.c_ubyte))
+
+
+def resident_pages(path):
+    """How many of the file's pages are in the page cache now: mincore(2)
+    of a fresh map, which reads nothing."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if addr is None or addr == ctypes.c_void_p(-1).value:
+            raise OSError(ctypes.get_errno(), "mmap")
+    finally:
+        os.close(fd)
+    try:
+        pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+        vec = (ctypes.c_ubyte * pages)()
+        if libc.mincore(addr, size, vec) != 0:
+            raise OSError(ctypes.get_errno(), "mincore")
+        return sum(v & 1 for v in vec)
+    finally:
+        libc.munmap(addr, size)
+
+
+def evict(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def stat_session(srv, u):
+    """Login, STAT, QUIT: the STAT reply, or None."""
+    c = P.RawPop(srv, timeout=SESSION_TIMEOUT)
+    try:
+        c.cmd("USER " + u.name)
+        if not c.cmd("PASS " + PASSWORD).startswith(b"+OK"):
+            return None
+        r = c.cmd("STAT")
+        c.cmd("QUIT")
+        c.closed(SESSION_TIMEOUT)
+        return r
+    finally:
+        c.close()
+        P.wait_for(lambda: not root_sessions(srv), 20, 0.01)
+
+
+def cold(p):
+    if not p.caches:
+        return
+    u = p.u["cold"]
+    m = [sized(i + 1, b"cold", COLD_LEN) for i in range(COLD_MSGS)]
+    data = mbox(m)
+    write_spool(u, data)
+    pre = p.label + ".cold"
+    want = b"+OK %d " % COLD_MSGS
+    r = stat_session(p.c, u)
+    t.check(r is not None and r.startswith(want), pre + "-first-stat", r)
+    ok, why = is_cache_file(u)
+    t.check(ok, pre + "-cache-written", why)
+    evict(u.path)
+    left = resident_pages(u.path)
+    if left > 0:
+        t.skip(pre + "-reads-little", "%d pages of the mailbox stay in the "
+               "page cache after POSIX_FADV_DONTNEED" % left)
+        return
+    r = stat_session(p.c, u)
+    t.check(r is not None and r.startswith(want), pre + "-second-stat", r)
+    got = resident_pages(u.path)
+    t.check(got <= COLD_PAGES_MAX, pre + "-reads-little",
+            "%d of %d pages read (at most %d)" % (
+                got, (len(data) + 4095) // 4096, COLD_PAGES_MAX))
+    t.eq(read(u.path), data, pre + "-spool-kept")
+
+
 def run_pair(p, fns):
     p.start()
     st = os.lstat(p.cachedir)
@@ -1120,7 +1221,7 @@ def startup():
 
 
 t.run("server", lambda: run_pair(Pair("server"),
-                                 SERVING + BAD_CACHES + (bad_objects,)))
+                                 SERVING + BAD_CACHES + (bad_objects, cold)))
 t.run("drop", lambda: run_pair(Pair("drop"), SERVING + (bad_objects,)))
 t.run("status", lambda: run_pair(
     Pair("server", "status", {"update-status-headers": True}),
