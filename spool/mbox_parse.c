@@ -54,6 +54,10 @@
 #include <string.h>
 #include <strings.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "log.h"
 #include "params.h"
 #include "spool.h"
@@ -82,6 +86,7 @@ struct hdr {
 
 static uint64_t	line_end(const struct scan *, uint64_t, uint64_t);
 static uint64_t	line_octets(const struct scan *, uint64_t, uint64_t);
+static uint64_t	bare_lfs(const uint8_t *, uint64_t, uint64_t);
 static uint64_t	range_octets(const struct scan *, uint64_t, uint64_t);
 static int	is_empty_line(const uint8_t *, uint64_t);
 static int	starts_from(const struct scan *, uint64_t);
@@ -96,6 +101,8 @@ static void	header_line(struct mbox *, struct mbox_msg *, struct hdr *,
 static uint64_t	scan_header(const struct scan *, struct mbox_msg *,
 		    struct hdr *);
 static int	is_separator(const struct scan *, uint64_t, uint64_t);
+static uint64_t	separator_at(const struct scan *, uint64_t, uint64_t);
+static uint64_t	find_separator(const struct scan *, uint64_t);
 static int	clen_end(const struct scan *, struct mbox_msg *,
 		    const struct hdr *, uint64_t);
 static void	scan_body(const struct scan *, struct mbox_msg *, uint64_t);
@@ -141,17 +148,62 @@ line_octets(const struct scan *sc, uint64_t pos, uint64_t le)
 	return len + 1;
 }
 
-/* The octets of [pos, lim) as sent, lim being a line start or the end. */
+/*
+ * The line feeds in [a, b) that no CR is just before (a bare LF at a, the
+ * start of a line, is one whatever precedes it): each becomes CRLF on the
+ * wire.  16 bytes at a time with SSE2.
+ */
+static uint64_t
+bare_lfs(const uint8_t *map, uint64_t a, uint64_t b)
+{
+	uint64_t	i, n = 0;
+
+	if (a >= b)
+		return 0;
+	n = map[a] == '\n';
+	i = a + 1;
+#ifdef __SSE2__
+	{
+		const __m128i	lf = _mm_set1_epi8('\n');
+		const __m128i	cr = _mm_set1_epi8('\r');
+		__m128i		l, c, acc, sum;
+		unsigned	k;
+
+		/* Per byte lane, at most 255 blocks before they are summed. */
+		while (b - i >= 16) {
+			acc = _mm_setzero_si128();
+			for (k = 0; k < 255 && b - i >= 16; k++, i += 16) {
+				l = _mm_cmpeq_epi8(_mm_loadu_si128(
+				    (const void *)(map + i)), lf);
+				c = _mm_cmpeq_epi8(_mm_loadu_si128(
+				    (const void *)(map + i - 1)), cr);
+				acc = _mm_sub_epi8(acc, _mm_andnot_si128(c, l));
+			}
+			sum = _mm_sad_epu8(acc, _mm_setzero_si128());
+			n += (uint64_t)_mm_cvtsi128_si64(sum) +
+			    (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sum,
+			    sum));
+		}
+	}
+#endif
+	for (; i < b; i++)
+		n += map[i] == '\n' && map[i - 1] != '\r';
+	return n;
+}
+
+/*
+ * The octets of [pos, lim) as sent, lim being a line start or the end:
+ * the sum of line_octets() over its lines.  Each line keeps its bytes; a
+ * bare LF adds a CR; a last line without LF (only the end of the range
+ * can have one) gets CRLF.
+ */
 static uint64_t
 range_octets(const struct scan *sc, uint64_t pos, uint64_t lim)
 {
-	uint64_t	le, n = 0;
-
-	for (; pos < lim; pos = le) {
-		le = line_end(sc, pos, lim);
-		n += line_octets(sc, pos, le);
-	}
-	return n;
+	if (pos >= lim)
+		return 0;
+	return (lim - pos) + bare_lfs(sc->map, pos, lim) +
+	    (sc->map[lim - 1] != '\n' ? 2 : 0);
 }
 
 static int
@@ -316,6 +368,70 @@ is_separator(const struct scan *sc, uint64_t pos, uint64_t le)
 }
 
 /*
+ * The LF at j, j >= pos, ends an empty line that starts at pos or after
+ * an LF, and a "From " line or the end of the map follows it: return the
+ * empty line's start, else UINT64_MAX.
+ */
+static uint64_t
+separator_at(const struct scan *sc, uint64_t pos, uint64_t j)
+{
+	const uint8_t	*map = sc->map;
+
+	if (j + 1 != sc->size && !starts_from(sc, j + 1))
+		return UINT64_MAX;
+	if (j == pos || map[j - 1] == '\n')
+		return j;
+	if (map[j - 1] == '\r' && (j - 1 == pos || map[j - 2] == '\n'))
+		return j - 1;
+	return UINT64_MAX;
+}
+
+/*
+ * The first line at or after pos, a line start, that is a separator
+ * (is_separator()), or the end of the map.  Only an LF followed by an F or
+ * by the end of the map can end one, so those are looked for 16 bytes at
+ * a time with SSE2 and then checked whole; test_mbox_parse compares the
+ * result with a walk line by line.
+ */
+static uint64_t
+find_separator(const struct scan *sc, uint64_t pos)
+{
+	const uint8_t	*map = sc->map;
+	uint64_t	 j = pos, p;
+
+#ifdef __SSE2__
+	{
+		const __m128i	lf = _mm_set1_epi8('\n');
+		const __m128i	ef = _mm_set1_epi8('F');
+		unsigned	m;
+
+		/* Each block's 16 bytes and the one after it are mapped. */
+		for (; j < sc->size && sc->size - j >= 17; j += 16) {
+			m = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+			    _mm_cmpeq_epi8(_mm_loadu_si128(
+			    (const void *)(map + j)), lf),
+			    _mm_cmpeq_epi8(_mm_loadu_si128(
+			    (const void *)(map + j + 1)), ef)));
+			for (; m != 0; m &= m - 1) {
+				p = separator_at(sc, pos,
+				    j + (uint64_t)__builtin_ctz(m));
+				if (p != UINT64_MAX)
+					return p;
+			}
+		}
+	}
+#endif
+	for (; j < sc->size; j++) {
+		if (map[j] != '\n' ||
+		    (j + 1 != sc->size && map[j + 1] != 'F'))
+			continue;
+		if ((p = separator_at(sc, pos, j)) != UINT64_MAX)
+			return p;
+	}
+	return sc->size;
+}
+
+/*
  * Whether m's Content-Length is believed depends on bytes at or near the
  * end of the file, which mail appended later changes: the start-up cache
  * must parse the file again from m on (mb->reparse).
@@ -374,18 +490,11 @@ clen_end(const struct scan *sc, struct mbox_msg *m, const struct hdr *h,
 static void
 scan_body(const struct scan *sc, struct mbox_msg *m, uint64_t pos)
 {
-	uint64_t	le;
+	uint64_t	sep = find_separator(sc, pos);
 
-	for (; pos < sc->size; pos = le) {
-		le = line_end(sc, pos, sc->size);
-		if (is_separator(sc, pos, le)) {
-			m->end = pos;
-			m->next = le;
-			return;
-		}
-		m->octets += line_octets(sc, pos, le);
-	}
-	m->end = m->next = sc->size;
+	m->octets += range_octets(sc, pos, sep);
+	m->end = sep;
+	m->next = line_end(sc, sep, sc->size);
 }
 
 /*

@@ -900,6 +900,157 @@ test_prefixes(const char *name, const char *sample, size_t size,
 	    broke ? broke : "-");
 }
 
+/*
+ * The separator rule and the octet count, walked a line at a time: the
+ * reference the parser's block scans (find_separator(), bare_lfs()) are
+ * compared with.  Only for From_ mailboxes without Content-Length, which
+ * the random ones below are.
+ */
+struct refmsg {
+	size_t	from, end, next;
+	uint64_t octets;
+};
+
+static size_t
+ref_line_end(const uint8_t *p, size_t len, size_t pos)
+{
+	while (pos < len && p[pos] != '\n')
+		pos++;
+	return pos < len ? pos + 1 : len;
+}
+
+static uint64_t
+ref_line_octets(const uint8_t *p, size_t pos, size_t le)
+{
+	if (le == pos)
+		return 0;
+	if (p[le - 1] != '\n')
+		return le - pos + 2;
+	if (le - pos >= 2 && p[le - 2] == '\r')
+		return le - pos;
+	return le - pos + 1;
+}
+
+static int
+ref_empty(const uint8_t *p, size_t pos, size_t le)
+{
+	return (le - pos == 1 && p[pos] == '\n') ||
+	    (le - pos == 2 && p[pos] == '\r' && p[pos + 1] == '\n');
+}
+
+static int
+ref_from(const uint8_t *p, size_t len, size_t pos)
+{
+	return len - pos >= 5 && memcmp(p + pos, "From ", 5) == 0;
+}
+
+static size_t
+ref_parse(const uint8_t *p, size_t len, struct refmsg *out, size_t max)
+{
+	size_t		n = 0, pos = 0, q, le;
+	uint64_t	oct;
+
+	while (pos < len && n < max) {
+		out[n].from = pos;
+		q = ref_line_end(p, len, pos);
+		oct = 0;
+		/* The header, up to its empty line. */
+		for (; q < len; q = le) {
+			le = ref_line_end(p, len, q);
+			if (ref_empty(p, q, le))
+				break;
+			oct += ref_line_octets(p, q, le);
+		}
+		/* The body, up to an empty line before "From " or the end. */
+		for (le = len; q < len; q = le) {
+			le = ref_line_end(p, len, q);
+			if (ref_empty(p, q, le) && (le == len ||
+			    ref_from(p, len, le)))
+				break;
+			oct += ref_line_octets(p, q, le);
+		}
+		out[n].end = q;
+		out[n].next = q < len ? le : len;
+		out[n].octets = oct;
+		pos = out[n++].next;
+	}
+	return n;
+}
+
+/*
+ * Random From_ mailboxes of pieces that make separators, near-separators
+ * (an F, "From" without its space, an empty line of CRLF, a lone CR) and
+ * runs of text that put them at every place of the 16-byte blocks, each
+ * at the very end of its allocation so that no read goes past it: the
+ * parser's messages and octet counts are the reference's, and the
+ * contract holds.
+ */
+static void
+test_random_from(void)
+{
+	static const char *const piece[] = {
+	    "\n", "\n", "\n", "\r\n", "\r", "F", "From ", "From", "\nFrom x\n",
+	    "\n\nFrom a b\n", "\r\n\r\nFrom c\n", "\n\r\nFrom d\n", ">From ",
+	    "\n\n", "Fr", "\r\r\n", "From \n\n",
+	};
+	struct refmsg	 want[256];
+	struct mbox	 mb;
+	const char	*why, *broke = NULL;
+	uint8_t		 buf[2048], *box;
+	size_t		 k, len, i, n, bad = 0, badk = 0, msgs = 0, np;
+	uint64_t	 r = 0x9E3779B97F4A7C15ULL;
+	int		 rc;
+
+	for (k = 0; k < 4000; k++) {
+		memcpy(buf, "From a\n", 7);
+		len = 7;
+		np = k % 40;
+		for (i = 0; i < np; i++) {
+			r ^= r << 13;
+			r ^= r >> 7;
+			r ^= r << 17;
+			if (r % 3 == 0) {
+				/* A run of 0 to 40 bytes of text. */
+				n = (size_t)(r >> 8) % 41;
+				memset(buf + len, 'a' + (int)(r >> 20) % 5, n);
+				len += n;
+			} else {
+				const char *pc = piece[(r >> 8) %
+				    NELEM(piece)];
+
+				memcpy(buf + len, pc, strlen(pc));
+				len += strlen(pc);
+			}
+		}
+		if ((box = malloc(len)) == NULL)
+			exit(2);
+		memcpy(box, buf, len);
+		n = ref_parse(box, len, want, NELEM(want));
+		why = NULL;
+		rc = mbox_parse(&mb, box, len, &why);
+		broke = rc != 0 ? "refused" : contract(&mb, len);
+		if (broke == NULL && mb.n != n)
+			broke = "another number of messages";
+		for (i = 0; broke == NULL && i < n; i++)
+			if (mb.msgs[i].from != want[i].from ||
+			    mb.msgs[i].end != want[i].end ||
+			    mb.msgs[i].next != want[i].next ||
+			    mb.msgs[i].octets != want[i].octets)
+				broke = "a message differs";
+		if (broke != NULL && bad++ == 0) {
+			badk = k;
+			fprintf(stderr, "random mailbox %zu (%zu bytes): %s\n",
+			    k, len, broke);
+		}
+		msgs += n;
+		mbox_free(&mb);
+		free(box);
+	}
+	CHECK(bad == 0 && msgs > 8000, "4,000 random From_ mailboxes (%zu "
+	    "messages): the parser's messages and octets are the line-by-line "
+	    "reference's (%zu differ, first %zu)", msgs, bad, badk);
+}
+
 /* Refusal after a partial index leaves nothing behind either. */
 static void
 test_too_many(void)
@@ -950,6 +1101,7 @@ main(void)
 	test_top();
 	test_prefixes("From_", L(from_sample), 5);
 	test_prefixes("MMDF", L(mmdf_sample), 4);
+	test_random_from();
 	test_too_many();
 	TEST_EXIT();
 }
